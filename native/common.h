@@ -1,0 +1,59 @@
+// alae native kernels: shared declarations.
+//
+// Layout conventions (all row-major, single precision):
+//   GEMM      C[M,N] (+)= A[M,K] * B[K,N]
+//   Conv2D    x NHWC, filter HWIO, y NHWC
+// The GEMM is a packed, cache-blocked design: B is packed into KC x NR
+// micro-panels, A into MR x KC micro-panels, and a register-blocked MR x NR
+// micro-kernel does the arithmetic. The packers are function objects, so
+// convolutions pack straight from the image (implicit im2col) and never
+// materialise the column matrix.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace alae {
+
+constexpr int MR = 6;    // micro-tile rows (A panel height)
+constexpr int NR = 16;   // micro-tile columns (B panel width, 2 x 8 lanes)
+constexpr int KC = 256;  // depth of one packed block
+constexpr int MC = 144;  // rows of A packed at once (multiple of MR)
+constexpr int NC = 3072; // columns of B packed at once (multiple of NR)
+
+// C rows [0, mr) x cols [0, nr) (+)= sum_k a[k*MR + i] * b[k*NR + j].
+// c[i] points at the first column of row i of the output tile.
+using MicroKernel = void (*)(int kc, const float* a, const float* b, float* const* c, bool accumulate, int mr, int nr);
+// dst[q*R + r] = src[r][q] for q < n: interleaves R source rows.
+using Interleave = void (*)(const float* const* src, int n, float* dst);
+
+struct Simd {
+  const char* name;
+  MicroKernel kernel;
+  Interleave interleave6;  // R = MR
+  Interleave interleave16; // R = NR
+};
+
+// The active SIMD implementation (picked at load by CPU detection).
+const Simd& simd();
+// Force one by name ("avx2", "generic"); false if unknown or unsupported.
+bool set_simd(const char* name);
+// A zero-filled buffer of at least KC floats (for padding taps).
+const float* zeros();
+
+// ---- thread pool -------------------------------------------------------
+// Total threads (the caller included) parallel regions may use.
+int num_threads();
+// Limit the threads used (1..pool size); 0 restores the default.
+void set_num_threads(int n);
+// Run f(0..n-1), spread over the pool; the caller takes part. Runs serially
+// when called from inside a parallel region or while another thread holds
+// the pool (so concurrent callers never deadlock).
+void parallel_for(int n, const std::function<void(int)>& f);
+
+// ---- aligned scratch ----------------------------------------------------
+float* aligned_floats(size_t n);  // 64-byte aligned, nullptr on failure
+void free_floats(float* p);
+
+}  // namespace alae

@@ -1,0 +1,253 @@
+// The blocked GEMM driver, templated on how A and B are packed and where
+// the rows of C live, so one driver serves plain matrices, batched matmul
+// and the implicit-im2col convolutions.
+//
+//   PackA(i0, mc, k0, kc, dst): rows [i0, i0+mc) x depth [k0, k0+kc) of A
+//       into ceil(mc/MR) panels of kc*MR floats (dst[k*MR + i]), rows past
+//       the matrix zero-filled.
+//   PackB(k0, kc, j0, nc, dst): depth [k0, k0+kc) x columns [j0, j0+nc) of B
+//       into ceil(nc/NR) panels of kc*NR floats (dst[k*NR + j]), zero-padded.
+//   RowPtr(i): pointer to column 0 of row i of C.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+
+namespace alae {
+
+struct Workspace {
+  float* a = nullptr;  // MC x KC
+  float* b = nullptr;  // KC x NC
+};
+
+// Per-thread packing buffers, allocated on first use and kept.
+Workspace& workspace();
+
+struct Range {
+  int m0, m1, n0, n1, k0, k1;
+};
+
+template <class PackA, class PackB, class RowPtr>
+void gemm_range(const Range& r, const PackA& pack_a, const PackB& pack_b, const RowPtr& row, bool accumulate) {
+  Workspace& ws = workspace();
+  const Simd& s = simd();
+  const MicroKernel kernel = s.kernel;
+  for (int jc = r.n0; jc < r.n1; jc += NC) {
+    const int nc = std::min(NC, r.n1 - jc);
+    for (int pc = r.k0; pc < r.k1; pc += KC) {
+      const int kc = std::min(KC, r.k1 - pc);
+      const bool acc = accumulate || pc != r.k0;
+      pack_b(pc, kc, jc, nc, ws.b);
+      for (int ic = r.m0; ic < r.m1; ic += MC) {
+        const int mc = std::min(MC, r.m1 - ic);
+        pack_a(ic, mc, pc, kc, ws.a);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int nr = std::min(NR, nc - jr);
+          const float* bp = ws.b + static_cast<size_t>(jr) * kc;
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int mr = std::min(MR, mc - ir);
+            float* rows[MR];
+            for (int i = 0; i < mr; ++i) rows[i] = row(ic + ir + i) + jc + jr;
+            kernel(kc, ws.a + static_cast<size_t>(ir) * kc, bp, rows, acc, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Which operand's packing is expensive (gathered): splitting the other
+// dimension across threads would make every thread repeat it.
+enum class Split { M, N };
+
+struct Plan {
+  int tm = 1, tn = 1, tk = 1;
+};
+
+inline Plan make_plan(int M, int N, int K, int T, Split prefer) {
+  Plan p;
+  const double flops = 2.0 * M * N * K;
+  if (T <= 1 || flops < 2.0e6) return p;
+  const int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
+  double best = -1;
+  for (int tm = 1; tm <= T; ++tm) {
+    for (int tn = 1; tm * tn <= T; ++tn) {
+      if (tm > tiles_m || tn > tiles_n) continue;
+      const int per_m = (tiles_m + tm - 1) / tm, per_n = (tiles_n + tn - 1) / tn;
+      // Fraction of the T threads' time spent on useful tiles.
+      double eff = static_cast<double>(tiles_m) * tiles_n / (static_cast<double>(T) * per_m * per_n);
+      // Tie-break towards splitting the dimension whose packing is cheap to repeat.
+      eff += 1e-3 * (prefer == Split::M ? tm : tn);
+      if (eff > best) {
+        best = eff;
+        p.tm = tm;
+        p.tn = tn;
+      }
+    }
+  }
+  // Too few output tiles to share but a long reduction: split K instead.
+  if (best < 0.7 && K >= 2 * KC) {
+    const int tk = std::min(T, K / KC);
+    const double eff_k = static_cast<double>(tk) / T;
+    if (eff_k > best) {
+      p.tm = p.tn = 1;
+      p.tk = tk;
+    }
+  }
+  return p;
+}
+
+inline int split_at(int total_tiles, int parts, int idx, int tile, int limit) {
+  const int t = static_cast<int>(static_cast<long long>(total_tiles) * idx / parts);
+  return std::min(t * tile, limit);
+}
+
+// C (+)= A*B over the whole M x N x K problem, using the pool.
+template <class PackA, class PackB, class RowPtr>
+bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const RowPtr& row, bool accumulate,
+          Split prefer = Split::M) {
+  if (M <= 0 || N <= 0) return true;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int i = 0; i < M; ++i) std::memset(row(i), 0, sizeof(float) * N);
+    return true;
+  }
+  const Plan p = make_plan(M, N, K, num_threads(), prefer);
+  const int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
+  if (p.tk == 1) {
+    const int tasks = p.tm * p.tn;
+    auto task = [&](int t) {
+      const int im = t % p.tm, in = t / p.tm;
+      Range r{split_at(tiles_m, p.tm, im, MR, M), split_at(tiles_m, p.tm, im + 1, MR, M),
+              split_at(tiles_n, p.tn, in, NR, N), split_at(tiles_n, p.tn, in + 1, NR, N), 0, K};
+      if (r.m0 < r.m1 && r.n0 < r.n1) gemm_range(r, pack_a, pack_b, row, accumulate);
+    };
+    if (tasks == 1) task(0);
+    else parallel_for(tasks, task);
+    return true;
+  }
+  // K split: part 0 goes straight into C, the others into private buffers
+  // that are summed into C afterwards.
+  const int tk = p.tk;
+  const int kblocks = (K + KC - 1) / KC;
+  const size_t mn = static_cast<size_t>(M) * N;
+  float* buf = aligned_floats(mn * (tk - 1));
+  if (!buf) return false;
+  parallel_for(tk, [&](int t) {
+    const int k0 = std::min(K, split_at(kblocks, tk, t, KC, K)), k1 = std::min(K, split_at(kblocks, tk, t + 1, KC, K));
+    Range r{0, M, 0, N, k0, k1};
+    if (t == 0) {
+      gemm_range(r, pack_a, pack_b, row, accumulate);
+    } else {
+      float* mine = buf + mn * (t - 1);
+      if (k0 >= k1) {
+        std::memset(mine, 0, sizeof(float) * mn);
+        return;
+      }
+      auto prow = [mine, N](int i) { return mine + static_cast<size_t>(i) * N; };
+      gemm_range(r, pack_a, pack_b, prow, false);
+    }
+  });
+  const int T = num_threads();
+  const int chunks = std::min(M, T);
+  parallel_for(chunks, [&](int c) {
+    const int i0 = static_cast<int>(static_cast<long long>(M) * c / chunks);
+    const int i1 = static_cast<int>(static_cast<long long>(M) * (c + 1) / chunks);
+    for (int i = i0; i < i1; ++i) {
+      float* ci = row(i);
+      for (int t = 1; t < tk; ++t) {
+        const float* bi = buf + mn * (t - 1) + static_cast<size_t>(i) * N;
+        for (int j = 0; j < N; ++j) ci[j] += bi[j];
+      }
+    }
+  });
+  free_floats(buf);
+  return true;
+}
+
+// ---- plain packers ---------------------------------------------------------
+
+// A is M x K (lda) or, transposed, stored K x M.
+struct PackAMatrix {
+  const float* a;
+  int lda, M;
+  bool trans;
+  void operator()(int i0, int mc, int k0, int kc, float* dst) const {
+    const int iend = std::min(M, i0 + mc);
+    const Interleave il = simd().interleave6;
+    for (int p = i0; p < i0 + mc; p += MR, dst += static_cast<size_t>(kc) * MR) {
+      const int rows = std::max(0, std::min(MR, iend - p));
+      if (!trans) {
+        const float* src[MR];
+        for (int r = 0; r < MR; ++r) src[r] = r < rows ? a + static_cast<size_t>(p + r) * lda + k0 : zeros();
+        il(src, kc, dst);
+      } else {
+        for (int k = 0; k < kc; ++k) {
+          const float* s = a + static_cast<size_t>(k0 + k) * lda + p;
+          float* d = dst + k * MR;
+          int r = 0;
+          for (; r < rows; ++r) d[r] = s[r];
+          for (; r < MR; ++r) d[r] = 0.f;
+        }
+      }
+    }
+  }
+};
+
+// B is K x N (ldb) or, transposed, stored N x K.
+struct PackBMatrix {
+  const float* b;
+  int ldb, N;
+  bool trans;
+  void operator()(int k0, int kc, int j0, int nc, float* dst) const {
+    const int jend = std::min(N, j0 + nc);
+    const Interleave il = simd().interleave16;
+    for (int p = j0; p < j0 + nc; p += NR, dst += static_cast<size_t>(kc) * NR) {
+      const int cols = std::max(0, std::min(NR, jend - p));
+      if (trans) {
+        const float* src[NR];
+        for (int c = 0; c < NR; ++c) src[c] = c < cols ? b + static_cast<size_t>(p + c) * ldb + k0 : zeros();
+        il(src, kc, dst);
+      } else if (cols == NR) {
+        for (int k = 0; k < kc; ++k) std::memcpy(dst + k * NR, b + static_cast<size_t>(k0 + k) * ldb + p, sizeof(float) * NR);
+      } else {
+        for (int k = 0; k < kc; ++k) {
+          const float* s = b + static_cast<size_t>(k0 + k) * ldb + p;
+          float* d = dst + k * NR;
+          int c = 0;
+          for (; c < cols; ++c) d[c] = s[c];
+          for (; c < NR; ++c) d[c] = 0.f;
+        }
+      }
+    }
+  }
+};
+
+// B given as one pointer per depth index: dst[k*NR + j] = row(k)[j].
+template <class RowOf>
+struct PackBRows {
+  RowOf row;
+  int N;
+  void operator()(int k0, int kc, int j0, int nc, float* dst) const {
+    const int jend = std::min(N, j0 + nc);
+    for (int p = j0; p < j0 + nc; p += NR, dst += static_cast<size_t>(kc) * NR) {
+      const int cols = std::max(0, std::min(NR, jend - p));
+      for (int k = 0; k < kc; ++k) {
+        const float* s = row(k0 + k) + p;
+        float* d = dst + k * NR;
+        if (cols == NR) {
+          std::memcpy(d, s, sizeof(float) * NR);
+        } else {
+          int c = 0;
+          for (; c < cols; ++c) d[c] = s[c];
+          for (; c < NR; ++c) d[c] = 0.f;
+        }
+      }
+    }
+  }
+};
+
+}  // namespace alae

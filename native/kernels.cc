@@ -1,0 +1,254 @@
+// Micro-kernels and interleaving packers, one set per instruction set,
+// picked at load time by CPU detection. The AVX2/FMA code is compiled with
+// function-level target attributes, so the binary itself needs only the
+// x86-64 baseline and runs (on the generic path) on any x86-64 CPU.
+#include "common.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define ALAE_X86 1
+#include <immintrin.h>
+#endif
+
+namespace alae {
+namespace {
+
+alignas(64) const float kZeros[KC + 64] = {};
+
+// ---- portable fallback ---------------------------------------------------
+// Plain loops over a local tile; GCC vectorises them for the baseline ISA
+// (SSE2 on x86-64, NEON on aarch64).
+void kernel_generic(int kc, const float* __restrict a, const float* __restrict b, float* const* c, bool accumulate,
+                    int mr, int nr) {
+  float acc[MR][NR] = {};
+  for (int k = 0; k < kc; ++k) {
+    const float* bk = b + k * NR;
+    const float* ak = a + k * MR;
+    for (int i = 0; i < MR; ++i) {
+      const float ai = ak[i];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+    }
+  }
+  for (int i = 0; i < mr; ++i) {
+    float* ci = c[i];
+    if (accumulate) {
+      for (int j = 0; j < nr; ++j) ci[j] += acc[i][j];
+    } else {
+      for (int j = 0; j < nr; ++j) ci[j] = acc[i][j];
+    }
+  }
+}
+
+template <int R>
+void interleave_generic(const float* const* src, int n, float* __restrict dst) {
+  for (int q = 0; q < n; ++q)
+    for (int r = 0; r < R; ++r) dst[q * R + r] = src[r][q];
+}
+
+#if ALAE_X86
+// ---- AVX2 + FMA ----------------------------------------------------------
+#define ALAE_AVX2 __attribute__((target("avx2,fma")))
+
+ALAE_AVX2 void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b, float* const* c,
+                           bool accumulate, int mr, int nr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#define ALAE_STEP(K)                                                   \
+  {                                                                    \
+    const __m256 b0 = _mm256_load_ps(b + (K) * NR);                    \
+    const __m256 b1 = _mm256_load_ps(b + (K) * NR + 8);                \
+    __m256 av = _mm256_broadcast_ss(a + (K) * MR + 0);                 \
+    c00 = _mm256_fmadd_ps(av, b0, c00);                                \
+    c01 = _mm256_fmadd_ps(av, b1, c01);                                \
+    av = _mm256_broadcast_ss(a + (K) * MR + 1);                        \
+    c10 = _mm256_fmadd_ps(av, b0, c10);                                \
+    c11 = _mm256_fmadd_ps(av, b1, c11);                                \
+    av = _mm256_broadcast_ss(a + (K) * MR + 2);                        \
+    c20 = _mm256_fmadd_ps(av, b0, c20);                                \
+    c21 = _mm256_fmadd_ps(av, b1, c21);                                \
+    av = _mm256_broadcast_ss(a + (K) * MR + 3);                        \
+    c30 = _mm256_fmadd_ps(av, b0, c30);                                \
+    c31 = _mm256_fmadd_ps(av, b1, c31);                                \
+    av = _mm256_broadcast_ss(a + (K) * MR + 4);                        \
+    c40 = _mm256_fmadd_ps(av, b0, c40);                                \
+    c41 = _mm256_fmadd_ps(av, b1, c41);                                \
+    av = _mm256_broadcast_ss(a + (K) * MR + 5);                        \
+    c50 = _mm256_fmadd_ps(av, b0, c50);                                \
+    c51 = _mm256_fmadd_ps(av, b1, c51);                                \
+  }
+  int k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 10 * NR), _MM_HINT_T0);
+    ALAE_STEP(0) ALAE_STEP(1) ALAE_STEP(2) ALAE_STEP(3)
+    a += 4 * MR;
+    b += 4 * NR;
+  }
+  for (; k < kc; ++k) {
+    ALAE_STEP(0)
+    a += MR;
+    b += NR;
+  }
+#undef ALAE_STEP
+  if (mr == MR && nr == NR) {
+#define ALAE_STORE(I, X0, X1)                                           \
+  {                                                                     \
+    float* ci = c[I];                                                   \
+    if (accumulate) {                                                   \
+      X0 = _mm256_add_ps(X0, _mm256_loadu_ps(ci));                      \
+      X1 = _mm256_add_ps(X1, _mm256_loadu_ps(ci + 8));                  \
+    }                                                                   \
+    _mm256_storeu_ps(ci, X0);                                           \
+    _mm256_storeu_ps(ci + 8, X1);                                       \
+  }
+    ALAE_STORE(0, c00, c01) ALAE_STORE(1, c10, c11) ALAE_STORE(2, c20, c21)
+    ALAE_STORE(3, c30, c31) ALAE_STORE(4, c40, c41) ALAE_STORE(5, c50, c51)
+#undef ALAE_STORE
+    return;
+  }
+  alignas(32) float t[MR][NR];
+  _mm256_store_ps(t[0], c00); _mm256_store_ps(t[0] + 8, c01);
+  _mm256_store_ps(t[1], c10); _mm256_store_ps(t[1] + 8, c11);
+  _mm256_store_ps(t[2], c20); _mm256_store_ps(t[2] + 8, c21);
+  _mm256_store_ps(t[3], c30); _mm256_store_ps(t[3] + 8, c31);
+  _mm256_store_ps(t[4], c40); _mm256_store_ps(t[4] + 8, c41);
+  _mm256_store_ps(t[5], c50); _mm256_store_ps(t[5] + 8, c51);
+  for (int i = 0; i < mr; ++i) {
+    float* ci = c[i];
+    if (accumulate) {
+      for (int j = 0; j < nr; ++j) ci[j] += t[i][j];
+    } else {
+      for (int j = 0; j < nr; ++j) ci[j] = t[i][j];
+    }
+  }
+}
+
+// 8x8 transpose of rows r0..r7 (in place).
+ALAE_AVX2 inline void transpose8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
+                                 __m256& r7) {
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// 6 rows -> dst[q*6 + r]. Blocks of 8 columns are transposed in registers;
+// each transposed row is 8 wide, of which 6 are wanted: rows are stored in
+// ascending order with 8-wide stores, so each store's 2 extra lanes are
+// overwritten by the next one; the last row of a block goes out with a
+// 6-lane masked store, so nothing is written past dst + n*6.
+ALAE_AVX2 void interleave6_avx2(const float* const* src, int n, float* __restrict dst) {
+  const float *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3], *s4 = src[4], *s5 = src[5];
+  const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  int q = 0;
+  for (; q + 8 <= n; q += 8) {
+    __m256 r0 = _mm256_loadu_ps(s0 + q), r1 = _mm256_loadu_ps(s1 + q), r2 = _mm256_loadu_ps(s2 + q);
+    __m256 r3 = _mm256_loadu_ps(s3 + q), r4 = _mm256_loadu_ps(s4 + q), r5 = _mm256_loadu_ps(s5 + q);
+    __m256 r6 = _mm256_setzero_ps(), r7 = _mm256_setzero_ps();
+    transpose8(r0, r1, r2, r3, r4, r5, r6, r7);
+    float* d = dst + q * 6;
+    _mm256_storeu_ps(d + 0, r0);
+    _mm256_storeu_ps(d + 6, r1);
+    _mm256_storeu_ps(d + 12, r2);
+    _mm256_storeu_ps(d + 18, r3);
+    _mm256_storeu_ps(d + 24, r4);
+    _mm256_storeu_ps(d + 30, r5);
+    _mm256_storeu_ps(d + 36, r6);
+    _mm256_maskstore_ps(d + 42, mask6, r7);
+  }
+  for (; q < n; ++q) {
+    float* d = dst + q * 6;
+    d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; d[4] = s4[q]; d[5] = s5[q];
+  }
+}
+
+// 16 rows -> dst[q*16 + r]: two 8x8 transposes per 8 columns.
+ALAE_AVX2 void interleave16_avx2(const float* const* src, int n, float* __restrict dst) {
+  int q = 0;
+  for (; q + 8 <= n; q += 8) {
+    for (int h = 0; h < 2; ++h) {
+      const float* const* s = src + 8 * h;
+      __m256 r0 = _mm256_loadu_ps(s[0] + q), r1 = _mm256_loadu_ps(s[1] + q), r2 = _mm256_loadu_ps(s[2] + q);
+      __m256 r3 = _mm256_loadu_ps(s[3] + q), r4 = _mm256_loadu_ps(s[4] + q), r5 = _mm256_loadu_ps(s[5] + q);
+      __m256 r6 = _mm256_loadu_ps(s[6] + q), r7 = _mm256_loadu_ps(s[7] + q);
+      transpose8(r0, r1, r2, r3, r4, r5, r6, r7);
+      float* d = dst + q * 16 + 8 * h;
+      _mm256_storeu_ps(d + 0 * 16, r0);
+      _mm256_storeu_ps(d + 1 * 16, r1);
+      _mm256_storeu_ps(d + 2 * 16, r2);
+      _mm256_storeu_ps(d + 3 * 16, r3);
+      _mm256_storeu_ps(d + 4 * 16, r4);
+      _mm256_storeu_ps(d + 5 * 16, r5);
+      _mm256_storeu_ps(d + 6 * 16, r6);
+      _mm256_storeu_ps(d + 7 * 16, r7);
+    }
+  }
+  for (; q < n; ++q)
+    for (int r = 0; r < 16; ++r) dst[q * 16 + r] = src[r][q];
+}
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif  // ALAE_X86
+
+const Simd kGeneric = {"generic", kernel_generic, interleave_generic<MR>, interleave_generic<NR>};
+#if ALAE_X86
+const Simd kAvx2 = {"avx2", kernel_avx2, interleave6_avx2, interleave16_avx2};
+#endif
+
+const Simd* pick() {
+  const char* force = std::getenv("ALAE_SIMD");
+  if (force && std::strcmp(force, "generic") == 0) return &kGeneric;
+#if ALAE_X86
+  if (cpu_has_avx2()) return &kAvx2;
+#endif
+  return &kGeneric;
+}
+
+const Simd* active = pick();
+
+}  // namespace
+
+const Simd& simd() { return *active; }
+
+bool set_simd(const char* name) {
+  if (std::strcmp(name, "generic") == 0) {
+    active = &kGeneric;
+    return true;
+  }
+#if ALAE_X86
+  if (std::strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
+    active = &kAvx2;
+    return true;
+  }
+#endif
+  if (std::strcmp(name, "auto") == 0) {
+    active = pick();
+    return true;
+  }
+  return false;
+}
+
+const float* zeros() { return kZeros; }
+
+}  // namespace alae

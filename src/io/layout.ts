@@ -1,0 +1,52 @@
+/**
+ * Moving tensors between the reference's PyTorch layouts and ours (NHWC
+ * images, HWIO kernels, [in, out] linear weights). See params.ts `Layout`.
+ */
+import { type Layout, toOurShape } from '../model/params.js';
+
+/** Permute a row-major array of `shape` so that output axis k is input axis perm[k]. */
+export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const inStrides = new Array<number>(rank);
+  let s = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    inStrides[i] = s;
+    s *= shape[i];
+  }
+  const strides = perm.map((p) => inStrides[p]);
+  const out = new Float32Array(data.length);
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = data[src];
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]++;
+      src += strides[k];
+      if (idx[k] < outShape[k]) break;
+      src -= strides[k] * outShape[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+const PERM: Record<Layout, number[] | null> = {
+  conv: [2, 3, 1, 0],
+  convT: [2, 3, 1, 0],
+  linear: [1, 0],
+  nchw: [0, 2, 3, 1],
+  chan: null,
+  same: null,
+};
+
+/** A tensor from the reference's layout to ours. */
+export function fromTorchLayout(data: Float32Array, torchShape: number[], layout: Layout): { data: Float32Array; shape: number[] } {
+  const perm = PERM[layout];
+  return { data: perm ? permute(data, torchShape, perm) : data, shape: toOurShape(torchShape, layout) };
+}
+
+/** NCHW -> NHWC for image-like tensors of any batch. */
+export function nchwToNhwc(data: Float32Array, shape: number[]): { data: Float32Array; shape: number[] } {
+  return { data: permute(data, shape, [0, 2, 3, 1]), shape: [shape[0], shape[2], shape[3], shape[1]] };
+}

@@ -1,0 +1,71 @@
+/**
+ * The encoder E (EncoderDefault of net.py), read top-down: FromRGB,
+ * EncodeBlock, then the network with its level of detail and blend.
+ * Images are NHWC; block 0 works at the highest resolution.
+ */
+import { tf, type Tensor, type Tensor4D } from '../tf.js';
+import type { ModelConfig } from '../config/config.js';
+import { blur, channelStats, conv, convDownFused, downscale2d, instanceNorm, leakyRelu, lerp, linear } from '../nn/ops.js';
+import { encoderFused } from './params.js';
+import type { Weights } from './weights.js';
+
+/** FromRGB: 1x1 conv with bias, leaky 0.2. */
+function fromRgb(p: Weights, i: number, x: Tensor4D): Tensor4D {
+  const n = `encoder.from_rgb.${i}.from_rgb`;
+  return leakyRelu(conv(x, p(`${n}.weight`) as Tensor4D, p(`${n}.bias`))) as Tensor4D;
+}
+
+/** The style of one statistics pair: style_k(concat(mean, std)). */
+function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tensor {
+  const n = mean.shape[0];
+  const stats = tf.concat([tf.reshape(mean, [n, -1]), tf.reshape(std, [n, -1])], 1);
+  return linear(stats, p(`${name}.weight`), p(`${name}.bias`));
+}
+
+/**
+ * EncodeBlock: conv_1 + bias, leaky, stats -> style_1, instance norm (eps
+ * 1e-5); blur, conv_2 (fused stride 2, or conv then 2x2 average), + bias,
+ * leaky, stats -> style_2, instance norm.
+ */
+function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x: Tensor4D; w1: Tensor; w2: Tensor } {
+  const b = `encoder.encode_block.${i}`;
+  let h = leakyRelu(tf.add(conv(x, p(`${b}.conv_1.weight`) as Tensor4D), p(`${b}.bias_1`))) as Tensor4D;
+  const s1 = channelStats(h);
+  const w1 = styleOf(p, `${b}.style_1`, s1.mean, s1.std);
+  h = instanceNorm(h, 1e-5);
+  h = blur(h);
+  h = encoderFused(cfg, i) ? convDownFused(h, p(`${b}.conv_2.weight`) as Tensor4D) : downscale2d(conv(h, p(`${b}.conv_2.weight`) as Tensor4D));
+  h = leakyRelu(tf.add(h, p(`${b}.bias_2`))) as Tensor4D;
+  const s2 = channelStats(h);
+  const w2 = styleOf(p, `${b}.style_2`, s2.mean, s2.std);
+  return { x: instanceNorm(h, 1e-5), w1, w2 };
+}
+
+/**
+ * E(x) at level of detail `lod` (0 = 4x4 input ... layerCount-1 = full) with
+ * `blend` in (0, 1] for a level being faded in (encode2 of net.py). The
+ * input resolution must be 4 * 2^lod. Returns w [N, latent].
+ */
+export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1): Tensor {
+  return tf.tidy(() => {
+    const L = cfg.layerCount;
+    const first = L - lod - 1;
+    // The reference applies a second leaky ReLU after FromRGB's own.
+    let h = leakyRelu(fromRgb(p, first, x)) as Tensor4D;
+    let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
+    let start = first;
+    if (blend < 1 && lod > 0) {
+      const r = encodeBlock(p, cfg, first, h);
+      w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
+      const prev = leakyRelu(fromRgb(p, first + 1, downscale2d(x))) as Tensor4D;
+      h = lerp(prev, r.x, blend) as Tensor4D;
+      start = first + 1;
+    }
+    for (let i = start; i < L; i++) {
+      const r = encodeBlock(p, cfg, i, h);
+      h = r.x;
+      w = tf.add(w, tf.add(r.w1, r.w2));
+    }
+    return w;
+  });
+}

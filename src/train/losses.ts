@@ -1,0 +1,144 @@
+/**
+ * The three ALAE objectives (losses.py and Model.forward of the reference),
+ * each returning its value and the gradients of the networks it trains.
+ *
+ * The R1 penalty needs dD(E(x))/dx differentiated again with respect to the
+ * parameters; every op on that path is one whose double backprop tfjs gets
+ * right (see nn/ops.ts), and the result is checked against the reference's
+ * gradients by the parity command and a finite-difference test.
+ */
+import { tf, type Tensor, type Tensor4D } from '../tf.js';
+import type { AlaeModel } from '../model/alae.js';
+import type { NoiseMaps } from '../model/generator.js';
+import type { NetworkName } from '../model/params.js';
+
+export interface LossResult {
+  value: number;
+  /** Gradients by parameter name (only parameters that take part). */
+  grads: Map<string, Tensor>;
+}
+
+export interface LevelOptions {
+  lod: number;
+  blend: number;
+}
+
+/** Run f under variableGrads for the named networks; drop parameters that got no gradient. */
+function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): LossResult {
+  const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
+  const list = names.map((n) => model.vars.get(n)!);
+  const { value, grads } = tf.variableGrads(f, list);
+  const out = new Map<string, Tensor>();
+  for (const n of names) {
+    const g = grads[model.vars.get(n)!.name];
+    if (g) out.set(n, g);
+  }
+  const v = value.dataSync()[0];
+  value.dispose();
+  return { value: v, grads: out };
+}
+
+/** Parameters that tfjs gives a gradient of exactly zero because they are not on the path (e.g. unused from_rgb). */
+function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): Set<string> {
+  const L = model.config.model.layerCount;
+  const unused = new Set<string>();
+  for (const s of model.specs) {
+    if (!networks.includes(s.network)) continue;
+    const m = /^encoder\.(from_rgb|encode_block)\.(\d+)\./.exec(s.name);
+    if (m) {
+      const i = Number(m[2]);
+      const first = L - lod - 1;
+      const fromRgbUsed = i === first || (blend < 1 && i === first + 1);
+      if (m[1] === 'from_rgb' ? !fromRgbUsed : i < first) unused.add(s.name);
+    }
+    const g = /^decoder\.(to_rgb|decode_block)\.(\d+)\./.exec(s.name);
+    if (g) {
+      const i = Number(g[2]);
+      const toRgbUsed = i === lod || (blend < 1 && i === lod - 1);
+      if (g[1] === 'to_rgb' ? !toRgbUsed : i > lod) unused.add(s.name);
+    }
+  }
+  return unused;
+}
+
+function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: LevelOptions): LossResult {
+  for (const n of unusedParams(model, networks, o.lod, o.blend)) {
+    r.grads.get(n)?.dispose();
+    r.grads.delete(n);
+  }
+  return r;
+}
+
+/**
+ * Step 1, E and D: softplus(D(E(fake))) + softplus(-D(E(real))) plus the R1
+ * penalty gamma/2 * |dD(E(real))/d real|^2 per sample, batch mean
+ * (discriminator_logistic_simple_gp).
+ */
+export function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): LossResult {
+  const nets: NetworkName[] = ['encoder', 'mapping_d'];
+  const r = withGrads(model, nets, () => {
+    const dFake = model.discriminate(model.encode(fake, o));
+    let dReal: Tensor | null = null;
+    const gradReal = tf.grad((x: Tensor) => {
+      const d = model.discriminate(model.encode(x as Tensor4D, o));
+      dReal = tf.keep(d);
+      return tf.sum(d);
+    })(real);
+    const d = dReal as unknown as Tensor;
+    const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
+    const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
+    const out = tf.mean(loss) as tf.Scalar;
+    d.dispose();
+    return out;
+  });
+  return prune(model, r, nets, o);
+}
+
+export interface GenerateInput {
+  /** Latent z [N, latent]. */
+  z: Tensor;
+  /** Noise maps for G at this lod. */
+  noise: NoiseMaps;
+  /** Style mixing: slots >= cutoff take F(z2) (Model.generate). */
+  mixing?: { z2: Tensor; cutoff: number };
+}
+
+/** F(z) broadcast to every slot, with optional style mixing; differentiable. */
+function styles(model: AlaeModel, g: GenerateInput): Tensor {
+  const s = model.broadcastStyles(model.map(g.z));
+  if (!g.mixing) return s;
+  const s2 = model.broadcastStyles(model.map(g.mixing.z2));
+  return model.mixStyles(s, s2, [g.mixing.cutoff, Infinity]);
+}
+
+/** Step 2, F and G with E and D frozen: softplus(-D(E(G(F(z))))) mean. */
+export function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions): LossResult {
+  const nets: NetworkName[] = ['decoder', 'mapping_f'];
+  const r = withGrads(model, nets, () => {
+    const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise });
+    const d = model.discriminate(model.encode(img, o));
+    return tf.mean(tf.softplus(tf.neg(d))) as tf.Scalar;
+  });
+  return prune(model, r, nets, o);
+}
+
+/** Step 3, E, G and F: latent reciprocity mean((E(G(w)) - w)^2), w = F(z) detached as the target. */
+export function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>, o: LevelOptions): LossResult {
+  const nets: NetworkName[] = ['encoder', 'decoder', 'mapping_f'];
+  const target = tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
+  try {
+    const r = withGrads(model, nets, () => {
+      const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise });
+      const w = model.encode(img, o);
+      return tf.mean(tf.square(tf.sub(w, target))) as tf.Scalar;
+    });
+    return prune(model, r, nets, o);
+  } finally {
+    target.dispose();
+  }
+}
+
+export function disposeGrads(r: LossResult): void {
+  for (const g of r.grads.values()) g.dispose();
+  r.grads.clear();
+}

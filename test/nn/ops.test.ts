@@ -1,0 +1,66 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/tf.js';
+import { blur, conv, convDownFused, downscale2d, instanceNorm, leakyRelu, transformKernel, upscale2d } from '../../src/nn/ops.js';
+import { Rng } from '../../src/util/random.js';
+import { testBackend } from '../setup-backend.js';
+
+beforeAll(testBackend);
+
+function rand(shape: number[], seed: number): tf.Tensor {
+  const rng = new Rng(seed);
+  return tf.tensor(rng.normals(shape.reduce((a, b) => a * b, 1)), shape);
+}
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+describe('nn ops', () => {
+  it('blur equals the reference depthwise [1,2,1]x[1,2,1]/16 conv with zero padding', () => {
+    const x = rand([2, 7, 5, 3], 1) as tf.Tensor4D;
+    const k = tf.tensor([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16), [3, 3, 1, 1]);
+    const ref = tf.depthwiseConv2d(x, tf.tile(k, [1, 1, 3, 1]) as tf.Tensor4D, 1, 1);
+    expect(maxAbsDiff(blur(x), ref)).toBeLessThan(1e-6);
+  });
+
+  it('downscale2d equals 2x2 average pooling, upscale2d nearest resize', () => {
+    const x = rand([2, 8, 6, 3], 2) as tf.Tensor4D;
+    expect(maxAbsDiff(downscale2d(x), tf.avgPool(x, 2, 2, 'valid'))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(upscale2d(x), tf.image.resizeNearestNeighbor(x, [16, 12]))).toBe(0);
+  });
+
+  it('leakyRelu matches tf.leakyRelu(0.2) and has the right second derivative (zero)', () => {
+    const x = tf.tensor([-2, -0.5, 0.5, 3]);
+    expect(maxAbsDiff(leakyRelu(x), tf.leakyRelu(x, 0.2))).toBeLessThan(1e-7);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(leakyRelu(v)))(x);
+    expect(Array.from(g.dataSync())).toEqual([0.2, 0.2, 1, 1].map((v) => Math.fround(v)));
+    const gg = tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.square(leakyRelu(u))))(v)))(x);
+    // d/dx of 2 f(x) f'(x) = 2 f'(x)^2 (f'' = 0 away from 0)
+    expect(Array.from(gg.dataSync()).map((v) => +v.toFixed(5))).toEqual([0.08, 0.08, 2, 2]);
+  });
+
+  it('the fused stride-2 conv equals a 3x3 conv followed by 2x2 average pooling', () => {
+    // transform_kernel sums the four shifts of the 3x3 kernel (times 0.25): a 2x2 box after the conv.
+    const x = rand([2, 8, 8, 4], 3) as tf.Tensor4D;
+    const w = rand([3, 3, 4, 5], 4) as tf.Tensor4D;
+    expect(maxAbsDiff(convDownFused(x, w), downscale2d(conv(x, w)))).toBeLessThan(1e-5);
+    expect(transformKernel(w, 1).shape).toEqual([4, 4, 4, 5]);
+  });
+
+  it('instanceNorm gives zero mean and unit variance per sample and channel', () => {
+    const x = tf.add(tf.mul(rand([3, 6, 6, 2], 5), 3), 7) as tf.Tensor4D;
+    const y = instanceNorm(x, 1e-8);
+    const m = tf.mean(y, [1, 2]);
+    const v = tf.mean(tf.square(y), [1, 2]);
+    expect(tf.max(tf.abs(m)).dataSync()[0]).toBeLessThan(1e-5);
+    expect(maxAbsDiff(v, tf.onesLike(v))).toBeLessThan(1e-4);
+  });
+
+  it('ops leave no tensors behind', () => {
+    const x = rand([1, 8, 8, 2], 6) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    for (const f of [blur, downscale2d, upscale2d, (t: tf.Tensor4D) => instanceNorm(t, 1e-5)]) f(x).dispose();
+    leakyRelu(x).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
