@@ -18,9 +18,18 @@ namespace alae {
 
 constexpr int MR = 6;    // micro-tile rows (A panel height)
 constexpr int NR = 16;   // micro-tile columns (B panel width, 2 x 8 lanes)
-constexpr int KC = 256;  // depth of one packed block
-constexpr int MC = 144;  // rows of A packed at once (multiple of MR)
-constexpr int NC = 3072; // columns of B packed at once (multiple of NR)
+#ifndef ALAE_KC
+#define ALAE_KC 256
+#endif
+#ifndef ALAE_MC
+#define ALAE_MC 144
+#endif
+#ifndef ALAE_NC
+#define ALAE_NC 3072
+#endif
+constexpr int KC = ALAE_KC;  // depth of one packed block
+constexpr int MC = ALAE_MC;  // rows of A packed at once (multiple of MR)
+constexpr int NC = ALAE_NC;  // columns of B packed at once (multiple of NR)
 
 // C rows [0, mr) x cols [0, nr) (+)= sum_k a[k*MR + i] * b[k*NR + j].
 // c[i] points at the first column of row i of the output tile.

@@ -50,7 +50,7 @@ struct PackAImage {
     const size_t img = static_cast<size_t>(SH) * SW * SC;
     for (int p = i0; p < i0 + mc; p += MR, dst += static_cast<size_t>(kc) * MR) {
       const float* base[MR];
-      int by[MR], bx[MR];
+      int by[MR] = {}, bx[MR] = {};
       for (int r = 0; r < MR; ++r) {
         const int m = p + r;
         if (m < iend) {

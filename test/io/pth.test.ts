@@ -466,16 +466,16 @@ describe('unpickle', () => {
   });
 
   it('turns a non-whitelisted call (os.system) into an opaque value and runs nothing', () => {
-    // cos\nsystem\n(X"touch /tmp/pwned"tR then BUILD with a dict: protocol 2, hand-written.
-    const bytes = bytesOf(op.proto, op.global('os', 'system'), op.mark, op.str('touch /tmp/pwned'), op.tuple, op.reduce,
+    // cos\nsystem\n(X"touch ..."tR then BUILD with a dict: protocol 2, hand-written.
+    const bytes = bytesOf(op.proto, op.global('os', 'system'), op.mark, op.str('touch /tmp/alae-pickle-must-not-run'), op.tuple, op.reduce,
       op.emptyDict, op.str('x'), op.int(1), 0x73, 0x62, op.stop);
     const value = unpickle(bytes).value;
     expect(value).toBeInstanceOf(PickleOpaque);
     const opaque = value as PickleOpaque;
     expect([opaque.module, opaque.name]).toEqual(['os', 'system']);
-    expect(opaque.args.items).toEqual(['touch /tmp/pwned']);
+    expect(opaque.args.items).toEqual(['touch /tmp/alae-pickle-must-not-run']);
     expect(pickleGet(opaque.state, 'x')).toBe(1);
-    expect(existsSync('/tmp/pwned')).toBe(false);
+    expect(existsSync('/tmp/alae-pickle-must-not-run')).toBe(false);
   });
 
   it('keeps a bare GLOBAL as a reference and STACK_GLOBAL alike (protocol 4)', () => {

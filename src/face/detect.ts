@@ -1,0 +1,243 @@
+/**
+ * Face detection and 68 landmarks (the iBUG 68-point scheme that dlib, and
+ * so the reference's align_faces.py, uses) with @vladmandic/face-api, run on
+ * alae's own tfjs-core and its active backend.
+ *
+ * Loading face-api. Its `face-api.esm-nobundle.js` build cannot be imported
+ * by Node's ESM loader: it imports `@tensorflow/tfjs/dist/index.js`, which
+ * itself imports extensionless paths (`@tensorflow/tfjs-core/dist/register_all_gradients`)
+ * that Node refuses (ERR_MODULE_NOT_FOUND). We therefore `require` its CommonJS
+ * Node build `face-api.node-wasm.js`, which requires `@tensorflow/tfjs` and
+ * `@tensorflow/tfjs-backend-wasm`: both npm-deduped onto the very
+ * `@tensorflow/tfjs-core` file that src/tf.ts imports (Node shares one module
+ * instance between `import` and `require` of the same file). We check that
+ * with `tf.engine()` identity and refuse to run otherwise. tfjs's union
+ * package also brings tfjs-backend-webgl, which registers nothing in Node;
+ * loading face-api never changes the active backend (checked, and tested).
+ *
+ * Weights are read from node_modules/@vladmandic/face-api/model with fs and
+ * decoded with tf.io.decodeWeights: never fetched.
+ *
+ * Each FaceDetector owns its own network instances (not face-api's global
+ * `nets`), so its tensors are released by its dispose().
+ */
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { tf } from '../tf.js';
+import { AlaeError } from '../errors.js';
+import { crop, resize, type RawImage } from '../image/image.js';
+
+/** A 2-D point in image pixel coordinates (pixel centres at integers + 0.5, as face-api reports them). */
+export type Point = [number, number];
+
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface DetectedFace {
+  /** Detector box in the input image's pixels. */
+  box: FaceBox;
+  /** Detector confidence in [0, 1]. */
+  score: number;
+  /** The 68 landmarks (iBUG order: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67). */
+  landmarks: Point[];
+}
+
+export interface DetectOptions {
+  /** Minimum detector confidence (default 0.5, face-api's default). */
+  minConfidence?: number;
+  /** At most this many faces, highest confidence first (default 100). */
+  maxFaces?: number;
+  /**
+   * The detector sees the image downscaled so its longer side is at most
+   * this (default 640). SSD resizes its input to 512x512 anyway, so a bigger
+   * input only costs time; landmarks are still found on full-resolution crops.
+   */
+  detectSize?: number;
+}
+
+// Minimal views of the face-api objects we use (its bundled .d.ts types
+// refer to its own tfjs type declarations, which do not line up with ours).
+interface FaNet {
+  loadFromWeightMap(map: Record<string, tf.Tensor>): void;
+  getParamList(): { path: string; tensor: tf.Tensor }[];
+  dispose(throwOnRedispose?: boolean): void;
+}
+interface FaBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+interface FaDetection {
+  score: number;
+  box: FaBox;
+}
+interface FaSsd extends FaNet {
+  locateFaces(input: tf.Tensor3D, options: unknown): Promise<FaDetection[]>;
+}
+interface FaLandmarks {
+  positions: { x: number; y: number }[];
+}
+interface FaLandmarkNet extends FaNet {
+  detectLandmarks(input: tf.Tensor3D): Promise<FaLandmarks | FaLandmarks[]>;
+}
+interface FaceApiModule {
+  tf: { engine(): unknown };
+  SsdMobilenetv1: new () => FaSsd;
+  FaceLandmark68Net: new () => FaLandmarkNet;
+  SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
+}
+
+const require = createRequire(import.meta.url);
+let faceApi: FaceApiModule | null = null;
+
+/** The face-api module, loaded once, checked to share our tfjs engine. */
+export function loadFaceApi(): FaceApiModule {
+  if (faceApi) return faceApi;
+  const backendBefore = tf.getBackend();
+  let mod: FaceApiModule;
+  try {
+    mod = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
+  } catch (e) {
+    throw new AlaeError(`cannot load @vladmandic/face-api (face detection): ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (mod.tf.engine() !== tf.engine()) {
+    throw new AlaeError('@vladmandic/face-api runs on a different copy of @tensorflow/tfjs-core than alae; reinstall so npm dedupes @tensorflow/tfjs-core (4.22.0)');
+  }
+  // Loading registers backends (tfjs union, wasm) but must not switch ours.
+  if (backendBefore && tf.getBackend() !== backendBefore) {
+    throw new AlaeError(`loading face-api switched the tfjs backend from ${backendBefore} to ${tf.getBackend()}`);
+  }
+  faceApi = mod;
+  return mod;
+}
+
+/** The folder holding face-api's bundled weights. */
+export function faceApiModelDir(): string {
+  return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+}
+
+interface ManifestGroup {
+  paths: string[];
+  weights: tf.io.WeightsManifestEntry[];
+}
+
+/** Read `<name>-weights_manifest.json` and its shards from disk into tensors. */
+function readWeights(dir: string, name: string): Record<string, tf.Tensor> {
+  const manifestFile = path.join(dir, `${name}-weights_manifest.json`);
+  let manifest: ManifestGroup[];
+  try {
+    manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ManifestGroup[];
+  } catch (e) {
+    throw new AlaeError(`cannot read face-api weights: ${(e as Error).message.split('\n')[0]}`, manifestFile);
+  }
+  const out: Record<string, tf.Tensor> = {};
+  for (const group of manifest) {
+    const bytes = Buffer.concat(group.paths.map((p) => readFileSync(path.join(dir, p))));
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
+    Object.assign(out, tf.io.decodeWeights(ab, group.weights));
+  }
+  return out;
+}
+
+function loadNet<T extends FaNet>(net: T, dir: string, name: string): T {
+  const map = readWeights(dir, name);
+  let kept = new Set<tf.Tensor>();
+  try {
+    net.loadFromWeightMap(map);
+    kept = new Set(net.getParamList().map((p) => p.tensor));
+  } finally {
+    // The net keeps the map's tensors it uses as its parameters (released by
+    // its dispose); any it does not use would stay allocated for good.
+    for (const t of Object.values(map)) if (!kept.has(t)) t.dispose();
+  }
+  return net;
+}
+
+/** SSD MobileNet v1 face detector + 68-point landmark net, owned by this object. */
+export class FaceDetector {
+  private ssd: FaSsd | null;
+  private landmarkNet: FaLandmarkNet | null;
+  private readonly api: FaceApiModule;
+
+  private constructor(api: FaceApiModule, ssd: FaSsd, landmarkNet: FaLandmarkNet) {
+    this.api = api;
+    this.ssd = ssd;
+    this.landmarkNet = landmarkNet;
+  }
+
+  /** Load both networks from node_modules (a few MB, well under a second). */
+  static load(): FaceDetector {
+    const api = loadFaceApi();
+    const dir = faceApiModelDir();
+    const ssd = loadNet(new api.SsdMobilenetv1(), dir, 'ssd_mobilenetv1_model');
+    let lm: FaLandmarkNet;
+    try {
+      lm = loadNet(new api.FaceLandmark68Net(), dir, 'face_landmark_68_model');
+    } catch (e) {
+      ssd.dispose(false);
+      throw e;
+    }
+    return new FaceDetector(api, ssd, lm);
+  }
+
+  /**
+   * Faces in an RGB image, highest confidence first, each with 68 landmarks
+   * in the image's pixel coordinates. Leaves no tensors behind.
+   */
+  async detect(img: RawImage, opts: DetectOptions = {}): Promise<DetectedFace[]> {
+    if (!this.ssd || !this.landmarkNet) throw new AlaeError('this face detector has been disposed');
+    if (img.channels !== 3) throw new AlaeError(`face detection needs an RGB image (got ${img.channels} channels)`);
+    const detectSize = opts.detectSize ?? 640;
+    const scale = Math.min(1, detectSize / Math.max(img.width, img.height));
+    const small = scale < 1 ? await resize(img, Math.max(1, Math.round(img.width * scale)), Math.max(1, Math.round(img.height * scale))) : img;
+    const sx = img.width / small.width;
+    const sy = img.height / small.height;
+    const options = new this.api.SsdMobilenetv1Options({ minConfidence: opts.minConfidence ?? 0.5, maxResults: opts.maxFaces ?? 100 });
+    const input = tf.tensor3d(small.data, [small.height, small.width, 3], 'int32');
+    let dets: FaDetection[];
+    try {
+      dets = await this.ssd.locateFaces(input, options);
+    } finally {
+      input.dispose();
+    }
+    dets.sort((a, b) => b.score - a.score);
+    const faces: DetectedFace[] = [];
+    for (const d of dets) {
+      // Back to full resolution, clipped to the image (face-api clips the same way).
+      const x0 = Math.max(0, Math.floor(d.box.x * sx));
+      const y0 = Math.max(0, Math.floor(d.box.y * sy));
+      const x1 = Math.min(img.width, Math.ceil((d.box.x + d.box.width) * sx));
+      const y1 = Math.min(img.height, Math.ceil((d.box.y + d.box.height) * sy));
+      if (x1 - x0 < 2 || y1 - y0 < 2) continue;
+      const face = crop(img, x0, y0, x1 - x0, y1 - y0);
+      const t = tf.tensor3d(face.data, [face.height, face.width, 3], 'int32');
+      let lm: FaLandmarks | FaLandmarks[];
+      try {
+        lm = await this.landmarkNet.detectLandmarks(t);
+      } finally {
+        t.dispose();
+      }
+      const one = Array.isArray(lm) ? lm[0] : lm;
+      faces.push({
+        box: { x: d.box.x * sx, y: d.box.y * sy, width: d.box.width * sx, height: d.box.height * sy },
+        score: d.score,
+        landmarks: one.positions.map((p) => [p.x + x0, p.y + y0] as Point),
+      });
+    }
+    return faces;
+  }
+
+  /** Release the networks' tensors. */
+  dispose(): void {
+    this.ssd?.dispose(false);
+    this.landmarkNet?.dispose(false);
+    this.ssd = null;
+    this.landmarkNet = null;
+  }
+}
