@@ -40,13 +40,16 @@ using Interleave = void (*)(const float* const* src, int n, float* dst);
 struct Simd {
   const char* name;
   MicroKernel kernel;
+  // Optional 6 x 32 kernel over two adjacent B panels (b and b + kc*NR),
+  // nr in (NR, 2*NR]; nullptr when the ISA has no use for it.
+  MicroKernel kernel_wide;
   Interleave interleave6;  // R = MR
   Interleave interleave16; // R = NR
 };
 
 // The active SIMD implementation (picked at load by CPU detection).
 const Simd& simd();
-// Force one by name ("avx2", "generic"); false if unknown or unsupported.
+// Force one by name ("avx512", "avx2", "generic", "auto"); false if unknown or unsupported.
 bool set_simd(const char* name);
 // A zero-filled buffer of at least KC floats (for padding taps).
 const float* zeros();

@@ -35,6 +35,7 @@ void gemm_range(const Range& r, const PackA& pack_a, const PackB& pack_b, const 
   Workspace& ws = workspace();
   const Simd& s = simd();
   const MicroKernel kernel = s.kernel;
+  const MicroKernel wide = s.kernel_wide;
   for (int jc = r.n0; jc < r.n1; jc += NC) {
     const int nc = std::min(NC, r.n1 - jc);
     for (int pc = r.k0; pc < r.k1; pc += KC) {
@@ -44,15 +45,19 @@ void gemm_range(const Range& r, const PackA& pack_a, const PackB& pack_b, const 
       for (int ic = r.m0; ic < r.m1; ic += MC) {
         const int mc = std::min(MC, r.m1 - ic);
         pack_a(ic, mc, pc, kc, ws.a);
-        for (int jr = 0; jr < nc; jr += NR) {
-          const int nr = std::min(NR, nc - jr);
+        for (int jr = 0; jr < nc;) {
+          // Two B panels at once where the wide kernel exists.
+          const bool two = wide && nc - jr > NR;
+          const int nr = std::min(two ? 2 * NR : NR, nc - jr);
+          const MicroKernel k = two ? wide : kernel;
           const float* bp = ws.b + static_cast<size_t>(jr) * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = std::min(MR, mc - ir);
             float* rows[MR];
             for (int i = 0; i < mr; ++i) rows[i] = row(ic + ir + i) + jc + jr;
-            kernel(kc, ws.a + static_cast<size_t>(ir) * kc, bp, rows, acc, mr, nr);
+            k(kc, ws.a + static_cast<size_t>(ir) * kc, bp, rows, acc, mr, nr);
           }
+          jr += two ? 2 * NR : NR;
         }
       }
     }
@@ -64,35 +69,40 @@ void gemm_range(const Range& r, const PackA& pack_a, const PackB& pack_b, const 
 enum class Split { M, N };
 
 struct Plan {
-  int tm = 1, tn = 1, tk = 1;
+  int tm = 1, tn = 1, tk = 1;  // tasks along M, N and K
 };
+
+// Tasks are claimed dynamically from an atomic counter, so there are a few
+// per thread: a thread slowed down by another process on its core then
+// does less of the work instead of holding everyone up. Each task repacks
+// the operand of the dimension it does not split, so tasks keep a minimum
+// size (48 rows or 128 columns) that bounds that repacking to a few percent.
+// Columns are split in units of 2*NR so the wide kernel never gets a lone
+// NR panel in the middle of the matrix.
+constexpr int kUnitN = 2 * NR;
 
 inline Plan make_plan(int M, int N, int K, int T, Split prefer) {
   Plan p;
   const double flops = 2.0 * M * N * K;
   if (T <= 1 || flops < 2.0e6) return p;
-  const int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
-  double best = -1;
-  for (int tm = 1; tm <= T; ++tm) {
-    for (int tn = 1; tm * tn <= T; ++tn) {
-      if (tm > tiles_m || tn > tiles_n) continue;
-      const int per_m = (tiles_m + tm - 1) / tm, per_n = (tiles_n + tn - 1) / tn;
-      // Fraction of the T threads' time spent on useful tiles.
-      double eff = static_cast<double>(tiles_m) * tiles_n / (static_cast<double>(T) * per_m * per_n);
-      // Tie-break towards splitting the dimension whose packing is cheap to repeat.
-      eff += 1e-3 * (prefer == Split::M ? tm : tn);
-      if (eff > best) {
-        best = eff;
-        p.tm = tm;
-        p.tn = tn;
-      }
-    }
+  constexpr int kMinTilesM = 8, kMinUnitsN = 4;  // 48 rows, 128 columns
+  const int tiles_m = (M + MR - 1) / MR, units_n = (N + kUnitN - 1) / kUnitN;
+  const int want = std::max(T, static_cast<int>(std::min<double>(4.0 * T, flops / 1.0e6)));
+  const int max_m = std::max(1, tiles_m / kMinTilesM), max_n = std::max(1, units_n / kMinUnitsN);
+  if (prefer == Split::M) {
+    p.tm = std::min(want, max_m);
+    p.tn = std::min((want + p.tm - 1) / p.tm, max_n);
+  } else {
+    p.tn = std::min(want, max_n);
+    p.tm = std::min((want + p.tn - 1) / p.tn, max_m);
   }
   // Too few output tiles to share but a long reduction: split K instead.
-  if (best < 0.7 && K >= 2 * KC) {
-    const int tk = std::min(T, K / KC);
-    const double eff_k = static_cast<double>(tk) / T;
-    if (eff_k > best) {
+  if (p.tm * p.tn < T && K >= 2 * KC) {
+    const int kblocks = K / KC;
+    const double mn_bytes = 4.0 * M * N;
+    int tk = std::min(kblocks, 4 * T);
+    while (tk > T && mn_bytes * (tk - 1) > 64.0 * 1024 * 1024) --tk;  // private sums stay small
+    if (tk > p.tm * p.tn) {
       p.tm = p.tn = 1;
       p.tk = tk;
     }
@@ -116,13 +126,13 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
     return true;
   }
   const Plan p = make_plan(M, N, K, num_threads(), prefer);
-  const int tiles_m = (M + MR - 1) / MR, tiles_n = (N + NR - 1) / NR;
+  const int tiles_m = (M + MR - 1) / MR, units_n = (N + kUnitN - 1) / kUnitN;
   if (p.tk == 1) {
     const int tasks = p.tm * p.tn;
     auto task = [&](int t) {
       const int im = t % p.tm, in = t / p.tm;
       Range r{split_at(tiles_m, p.tm, im, MR, M), split_at(tiles_m, p.tm, im + 1, MR, M),
-              split_at(tiles_n, p.tn, in, NR, N), split_at(tiles_n, p.tn, in + 1, NR, N), 0, K};
+              split_at(units_n, p.tn, in, kUnitN, N), split_at(units_n, p.tn, in + 1, kUnitN, N), 0, K};
       if (r.m0 < r.m1 && r.n0 < r.n1) gemm_range(r, pack_a, pack_b, row, accumulate);
     };
     if (tasks == 1) task(0);

@@ -53,6 +53,11 @@ void interleave_generic(const float* const* src, int n, float* __restrict dst) {
 
 ALAE_AVX2 void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b, float* const* c,
                            bool accumulate, int mr, int nr) {
+  // Pull the output tile towards L1 while the loop runs.
+  for (int i = 0; i < mr; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c[i]), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c[i] + NR - 1), _MM_HINT_T0);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -205,21 +210,105 @@ ALAE_AVX2 void interleave16_avx2(const float* const* src, int n, float* __restri
     for (int r = 0; r < 16; ++r) dst[q * 16 + r] = src[r][q];
 }
 
+// ---- AVX-512F ------------------------------------------------------------
+// 6 x 32 tile over two adjacent 16-wide B panels: 12 zmm accumulators,
+// 2 loads + 6 broadcasts per 12 FMAs. The packed layout is the AVX2 one.
+#define ALAE_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+ALAE_AVX512 void kernel_avx512_wide(int kc, const float* __restrict a, const float* __restrict b, float* const* c,
+                                    bool accumulate, int mr, int nr) {
+  const float* __restrict b0p = b;
+  const float* __restrict b1p = b + static_cast<size_t>(kc) * NR;
+  for (int i = 0; i < mr; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c[i]), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c[i] + 2 * NR - 1), _MM_HINT_T0);
+  }
+  __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+  __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+  __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+  __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+  __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+  __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+#define ALAE_STEP(K)                                                   \
+  {                                                                    \
+    const __m512 b0 = _mm512_load_ps(b0p + (K) * NR);                  \
+    const __m512 b1 = _mm512_load_ps(b1p + (K) * NR);                  \
+    __m512 av = _mm512_set1_ps(a[(K) * MR + 0]);                       \
+    c00 = _mm512_fmadd_ps(av, b0, c00);                                \
+    c01 = _mm512_fmadd_ps(av, b1, c01);                                \
+    av = _mm512_set1_ps(a[(K) * MR + 1]);                              \
+    c10 = _mm512_fmadd_ps(av, b0, c10);                                \
+    c11 = _mm512_fmadd_ps(av, b1, c11);                                \
+    av = _mm512_set1_ps(a[(K) * MR + 2]);                              \
+    c20 = _mm512_fmadd_ps(av, b0, c20);                                \
+    c21 = _mm512_fmadd_ps(av, b1, c21);                                \
+    av = _mm512_set1_ps(a[(K) * MR + 3]);                              \
+    c30 = _mm512_fmadd_ps(av, b0, c30);                                \
+    c31 = _mm512_fmadd_ps(av, b1, c31);                                \
+    av = _mm512_set1_ps(a[(K) * MR + 4]);                              \
+    c40 = _mm512_fmadd_ps(av, b0, c40);                                \
+    c41 = _mm512_fmadd_ps(av, b1, c41);                                \
+    av = _mm512_set1_ps(a[(K) * MR + 5]);                              \
+    c50 = _mm512_fmadd_ps(av, b0, c50);                                \
+    c51 = _mm512_fmadd_ps(av, b1, c51);                                \
+  }
+  int k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(b0p + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b1p + 8 * NR), _MM_HINT_T0);
+    ALAE_STEP(0) ALAE_STEP(1) ALAE_STEP(2) ALAE_STEP(3)
+    a += 4 * MR;
+    b0p += 4 * NR;
+    b1p += 4 * NR;
+  }
+  for (; k < kc; ++k) {
+    ALAE_STEP(0)
+    a += MR;
+    b0p += NR;
+    b1p += NR;
+  }
+#undef ALAE_STEP
+  const __mmask16 m0 = nr >= NR ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 2 * NR ? static_cast<__mmask16>(0xFFFF)
+                                    : static_cast<__mmask16>(nr > NR ? (1u << (nr - NR)) - 1 : 0);
+  const __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int i = 0; i < mr; ++i) {
+    float* ci = c[i];
+    __m512 x0 = acc[i][0], x1 = acc[i][1];
+    if (accumulate) {
+      x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, ci));
+      x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, ci + NR));
+    }
+    _mm512_mask_storeu_ps(ci, m0, x0);
+    _mm512_mask_storeu_ps(ci + NR, m1, x1);
+  }
+}
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 bool cpu_has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #endif  // ALAE_X86
 
-const Simd kGeneric = {"generic", kernel_generic, interleave_generic<MR>, interleave_generic<NR>};
+const Simd kGeneric = {"generic", kernel_generic, nullptr, interleave_generic<MR>, interleave_generic<NR>};
 #if ALAE_X86
-const Simd kAvx2 = {"avx2", kernel_avx2, interleave6_avx2, interleave16_avx2};
+const Simd kAvx2 = {"avx2", kernel_avx2, nullptr, interleave6_avx2, interleave16_avx2};
+const Simd kAvx512 = {"avx512", kernel_avx2, kernel_avx512_wide, interleave6_avx2, interleave16_avx2};
 #endif
 
+// ALAE_SIMD=generic|avx2|avx512 caps the choice (for testing and
+// benchmarking); otherwise the widest the CPU supports.
 const Simd* pick() {
   const char* force = std::getenv("ALAE_SIMD");
   if (force && std::strcmp(force, "generic") == 0) return &kGeneric;
 #if ALAE_X86
+  const bool cap_avx2 = force && std::strcmp(force, "avx2") == 0;
+  if (!cap_avx2 && cpu_has_avx512()) return &kAvx512;
   if (cpu_has_avx2()) return &kAvx2;
 #endif
   return &kGeneric;
@@ -239,6 +328,10 @@ bool set_simd(const char* name) {
 #if ALAE_X86
   if (std::strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
     active = &kAvx2;
+    return true;
+  }
+  if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512()) {
+    active = &kAvx512;
     return true;
   }
 #endif

@@ -235,8 +235,25 @@ struct PackADyT {
   }
 };
 
+inline void copy_run(float* __restrict d, const float* __restrict src, int len) {
+  if (len == NR) {
+    std::memcpy(d, src, sizeof(float) * NR);  // fixed size: inlined vector moves
+  } else {
+    for (int i = 0; i < len; ++i) d[i] = src[i];
+  }
+}
+
+inline void zero_run(float* d, int len) {
+  if (len == NR) {
+    std::memset(d, 0, sizeof(float) * NR);
+  } else {
+    for (int i = 0; i < len; ++i) d[i] = 0.f;
+  }
+}
+
 // im2col as the B operand: B[p][(ky,kx,ci)] = x[b, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw, ci]
-// for output pixel p = (b, oy, ox).
+// for output pixel p = (b, oy, ox). The columns are cut into segments that
+// stay within one tap and one NR panel, so each is a contiguous channel run.
 struct PackBIm2col {
   const ConvShape* s;
   const float* x;
@@ -247,44 +264,50 @@ struct PackBIm2col {
     const int C = c.inC;
     const size_t img = static_cast<size_t>(c.inH) * c.inW * C;
     const int opix = c.outH * c.outW;
-    for (int p = j0; p < j0 + nc; p += NR, dst += static_cast<size_t>(kc) * NR) {
-      const int cols = std::max(0, std::min(NR, jend - p));
-      // Split this panel's columns into runs sharing one tap.
-      int seg_col[NR + 1], seg_dy[NR], seg_dx[NR], seg_ci[NR], nseg = 0;
-      for (int j = 0; j < cols;) {
-        const int col = p + j, tap = col / C, ci = col - tap * C;
-        const int ky = tap / c.kW, kx = tap - ky * c.kW;
-        const int len = std::min(cols - j, C - ci);
-        seg_col[nseg] = j;
-        seg_dy[nseg] = ky * c.dilH - c.padTop;
-        seg_dx[nseg] = kx * c.dilW - c.padLeft;
-        seg_ci[nseg] = ci;
-        ++nseg;
-        j += len;
+    struct Seg {
+      int off;  // offset of the segment's first column in dst (panel base + column in panel)
+      int len, dy, dx, ci;
+    };
+    std::vector<Seg> segs;
+    segs.reserve(static_cast<size_t>(nc / NR + 1) * 2);
+    for (int j = j0; j < jend;) {
+      const int panel = (j - j0) / NR, in_panel = (j - j0) - panel * NR;
+      const int tap = j / C, ci = j - tap * C;
+      const int ky = tap / c.kW, kx = tap - ky * c.kW;
+      const int len = std::min({jend - j, C - ci, NR - in_panel});
+      segs.push_back({panel * kc * NR + in_panel, len, ky * c.dilH - c.padTop, kx * c.dilW - c.padLeft, ci});
+      j += len;
+    }
+    // Zero the padding columns of a partial last panel.
+    const int cols_last = (jend - j0) % NR;
+    const int npanels = (nc + NR - 1) / NR;
+    if (cols_last != 0 || jend - j0 < nc) {
+      const int full = (jend - j0) / NR;  // panels completely inside [j0, jend)
+      for (int q = full; q < npanels; ++q) {
+        const int first = std::max(0, (jend - j0) - q * NR);
+        for (int k = 0; k < kc; ++k)
+          for (int i = first; i < NR; ++i) dst[static_cast<size_t>(q) * kc * NR + k * NR + i] = 0.f;
       }
-      seg_col[nseg] = cols;
-      int pix = k0, b = pix / opix, rem = pix - b * opix, oy = rem / c.outW, ox = rem - oy * c.outW;
-      for (int k = 0; k < kc; ++k) {
-        float* d = dst + k * NR;
-        const float* xb = x + img * b;
-        const int iy0 = oy * c.strideH, ix0 = ox * c.strideW;
-        for (int sg = 0; sg < nseg; ++sg) {
-          const int y = iy0 + seg_dy[sg], xx = ix0 + seg_dx[sg];
-          const int j0s = seg_col[sg], len = seg_col[sg + 1] - j0s;
-          if (static_cast<unsigned>(y) < static_cast<unsigned>(c.inH) &&
-              static_cast<unsigned>(xx) < static_cast<unsigned>(c.inW)) {
-            std::memcpy(d + j0s, xb + (static_cast<size_t>(y) * c.inW + xx) * C + seg_ci[sg], sizeof(float) * len);
-          } else {
-            std::memset(d + j0s, 0, sizeof(float) * len);
-          }
+    }
+    int b = k0 / opix, rem = k0 - b * opix, oy = rem / c.outW, ox = rem - oy * c.outW;
+    for (int k = 0; k < kc; ++k) {
+      const float* xb = x + img * b;
+      const int iy0 = oy * c.strideH, ix0 = ox * c.strideW;
+      float* dk = dst + k * NR;
+      for (const Seg& sg : segs) {
+        const int y = iy0 + sg.dy, xx = ix0 + sg.dx;
+        float* d = dk + sg.off;
+        if (static_cast<unsigned>(y) < static_cast<unsigned>(c.inH) && static_cast<unsigned>(xx) < static_cast<unsigned>(c.inW)) {
+          copy_run(d, xb + (static_cast<size_t>(y) * c.inW + xx) * C + sg.ci, sg.len);
+        } else {
+          zero_run(d, sg.len);
         }
-        if (cols < NR) std::memset(d + cols, 0, sizeof(float) * (NR - cols));
-        if (++ox == c.outW) {
-          ox = 0;
-          if (++oy == c.outH) {
-            oy = 0;
-            ++b;
-          }
+      }
+      if (++ox == c.outW) {
+        ox = 0;
+        if (++oy == c.outH) {
+          oy = 0;
+          ++b;
         }
       }
     }

@@ -75,7 +75,7 @@ class Pool {
     drain(f, n);
     tl_in_region = false;
     // Wait until every task finished and every worker that joined left.
-    for (int spin = 0; spin < 100000; ++spin) {
+    for (int spin = 0; spin < 4000; ++spin) {
       if (pending_.load(std::memory_order_acquire) == 0 && active_.load(std::memory_order_acquire) == 0) break;
       ALAE_PAUSE();
     }
@@ -105,7 +105,7 @@ class Pool {
     uint64_t seen = 0;
     for (;;) {
       // Spin a little for the next region (back-to-back kernels), then sleep.
-      for (int spin = 0; spin < 20000 && gen_.load(std::memory_order_acquire) == seen; ++spin) ALAE_PAUSE();
+      for (int spin = 0; spin < 4000 && gen_.load(std::memory_order_acquire) == seen; ++spin) ALAE_PAUSE();
       const std::function<void(int)>* job = nullptr;
       int n = 0;
       {

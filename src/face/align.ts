@@ -210,11 +210,16 @@ export function gaussianBlur(data: Float32Array, W: number, H: number, c: number
   if ((taps.length - 1) / 2 <= EXACT_GAUSSIAN_MAX_RADIUS) {
     return convolveAxis(convolveAxis(data, W, H, c, taps, 'y'), W, H, c, taps, 'x');
   }
-  // Three boxes of width w have variance 3 (w^2 - 1) / 12 = sigma^2.
-  const r = Math.max(1, Math.round((Math.sqrt(4 * sigma * sigma + 1) - 1) / 2));
+  // Three box passes whose variances add up to sigma^2: widths wl or wl + 2
+  // (odd, so centred), m passes of the smaller (Kovesi's construction).
+  const n = 3;
+  let wl = Math.floor(Math.sqrt((12 * sigma * sigma) / n + 1));
+  if (wl % 2 === 0) wl--;
+  const m = Math.round((12 * sigma * sigma - n * wl * wl - 4 * n * wl - 3 * n) / (-4 * wl - 4));
+  const radii = [0, 1, 2].map((i) => ((i < m ? wl : wl + 2) - 1) / 2);
   let out = data;
-  for (let i = 0; i < 3; i++) out = boxAxis(out, W, H, c, r, 'y');
-  for (let i = 0; i < 3; i++) out = boxAxis(out, W, H, c, r, 'x');
+  for (const r of radii) out = boxAxis(out, W, H, c, r, 'y');
+  for (const r of radii) out = boxAxis(out, W, H, c, r, 'x');
   return out;
 }
 

@@ -44,7 +44,10 @@ export class LREQAdam {
       const p = model.vars.get(name)!;
       let st = this.state.get(name);
       if (!st) {
-        st = { step: 0, expAvgSq: tf.variable(tf.zerosLike(p), false) };
+        // tf.variable shares the initial tensor's data; dispose the initial tensor or it stays counted.
+        const zeros = tf.zerosLike(p);
+        st = { step: 0, expAvgSq: tf.variable(zeros, false) };
+        zeros.dispose();
         this.state.set(name, st);
       }
       st.step += 1;
@@ -76,7 +79,9 @@ export class LREQAdam {
     for (const [k, s] of Object.entries(arrays)) {
       const p = model.vars.get(k);
       if (!p || !this.coefs.has(k)) continue;
-      this.state.set(k, { step: s.step, expAvgSq: tf.variable(tf.tensor(s.expAvgSq, p.shape), false) });
+      const init = tf.tensor(s.expAvgSq, p.shape);
+      this.state.set(k, { step: s.step, expAvgSq: tf.variable(init, false) });
+      init.dispose();
     }
   }
 

@@ -1,0 +1,43 @@
+/**
+ * The alae library API: load a model, then encode faces to w, decode w or
+ * styles to images, reconstruct, mix styles, generate from seeds,
+ * interpolate and edit in W. Images in and out as paths, encoded bytes or
+ * raw pixels; latents as plain Float32Arrays.
+ */
+export { Alae, loadModel, loadDirection, defaultAlign, zFromSeed } from './alae.js';
+export type {
+  DecodeOptions,
+  EncodedBatch,
+  EncodeResult,
+  Failure,
+  GenerateOptions,
+  ImageJobOptions,
+  LoadModelOptions,
+  Progress,
+  ProgressFn,
+  ReconstructBatch,
+  Reconstruction,
+  ReconstructResult,
+  Truncation,
+} from './alae.js';
+export {
+  LEVEL_RANGES,
+  asStyles,
+  broadcastStyles,
+  concatLatents,
+  editLatents,
+  interpolateLatents,
+  levelRange,
+  makeLatents,
+  mixStyles,
+  parseLevel,
+  rowOf,
+  selectRows,
+} from './latents.js';
+export type { Latents, LevelSpec, StyleLevel, Styles } from './latents.js';
+export { LatentsWriter, readLatents, latentsFormatOf, LATENTS_FORMAT } from './latents-file.js';
+export type { LatentSource, LatentsFileInfo, LatentsFormat } from './latents-file.js';
+export { encodePng, writePng, readRgb, tile, listImages } from '../image/image.js';
+export type { ImageInput, RawImage, TileOptions } from '../image/image.js';
+export { FaceDetector, alignFace, faceQuad, extractFaces } from '../face/index.js';
+export type { AlignChoice, AlignMode, DetectedFace, DetectOptions, FaceBox, FaceCrop, FaceSelection, Point } from '../face/index.js';

@@ -1,0 +1,330 @@
+/**
+ * The `native` backend: tfjs's cpu backend (MathBackendCPU, every cpu kernel)
+ * with the heavy kernels (Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter,
+ * BatchMatMul, FusedConv2D, _FusedMatMul) replaced by a C++ addon
+ * (native/: packed, cache-blocked SGEMM with an AVX2/FMA micro-kernel and a
+ * portable fallback, multi-threaded; convolutions as implicit-im2col GEMMs).
+ *
+ * Gradients are registered per kernel name, not per backend, so autodiff
+ * (double backprop included) works unchanged: the gradient of Conv2D runs
+ * Conv2DBackpropInput/Filter, which are native here too.
+ *
+ * The addon is built by `node-gyp rebuild -C native` (npm runs it on
+ * install); it needs g++ (or clang), make and python3. Threads: all
+ * available cores, or ALAE_THREADS.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tf } from '../tf.js';
+
+type TensorInfo = tf.TensorInfo;
+type NamedAttrMap = tf.NamedAttrMap;
+
+/** The functions the addon exports (native/addon.cc). */
+export interface NativeAddon {
+  /** c[M,N] (+)= op(a) * op(b); op(a) is M x K (a stored K x M when transA). */
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, accumulate: boolean): void;
+  /** out[i] = op(a[aIdx[i]]) * op(b[bIdx[i]]), dense matrices back to back. */
+  batchMatMul(a: Float32Array, b: Float32Array, out: Float32Array, aIdx: Int32Array, bIdx: Int32Array,
+    batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+  /** params: [batch, inH, inW, inC, outH, outW, outC, kH, kW, strideH, strideW, dilH, dilW, padTop, padLeft] */
+  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** Threads in use and the SIMD path picked ('avx2' or 'generic'). */
+  info(): { threads: number; simd: string };
+  /** Use at most n threads (0: all the pool has). */
+  setThreads(n: number): void;
+  /** Force a SIMD path ('avx2', 'generic', 'auto'); false if unsupported here. */
+  setSimd(name: string): boolean;
+}
+
+export const NATIVE_BACKEND_NAME = 'native';
+const ADDON_FILE = 'alae_native.node';
+
+const require = createRequire(import.meta.url);
+/** The package root: this file is src/backend/native.ts or dist/backend/native.js. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where the addon may be, first match wins (ALAE_NATIVE_ADDON overrides). */
+export function nativeAddonCandidates(): string[] {
+  const list: string[] = [];
+  if (process.env.ALAE_NATIVE_ADDON) list.push(path.resolve(process.env.ALAE_NATIVE_ADDON));
+  list.push(
+    path.join(packageRoot, 'native', 'build', 'Release', ADDON_FILE),
+    path.join(packageRoot, 'build', 'Release', ADDON_FILE),
+  );
+  return list;
+}
+
+const BUILD_HELP = [
+  'build it with `npm rebuild alae` (inside the alae checkout: `npm run build:native`, or `npx node-gyp rebuild -C native`)',
+  'building needs a C++17 compiler (g++ or clang), make and python3; node-gyp uses the Node headers (npm config nodedir, or it downloads them)',
+  'or choose another backend: --backend cpu|wasm (or ALAE_BACKEND)',
+];
+
+let addon: NativeAddon | null = null;
+let loadError: Error | null = null;
+
+/** Load the addon (once); throws an Error saying how to build it. */
+export function loadNativeAddon(): NativeAddon {
+  if (addon) return addon;
+  if (loadError) throw loadError;
+  const tried: string[] = [];
+  for (const file of nativeAddonCandidates()) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file} (not built)`);
+      continue;
+    }
+    try {
+      addon = require(file) as NativeAddon;
+      return addon;
+    } catch (e) {
+      tried.push(`${file} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    }
+  }
+  loadError = new Error(
+    `the native addon (${ADDON_FILE}) could not be loaded: ${tried.join('; ')}\nTo fix:\n${BUILD_HELP.map((f) => `  - ${f}`).join('\n')}`,
+  );
+  throw loadError;
+}
+
+/** Is the addon built and loadable on this machine? */
+export function nativeAvailable(): boolean {
+  try {
+    loadNativeAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The addon's thread count and SIMD path (null when it is not built). */
+export function nativeInfo(): { threads: number; simd: string } | null {
+  return nativeAvailable() ? loadNativeAddon().info() : null;
+}
+
+// ---------------------------------------------------------------------------
+// kernels
+
+/** The parts of MathBackendCPU the kernels use. */
+interface CpuBackend {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): TensorInfo;
+  disposeIntermediateTensorInfo(t: TensorInfo): void;
+}
+
+interface KernelArgs {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}
+type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+function f32(backend: CpuBackend, t: TensorInfo): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  if (v instanceof Float32Array) return v;
+  return Float32Array.from(v as ArrayLike<number>);
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+const allFloat = (...ts: (TensorInfo | undefined)[]): boolean => ts.every((t) => !t || t.dtype === 'float32');
+
+function convParams(ci: tf.backend_util.Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels,
+    ci.outHeight, ci.outWidth, ci.outChannels,
+    ci.filterHeight, ci.filterWidth,
+    ci.strideHeight, ci.strideWidth,
+    ci.dilationHeight, ci.dilationWidth,
+    ci.padInfo.top, ci.padInfo.left,
+  ]);
+}
+
+function cpuKernel(name: string): KernelFn {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`tfjs cpu kernel '${name}' is not registered (is @tensorflow/tfjs-backend-cpu loaded?)`);
+  return k.kernelFunc as unknown as KernelFn;
+}
+
+function makeKernels(n: NativeAddon) {
+  // Native Conv2D; null means "not a case we handle" (the caller falls back).
+  function conv2d(backend: CpuBackend, x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap): TensorInfo | null {
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
+    if (dataFormat === 'NCHW' || !allFloat(x, filter) || x.shape.length !== 4) return null;
+    const ci = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      strides, dilations, pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
+    const y = new Float32Array(sizeOf(ci.outShape));
+    n.conv2d(f32(backend, x), f32(backend, filter), y, convParams(ci));
+    return backend.makeTensorInfo(ci.outShape, 'float32', y);
+  }
+
+  function batchMatMul(backend: CpuBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo | null {
+    if (!allFloat(a, b) || a.shape.length < 2 || b.shape.length < 2) return null;
+    const ar = a.shape.length, br = b.shape.length;
+    const M = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
+    const K = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+    const K2 = transposeB ? b.shape[br - 1] : b.shape[br - 2];
+    const N = transposeB ? b.shape[br - 2] : b.shape[br - 1];
+    if (K !== K2) {
+      throw new Error(`Error in matMul: inner shapes (${K}) and (${K2}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+    }
+    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+    const batch = sizeOf(outer);
+    const aIdx = new Int32Array(batch), bIdx = new Int32Array(batch);
+    // Proper broadcasting of the batch dimensions (right-aligned, size-1 dims repeat).
+    const rank = outer.length;
+    const index = new Array<number>(rank).fill(0);
+    for (let i = 0; i < batch; i++) {
+      let ia = 0, ib = 0;
+      for (let d = 0; d < rank; d++) {
+        const da = d - (rank - outerA.length), db = d - (rank - outerB.length);
+        if (da >= 0) ia = ia * outerA[da] + (outerA[da] === 1 ? 0 : index[d]);
+        if (db >= 0) ib = ib * outerB[db] + (outerB[db] === 1 ? 0 : index[d]);
+      }
+      aIdx[i] = ia;
+      bIdx[i] = ib;
+      for (let d = rank - 1; d >= 0; d--) {
+        if (++index[d] < outer[d]) break;
+        index[d] = 0;
+      }
+    }
+    const out = new Float32Array(batch * M * N);
+    n.batchMatMul(f32(backend, a), f32(backend, b), out, aIdx, bIdx, batch, M, N, K, transposeA, transposeB);
+    return backend.makeTensorInfo([...outer, M, N], 'float32', out);
+  }
+
+  // Bias and activation after a native product, as the cpu fused kernels do.
+  function epilogue(backend: CpuBackend, result: TensorInfo, bias: TensorInfo | undefined, prelu: TensorInfo | undefined,
+    activation: string | undefined, leakyreluAlpha: number | undefined): TensorInfo {
+    let current = result;
+    if (bias) {
+      const next = cpuKernel('Add')({ inputs: { a: current, b: bias }, backend }) as TensorInfo;
+      backend.disposeIntermediateTensorInfo(current);
+      current = next;
+    }
+    if (activation && activation !== 'linear') {
+      const act: Record<string, () => TensorInfo> = {
+        relu: () => cpuKernel('Relu')({ inputs: { x: current }, backend }) as TensorInfo,
+        relu6: () => cpuKernel('Relu6')({ inputs: { x: current }, backend }) as TensorInfo,
+        elu: () => cpuKernel('Elu')({ inputs: { x: current }, backend }) as TensorInfo,
+        sigmoid: () => cpuKernel('Sigmoid')({ inputs: { x: current }, backend }) as TensorInfo,
+        prelu: () => cpuKernel('Prelu')({ inputs: { x: current, alpha: prelu }, backend }) as TensorInfo,
+        leakyrelu: () => cpuKernel('LeakyRelu')({ inputs: { x: current }, backend, attrs: { alpha: leakyreluAlpha ?? 0.2 } }) as TensorInfo,
+      };
+      const f = act[activation];
+      if (!f) throw new Error(`Activation ${activation} has not been implemented for the native backend.`);
+      const next = f();
+      backend.disposeIntermediateTensorInfo(current);
+      current = next;
+    }
+    return current;
+  }
+
+  const kernels: Record<string, KernelFn> = {
+    Conv2D: (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x, filter } = args.inputs;
+      return conv2d(backend, x!, filter!, args.attrs ?? {}) ?? cpuKernel('Conv2D')(args);
+    },
+
+    Conv2DBackpropInput: (args) => {
+      const backend = args.backend as CpuBackend;
+      const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+      const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+      if (dataFormat === 'NCHW' || !allFloat(dy, filter) || dy.shape.length !== 4) return cpuKernel('Conv2DBackpropInput')(args);
+      const ci = tf.backend_util.computeConv2DInfo(
+        inputShape, filter.shape as [number, number, number, number], strides, 1,
+        pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
+      if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropInput')(args);
+      const dx = new Float32Array(sizeOf(ci.inShape));
+      n.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convParams(ci));
+      return backend.makeTensorInfo(ci.inShape, 'float32', dx);
+    },
+
+    Conv2DBackpropFilter: (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+      const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+      if (dataFormat === 'NCHW' || !allFloat(x, dy) || x.shape.length !== 4) return cpuKernel('Conv2DBackpropFilter')(args);
+      const ci = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number], filterShape, strides, 1,
+        pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
+      if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropFilter')(args);
+      const dw = new Float32Array(sizeOf(ci.filterShape));
+      n.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convParams(ci));
+      return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
+    },
+
+    BatchMatMul: (args) => {
+      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+      return batchMatMul(args.backend as CpuBackend, a, b, !!transposeA, !!transposeB) ?? cpuKernel('BatchMatMul')(args);
+    },
+
+    _FusedMatMul: (args) => {
+      const backend = args.backend as CpuBackend;
+      const { a, b, bias, preluActivationWeights } = args.inputs;
+      const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs as unknown as tf._FusedMatMulAttrs;
+      if (!allFloat(bias, preluActivationWeights)) return cpuKernel('_FusedMatMul')(args);
+      const r = batchMatMul(backend, a!, b!, !!transposeA, !!transposeB);
+      if (!r) return cpuKernel('_FusedMatMul')(args);
+      return epilogue(backend, r, bias, preluActivationWeights, activation, leakyreluAlpha);
+    },
+
+    FusedConv2D: (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x, filter, bias, preluActivationWeights } = args.inputs;
+      const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
+      if (attrs.dataFormat === 'NCHW' || !allFloat(bias, preluActivationWeights)) return cpuKernel('FusedConv2D')(args);
+      const r = conv2d(backend, x!, filter!, args.attrs ?? {});
+      if (!r) return cpuKernel('FusedConv2D')(args);
+      return epilogue(backend, r, bias, preluActivationWeights, attrs.activation, attrs.leakyreluAlpha);
+    },
+  };
+  return kernels;
+}
+
+/** Names of the kernels the native backend replaces (all others are the cpu backend's). */
+export const NATIVE_KERNELS: readonly string[] = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul', 'FusedConv2D'];
+
+let registered = false;
+
+/**
+ * Register the `native` tfjs backend (idempotent). Throws, saying how to
+ * build it, when the addon is not built. Does not make it the active
+ * backend: call tf.setBackend('native') for that.
+ */
+export async function registerNativeBackend(): Promise<void> {
+  const n = loadNativeAddon();
+  if (registered) return;
+  const cpu = (await import('@tensorflow/tfjs-backend-cpu')) as typeof import('@tensorflow/tfjs-backend-cpu');
+  const MathBackendCPU = cpu.MathBackendCPU;
+  if (tf.getKernelsForBackend('cpu').length === 0) {
+    throw new Error('@tensorflow/tfjs-backend-cpu registered no kernels with alae\'s @tensorflow/tfjs-core (two tfjs-core instances?)');
+  }
+  if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
+    tf.registerBackend(NATIVE_BACKEND_NAME, () => {
+      const b = new MathBackendCPU();
+      // Silence the cpu backend's "install tfjs-node" hint: this is the fast path.
+      (b as unknown as { firstUse: boolean }).firstUse = false;
+      return b;
+    }, 1);
+  }
+  const native = makeKernels(n);
+  for (const k of tf.getKernelsForBackend('cpu')) {
+    if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });
+  }
+  for (const [kernelName, fn] of Object.entries(native)) {
+    if (tf.getKernel(kernelName, NATIVE_BACKEND_NAME)) continue;
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  registered = true;
+}

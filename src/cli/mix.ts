@@ -1,0 +1,145 @@
+/**
+ * `alae mix`: style mixing.
+ *   - one pair: `--source A --target B --levels L --out mixed.png`: the
+ *     target's w with the source's in the slots of level L.
+ *   - the figure: `--grid --sources ... --targets ... --out grid.png`, laid
+ *     out as the reference's style_mixing/stylemix.py: the source faces
+ *     across the top, the target faces down the left, an empty corner; row
+ *     r is target r with each source's styles in row r's level. Rows come in
+ *     blocks of one level: the reference's six rows are coarse x3, middle x2,
+ *     fine x1; other counts keep those 3:2:1 proportions (or give --levels).
+ * Inputs are images (largest face) or latents files (`f.safetensors#row`).
+ */
+import { parse } from './args.js';
+import { AlaeError } from '../errors.js';
+import { listImages, tile, writePng, type RawImage } from '../image/image.js';
+import { LEVEL_RANGES, concatLatents, parseLevel, type LevelSpec, type Latents } from '../api/latents.js';
+import { COMMON_OPTIONS, checkCommon, expandListOptions, intOption, oneLatent, openModel, progressRenderer, usage, withModel } from '../api/cli-support.js';
+import type { Alae } from '../api/alae.js';
+
+const USAGE = `usage: alae mix --source <A> --target <B> --levels coarse|middle|fine|<from>-<to> --out mixed.png --model <model> [--seed N]
+       alae mix --grid --sources <A...> --targets <B...> --out grid.png --model <model> [--levels L,L,...] [--seed N]
+  A pair: the target's w with the source's styles in the chosen slots (coarse 0-4, middle 4-8,
+  fine 8-end; <from>-<to> means slots from..to-1).
+  --grid: the style-mixing figure (sources across the top, targets down the side); --levels
+  gives one level per target row, or one for all rows (default: blocks of coarse, middle, fine
+  in the reference's 3:2:1 proportions).
+  Inputs: images (their largest face; folders allowed in --sources/--targets) or latents
+  files from 'alae encode' (file.safetensors or file.safetensors#row).`;
+
+/**
+ * One level per row, in blocks coarse, middle, fine sized 3:2:1 (the
+ * reference's six rows exactly), largest remainder rounding, each level at
+ * least one row when there are enough rows. Levels with no slot in the
+ * model (fine, below 9 style slots) are left out.
+ */
+export function defaultRowLevels(rows: number, slots: number): LevelSpec[] {
+  const levels = (['coarse', 'middle', 'fine'] as const).filter((l) => LEVEL_RANGES[l][0] < slots);
+  const weights = [3, 2, 1].slice(0, levels.length);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const quota = weights.map((w) => (rows * w) / total);
+  const count = quota.map(Math.floor);
+  const order = quota.map((q, i) => ({ i, frac: q - Math.floor(q) })).sort((a, b) => b.frac - a.frac || a.i - b.i);
+  for (let k = 0, left = rows - count.reduce((a, b) => a + b, 0); k < left; k++) count[order[k].i]++;
+  if (rows >= levels.length) {
+    for (let i = 0; i < count.length; i++) {
+      if (count[i] > 0) continue;
+      const donor = count.indexOf(Math.max(...count));
+      count[donor]--;
+      count[i]++;
+    }
+  }
+  return levels.flatMap((l, i) => Array<LevelSpec>(count[i]).fill(l));
+}
+
+export async function mixCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    expandListOptions(argv, ['sources', 'targets']),
+    {
+      ...COMMON_OPTIONS,
+      source: { type: 'string' },
+      target: { type: 'string' },
+      sources: { type: 'string', multiple: true },
+      targets: { type: 'string', multiple: true },
+      grid: { type: 'boolean' },
+      levels: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      seed: { type: 'string' },
+    },
+  );
+  const grid = Boolean(values.grid);
+  const ok = grid ? values.sources?.length && values.targets?.length && values.out : values.source && values.target && values.levels && values.out;
+  if (values.help || !ok || positionals.length) return usage(USAGE, Boolean(values.help));
+  checkCommon(values);
+  const seed = intOption('seed', values.seed, 0, 0);
+  const rowLevels = values.levels?.split(',').map((t) => parseLevel(t.trim()));
+  if (!grid && rowLevels!.length !== 1) throw new AlaeError('--levels takes one level for a pair (lists are for --grid)');
+
+  const alae = await openModel(values, 'largest');
+  return withModel(alae, async () => {
+    if (!grid) {
+      const src = await oneLatent(alae, values.source!);
+      const dst = await oneLatent(alae, values.target!);
+      const styles = alae.mixStyles(dst.w, src.w, rowLevels![0]);
+      const [img] = await alae.decode(styles, { seed });
+      await writePng(values.out!, img);
+      process.stdout.write(`wrote ${values.out}\n`);
+      return 0;
+    }
+    return mixGrid(alae, values.sources!, values.targets!, rowLevels, seed, values.out!, Boolean(values.quiet));
+  });
+}
+
+interface Face {
+  w: Latents;
+  crop: RawImage | null;
+}
+
+/** Encode every input; failures are named on stderr and counted, the rest go on. */
+async function encodeAll(alae: Alae, args: string[], what: string): Promise<{ items: Face[]; failed: number }> {
+  const items: Face[] = [];
+  const inputs = await listImages(args);
+  for (const input of inputs) {
+    try {
+      const r = await oneLatent(alae, input);
+      items.push({ w: r.w, crop: r.crop ?? null });
+    } catch (e) {
+      if (!(e instanceof AlaeError)) throw e;
+      process.stderr.write(`alae mix: ${what}: ${e.message}\n`);
+    }
+  }
+  return { items, failed: inputs.length - items.length };
+}
+
+async function mixGrid(alae: Alae, sourceArgs: string[], targetArgs: string[], rowLevels: LevelSpec[] | undefined, seed: number, out: string, quiet: boolean): Promise<number> {
+  const s = await encodeAll(alae, sourceArgs, 'source');
+  const t = await encodeAll(alae, targetArgs, 'target');
+  const failed = s.failed + t.failed > 0;
+  const sources = s.items;
+  const targets = t.items;
+  if (sources.length === 0 || targets.length === 0) {
+    process.stderr.write(`alae mix: no ${sources.length === 0 ? 'source' : 'target'} could be encoded; ${out} not written\n`);
+    return 1;
+  }
+  let levels = rowLevels ?? defaultRowLevels(targets.length, alae.styleSlots);
+  if (levels.length === 1 && targets.length > 1) levels = Array(targets.length).fill(levels[0]) as LevelSpec[];
+  if (levels.length !== targets.length) throw new AlaeError(`--levels lists ${levels.length} levels for ${targets.length} targets`);
+  const res = alae.resolution;
+  const blank: RawImage = { data: new Uint8Array(res * res * alae.channels), width: res, height: res, channels: alae.channels };
+  // Latents-file inputs have no picture: their cell shows the decoded w instead.
+  const face = async (x: Face): Promise<RawImage> => x.crop ?? (await alae.decode(x.w, { seed }))[0];
+  const cells: RawImage[] = [blank];
+  for (const s of sources) cells.push(await face(s));
+  const sourceW = concatLatents(sources.map((x) => x.w));
+  const progress = progressRenderer('mix', quiet);
+  for (let r = 0; r < targets.length; r++) {
+    cells.push(await face(targets[r]));
+    const styles = alae.mixStyles(targets[r].w, sourceW, levels[r]);
+    cells.push(...(await alae.decode(styles, { seed })));
+    progress({ stage: 'decode', done: r + 1, total: targets.length });
+  }
+  progress.end();
+  await writePng(out, tile(cells, { columns: sources.length + 1 }));
+  process.stdout.write(`wrote ${out} (${targets.length} targets x ${sources.length} sources)\n`);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,90 @@
+/**
+ * From a photo to model-ready face crops: decode, detect, align, convert to
+ * the model's channels. With alignment off ('none'), the image is taken to
+ * be a crop already (centre square, downscaled as the reference does).
+ */
+import { AlaeError } from '../errors.js';
+import { boxDownscale } from '../data/image.js';
+import { centerSquare, inputName, readRgb, resize, withChannels, type ImageInput, type RawImage } from '../image/image.js';
+import { alignFace, type AlignMode } from './align.js';
+import type { DetectOptions, DetectedFace, FaceBox, FaceDetector, Point } from './detect.js';
+
+/** How faces are cut out: an alignment variant, or 'none' for crops that are aligned already. */
+export type AlignChoice = AlignMode | 'none';
+/** Every face of a photo, or only the largest. */
+export type FaceSelection = 'all' | 'largest';
+
+export interface FaceCropOptions {
+  /** Output side (the model's resolution). */
+  size: number;
+  /** Output channels (the model's: 1 or 3). */
+  channels: number;
+  align: AlignChoice;
+  /** Default 'all'. */
+  faces?: FaceSelection;
+  detect?: DetectOptions;
+}
+
+/** One face, ready for the encoder, with where it came from. */
+export interface FaceCrop {
+  /** The input's path, or `image #i`. */
+  source: string;
+  /** Which face of the source (0 when alignment is off). */
+  face: number;
+  /** The aligned crop: size x size, in the model's channels. */
+  image: RawImage;
+  /** Detector box and landmarks in the source image (absent when alignment is off). */
+  box?: FaceBox;
+  score?: number;
+  landmarks?: Point[];
+}
+
+/**
+ * A square image of any size at `size`: box-downscaled (the reference's
+ * avg_pool2d) when `size` divides it, else Lanczos-resized.
+ */
+export async function squareTo(img: RawImage, size: number): Promise<RawImage> {
+  const sq = centerSquare(img);
+  if (sq.width === size) return sq;
+  if (sq.width > size && sq.width % size === 0) {
+    return { data: boxDownscale(sq.data, sq.width, sq.channels, size), width: size, height: size, channels: sq.channels };
+  }
+  return resize(sq, size, size);
+}
+
+/** Faces left to right (then top to bottom), so face numbers read naturally. */
+function readingOrder(a: DetectedFace, b: DetectedFace): number {
+  return a.box.x - b.box.x || a.box.y - b.box.y;
+}
+
+/**
+ * The face crops of one input. Throws an AlaeError naming the input when it
+ * cannot be read or, with alignment on, holds no face.
+ */
+export async function extractFaces(input: ImageInput, detector: FaceDetector | null, opts: FaceCropOptions, name = inputName(input, 0)): Promise<FaceCrop[]> {
+  const rgb = await readRgb(input, name);
+  if (opts.align === 'none') {
+    const sq = await squareTo(rgb, opts.size);
+    return [{ source: name, face: 0, image: withChannels(sq, opts.channels) }];
+  }
+  if (!detector) throw new AlaeError('internal: alignment requested without a face detector');
+  let found = await detector.detect(rgb, opts.detect);
+  if (found.length === 0) throw new AlaeError('no face found (use --no-align for images that are face crops already)', name);
+  if ((opts.faces ?? 'all') === 'largest') {
+    found = [found.reduce((best, f) => (f.box.width * f.box.height > best.box.width * best.box.height ? f : best))];
+  } else {
+    found = [...found].sort(readingOrder);
+  }
+  const out: FaceCrop[] = [];
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i];
+    let aligned: RawImage;
+    try {
+      aligned = await alignFace(rgb, f.landmarks, { size: opts.size, mode: opts.align });
+    } catch (e) {
+      throw e instanceof AlaeError ? new AlaeError(`face ${i}: ${e.message}`, name) : e;
+    }
+    out.push({ source: name, face: i, image: withChannels(aligned, opts.channels), box: f.box, score: f.score, landmarks: f.landmarks });
+  }
+  return out;
+}

@@ -1,0 +1,283 @@
+/**
+ * The native backend against tfjs's cpu backend: every replaced kernel on the
+ * model's shapes (3x3 pad 1, 4x4 stride 2 pad 1, 1x1, conv2dTranspose 4x4
+ * stride 2 pad 1, batch 1..8, channels 1..64, non-square), gradients,
+ * double backprop, and tensor leaks. Skipped (with the reason) only when the
+ * addon is not built.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '@tensorflow/tfjs-backend-cpu';
+import { tf } from '../../src/tf.js';
+import { loadNativeAddon, nativeAvailable, nativeInfo, registerNativeBackend, type NativeAddon } from '../../src/backend/native.js';
+
+const available = nativeAvailable();
+if (!available) {
+  let why = '';
+  try {
+    loadNativeAddon();
+  } catch (e) {
+    why = e instanceof Error ? e.message : String(e);
+  }
+  console.warn(`[native.test] SKIPPED: the native addon is not built.\n${why}`);
+}
+
+/** Deterministic normal-ish values (sum of uniforms) so failures reproduce. */
+function randArray(n: number, seed: number): Float32Array {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = next() + next() + next() - 1.5;
+  return out;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+interface Input {
+  shape: number[];
+  data: Float32Array;
+}
+const input = (shape: number[], seed: number): Input => ({ shape, data: randArray(size(shape), seed) });
+
+/** Run f on fresh tensors under the given backend; returns every output's values. */
+function runOn(backend: string, inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Float32Array[] {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const ts = inputs.map((i) => tf.tensor(i.data, i.shape));
+    const r = f(...ts);
+    return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+/** max |a - b| / max |b| */
+function relErr(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let e = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    e = Math.max(e, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return m === 0 ? e : e / m;
+}
+
+let worstSeen = 0;
+
+/** Compare native with cpu on the same inputs; also checks no tensor leaks on native. */
+function compare(inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-5): number {
+  const ref = runOn('cpu', inputs, f);
+  tf.setBackend('native');
+  const before = tf.memory().numTensors;
+  const got = runOn('native', inputs, f);
+  expect(tf.memory().numTensors).toBe(before);
+  let worst = 0;
+  got.forEach((g, i) => {
+    const err = relErr(g, ref[i]);
+    worst = Math.max(worst, err);
+    worstSeen = Math.max(worstSeen, err);
+    expect(err, `output ${i}`).toBeLessThan(tol);
+  });
+  return worst;
+}
+
+/** Leaky ReLU built from twice-differentiable ops (as src/nn/ops.ts does). */
+const leaky = (x: tf.Tensor) => tf.add(tf.mul(x, 0.2), tf.mul(tf.relu(x), 0.8));
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase {
+  name: string;
+  x: number[];
+  w: number[];
+  strides: number | [number, number];
+  pad: Pad;
+  dilations?: number | [number, number];
+}
+
+const convCases: ConvCase[] = [
+  { name: '3x3 pad 1 stride 1', x: [2, 8, 8, 16], w: [3, 3, 16, 32], strides: 1, pad: 1 },
+  { name: '3x3 same, batch 8, 64 -> 64', x: [8, 5, 5, 64], w: [3, 3, 64, 64], strides: 1, pad: 'same' },
+  { name: '3x3 pad 1, odd channels', x: [3, 9, 7, 5], w: [3, 3, 5, 7], strides: 1, pad: 1 },
+  { name: '4x4 pad 1 stride 2', x: [4, 8, 8, 8], w: [4, 4, 8, 12], strides: 2, pad: 1 },
+  { name: '4x4 pad 1 stride 2, non-square', x: [1, 10, 6, 3], w: [4, 4, 3, 64], strides: 2, pad: 1 },
+  { name: '1x1', x: [1, 6, 10, 64], w: [1, 1, 64, 1], strides: 1, pad: 'valid' },
+  { name: '1x1, 1 channel in', x: [5, 4, 4, 1], w: [1, 1, 1, 33], strides: 1, pad: 0 },
+  { name: '3x3 valid, 3 -> 64', x: [8, 5, 5, 3], w: [3, 3, 3, 64], strides: 1, pad: 'valid' },
+  { name: 'non-square kernel and strides', x: [2, 7, 12, 6], w: [3, 5, 6, 4], strides: [2, 1], pad: 'same' },
+  { name: 'explicit asymmetric padding', x: [2, 6, 7, 4], w: [3, 3, 4, 5], strides: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  { name: 'first layer 3 -> 8 (long reduction: split over K)', x: [8, 32, 32, 3], w: [3, 3, 3, 8], strides: 1, pad: 1 },
+  { name: 'stride 3 valid', x: [1, 11, 11, 2], w: [2, 2, 2, 3], strides: 3, pad: 'valid' },
+];
+
+describe.skipIf(!available)('native backend', () => {
+  let addon: NativeAddon;
+  beforeAll(async () => {
+    await registerNativeBackend();
+    addon = loadNativeAddon();
+    await tf.ready();
+    console.info(`[native.test] addon: ${JSON.stringify(nativeInfo())}`);
+  });
+  afterAll(() => {
+    console.info(`[native.test] worst relative error vs cpu: ${worstSeen.toExponential(2)}`);
+    addon?.setSimd('auto');
+    tf.setBackend('cpu');
+  });
+
+  it('registers every cpu kernel for native', () => {
+    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
+    const native = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
+    expect(cpu.filter((k) => !native.has(k))).toEqual([]);
+    expect(tf.getBackend()).toBeDefined();
+  });
+
+  it('gemm (raw addon): all transpose combinations, odd sizes, accumulate', () => {
+    for (const [M, N, K] of [[1, 1, 1], [7, 17, 5], [33, 70, 300], [150, 40, 600], [5, 3, 2000], [100, 70, 300], [20, 20, 5000]]) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const A = randArray(M * K, M + K), B = randArray(K * N, N + 3 * K);
+          const C = randArray(M * N, 7), C0 = C.slice();
+          addon.gemm(A, B, C, M, N, K, ta, tb, true);
+          const ref = new Float32Array(M * N);
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              let s = 0;
+              for (let k = 0; k < K; k++) s += (ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+              ref[i * N + j] = C0[i * N + j] + s;
+            }
+          }
+          expect(relErr(C, ref), `${M}x${N}x${K} ${ta} ${tb}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
+  it('gemm (raw addon) rejects short arrays instead of overrunning', () => {
+    expect(() => addon.gemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false)).toThrow(/too short/);
+  });
+
+  for (const c of convCases) {
+    it(`conv2d forward: ${c.name}`, () => {
+      compare([input(c.x, 1), input(c.w, 2)], (x, w) =>
+        tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad, 'NHWC', c.dilations ?? 1));
+    });
+
+    it(`conv2d gradients (backprop input + filter): ${c.name}`, () => {
+      const y = tf.tidy(() => {
+        tf.setBackend('cpu');
+        return tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.w) as tf.Tensor4D, c.strides, c.pad);
+      });
+      const dyShape = y.shape;
+      y.dispose();
+      compare([input(c.x, 3), input(c.w, 4), input(dyShape, 5)], (x, w, dy) => {
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad));
+        return g([x, w], dy);
+      });
+    });
+  }
+
+  it('conv2d with dilation 2', () => {
+    compare([input([1, 9, 9, 4], 6), input([3, 3, 4, 4], 7)], (x, w) =>
+      tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+  });
+
+  for (const [name, x, w, outShape] of [
+    ['4x4 stride 2 pad 1 (the model upsample)', [2, 4, 4, 16], [4, 4, 8, 16], [2, 8, 8, 8]],
+    ['4x4 stride 2 pad 1, batch 8, 64 -> 32, non-square', [8, 3, 5, 64], [4, 4, 32, 64], [8, 6, 10, 32]],
+    ['4x4 stride 2 pad 1, 1 channel', [1, 5, 5, 1], [4, 4, 1, 1], [1, 10, 10, 1]],
+  ] as [string, number[], number[], number[]][]) {
+    it(`conv2dTranspose: ${name}`, () => {
+      compare([input(x, 8), input(w, 9)], (a, b) =>
+        tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, outShape as [number, number, number, number], 2, 1));
+    });
+
+    it(`conv2dTranspose gradients: ${name}`, () => {
+      compare([input(x, 10), input(w, 11), input(outShape, 12)], (a, b, dy) =>
+        tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+          tf.conv2dTranspose(p as tf.Tensor4D, q as tf.Tensor4D, outShape as [number, number, number, number], 2, 1))([a, b], dy));
+    });
+  }
+
+  it('conv2dTranspose where a phase gets no taps (kernel 1x1, stride 2)', () => {
+    compare([input([2, 3, 4, 5], 13), input([1, 1, 6, 5], 14)], (a, b) =>
+      tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 6, 8, 6], 2, 'same'));
+  });
+
+  it('double backprop: gradient of a gradient norm through conv2d (R1 penalty shape)', () => {
+    // D(x) = sum(conv(leaky(conv(x, w1, stride 1 pad 1)), w2, stride 2 pad 1)^2);
+    // penalty = |dD/dx|^2, differentiated w.r.t. x, w1 and w2.
+    const f = (x: tf.Tensor, w1: tf.Tensor, w2: tf.Tensor) => {
+      const penalty = (xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
+        const g = tf.grad((v: tf.Tensor) => {
+          const h = leaky(tf.conv2d(v as tf.Tensor4D, a as tf.Tensor4D, 1, 1));
+          return tf.sum(tf.square(tf.conv2d(h as tf.Tensor4D, b as tf.Tensor4D, 2, 1)));
+        })(xx);
+        return tf.sum(tf.square(g));
+      };
+      return tf.grads(penalty)([x, w1, w2]);
+    };
+    compare([input([2, 8, 8, 3], 15), input([3, 3, 3, 8], 16), input([4, 4, 8, 4], 17)], f);
+  });
+
+  it('matMul: 2-D with every transpose combination', () => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const a = ta ? [37, 19] : [19, 37], b = tb ? [23, 37] : [37, 23];
+      compare([input(a, 20), input(b, 21)], (p, q) => tf.matMul(p, q, ta, tb));
+    }
+  });
+
+  it('batched matMul with broadcast batch dimensions', () => {
+    compare([input([3, 4, 5], 22), input([3, 5, 6], 23)], (p, q) => tf.matMul(p, q));
+    compare([input([2, 3, 4, 5], 24), input([3, 6, 5], 25)], (p, q) => tf.matMul(p, q, false, true));
+    compare([input([1, 7, 9], 26), input([4, 9, 2], 27)], (p, q) => tf.matMul(p, q));
+    compare([input([64, 4, 4], 28), input([64, 4, 4], 29)], (p, q) => tf.matMul(p, q, true, false));
+  });
+
+  it('matMul (linear layer) gradients and double backprop', () => {
+    compare([input([8, 64], 30), input([64, 32], 31)], (x, w) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.grad((v: tf.Tensor) => tf.sum(tf.square(leaky(tf.matMul(v, b)))))(a))))([x, w]));
+  });
+
+  it('fused matMul and fused conv2d (bias + activation)', () => {
+    compare([input([6, 20], 32), input([20, 9], 33), input([9], 34)], (a, b, bias) =>
+      tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }));
+    compare([input([2, 6, 6, 4], 35), input([3, 3, 4, 8], 36), input([8], 37)], (x, w, bias) =>
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias, activation: 'leakyrelu', leakyreluAlpha: 0.2 }));
+    compare([input([2, 6, 6, 4], 38), input([3, 3, 4, 8], 39), input([8], 40)], (x, w, bias) =>
+      tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+        tf.fused.conv2d({ x: p as tf.Tensor4D, filter: q as tf.Tensor4D, strides: 2, pad: 'same', bias: r, activation: 'relu' }))([x, w, bias]));
+  });
+
+  for (const simd of ['avx512', 'avx2', 'generic']) {
+    it(`the ${simd} code path matches cpu (where this CPU has it)`, () => {
+      if (!addon.setSimd(simd)) return; // not supported here: nothing to test
+      try {
+        expect(addon.info().simd).toBe(simd);
+        compare([input([2, 8, 8, 16], 41), input([3, 3, 16, 40], 42)], (x, w) =>
+          tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1))([x, w]));
+        compare([input([33, 70], 43), input([70, 51], 44)], (p, q) => tf.matMul(p, q));
+        compare([input([2, 4, 4, 40], 45), input([4, 4, 24, 40], 46)], (a, b) =>
+          tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 8, 8, 24], 2, 1));
+      } finally {
+        addon.setSimd('auto');
+      }
+    });
+  }
+
+  it('single-threaded results equal multi-threaded ones', () => {
+    const inputs = [input([4, 16, 16, 32], 45), input([3, 3, 32, 32], 46)];
+    const f = (x: tf.Tensor, w: tf.Tensor) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 1))([x, w]);
+    const multi = runOn('native', inputs, f);
+    addon.setThreads(1);
+    try {
+      const single = runOn('native', inputs, f);
+      multi.forEach((m, i) => expect(relErr(single[i], m)).toBeLessThan(1e-5));
+    } finally {
+      addon.setThreads(0);
+    }
+  });
+});
