@@ -1,1 +1,0 @@
-cmd_Release/alae_native.node := ln -f "Release/obj.target/alae_native.node" "Release/alae_native.node" 2>/dev/null || (rm -rf "Release/alae_native.node" && cp -af "Release/obj.target/alae_native.node" "Release/alae_native.node")

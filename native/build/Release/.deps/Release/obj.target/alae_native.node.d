@@ -1,1 +1,0 @@
-cmd_Release/obj.target/alae_native.node := g++ -o Release/obj.target/alae_native.node -shared -pthread -rdynamic -pthread -m64  -Wl,-soname=alae_native.node -Wl,--start-group Release/obj.target/alae_native/addon.o Release/obj.target/alae_native/kernels.o Release/obj.target/alae_native/ops.o Release/obj.target/alae_native/pool.o -Wl,--end-group 

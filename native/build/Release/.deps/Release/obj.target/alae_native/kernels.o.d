@@ -1,4 +1,0 @@
-cmd_Release/obj.target/alae_native/kernels.o := g++ -o Release/obj.target/alae_native/kernels.o ../kernels.cc '-DNODE_GYP_MODULE_NAME=alae_native' '-DUSING_UV_SHARED=1' '-DUSING_V8_SHARED=1' '-DV8_DEPRECATION_WARNINGS=1' '-D_GLIBCXX_USE_CXX11_ABI=1' '-D_FILE_OFFSET_BITS=64' '-D_LARGEFILE_SOURCE' '-D__STDC_FORMAT_MACROS' '-DOPENSSL_NO_PINSHARED' '-DOPENSSL_THREADS' '-DNAPI_VERSION=8' '-DNAPI_DISABLE_CPP_EXCEPTIONS' '-DBUILDING_NODE_EXTENSION' -I/usr/include/node -I/usr/src -I/usr/deps/openssl/config -I/usr/deps/openssl/openssl/include -I/usr/deps/uv/include -I/usr/deps/zlib -I/usr/deps/v8/include  -fPIC -pthread -Wall -Wextra -Wno-unused-parameter -O3 -fno-math-errno -pthread -m64 -O3 -fno-omit-frame-pointer -fno-rtti -fno-exceptions -std=gnu++17 -O3 -std=gnu++17 -fno-math-errno -pthread -MMD -MF ./Release/.deps/Release/obj.target/alae_native/kernels.o.d.raw   -c
-Release/obj.target/alae_native/kernels.o: ../kernels.cc ../common.h
-../kernels.cc:
-../common.h:
