@@ -7,6 +7,7 @@
  *   npx tsc -p tsconfig.json
  *   node examples/time-photo.mjs <photo> [preset...]        (default: celeba-hq256 ffhq)
  *   ALAE_BACKEND=cpu node examples/time-photo.mjs ...        (pick the backend; default auto)
+ *   RUNS=1 ...                                               (encode+decode rounds per model, default 2)
  */
 import { performance } from 'node:perf_hooks';
 import { Alae, FaceDetector, alignFace, readRgb } from '../dist/api/index.js';
@@ -47,7 +48,8 @@ for (const preset of presets.length ? presets : ['celeba-hq256', 'ffhq']) {
   t0 = performance.now();
   const crop = await alignFace(img, largest.landmarks, { size: alae.resolution, mode: 'ffhq' });
   console.log(`  align: ${ms(t0)}`);
-  for (const round of ['first', 'second']) {
+  const runs = Number(process.env.RUNS ?? 2);
+  for (const round of ['first', 'second', 'third'].slice(0, runs)) {
     t0 = performance.now();
     const { latents } = await alae.encode(crop, { throwOnError: true });
     const tEnc = ms(t0);

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(__i386__)
+// The SIMD kernels need GCC/Clang (target attributes, __builtin_cpu_supports);
+// other compilers get the portable path.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define ALAE_X86 1
 #include <immintrin.h>
 #endif

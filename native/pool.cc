@@ -9,16 +9,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
 #include <thread>
 #include <vector>
 
 #if defined(__linux__)
 #include <sched.h>
 #endif
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>
 #define ALAE_PAUSE() _mm_pause()
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
 #define ALAE_PAUSE() asm volatile("yield")
 #else
 #define ALAE_PAUSE() ((void)0)
@@ -169,13 +172,23 @@ void parallel_for(int n, const std::function<void(int)>& f) {
 }
 
 float* aligned_floats(size_t n) {
-  void* p = nullptr;
   size_t bytes = (n * sizeof(float) + 63) & ~static_cast<size_t>(63);
   if (bytes == 0) bytes = 64;
+#if defined(_WIN32)
+  return static_cast<float*>(_aligned_malloc(bytes, 64));
+#else
+  void* p = nullptr;
   if (posix_memalign(&p, 64, bytes) != 0) return nullptr;
   return static_cast<float*>(p);
+#endif
 }
 
-void free_floats(float* p) { std::free(p); }
+void free_floats(float* p) {
+#if defined(_WIN32)
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
 
 }  // namespace alae

@@ -89,6 +89,8 @@ export interface DecodeOptions {
    * not flicker). An array: one seed per row. Default 0.
    */
   seed?: number | readonly number[];
+  /** false: no per-pixel noise at all (the reference decoder's noise=False). Default true. */
+  noise?: boolean;
   /** Truncation toward the average w (default: none). */
   truncation?: Truncation;
   batchSize?: number;
@@ -267,7 +269,9 @@ export class Alae {
   /** w for a batch of crops (one forward pass). */
   private async encodeCrops(crops: readonly FaceCrop[]): Promise<Latents> {
     const res = this.resolution;
-    const x = imagesToFloat(crops.map((c) => c.image), res, this.channels);
+    const per = res * res * this.channels;
+    const x = new Float32Array(crops.length * per);
+    crops.forEach((c, i) => x.set(c.pixels ?? imagesToFloat([c.image], res, this.channels), i * per));
     const w = tf.tidy(() => this.model.encode(tf.tensor4d(x, [crops.length, res, res, this.channels])));
     try {
       return { kind: 'w', count: crops.length, size: this.latentSize, data: (await w.data()) as Float32Array };
@@ -326,9 +330,16 @@ export class Alae {
     return { latents, faces, failures };
   }
 
-  /** Noise maps (batch `rows`) for one chunk: one shared seed, or a seed per row. */
-  private noiseFor(rows: number, seeds: number | readonly number[]): tf.Tensor4D[] {
+  /** Noise maps (batch `rows`) for one chunk: one shared seed, a seed per row, or none (zeros). */
+  private noiseFor(rows: number, seeds: number | readonly number[] | null): tf.Tensor4D[] {
     const lod = this.model.maxLod;
+    if (seeds === null) {
+      return this.model.makeNoise(1, lod, 0).map((t) => {
+        const z = tf.zerosLike(t);
+        t.dispose();
+        return z;
+      });
+    }
     if (typeof seeds === 'number') return this.model.makeNoise(1, lod, seeds);
     const per = seeds.map((s) => this.model.makeNoise(1, lod, s));
     try {
@@ -339,10 +350,10 @@ export class Alae {
   }
 
   /** Images for styles rows [start, start + n). */
-  private async decodeChunk(styles: Styles, start: number, n: number, seeds: number | readonly number[], truncation?: Truncation): Promise<RawImage[]> {
+  private async decodeChunk(styles: Styles, start: number, n: number, seeds: number | readonly number[] | null, truncation?: Truncation): Promise<RawImage[]> {
     const per = styles.slots * styles.size;
     const rows = styles.data.subarray(start * per, (start + n) * per);
-    const noise = this.noiseFor(n, typeof seeds === 'number' ? seeds : seeds.slice(start, start + n));
+    const noise = this.noiseFor(n, seeds === null || typeof seeds === 'number' ? seeds : seeds.slice(start, start + n));
     let out: tf.Tensor4D | undefined;
     try {
       out = tf.tidy(() => {
@@ -371,7 +382,7 @@ export class Alae {
     const out: RawImage[] = [];
     for (let i = 0; i < styles.count; i += batch) {
       const n = Math.min(batch, styles.count - i);
-      out.push(...(await this.decodeChunk(styles, i, n, seeds, opts.truncation)));
+      out.push(...(await this.decodeChunk(styles, i, n, opts.noise === false ? null : seeds, opts.truncation)));
       opts.onProgress?.({ stage: 'decode', done: i + n, total: styles.count });
     }
     return out;

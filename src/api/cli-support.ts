@@ -11,6 +11,7 @@ import { Alae, loadModel, type Failure, type Progress } from './alae.js';
 import { readLatents } from './latents-file.js';
 import { rowOf, type Latents } from './latents.js';
 import type { AlignChoice, FaceSelection } from '../face/faces.js';
+import type { RawImage } from '../image/image.js';
 import { requestedBackend } from '../backend/backend.js';
 
 /** Options every job command takes (parseArgs config). */
@@ -184,7 +185,7 @@ export function isLatentsRef(arg: string): boolean {
  * One w for an input: a row of a latents file, or the largest face of an
  * image. Throws an AlaeError naming the input when it yields nothing.
  */
-export async function oneLatent(alae: Alae, input: string): Promise<{ w: Latents; crop?: import('../image/image.js').RawImage }> {
+export async function oneLatent(alae: Alae, input: string): Promise<{ w: Latents; crop?: RawImage }> {
   if (isLatentsRef(input)) {
     const m = /^(.*?)(?:#(\d+))?$/.exec(input)!;
     const file = m[1];

@@ -4,7 +4,6 @@
  * be a crop already (centre square, downscaled as the reference does).
  */
 import { AlaeError } from '../errors.js';
-import { boxDownscale } from '../data/image.js';
 import { centerSquare, inputName, readRgb, resize, withChannels, type ImageInput, type RawImage } from '../image/image.js';
 import { alignFace, type AlignMode } from './align.js';
 import type { DetectOptions, DetectedFace, FaceBox, FaceDetector, Point } from './detect.js';
@@ -33,6 +32,12 @@ export interface FaceCrop {
   face: number;
   /** The aligned crop: size x size, in the model's channels. */
   image: RawImage;
+  /**
+   * The encoder's input when it is more exact than `image` / 127.5 - 1:
+   * crops box-downscaled without alignment keep the float block means, as
+   * the reference's scripts average-pool the float image. HWC, [-1, 1].
+   */
+  pixels?: Float32Array;
   /** Detector box and landmarks in the source image (absent when alignment is off). */
   box?: FaceBox;
   score?: number;
@@ -40,16 +45,36 @@ export interface FaceCrop {
 }
 
 /**
- * A square image of any size at `size`: box-downscaled (the reference's
- * avg_pool2d) when `size` divides it, else Lanczos-resized.
+ * A square image of any size at `size`: box-downscaled when `size` divides
+ * it (the reference's avg_pool2d: `pixels` holds the exact float means, the
+ * uint8 `image` their rounding), else Lanczos-resized.
  */
-export async function squareTo(img: RawImage, size: number): Promise<RawImage> {
+export async function squareTo(img: RawImage, size: number): Promise<{ image: RawImage; pixels?: Float32Array }> {
   const sq = centerSquare(img);
-  if (sq.width === size) return sq;
+  if (sq.width === size) return { image: sq };
   if (sq.width > size && sq.width % size === 0) {
-    return { data: boxDownscale(sq.data, sq.width, sq.channels, size), width: size, height: size, channels: sq.channels };
+    const k = sq.width / size;
+    const c = sq.channels;
+    const sums = new Float64Array(size * size * c);
+    for (let y = 0; y < sq.width; y++) {
+      const row = Math.floor(y / k) * size;
+      for (let x = 0; x < sq.width; x++) {
+        const o = (row + Math.floor(x / k)) * c;
+        const p = (y * sq.width + x) * c;
+        for (let j = 0; j < c; j++) sums[o + j] += sq.data[p + j];
+      }
+    }
+    const area = k * k;
+    const pixels = new Float32Array(sums.length);
+    const data = new Uint8Array(sums.length);
+    for (let i = 0; i < sums.length; i++) {
+      const m = sums[i] / area;
+      pixels[i] = m / 127.5 - 1;
+      data[i] = Math.round(m);
+    }
+    return { image: { data, width: size, height: size, channels: c }, pixels };
   }
-  return resize(sq, size, size);
+  return { image: await resize(sq, size, size) };
 }
 
 /** Faces left to right (then top to bottom), so face numbers read naturally. */
@@ -64,8 +89,9 @@ function readingOrder(a: DetectedFace, b: DetectedFace): number {
 export async function extractFaces(input: ImageInput, detector: FaceDetector | null, opts: FaceCropOptions, name = inputName(input, 0)): Promise<FaceCrop[]> {
   const rgb = await readRgb(input, name);
   if (opts.align === 'none') {
-    const sq = await squareTo(rgb, opts.size);
-    return [{ source: name, face: 0, image: withChannels(sq, opts.channels) }];
+    // Channels first (gray models pool gray values), then the downscale.
+    const sq = await squareTo(withChannels(rgb, opts.channels), opts.size);
+    return [{ source: name, face: 0, image: sq.image, ...(sq.pixels ? { pixels: sq.pixels } : {}) }];
   }
   if (!detector) throw new AlaeError('internal: alignment requested without a face detector');
   let found = await detector.detect(rgb, opts.detect);

@@ -238,7 +238,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
     await run('loss_d', TRAINING_TOL, async () => {
       const real = exp.image('input/x');
       const fake = exp.image('loss_d/fake');
-      const r = lossD(trained, real, fake, { ...level, r1Gamma: 10 });
+      const r = await lossD(trained, real, fake, { ...level, r1Gamma: 10 });
       tf.dispose([real, fake]);
       const out = await compare([['loss_d/value', new Float32Array([r.value]), exp.raw('loss_d/value').data], ...gradPairs('loss_d', r)]);
       disposeGrads(r);
@@ -247,7 +247,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
     await run('loss_g', TRAINING_TOL, async () => {
       const z = exp.tensor('input/z');
       const noise = exp.noise('loss_g');
-      const r = lossG(trained, { z, noise }, level);
+      const r = await lossG(trained, { z, noise }, level);
       tf.dispose([z, ...noise]);
       const out = await compare([['loss_g/value', new Float32Array([r.value]), exp.raw('loss_g/value').data], ...gradPairs('loss_g', r)]);
       disposeGrads(r);
@@ -256,7 +256,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
     await run('loss_ae', TRAINING_TOL, async () => {
       const z = exp.tensor('input/z');
       const noise = exp.noise('loss_ae');
-      const r = lossAE(trained, { z, noise }, level);
+      const r = await lossAE(trained, { z, noise }, level);
       tf.dispose([z, ...noise]);
       const out = await compare([['loss_ae/value', new Float32Array([r.value]), exp.raw('loss_ae/value').data], ...gradPairs('loss_ae', r)]);
       disposeGrads(r);

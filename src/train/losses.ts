@@ -23,8 +23,12 @@ export interface LevelOptions {
   blend: number;
 }
 
-/** Run f under variableGrads for the named networks; drop parameters that got no gradient. */
-function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): LossResult {
+/**
+ * Run f under variableGrads for the named networks; drop parameters that got
+ * no gradient. The loss is read back asynchronously: a synchronous read
+ * stalls (and on webgpu in Node fails for want of an OffscreenCanvas).
+ */
+async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
   const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
   const list = names.map((n) => model.vars.get(n)!);
   const { value, grads } = tf.variableGrads(f, list);
@@ -33,7 +37,7 @@ function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar
     const g = grads[model.vars.get(n)!.name];
     if (g) out.set(n, g);
   }
-  const v = value.dataSync()[0];
+  const v = (await value.data())[0];
   value.dispose();
   return { value: v, grads: out };
 }
@@ -74,9 +78,9 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  * penalty gamma/2 * |dD(E(real))/d real|^2 per sample, batch mean
  * (discriminator_logistic_simple_gp).
  */
-export function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): LossResult {
+export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
-  const r = withGrads(model, nets, () => {
+  const r = await withGrads(model, nets, () => {
     const dFake = model.discriminate(model.encode(fake, o));
     let dReal: Tensor | null = null;
     const gradReal = tf.grad((x: Tensor) => {
@@ -112,9 +116,9 @@ function styles(model: AlaeModel, g: GenerateInput): Tensor {
 }
 
 /** Step 2, F and G with E and D frozen: softplus(-D(E(G(F(z))))) mean. */
-export function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions): LossResult {
+export async function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions): Promise<LossResult> {
   const nets: NetworkName[] = ['decoder', 'mapping_f'];
-  const r = withGrads(model, nets, () => {
+  const r = await withGrads(model, nets, () => {
     const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise });
     const d = model.discriminate(model.encode(img, o));
     return tf.mean(tf.softplus(tf.neg(d))) as tf.Scalar;
@@ -123,11 +127,11 @@ export function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions): Loss
 }
 
 /** Step 3, E, G and F: latent reciprocity mean((E(G(w)) - w)^2), w = F(z) detached as the target. */
-export function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>, o: LevelOptions): LossResult {
+export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>, o: LevelOptions): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'decoder', 'mapping_f'];
   const target = tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
   try {
-    const r = withGrads(model, nets, () => {
+    const r = await withGrads(model, nets, () => {
       const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise });
       const w = model.encode(img, o);
       return tf.mean(tf.square(tf.sub(w, target))) as tf.Scalar;

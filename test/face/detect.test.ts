@@ -61,7 +61,7 @@ describe('face-api on our tfjs', () => {
 
 describe('alignment of real faces', () => {
   it('re-aligning FFHQ crops gives back the same crop (eye centres within 2% of the size)', async () => {
-    const files = (await readdir(FFHQ)).filter((f) => f.endsWith('.png')).sort().slice(0, 6);
+    const files = (await readdir(FFHQ)).filter((f) => f.endsWith('.png')).sort().slice(0, 4);
     let worst = 0;
     for (const f of files) {
       const file = path.join(FFHQ, f);
@@ -137,7 +137,7 @@ describe('alignment of real faces', () => {
     expect(fromPng.channels).toBe(3);
     expect(Buffer.from(fromPng.data).equals(Buffer.from(rgb.data))).toBe(true); // alpha dropped, colour kept
 
-    const grayPng = await sharp(path.join(FFHQ, '00003.png')).grayscale().png().toBuffer();
+    const grayPng = await sharp(path.join(FFHQ, '00003.png')).toColourspace('b-w').png().toBuffer();
     expect((await sharp(grayPng).metadata()).channels).toBe(1);
     const [colour] = await extractFaces(grayPng, detector, { size: 32, channels: 3, align: 'ffhq' }, 'gray.png');
     expect(colour.image.channels).toBe(3);

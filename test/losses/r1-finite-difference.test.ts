@@ -25,13 +25,13 @@ describe('loss gradients against finite differences', () => {
   const fake = tf.tensor4d(rngx.normals(2 * 16 * 16 * 3), [2, 16, 16, 3]);
   const z = tf.tensor2d(rngx.normals(2 * 16), [2, 16]);
 
-  function check(name: string, tensors: string[], run: (m: AlaeModel) => LossResult, steps = [3e-4, 2e-4, 1e-4]): void {
-    it(name, () => {
+  function check(name: string, tensors: string[], run: (m: AlaeModel) => Promise<LossResult>, steps = [3e-4, 2e-4, 1e-4]): void {
+    it(name, async () => {
       const m = AlaeModel.create(cfg, 21);
       const rng = new Rng(5);
       // non-trivial values everywhere (the reference init leaves noise weights and biases at 0)
       for (const [k, v] of m.vars) if (/noise_weight|bias/.test(k)) v.assign(tf.tensor(rng.normals(v.size).map((x) => 0.1 * x), v.shape));
-      const r = run(m);
+      const r = await run(m);
       for (const t of tensors) {
         const v = m.vars.get(t)!;
         const base = v.dataSync().slice();
@@ -41,15 +41,17 @@ describe('loss gradients against finite differences', () => {
         const gv = g!.dataSync();
         let analytic = 0;
         for (let i = 0; i < dir.length; i++) analytic += gv[i] * dir[i];
-        const at = (eps: number): number => {
+        const at = async (eps: number): Promise<number> => {
           v.assign(tf.tensor(base.map((x, i) => x + eps * dir[i]), v.shape));
-          const x = run(m);
+          const x = await run(m);
           disposeGrads(x);
           return x.value;
         };
         // central differences at small steps (a step that crosses a kink is off by a discrete
         // jump, rare at these sizes); the median of three is the estimate
-        const est = steps.map((eps) => (at(eps) - at(-eps)) / (2 * eps)).sort((a, b) => a - b);
+        const est: number[] = [];
+        for (const eps of steps) est.push(((await at(eps)) - (await at(-eps))) / (2 * eps));
+        est.sort((a, b) => a - b);
         const fd = est[1];
         v.assign(tf.tensor(base, v.shape));
                 expect(Math.abs(fd - analytic) / Math.abs(analytic), `${t}: fd ${fd} vs autodiff ${analytic}`).toBeLessThan(5e-2); // float32 rounding of the loss at these steps is about 1%
@@ -64,26 +66,26 @@ describe('loss gradients against finite differences', () => {
     // the R1 term is large (gamma 1000), so tiny steps still move it far above float32 rounding
     [3e-5, 2e-5, 1e-5],
   );
-  check('lossG', ['decoder.decode_block.0.style_1.weight', 'mapping_f.map_blocks.0.fc.weight'], (m) => {
+  check('lossG', ['decoder.decode_block.0.style_1.weight', 'mapping_f.map_blocks.0.fc.weight'], async (m) => {
     const noise = m.makeNoise(2, 2, 1);
-    const r = lossG(m, { z, noise }, level);
+    const r = await lossG(m, { z, noise }, level);
     tf.dispose(noise);
     return r;
   });
-  check('lossAE', ['encoder.encode_block.1.style_1.weight', 'decoder.decode_block.1.style_2.weight'] /* not F: its output is also the detached target */, (m) => {
+  check('lossAE', ['encoder.encode_block.1.style_1.weight', 'decoder.decode_block.1.style_2.weight'] /* not F: its output is also the detached target */, async (m) => {
     const noise = m.makeNoise(2, 2, 1);
-    const r = lossAE(m, { z, noise }, level);
+    const r = await lossAE(m, { z, noise }, level);
     tf.dispose(noise);
     return r;
   });
 
-  it('losses leave no tensors behind once their gradients are disposed', () => {
+  it('losses leave no tensors behind once their gradients are disposed', async () => {
     const m = AlaeModel.create(cfg, 3);
     const before = tf.memory().numTensors;
-    disposeGrads(lossD(m, real, fake, { ...level, r1Gamma: 10 }));
+    disposeGrads(await lossD(m, real, fake, { ...level, r1Gamma: 10 }));
     const noise = m.makeNoise(2, 2, 1);
-    disposeGrads(lossG(m, { z, noise, mixing: { z2: z, cutoff: 3 } }, level));
-    disposeGrads(lossAE(m, { z, noise }, { lod: 2, blend: 0.5 }));
+    disposeGrads(await lossG(m, { z, noise, mixing: { z2: z, cutoff: 3 } }, level));
+    disposeGrads(await lossAE(m, { z, noise }, { lod: 2, blend: 0.5 }));
     tf.dispose(noise);
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();

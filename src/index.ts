@@ -1,0 +1,16 @@
+/**
+ * alae: StyleALAE (Adversarial Latent Autoencoders, Pidhorskyi et al., CVPR
+ * 2020) on TensorFlow.js for Node.js. The core: configs and presets, the
+ * four networks, reference checkpoint import, our model files, backends.
+ */
+export { tf } from './tf.js';
+export { AlaeError } from './errors.js';
+export { type AlaeConfig, type ModelConfig, type TrainConfig, PRESETS, PRESET_NAMES, resolveConfig, resolutionOf } from './config/config.js';
+export { AlaeModel, STYLE_LEVELS, type DecodeOptions, type EncodeOptions } from './model/alae.js';
+export { type NoiseMaps, noiseShape } from './model/generator.js';
+export { type ParamSpec, type NetworkName, paramSpecs, countParams } from './model/params.js';
+export { BACKENDS, type BackendName, type BackendRequest, useBackend, activeBackend, requestedBackend } from './backend/backend.js';
+export { importCheckpoint, type ReferenceCheckpoint } from './io/import.js';
+export { saveModel, loadModelFile, readModelFile, encodeModelFile } from './io/model-file.js';
+export { runParity, type CaseResult } from './parity/parity.js';
+export { Rng } from './util/random.js';
