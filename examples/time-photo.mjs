@@ -10,19 +10,19 @@
  *   RUNS=1 ...                                               (encode+decode rounds per model, default 2)
  */
 import { performance } from 'node:perf_hooks';
-import { Alae, FaceDetector, alignFace, readRgb } from '../dist/api/index.js';
-import { AlaeModel } from '../dist/model/alae.js';
-import { resolveConfig } from '../dist/config/config.js';
-import { ensureBackend } from '../dist/backend/backend.js';
+import { FaceDetector, alignFace, createModel, readRgb } from '../dist/api/index.js';
 
 const [photo, ...presets] = process.argv.slice(2);
 if (!photo) {
   console.error('usage: node examples/time-photo.mjs <photo> [preset...]');
   process.exit(2);
 }
-const backend = await ensureBackend();
 const ms = (t0) => `${(performance.now() - t0).toFixed(0)} ms`;
 
+// A tiny model first: it activates the backend (ALAE_BACKEND, else auto).
+const probe = await createModel('test-micro', { align: 'none' });
+const backend = probe.backend;
+probe.dispose();
 let t0 = performance.now();
 const detector = FaceDetector.load();
 console.log(`backend ${backend}; face-api loaded in ${ms(t0)}`);
@@ -41,9 +41,8 @@ console.log(`detect + landmarks on ${where}: ${faces.length} faces, ${ms(t0)}`);
 const largest = faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
 
 for (const preset of presets.length ? presets : ['celeba-hq256', 'ffhq']) {
-  const config = resolveConfig(preset);
   t0 = performance.now();
-  const alae = new Alae(AlaeModel.create(config), `random ${preset}`, backend, { align: 'none', batchSize: 1 });
+  const alae = await createModel(preset, { align: 'none', batchSize: 1 });
   console.log(`\n${preset} (${alae.resolution}x${alae.resolution}): random init ${ms(t0)}`);
   t0 = performance.now();
   const crop = await alignFace(img, largest.landmarks, { size: alae.resolution, mode: 'ffhq' });

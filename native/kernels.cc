@@ -43,6 +43,46 @@ void kernel_generic(int kc, const float* __restrict a, const float* __restrict b
   }
 }
 
+// Stores a finished double tile: adds the kept partial sums (unless first),
+// then rounds once into c, or keeps the sum in cd.
+inline void store_tile_d(const double (&t)[MR][NR], double* const* cd, float* const* c, bool first, int mr, int nr) {
+  for (int i = 0; i < mr; ++i) {
+    const double* ti = t[i];
+    if (c) {
+      float* ci = c[i];
+      if (first) {
+        for (int j = 0; j < nr; ++j) ci[j] = static_cast<float>(ti[j]);
+      } else {
+        const double* di = cd[i];
+        for (int j = 0; j < nr; ++j) ci[j] = static_cast<float>(ti[j] + di[j]);
+      }
+    } else {
+      double* di = cd[i];
+      if (first) {
+        for (int j = 0; j < nr; ++j) di[j] = ti[j];
+      } else {
+        for (int j = 0; j < nr; ++j) di[j] += ti[j];
+      }
+    }
+  }
+}
+
+// Portable double kernel (products of floats are exact in double; the sums
+// are double-rounded, each with error ~2^-53).
+void kernel_d_generic(int kc, const double* __restrict a, const double* __restrict b, double* const* cd,
+                      float* const* c, bool first, int mr, int nr) {
+  double acc[MR][NR] = {};
+  for (int k = 0; k < kc; ++k) {
+    const double* bk = b + k * NR;
+    const double* ak = a + k * MR;
+    for (int i = 0; i < MR; ++i) {
+      const double ai = ak[i];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+    }
+  }
+  store_tile_d(acc, cd, c, first, mr, nr);
+}
+
 template <int R>
 void interleave_generic(const float* const* src, int n, float* __restrict dst) {
   for (int q = 0; q < n; ++q)
@@ -134,6 +174,90 @@ ALAE_AVX2 void kernel_avx2(int kc, const float* __restrict a, const float* __res
       for (int j = 0; j < nr; ++j) ci[j] = t[i][j];
     }
   }
+}
+
+// Double kernel, AVX2: 4 doubles per ymm, so a 6 x 16 tile would need 24
+// accumulators; the panel is done as two 6 x 8 halves (12 accumulators
+// each), re-reading the A micro-panel (L1-resident) for the second half.
+ALAE_AVX2 void kernel_d_avx2(int kc, const double* __restrict a, const double* __restrict b, double* const* cd,
+                             float* const* c, bool first, int mr, int nr) {
+  alignas(32) double t[MR][NR];
+  const bool full = mr == MR && nr == NR;
+  for (int h = 0; h < 2 && 8 * h < nr; ++h) {
+    const double* ap = a;
+    const double* bp = b + 8 * h;
+    __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
+    __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
+    __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
+    __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
+    __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
+    __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
+#define ALAE_STEP(K)                                                   \
+  {                                                                    \
+    const __m256d b0 = _mm256_loadu_pd(bp + (K) * NR);                 \
+    const __m256d b1 = _mm256_loadu_pd(bp + (K) * NR + 4);             \
+    __m256d av = _mm256_broadcast_sd(ap + (K) * MR + 0);               \
+    c00 = _mm256_fmadd_pd(av, b0, c00);                                \
+    c01 = _mm256_fmadd_pd(av, b1, c01);                                \
+    av = _mm256_broadcast_sd(ap + (K) * MR + 1);                       \
+    c10 = _mm256_fmadd_pd(av, b0, c10);                                \
+    c11 = _mm256_fmadd_pd(av, b1, c11);                                \
+    av = _mm256_broadcast_sd(ap + (K) * MR + 2);                       \
+    c20 = _mm256_fmadd_pd(av, b0, c20);                                \
+    c21 = _mm256_fmadd_pd(av, b1, c21);                                \
+    av = _mm256_broadcast_sd(ap + (K) * MR + 3);                       \
+    c30 = _mm256_fmadd_pd(av, b0, c30);                                \
+    c31 = _mm256_fmadd_pd(av, b1, c31);                                \
+    av = _mm256_broadcast_sd(ap + (K) * MR + 4);                       \
+    c40 = _mm256_fmadd_pd(av, b0, c40);                                \
+    c41 = _mm256_fmadd_pd(av, b1, c41);                                \
+    av = _mm256_broadcast_sd(ap + (K) * MR + 5);                       \
+    c50 = _mm256_fmadd_pd(av, b0, c50);                                \
+    c51 = _mm256_fmadd_pd(av, b1, c51);                                \
+  }
+    int k = 0;
+    for (; k + 4 <= kc; k += 4) {
+      _mm_prefetch(reinterpret_cast<const char*>(bp + 8 * NR), _MM_HINT_T0);
+      ALAE_STEP(0) ALAE_STEP(1) ALAE_STEP(2) ALAE_STEP(3)
+      ap += 4 * MR;
+      bp += 4 * NR;
+    }
+    for (; k < kc; ++k) {
+      ALAE_STEP(0)
+      ap += MR;
+      bp += NR;
+    }
+#undef ALAE_STEP
+    if (full) {
+      const __m256d acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+      for (int i = 0; i < MR; ++i) {
+        __m256d x0 = acc[i][0], x1 = acc[i][1];
+        if (c) {
+          if (!first) {
+            x0 = _mm256_add_pd(x0, _mm256_loadu_pd(cd[i] + 8 * h));
+            x1 = _mm256_add_pd(x1, _mm256_loadu_pd(cd[i] + 8 * h + 4));
+          }
+          _mm_storeu_ps(c[i] + 8 * h, _mm256_cvtpd_ps(x0));
+          _mm_storeu_ps(c[i] + 8 * h + 4, _mm256_cvtpd_ps(x1));
+        } else {
+          if (!first) {
+            x0 = _mm256_add_pd(x0, _mm256_loadu_pd(cd[i] + 8 * h));
+            x1 = _mm256_add_pd(x1, _mm256_loadu_pd(cd[i] + 8 * h + 4));
+          }
+          _mm256_storeu_pd(cd[i] + 8 * h, x0);
+          _mm256_storeu_pd(cd[i] + 8 * h + 4, x1);
+        }
+      }
+    } else {
+      _mm256_store_pd(t[0] + 8 * h, c00); _mm256_store_pd(t[0] + 8 * h + 4, c01);
+      _mm256_store_pd(t[1] + 8 * h, c10); _mm256_store_pd(t[1] + 8 * h + 4, c11);
+      _mm256_store_pd(t[2] + 8 * h, c20); _mm256_store_pd(t[2] + 8 * h + 4, c21);
+      _mm256_store_pd(t[3] + 8 * h, c30); _mm256_store_pd(t[3] + 8 * h + 4, c31);
+      _mm256_store_pd(t[4] + 8 * h, c40); _mm256_store_pd(t[4] + 8 * h + 4, c41);
+      _mm256_store_pd(t[5] + 8 * h, c50); _mm256_store_pd(t[5] + 8 * h + 4, c51);
+    }
+  }
+  if (!full) store_tile_d(t, cd, c, first, mr, nr);
 }
 
 // 8x8 transpose of rows r0..r7 (in place).
@@ -286,6 +410,79 @@ ALAE_AVX512 void kernel_avx512_wide(int kc, const float* __restrict a, const flo
   }
 }
 
+// Double kernel, AVX-512F: 6 x 16 doubles = 12 zmm accumulators, the shape
+// of the float wide kernel at half the lanes.
+ALAE_AVX512 void kernel_d_avx512(int kc, const double* __restrict a, const double* __restrict b, double* const* cd,
+                                 float* const* c, bool first, int mr, int nr) {
+  __m512d c00 = _mm512_setzero_pd(), c01 = _mm512_setzero_pd();
+  __m512d c10 = _mm512_setzero_pd(), c11 = _mm512_setzero_pd();
+  __m512d c20 = _mm512_setzero_pd(), c21 = _mm512_setzero_pd();
+  __m512d c30 = _mm512_setzero_pd(), c31 = _mm512_setzero_pd();
+  __m512d c40 = _mm512_setzero_pd(), c41 = _mm512_setzero_pd();
+  __m512d c50 = _mm512_setzero_pd(), c51 = _mm512_setzero_pd();
+#define ALAE_STEP(K)                                                   \
+  {                                                                    \
+    const __m512d b0 = _mm512_loadu_pd(b + (K) * NR);                  \
+    const __m512d b1 = _mm512_loadu_pd(b + (K) * NR + 8);              \
+    __m512d av = _mm512_set1_pd(a[(K) * MR + 0]);                      \
+    c00 = _mm512_fmadd_pd(av, b0, c00);                                \
+    c01 = _mm512_fmadd_pd(av, b1, c01);                                \
+    av = _mm512_set1_pd(a[(K) * MR + 1]);                              \
+    c10 = _mm512_fmadd_pd(av, b0, c10);                                \
+    c11 = _mm512_fmadd_pd(av, b1, c11);                                \
+    av = _mm512_set1_pd(a[(K) * MR + 2]);                              \
+    c20 = _mm512_fmadd_pd(av, b0, c20);                                \
+    c21 = _mm512_fmadd_pd(av, b1, c21);                                \
+    av = _mm512_set1_pd(a[(K) * MR + 3]);                              \
+    c30 = _mm512_fmadd_pd(av, b0, c30);                                \
+    c31 = _mm512_fmadd_pd(av, b1, c31);                                \
+    av = _mm512_set1_pd(a[(K) * MR + 4]);                              \
+    c40 = _mm512_fmadd_pd(av, b0, c40);                                \
+    c41 = _mm512_fmadd_pd(av, b1, c41);                                \
+    av = _mm512_set1_pd(a[(K) * MR + 5]);                              \
+    c50 = _mm512_fmadd_pd(av, b0, c50);                                \
+    c51 = _mm512_fmadd_pd(av, b1, c51);                                \
+  }
+  int k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR + 8), _MM_HINT_T0);
+    ALAE_STEP(0) ALAE_STEP(1) ALAE_STEP(2) ALAE_STEP(3)
+    a += 4 * MR;
+    b += 4 * NR;
+  }
+  for (; k < kc; ++k) {
+    ALAE_STEP(0)
+    a += MR;
+    b += NR;
+  }
+#undef ALAE_STEP
+  const __m512d acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; ++i) {
+      __m512d x0 = acc[i][0], x1 = acc[i][1];
+      if (!first) {
+        x0 = _mm512_add_pd(x0, _mm512_loadu_pd(cd[i]));
+        x1 = _mm512_add_pd(x1, _mm512_loadu_pd(cd[i] + 8));
+      }
+      if (c) {
+        _mm256_storeu_ps(c[i], _mm512_cvtpd_ps(x0));
+        _mm256_storeu_ps(c[i] + 8, _mm512_cvtpd_ps(x1));
+      } else {
+        _mm512_storeu_pd(cd[i], x0);
+        _mm512_storeu_pd(cd[i] + 8, x1);
+      }
+    }
+    return;
+  }
+  alignas(64) double t[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    _mm512_store_pd(t[i], acc[i][0]);
+    _mm512_store_pd(t[i] + 8, acc[i][1]);
+  }
+  store_tile_d(t, cd, c, first, mr, nr);
+}
+
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -297,10 +494,10 @@ bool cpu_has_avx2() {
 }
 #endif  // ALAE_X86
 
-const Simd kGeneric = {"generic", kernel_generic, nullptr, interleave_generic<MR>, interleave_generic<NR>};
+const Simd kGeneric = {"generic", kernel_generic, nullptr, interleave_generic<MR>, interleave_generic<NR>, kernel_d_generic};
 #if ALAE_X86
-const Simd kAvx2 = {"avx2", kernel_avx2, nullptr, interleave6_avx2, interleave16_avx2};
-const Simd kAvx512 = {"avx512", kernel_avx2, kernel_avx512_wide, interleave6_avx2, interleave16_avx2};
+const Simd kAvx2 = {"avx2", kernel_avx2, nullptr, interleave6_avx2, interleave16_avx2, kernel_d_avx2};
+const Simd kAvx512 = {"avx512", kernel_avx2, kernel_avx512_wide, interleave6_avx2, interleave16_avx2, kernel_d_avx512};
 #endif
 
 // ALAE_SIMD=generic|avx2|avx512 caps the choice (for testing and
@@ -318,7 +515,19 @@ const Simd* pick() {
 
 const Simd* active = pick();
 
+// ALAE_NATIVE_CONV_FP32=1 (any value but "" and "0") selects the float32
+// Conv2D accumulation; the default is double accumulation.
+bool read_conv_fp32() {
+  const char* v = std::getenv("ALAE_NATIVE_CONV_FP32");
+  return v && v[0] != '\0' && std::strcmp(v, "0") != 0;
+}
+
+bool conv_fp32_flag = read_conv_fp32();
+
 }  // namespace
+
+bool conv_fp32() { return conv_fp32_flag; }
+void set_conv_fp32(bool on) { conv_fp32_flag = on; }
 
 const Simd& simd() { return *active; }
 

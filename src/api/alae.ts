@@ -11,7 +11,7 @@
 import { open } from 'node:fs/promises';
 import { tf } from '../tf.js';
 import { AlaeError } from '../errors.js';
-import { type AlaeConfig, resolutionOf, styleCount } from '../config/config.js';
+import { type AlaeConfig, resolveConfig, resolutionOf, styleCount } from '../config/config.js';
 import { AlaeModel } from '../model/alae.js';
 import { readModelFile } from '../io/model-file.js';
 import { importCheckpoint } from '../io/import.js';
@@ -204,6 +204,21 @@ export async function loadModel(file: string, opts: LoadModelOptions = {}): Prom
   }
   try {
     return new Alae(model, file, backend, opts);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * A randomly initialised model of a preset or config (as the reference
+ * initialises one; seeded): for tests, demos and timing, not for faces.
+ */
+export async function createModel(preset: string | AlaeConfig, opts: LoadModelOptions & { seed?: number } = {}): Promise<Alae> {
+  const backend = opts.backend ? await useBackend(opts.backend) : await ensureBackend();
+  const model = AlaeModel.create(typeof preset === 'string' ? resolveConfig(preset) : preset, opts.seed ?? 0);
+  try {
+    return new Alae(model, `random ${model.config.name}`, backend, opts);
   } catch (e) {
     model.dispose();
     throw e;

@@ -4,7 +4,7 @@
  * interpolate and edit in W. Images in and out as paths, encoded bytes or
  * raw pixels; latents as plain Float32Arrays.
  */
-export { Alae, loadModel, loadDirection, defaultAlign, zFromSeed } from './alae.js';
+export { Alae, createModel, loadModel, loadDirection, defaultAlign, zFromSeed } from './alae.js';
 export type {
   DecodeOptions,
   EncodedBatch,

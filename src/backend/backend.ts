@@ -9,9 +9,9 @@ import path from 'node:path';
 import { tf } from '../tf.js';
 import { AlaeError } from '../errors.js';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'native' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** Our name for it (what --backend takes). */
@@ -48,6 +48,14 @@ export const BACKENDS: readonly BackendInfo[] = [
     ],
   },
   {
+    // tfjs's cpu backend with our multi-threaded C++ kernels for convolutions and matMul (native/).
+    name: 'native', tfName: 'native', packages: ['@tensorflow/tfjs-backend-cpu'], training: true,
+    fixes: [
+      'build the C++ addon: npm run build:native (node-gyp rebuild -C native; npm install runs it)',
+      'building needs a C++17 compiler (g++ or clang), make and python3, plus the Node headers (npm config nodedir)',
+    ],
+  },
+  {
     name: 'wasm', tfName: 'wasm', packages: ['@tensorflow/tfjs-backend-wasm'], training: false,
     fixes: ['npm install @tensorflow/tfjs-backend-wasm@4.22.0 (a dependency of alae: reinstall the package)'],
   },
@@ -81,6 +89,11 @@ async function register(info: BackendInfo): Promise<void> {
     case 'cpu':
       await tryImport('@tensorflow/tfjs-backend-cpu');
       break;
+    case 'native': {
+      const { registerNativeBackend } = await import('./native.js');
+      await registerNativeBackend();
+      break;
+    }
     case 'wasm': {
       const wasm = (await tryImport('@tensorflow/tfjs-backend-wasm')) as { setWasmPaths?: (p: string) => void };
       const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
@@ -148,7 +161,7 @@ export async function useBackend(request: BackendRequest = requestedBackend(), o
       if (request === 'auto' && info.name === 'webgpu' && !hasDevice(/^nvidia\d+$/) && !hasDevice(/^renderD\d+$/, '/dev/dri')) throw new Error('no GPU device found');
       await register(info);
       // tfjs-backend-cpu tells Node users to install tfjs-node on first use; our own table covers that.
-      if (info.name === 'cpu' || info.name === 'wasm') tf.env().set('PROD', true);
+      if (info.name === 'cpu' || info.name === 'native' || info.name === 'wasm') tf.env().set('PROD', true);
       const ok = await tf.setBackend(info.tfName);
       if (!ok) throw new Error(`tfjs could not initialise the '${info.tfName}' backend`);
       await tf.ready();

@@ -150,7 +150,7 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
     const x = randomImages(row.batch, row.resolution, config.model.channels, 2);
     held.push(x);
     let once: () => Promise<void>;
-    let profiled: () => void;
+    let profiled: () => void | Promise<void>;
     if (row.kind === 'train') {
       const averaged = model.clone();
       held.push(averaged);
@@ -165,9 +165,11 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
       const level = { lod, blend: 1, inTransition: false };
       const opts = { r1Gamma: config.train.r1Gamma, styleMixingProb: config.model.styleMixingProb, dlatentAvgBeta: config.model.dlatentAvgBeta, torchZeroGrad: true };
       const last = averaged.vars.get('mapping_f.map_blocks.0.fc.bias')!;
-      profiled = () => void trainIteration(st, x, level, opts);
+      profiled = async () => {
+        await trainIteration(st, x, level, opts);
+      };
       once = async () => {
-        trainIteration(st, x, level, opts);
+        await trainIteration(st, x, level, opts);
         await sync(last);
       };
     } else {
@@ -195,7 +197,10 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
       else base.value = median(t.times) * 1000;
       if (t.times.length < o.iters) base.note = `${t.times.length} of ${o.iters} iterations within the budget`;
       if (o.peakMemory) {
-        const info = await tf.profile(profiled);
+        const info = await tf.profile(async () => {
+          await profiled();
+          return [];
+        });
         base.peakBytes = info.peakBytes;
       }
     }

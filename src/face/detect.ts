@@ -108,7 +108,9 @@ let faceApi: FaceApiModule | null = null;
 /** The face-api module, loaded once, checked to share our tfjs engine. */
 export function loadFaceApi(): FaceApiModule {
   if (faceApi) return faceApi;
-  const backendBefore = tf.getBackend();
+  // engine().backendName, not getBackend(): the latter would pick and
+  // initialise a backend if none is active yet.
+  const backendBefore = tf.engine().backendName;
   let mod: FaceApiModule;
   try {
     mod = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
@@ -119,8 +121,8 @@ export function loadFaceApi(): FaceApiModule {
     throw new AlaeError('@vladmandic/face-api runs on a different copy of @tensorflow/tfjs-core than alae; reinstall so npm dedupes @tensorflow/tfjs-core (4.22.0)');
   }
   // Loading registers backends (tfjs union, wasm) but must not switch ours.
-  if (backendBefore && tf.getBackend() !== backendBefore) {
-    throw new AlaeError(`loading face-api switched the tfjs backend from ${backendBefore} to ${tf.getBackend()}`);
+  if (tf.engine().backendName !== backendBefore) {
+    throw new AlaeError(`loading face-api switched the tfjs backend from ${backendBefore} to ${tf.engine().backendName}`);
   }
   faceApi = mod;
   return mod;

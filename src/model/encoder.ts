@@ -5,14 +5,14 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { blur, channelStats, conv, convDownFused, downscale2d, instanceNorm, leakyRelu, lerp, linear } from '../nn/ops.js';
+import { blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, statsAndNorm } from '../nn/ops.js';
 import { encoderFused } from './params.js';
 import type { Weights } from './weights.js';
 
 /** FromRGB: 1x1 conv with bias, leaky 0.2. */
 function fromRgb(p: Weights, i: number, x: Tensor4D): Tensor4D {
   const n = `encoder.from_rgb.${i}.from_rgb`;
-  return leakyRelu(conv(x, p(`${n}.weight`) as Tensor4D, p(`${n}.bias`))) as Tensor4D;
+  return conv(x, p(`${n}.weight`) as Tensor4D, p(`${n}.bias`), true);
 }
 
 /** The style of one statistics pair: style_k(concat(mean, std)). */
@@ -29,16 +29,16 @@ function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tenso
  */
 function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x: Tensor4D; w1: Tensor; w2: Tensor } {
   const b = `encoder.encode_block.${i}`;
-  let h = leakyRelu(tf.add(conv(x, p(`${b}.conv_1.weight`) as Tensor4D), p(`${b}.bias_1`))) as Tensor4D;
-  const s1 = channelStats(h);
+  const s1 = statsAndNorm(conv(x, p(`${b}.conv_1.weight`) as Tensor4D, p(`${b}.bias_1`), true), 1e-5);
   const w1 = styleOf(p, `${b}.style_1`, s1.mean, s1.std);
-  h = instanceNorm(h, 1e-5);
-  h = blur(h);
-  h = encoderFused(cfg, i) ? convDownFused(h, p(`${b}.conv_2.weight`) as Tensor4D) : downscale2d(conv(h, p(`${b}.conv_2.weight`) as Tensor4D));
-  h = leakyRelu(tf.add(h, p(`${b}.bias_2`))) as Tensor4D;
-  const s2 = channelStats(h);
+  const blurred = blur(s1.normed);
+  // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
+  const h = encoderFused(cfg, i)
+    ? (leakyRelu(tf.add(convDownFused(blurred, p(`${b}.conv_2.weight`) as Tensor4D), p(`${b}.bias_2`))) as Tensor4D)
+    : (leakyRelu(downscale2d(conv(blurred, p(`${b}.conv_2.weight`) as Tensor4D, p(`${b}.bias_2`)))) as Tensor4D);
+  const s2 = statsAndNorm(h, 1e-5);
   const w2 = styleOf(p, `${b}.style_2`, s2.mean, s2.std);
-  return { x: instanceNorm(h, 1e-5), w1, w2 };
+  return { x: s2.normed, w1, w2 };
 }
 
 /**

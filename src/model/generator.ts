@@ -5,7 +5,7 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { blur, conv, convUpFused, instanceNorm, leakyRelu, lerp, linear, styleMod, upscale2d } from '../nn/ops.js';
+import { blur, conv, convUpFused, leakyRelu, lerp, linear, statsAndNorm, styleMod, upscale2d } from '../nn/ops.js';
 import { decoderFused } from './params.js';
 import type { Weights } from './weights.js';
 
@@ -22,7 +22,7 @@ export function noiseShape(k: number, batch: number): [number, number, number, n
 function epilogue(p: Weights, b: string, k: 1 | 2, x: Tensor4D, noise: Tensor4D, style: Tensor): Tensor4D {
   let h = tf.add(x, tf.mul(p(`${b}.noise_weight_${k}`), noise)) as Tensor4D;
   h = leakyRelu(tf.add(h, p(`${b}.bias_${k}`))) as Tensor4D;
-  h = instanceNorm(h, 1e-8);
+  h = statsAndNorm(h, 1e-8).normed;
   const s = linear(style, p(`${b}.style_${k}.weight`), p(`${b}.style_${k}.bias`));
   return styleMod(h, s);
 }

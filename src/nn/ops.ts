@@ -1,14 +1,35 @@
 /**
- * The primitives of the ALAE networks, in NHWC. Each is built only from ops
- * whose second derivative tfjs computes correctly (conv2d, matMul, relu,
- * mean, sqrt, pad, slice, reshape, arithmetic), because the R1 penalty
- * differentiates the encoder and D twice. leakyRelu, depthwiseConv2d and
- * avgPool are avoided on purpose (their double backprop throws in tfjs).
+ * The primitives of the ALAE networks, in NHWC, in two forms:
+ * - fast (the default): one tfjs kernel each where tfjs has one (leakyRelu,
+ *   depthwise blur, avgPool, nearest resize, fused conv + bias + activation),
+ *   since every op is a dispatch on a GPU;
+ * - twice differentiable: built only from ops whose second derivative tfjs
+ *   computes correctly (conv2d, matMul, relu, mean, sqrt, pad, slice, concat,
+ *   reshape, arithmetic), because the R1 penalty differentiates E and D twice
+ *   and tfjs's leakyRelu, depthwiseConv2d and avgPool double backprop throws.
+ * `twiceDifferentiable(f)` runs f with the second form. Both compute the same
+ * function (test/nn/ops.test.ts) and pass parity.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 
-/** leaky_relu(x, 0.2) written as 0.2x + 0.8relu(x) (tfjs's leakyRelu has no second derivative). */
+let twice = false;
+
+/** Run f with the twice-differentiable primitives (for the R1 penalty). */
+export function twiceDifferentiable<T>(f: () => T): T {
+  const prev = twice;
+  twice = true;
+  try {
+    return f();
+  } finally {
+    twice = prev;
+  }
+}
+
+const BLUR_1D = [1, 2, 1];
+
+/** leaky_relu(x, 0.2); twice differentiable as 0.2x + 0.8relu(x). */
 export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
+  if (!twice) return tf.leakyRelu(x, alpha);
   return tf.tidy(() => tf.add(tf.mul(x, alpha), tf.mul(tf.relu(x), 1 - alpha)));
 }
 
@@ -23,11 +44,20 @@ export function pixelNorm(x: Tensor, eps = 1e-8): Tensor {
   return tf.tidy(() => tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
 }
 
-/** Per-sample, per-channel mean and std over H, W (std with no epsilon, as EncodeBlock). */
-export function channelStats(x: Tensor4D): { mean: Tensor4D; std: Tensor4D } {
-  const mean = tf.mean(x, [1, 2], true) as Tensor4D;
-  const std = tf.sqrt(tf.mean(tf.square(tf.sub(x, mean)), [1, 2], true)) as Tensor4D;
-  return { mean, std };
+/**
+ * Per-sample, per-channel statistics over H, W: mean, std (no epsilon, as
+ * EncodeBlock) and the instance-normalised x (eps inside the sqrt, as
+ * nn.InstanceNorm2d), sharing one pass.
+ */
+export function statsAndNorm(x: Tensor4D, eps: number): { mean: Tensor4D; std: Tensor4D; normed: Tensor4D } {
+  return tf.tidy(() => {
+    const mean = tf.mean(x, [1, 2], true) as Tensor4D;
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), [1, 2], true);
+    const std = tf.sqrt(variance) as Tensor4D;
+    const normed = tf.div(centered, tf.sqrt(tf.add(variance, eps))) as Tensor4D;
+    return { mean, std, normed };
+  });
 }
 
 /** nn.InstanceNorm2d(affine=False): biased variance, eps inside the sqrt. */
@@ -52,12 +82,17 @@ export function styleMod(x: Tensor4D, style: Tensor): Tensor4D {
 }
 
 /**
- * Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1,
- * done separably with pad + shifted slices (exact and double-differentiable).
+ * Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1.
+ * Twice differentiable: separably, with pad + shifted slices.
  */
 export function blur(x: Tensor4D): Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
+    if (!twice) {
+      const k = new Float32Array(9 * c);
+      for (let i = 0; i < 9; i++) k.fill((BLUR_1D[Math.floor(i / 3)] * BLUR_1D[i % 3]) / 16, i * c, (i + 1) * c);
+      return tf.depthwiseConv2d(x, tf.tensor4d(k, [3, 3, c, 1]), 1, 1);
+    }
     const p = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
     const rows = tf.add(tf.add(tf.slice(p, [0, 0, 0, 0], [n, h, w + 2, c]), tf.mul(tf.slice(p, [0, 1, 0, 0], [n, h, w + 2, c]), 2)), tf.slice(p, [0, 2, 0, 0], [n, h, w + 2, c]));
     const cols = tf.add(tf.add(tf.slice(rows, [0, 0, 0, 0], [n, h, w, c]), tf.mul(tf.slice(rows, [0, 0, 1, 0], [n, h, w, c]), 2)), tf.slice(rows, [0, 0, 2, 0], [n, h, w, c]));
@@ -65,8 +100,9 @@ export function blur(x: Tensor4D): Tensor4D {
   });
 }
 
-/** 2x2 average pooling (F.avg_pool2d(x, 2, 2)) as reshape + mean. */
+/** 2x2 average pooling (F.avg_pool2d(x, 2, 2)); twice differentiable as reshape + mean. */
 export function downscale2d(x: Tensor4D): Tensor4D {
+  if (!twice) return tf.avgPool(x, 2, 2, 'valid');
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     return tf.mean(tf.reshape(x, [n, h / 2, 2, w / 2, 2, c]), [2, 4]) as Tensor4D;
@@ -75,10 +111,11 @@ export function downscale2d(x: Tensor4D): Tensor4D {
 
 /**
  * Nearest-neighbour 2x up-sampling (upscale2d of net.py, F.interpolate's
- * default mode), built from concat + reshape: tfjs has no gradient for a
- * rank-6 tile.
+ * default mode), built from concat + reshape in both forms: tfjs has no
+ * gradient for a rank-6 tile.
  */
 export function upscale2d(x: Tensor4D): Tensor4D {
+  // Not tf.image.resizeNearestNeighbor: its gradient is wrong in tfjs 4.22 (test/nn/ops.test.ts).
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     const cols = tf.reshape(tf.concat([tf.reshape(x, [n, h, w, 1, c]), tf.reshape(x, [n, h, w, 1, c])], 3), [n, h, 1, 2 * w, c]);
@@ -106,11 +143,19 @@ export function transformKernel(w: Tensor4D, scale: number): Tensor4D {
   });
 }
 
-/** 3x3 (or 1x1) convolution, stride 1, 'same' zero padding; weight HWIO. */
-export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor): Tensor4D {
+/**
+ * 3x3 (or 1x1) convolution, stride 1, 'same' zero padding; weight HWIO;
+ * optional bias and leaky ReLU, fused into one kernel where tfjs can.
+ */
+export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false): Tensor4D {
   const pad = (w.shape[0] - 1) / 2;
-  const y = tf.conv2d(x, w, 1, pad === 0 ? 'valid' : pad);
-  return (bias ? tf.add(y, bias) : y) as Tensor4D;
+  const p = pad === 0 ? 'valid' : pad;
+  if (!twice) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
+  return tf.tidy(() => {
+    let y: Tensor = tf.conv2d(x, w, 1, p);
+    if (bias) y = tf.add(y, bias);
+    return (leaky ? leakyRelu(y) : y) as Tensor4D;
+  });
 }
 
 /** Fused down-sampling: stride-2 conv with the transformed 4x4 kernel, padding 1. */

@@ -11,6 +11,7 @@ import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
 import type { NetworkName } from '../model/params.js';
+import { twiceDifferentiable } from '../nn/ops.js';
 
 export interface LossResult {
   value: number;
@@ -80,7 +81,8 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  */
 export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
-  const r = await withGrads(model, nets, () => {
+  // The whole step runs with the twice-differentiable primitives: the R1 term differentiates E and D twice.
+  const r = await withGrads(model, nets, () => twiceDifferentiable(() => {
     const dFake = model.discriminate(model.encode(fake, o));
     let dReal: Tensor | null = null;
     const gradReal = tf.grad((x: Tensor) => {
@@ -94,7 +96,7 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
     const out = tf.mean(loss) as tf.Scalar;
     d.dispose();
     return out;
-  });
+  }));
   return prune(model, r, nets, o);
 }
 

@@ -146,9 +146,10 @@ export function averagingBeta(batch: number): number {
 /**
  * One iteration on the real batch `x` (NHWC in [-1, 1] at the level's
  * resolution, not yet blended). The optimizers' learning rate must already
- * be set. Leaves no tensors behind.
+ * be set. Leaves no tensors behind. Async because the losses are read back
+ * asynchronously (a synchronous read stalls a GPU backend).
  */
-export function trainIteration(st: TrainState, x: Tensor4D, level: StepLevel, o: StepOptions): StepLosses {
+export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLevel, o: StepOptions): Promise<StepLosses> {
   const { model, rng } = st;
   const cfg = model.config.model;
   const n = x.shape[0];
@@ -171,7 +172,7 @@ export function trainIteration(st: TrainState, x: Tensor4D, level: StepLevel, o:
     });
     disposeInput({ z, mixing, noise });
     try {
-      const r = lossD(model, real, fake, { ...lv, r1Gamma: o.r1Gamma });
+      const r = await lossD(model, real, fake, { ...lv, r1Gamma: o.r1Gamma });
       d = r.value;
       st.encoderOpt.step(model, r.grads);
       disposeGrads(r);
@@ -190,7 +191,7 @@ export function trainIteration(st: TrainState, x: Tensor4D, level: StepLevel, o:
     const input: GenerateInput = { z, noise, mixing };
     try {
       tf.tidy(() => trackDlatent(model, model.map(z), o.dlatentAvgBeta));
-      const r = lossG(model, input, lv);
+      const r = await lossG(model, input, lv);
       g = r.value;
       st.decoderOpt.step(model, r.grads);
       disposeGrads(r);
@@ -207,7 +208,7 @@ export function trainIteration(st: TrainState, x: Tensor4D, level: StepLevel, o:
     const input: GenerateInput = { z, noise };
     try {
       tf.tidy(() => trackDlatent(model, model.map(z), o.dlatentAvgBeta));
-      const r = lossAE(model, input, lv);
+      const r = await lossAE(model, input, lv);
       ae = r.value;
       if (o.torchZeroGrad) {
         const zeros = model.specs.filter((s) => s.network === 'mapping_d' && !r.grads.has(s.name)).map((s) => [s.name, tf.zeros(s.shape)] as const);

@@ -385,7 +385,7 @@ export class Trainer {
     const x = tf.tensor4d(batch.data, batch.shape);
     let losses: StepLosses;
     try {
-      losses = trainIteration(this.state, x, level, {
+      losses = await trainIteration(this.state, x, level, {
         r1Gamma: this.config.train.r1Gamma,
         styleMixingProb: this.config.model.styleMixingProb,
         dlatentAvgBeta: this.config.model.dlatentAvgBeta,

@@ -16,7 +16,7 @@ import { AlaeModel } from '../../src/model/alae.js';
 import { encodeModelFile, saveModel } from '../../src/io/model-file.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { f32, readSafetensors } from '../../src/io/safetensors.js';
-import { loadDirection, loadModel, type Alae } from '../../src/api/alae.js';
+import { createModel, loadDirection, loadModel, type Alae } from '../../src/api/alae.js';
 import { broadcastStyles, makeLatents, rowOf, selectRows } from '../../src/api/latents.js';
 import { encodePng, readRgb } from '../../src/image/image.js';
 
@@ -101,6 +101,11 @@ describe('loadModel', () => {
     m.dispose();
     expect(tf.memory().numTensors).toBe(before);
     await expect(m.decode(makeLatents([new Array(16).fill(0)]))).rejects.toThrow(/disposed/);
+    const r = await createModel('test-micro', { align: 'none', seed: 1 });
+    expect([r.resolution, r.file]).toEqual([16, 'random test-micro']);
+    expect((await r.generate([0]))[0].width).toBe(16);
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { blur, conv, convDownFused, downscale2d, instanceNorm, leakyRelu, transformKernel, upscale2d } from '../../src/nn/ops.js';
+import { blur, conv, convDownFused, downscale2d, instanceNorm, leakyRelu, statsAndNorm, transformKernel, twiceDifferentiable, upscale2d } from '../../src/nn/ops.js';
 import { Rng } from '../../src/util/random.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -16,17 +16,55 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 describe('nn ops', () => {
-  it('blur equals the reference depthwise [1,2,1]x[1,2,1]/16 conv with zero padding', () => {
+  it('blur equals the reference depthwise [1,2,1]x[1,2,1]/16 conv with zero padding, in both forms', () => {
     const x = rand([2, 7, 5, 3], 1) as tf.Tensor4D;
     const k = tf.tensor([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16), [3, 3, 1, 1]);
     const ref = tf.depthwiseConv2d(x, tf.tile(k, [1, 1, 3, 1]) as tf.Tensor4D, 1, 1);
     expect(maxAbsDiff(blur(x), ref)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(twiceDifferentiable(() => blur(x)), ref)).toBeLessThan(1e-6);
   });
 
-  it('downscale2d equals 2x2 average pooling, upscale2d nearest resize', () => {
+  it('downscale2d is 2x2 average pooling, upscale2d 2x nearest, in both forms', () => {
     const x = rand([2, 8, 6, 3], 2) as tf.Tensor4D;
-    expect(maxAbsDiff(downscale2d(x), tf.avgPool(x, 2, 2, 'valid'))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(upscale2d(x), tf.image.resizeNearestNeighbor(x, [16, 12]))).toBe(0);
+    const up = tf.tidy(() => tf.reshape(tf.tile(tf.reshape(x, [2, 8, 1, 6, 1, 3]), [1, 1, 2, 1, 2, 1]), [2, 16, 12, 3]));
+    const down = tf.tidy(() => tf.mean(tf.reshape(x, [2, 4, 2, 3, 2, 3]), [2, 4]));
+    for (const f of [(g: () => tf.Tensor) => g(), (g: () => tf.Tensor) => twiceDifferentiable(g)]) {
+      expect(maxAbsDiff(f(() => downscale2d(x)), down)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(f(() => upscale2d(x)), up)).toBe(0);
+    }
+  });
+
+  it('gradients of the fast forms equal those of the twice-differentiable forms', () => {
+    const x = rand([2, 8, 8, 4], 11) as tf.Tensor4D;
+    const w = rand([3, 3, 4, 4], 12) as tf.Tensor4D;
+    const b = rand([4], 13);
+    const fs: Array<(v: tf.Tensor4D) => tf.Tensor> = [blur, downscale2d, upscale2d, leakyRelu, (v) => conv(v, w, b, true)];
+    for (const f of fs) {
+      const r = tf.randomNormal(f(x).shape, 0, 1, 'float32', 3);
+      const g = (v: tf.Tensor) => tf.sum(tf.mul(f(v as tf.Tensor4D), r));
+      expect(maxAbsDiff(tf.grad(g)(x), twiceDifferentiable(() => tf.grad(g)(x)))).toBeLessThan(1e-5);
+    }
+    // what upscale2d avoids: tfjs's resizeNearestNeighbor gradient disagrees with the op it differentiates
+    const r = tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 4);
+    const viaResize = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(v as tf.Tensor4D, [16, 16]), r)))(x);
+    expect(maxAbsDiff(viaResize, tf.grad((v: tf.Tensor) => tf.sum(tf.mul(upscale2d(v as tf.Tensor4D), r)))(x))).toBeGreaterThan(0.1);
+  });
+
+  it('conv with bias and leaky ReLU: fused form equals the twice-differentiable one', () => {
+    const x = rand([2, 6, 6, 4], 7) as tf.Tensor4D;
+    const w = rand([3, 3, 4, 5], 8) as tf.Tensor4D;
+    const b = rand([5], 9);
+    expect(maxAbsDiff(conv(x, w, b, true), twiceDifferentiable(() => conv(x, w, b, true)))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(conv(x, w, b, true), leakyRelu(tf.add(tf.conv2d(x, w, 1, 'same'), b)))).toBeLessThan(1e-5);
+  });
+
+  it('statsAndNorm: std with no epsilon, normalised x as instance norm', () => {
+    const x = tf.add(tf.mul(rand([2, 5, 5, 3], 10), 2), 1) as tf.Tensor4D;
+    const { mean, std, normed } = statsAndNorm(x, 1e-5);
+    expect(maxAbsDiff(normed, instanceNorm(x, 1e-5))).toBeLessThan(1e-5);
+    const m = tf.moments(x, [1, 2], true);
+    expect(maxAbsDiff(mean, m.mean)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(std, tf.sqrt(m.variance))).toBeLessThan(1e-5);
   });
 
   it('leakyRelu matches tf.leakyRelu(0.2) and has the right second derivative (zero)', () => {
@@ -34,7 +72,7 @@ describe('nn ops', () => {
     expect(maxAbsDiff(leakyRelu(x), tf.leakyRelu(x, 0.2))).toBeLessThan(1e-7);
     const g = tf.grad((v: tf.Tensor) => tf.sum(leakyRelu(v)))(x);
     expect(Array.from(g.dataSync())).toEqual([0.2, 0.2, 1, 1].map((v) => Math.fround(v)));
-    const gg = tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.square(leakyRelu(u))))(v)))(x);
+    const gg = twiceDifferentiable(() => tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.square(leakyRelu(u))))(v)))(x));
     // d/dx of 2 f(x) f'(x) = 2 f'(x)^2 (f'' = 0 away from 0)
     expect(Array.from(gg.dataSync()).map((v) => +v.toFixed(5))).toEqual([0.08, 0.08, 2, 2]);
   });
@@ -59,8 +97,12 @@ describe('nn ops', () => {
   it('ops leave no tensors behind', () => {
     const x = rand([1, 8, 8, 2], 6) as tf.Tensor4D;
     const before = tf.memory().numTensors;
-    for (const f of [blur, downscale2d, upscale2d, (t: tf.Tensor4D) => instanceNorm(t, 1e-5)]) f(x).dispose();
+    for (const f of [blur, downscale2d, upscale2d, (t: tf.Tensor4D) => instanceNorm(t, 1e-5)]) {
+      f(x).dispose();
+      twiceDifferentiable(() => f(x)).dispose();
+    }
     leakyRelu(x).dispose();
+    tf.dispose(Object.values(statsAndNorm(x, 1e-5)));
     expect(tf.memory().numTensors).toBe(before);
   });
 });

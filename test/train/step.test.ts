@@ -39,13 +39,13 @@ function batch(n: number, res: number, seed: number): tf.Tensor4D {
 const values = (v: tf.Variable): Float32Array => v.dataSync() as Float32Array;
 
 describe('trainIteration', () => {
-  it('runs 50 iterations on test-micro with a constant tensor count and finite losses', () => {
+  it('runs 50 iterations on test-micro with a constant tensor count and finite losses', async () => {
     const before = tf.memory().numTensors;
     const st = makeState();
     const x = batch(2, 4, 7);
     const counts: number[] = [];
     for (let i = 0; i < 50; i++) {
-      const l = trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, OPTS);
+      const l = await trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, OPTS);
       expect(Number.isFinite(l.d) && Number.isFinite(l.g) && Number.isFinite(l.ae)).toBe(true);
       counts.push(tf.memory().numTensors);
     }
@@ -59,31 +59,32 @@ describe('trainIteration', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('is a deterministic function of the Rng state', () => {
+  it('is a deterministic function of the Rng state', async () => {
     const x = batch(2, 4, 3);
-    const run = (seed: number) => {
+    const run = async (seed: number) => {
       const st = makeState(1);
       st.rng = new Rng(seed, 101);
-      const out = [trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, OPTS), trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, OPTS)];
+      const out = [await trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, OPTS)];
+      out.push(await trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, OPTS));
       const rng = st.rng.getState();
       dispose(st);
       return { out, rng };
     };
-    const a = run(5);
-    const b = run(5);
-    const c = run(6);
+    const a = await run(5);
+    const b = await run(5);
+    const c = await run(6);
     expect(b).toEqual(a);
     expect(c.out[0].g).not.toBe(a.out[0].g);
     x.dispose();
   });
 
-  it('steps D a second time with a zero gradient in step 3, as torch 1.4 zero_grad does', () => {
+  it('steps D a second time with a zero gradient in step 3, as torch 1.4 zero_grad does', async () => {
     const x = batch(2, 4, 11);
     const lv = { lod: 0, blend: 1, inTransition: false };
     const withQuirk = makeState(2);
     const without = makeState(2);
-    trainIteration(withQuirk, x, lv, OPTS);
-    trainIteration(without, x, lv, { ...OPTS, torchZeroGrad: false });
+    await trainIteration(withQuirk, x, lv, OPTS);
+    await trainIteration(without, x, lv, { ...OPTS, torchZeroGrad: false });
     const dName = 'mapping_d.map_blocks.0.weight';
     const eName = `encoder.from_rgb.${config.model.layerCount - 1}.from_rgb.weight`;
     expect(withQuirk.encoderOpt.state.get(dName)!.step).toBe(2);
@@ -95,8 +96,8 @@ describe('trainIteration', () => {
     const v1 = values(withQuirk.encoderOpt.state.get(dName)!.expAvgSq);
     const v0 = values(without.encoderOpt.state.get(dName)!.expAvgSq);
     for (let i = 0; i < 8; i++) expect(Math.abs(v1[i] - v0[i] * 0.99)).toBeLessThanOrEqual(1e-6 * v0[i]);
-    trainIteration(withQuirk, x, lv, OPTS);
-    trainIteration(without, x, lv, { ...OPTS, torchZeroGrad: false });
+    await trainIteration(withQuirk, x, lv, OPTS);
+    await trainIteration(without, x, lv, { ...OPTS, torchZeroGrad: false });
     expect(values(withQuirk.model.vars.get(dName)!)).not.toEqual(values(without.model.vars.get(dName)!));
     dispose(withQuirk);
     dispose(without);
@@ -119,10 +120,10 @@ describe('trainIteration', () => {
     t.dispose();
   });
 
-  it('tracks dlatent_avg toward the batch mean of F(z) (beta 0: exactly the last mean)', () => {
+  it('tracks dlatent_avg toward the batch mean of F(z) (beta 0: exactly the last mean)', async () => {
     const st = makeState(3);
     const x = batch(2, 4, 5);
-    trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, { ...OPTS, dlatentAvgBeta: 0, styleMixingProb: 0 });
+    await trainIteration(st, x, { lod: 0, blend: 1, inTransition: false }, { ...OPTS, dlatentAvgBeta: 0, styleMixingProb: 0 });
     const avg = values(st.model.dlatentAvg);
     const latent = config.model.latentSize;
     // Every style slot holds the same mean, and it is a mean of mapped w (non-zero).
