@@ -13,6 +13,10 @@
  * --reps     timed repetitions per case, best reported (default 5)
  * --quick    skip the largest cases
  *
+ * Conv2D forward rows are timed in both accumulation modes of the addon:
+ * fp64 (the default: double accumulation, one rounding) and fp32
+ * (ALAE_NATIVE_CONV_FP32=1); the first of the two rows is the active mode.
+ *
  * GFLOP/s counts 2*M*N*K for products and 2*B*OH*OW*OC*KH*KW*IC for every
  * convolution kernel (forward and both backprops do the same work).
  */
@@ -97,7 +101,17 @@ function convCase(name, [b, h, w, c], [kh, kw, , oc], stride, pad, opts = {}) {
   for (const k of opts.only ?? Object.keys(kernels)) {
     const [inputs, attrs] = kernels[k];
     const label = `${k} ${name}`;
-    report(label, flops, timeKernel('native', k, inputs, attrs, opts.reps ?? reps), 'native');
+    report(label, flops, timeKernel('native', k, inputs, attrs, opts.reps ?? reps), 'native',
+      k === 'Conv2D' ? `(${addon.info().convAccum ?? 'fp32'} accumulation)` : '');
+    if (k === 'Conv2D' && typeof addon.setConvFp32 === 'function') {
+      // The other accumulation mode of the forward, for comparison.
+      const was = addon.setConvFp32(addon.info().convAccum !== 'fp32');
+      try {
+        report(label, flops, timeKernel('native', k, inputs, attrs, opts.reps ?? reps), 'native', `(${addon.info().convAccum} accumulation)`);
+      } finally {
+        addon.setConvFp32(was);
+      }
+    }
     if (withCpu && opts.cpu !== false && !(opts.cpuSkip ?? []).includes(k)) {
       if (opts.cpuScale) {
         // batch 1 on cpu, scaled to the full batch

@@ -31,12 +31,12 @@ const img = await readRgb(photo);
 console.log(`decode ${photo} (${img.width}x${img.height}): ${ms(t0)}`);
 // The first call warms the backend's kernels up; time the second.
 // DETECT_ON=active keeps the detector on the active backend even when it is
-// 'cpu' (by default it borrows 'wasm' there: see DetectOptions.backend).
+// 'cpu' or 'native' (by default it borrows 'wasm' there: see DetectOptions.backend).
 const detectOpts = { backend: process.env.DETECT_ON === 'active' ? 'active' : 'auto' };
 await detector.detect(img, detectOpts);
 t0 = performance.now();
 const faces = await detector.detect(img, detectOpts);
-const where = backend === 'cpu' && detectOpts.backend === 'auto' ? 'wasm (borrowed)' : backend;
+const where = ['cpu', 'native'].includes(backend) && detectOpts.backend === 'auto' ? 'wasm (borrowed)' : backend;
 console.log(`detect + landmarks on ${where}: ${faces.length} faces, ${ms(t0)}`);
 const largest = faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
 

@@ -206,15 +206,31 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// info() -> { threads, simd }
+// info() -> { threads, simd, convAccum: 'fp64' | 'fp32' }
 napi_value Info(napi_env env, napi_callback_info) {
-  napi_value obj, threads, simd;
+  napi_value obj, threads, simd, conv;
   napi_create_object(env, &obj);
   napi_create_int32(env, alae::num_threads(), &threads);
   napi_create_string_utf8(env, alae::simd().name, NAPI_AUTO_LENGTH, &simd);
+  napi_create_string_utf8(env, alae::conv_fp32() ? "fp32" : "fp64", NAPI_AUTO_LENGTH, &conv);
   napi_set_named_property(env, obj, "threads", threads);
   napi_set_named_property(env, obj, "simd", simd);
+  napi_set_named_property(env, obj, "convAccum", conv);
   return obj;
+}
+
+// setConvFp32(on): Conv2D forward accumulates in float32 (true) or in double
+// (false, the default); returns the previous setting. The initial value
+// comes from ALAE_NATIVE_CONV_FP32 at load.
+napi_value SetConvFp32(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.need(1)) return nullptr;
+  const bool on = a.boolean(0);
+  if (a.failed) return nullptr;
+  napi_value r;
+  napi_get_boolean(env, alae::conv_fp32(), &r);
+  alae::set_conv_fp32(on);
+  return r;
 }
 
 // setThreads(n): use at most n pool threads (0 = all).
@@ -252,6 +268,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setSimd", nullptr, SetSimd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setConvFp32", nullptr, SetConvFp32, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -36,7 +36,7 @@ constexpr int NC = ALAE_NC;  // columns of B packed at once (multiple of NR)
 // K split, made in KC units, lands on KC_D block boundaries) and the float
 // staging of an A block (MC_D x KC_D) must fit the float workspace.
 #ifndef ALAE_KC_D
-#define ALAE_KC_D 128
+#define ALAE_KC_D 256
 #endif
 #ifndef ALAE_MC_D
 #define ALAE_MC_D 144

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -25,6 +26,13 @@ struct Workspace {
 
 // Per-thread packing buffers, allocated on first use and kept.
 Workspace& workspace();
+
+struct WorkspaceD {
+  double* a = nullptr;  // MC_D x KC_D: the A block converted to double
+  double* b = nullptr;  // KC_D x NR: one B micro-panel
+  double* c = nullptr;  // MC_D x NC_D: partial sums across KC_D blocks
+};
+WorkspaceD& workspace_d();
 
 struct Range {
   int m0, m1, n0, n1, k0, k1;
@@ -176,6 +184,155 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
   });
   free_floats(buf);
   return true;
+}
+
+// ---- double accumulation (precise path) ------------------------------------
+//
+// C = A*B with every dot product accumulated in double and rounded to float
+// once. A is packed in float by the usual packers (implicit im2col included)
+// and widened per block. Loop order per task: columns (NC_D) -> rows (MC_D)
+// -> depth (KC_D), so a block of rows keeps its partial sums in a per-thread
+// double scratch over the whole depth range and the last depth block rounds
+// straight into C. B is packed (and widened) one kc x NR micro-panel at a
+// time, right before the MC_D rows use it: it is read from the source once
+// per row block, not held in a (twice as large) double copy.
+//
+//   PackBD(k0, kc, j0, dst): depth [k0, k0+kc) x columns [j0, j0+NR) of B
+//       into dst[k*NR + j] as doubles, zero past the last column.
+
+// B is a row-major K x N float matrix (ldb = N): the filter of Conv2D.
+struct PackBMatrixD {
+  const float* b;
+  int N;
+  void operator()(int k0, int kc, int j0, double* __restrict dst) const {
+    const int cols = std::max(0, std::min(NR, N - j0));
+    const float* src = b + static_cast<size_t>(k0) * N + j0;
+    if (cols == NR) {
+      for (int k = 0; k < kc; ++k, src += N, dst += NR)
+        for (int j = 0; j < NR; ++j) dst[j] = src[j];
+    } else {
+      for (int k = 0; k < kc; ++k, src += N, dst += NR) {
+        int j = 0;
+        for (; j < cols; ++j) dst[j] = src[j];
+        for (; j < NR; ++j) dst[j] = 0.0;
+      }
+    }
+  }
+};
+
+// One task: rows [m0,m1) x columns [n0,n1) x depth [k0,k1). With out_d null
+// the result is rounded into row(i); otherwise it is a double partial sum
+// written to out_d (row stride ldd).
+template <class PackA, class PackBD, class RowPtr>
+void gemm_range_d(const Range& r, const PackA& pack_a, const PackBD& pack_b, const RowPtr& row, double* out_d,
+                  size_t ldd) {
+  Workspace& wf = workspace();
+  WorkspaceD& ws = workspace_d();
+  const MicroKernelD kernel = simd().kernel_d;
+  for (int jc = r.n0; jc < r.n1; jc += NC_D) {
+    const int nc = std::min(NC_D, r.n1 - jc);
+    for (int ic = r.m0; ic < r.m1; ic += MC_D) {
+      const int mc = std::min(MC_D, r.m1 - ic);
+      const int mpad = (mc + MR - 1) / MR * MR;
+      for (int pc = r.k0; pc < r.k1; pc += KC_D) {
+        const int kc = std::min(KC_D, r.k1 - pc);
+        const bool first = pc == r.k0, last = pc + kc >= r.k1;
+        pack_a(ic, mc, pc, kc, wf.a);
+        {
+          const float* __restrict src = wf.a;
+          double* __restrict dst = ws.a;
+          const size_t n = static_cast<size_t>(mpad) * kc;
+          for (size_t q = 0; q < n; ++q) dst[q] = src[q];
+        }
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int nr = std::min(NR, nc - jr);
+          pack_b(pc, kc, jc + jr, ws.b);
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int mr = std::min(MR, mc - ir);
+            double* drows[MR];
+            float* frows[MR];
+            for (int i = 0; i < mr; ++i) {
+              drows[i] = out_d ? out_d + static_cast<size_t>(ic + ir + i) * ldd + jc + jr
+                               : ws.c + static_cast<size_t>(ir + i) * NC_D + jr;
+              frows[i] = out_d ? nullptr : row(ic + ir + i) + jc + jr;
+            }
+            kernel(kc, ws.a + static_cast<size_t>(ir) * kc, ws.b, drows, last && !out_d ? frows : nullptr, first, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// C = A*B (no accumulate) over the whole problem with double accumulation,
+// using the pool.
+template <class PackA, class PackBD, class RowPtr>
+bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, const RowPtr& row, Split prefer = Split::M) {
+  if (M <= 0 || N <= 0) return true;
+  if (K <= 0) {
+    for (int i = 0; i < M; ++i) std::memset(row(i), 0, sizeof(float) * N);
+    return true;
+  }
+  {
+    WorkspaceD& ws = workspace_d();  // the caller's (it takes part in every region)
+    if (!ws.a || !ws.b || !ws.c) return false;
+  }
+  const Plan p = make_plan(M, N, K, num_threads(), prefer);
+  const int tiles_m = (M + MR - 1) / MR, units_n = (N + kUnitN - 1) / kUnitN;
+  std::atomic<bool> ok{true};
+  if (p.tk == 1) {
+    const int tasks = p.tm * p.tn;
+    auto task = [&](int t) {
+      WorkspaceD& ws = workspace_d();
+      if (!ws.a || !ws.b || !ws.c) {
+        ok.store(false);
+        return;
+      }
+      const int im = t % p.tm, in = t / p.tm;
+      Range r{split_at(tiles_m, p.tm, im, MR, M), split_at(tiles_m, p.tm, im + 1, MR, M),
+              split_at(units_n, p.tn, in, kUnitN, N), split_at(units_n, p.tn, in + 1, kUnitN, N), 0, K};
+      if (r.m0 < r.m1 && r.n0 < r.n1) gemm_range_d(r, pack_a, pack_b, row, static_cast<double*>(nullptr), 0);
+    };
+    if (tasks == 1) task(0);
+    else parallel_for(tasks, task);
+    return ok.load();
+  }
+  // K split: every part sums into a private double buffer; the parts are
+  // added in double and rounded once.
+  int tk = p.tk;
+  const size_t mn = static_cast<size_t>(M) * N;
+  while (tk > 2 && 8.0 * mn * tk > 128.0 * 1024 * 1024) --tk;
+  const int kblocks = (K + KC - 1) / KC;
+  double* buf = aligned_doubles(mn * tk);
+  if (!buf) return false;
+  parallel_for(tk, [&](int t) {
+    const int k0 = std::min(K, split_at(kblocks, tk, t, KC, K)), k1 = std::min(K, split_at(kblocks, tk, t + 1, KC, K));
+    double* mine = buf + mn * t;
+    WorkspaceD& ws = workspace_d();
+    if (k0 >= k1 || !ws.a || !ws.b || !ws.c) {
+      if (k0 < k1) ok.store(false);
+      std::memset(mine, 0, sizeof(double) * mn);
+      return;
+    }
+    Range r{0, M, 0, N, k0, k1};
+    gemm_range_d(r, pack_a, pack_b, row, mine, static_cast<size_t>(N));
+  });
+  const int T = num_threads();
+  const int chunks = std::min(M, T);
+  parallel_for(chunks, [&](int c) {
+    const int i0 = static_cast<int>(static_cast<long long>(M) * c / chunks);
+    const int i1 = static_cast<int>(static_cast<long long>(M) * (c + 1) / chunks);
+    for (int i = i0; i < i1; ++i) {
+      float* ci = row(i);
+      for (int j = 0; j < N; ++j) {
+        double sum = 0;
+        for (int t = 0; t < tk; ++t) sum += buf[mn * t + static_cast<size_t>(i) * N + j];
+        ci[j] = static_cast<float>(sum);
+      }
+    }
+  });
+  free_doubles(buf);
+  return ok.load();
 }
 
 // ---- plain packers ---------------------------------------------------------

@@ -466,8 +466,8 @@ ALAE_AVX512 void kernel_d_avx512(int kc, const double* __restrict a, const doubl
         x1 = _mm512_add_pd(x1, _mm512_loadu_pd(cd[i] + 8));
       }
       if (c) {
-        _mm256_storeu_ps(c[i], _mm512_cvtpd_ps(x0));
-        _mm256_storeu_ps(c[i] + 8, _mm512_cvtpd_ps(x1));
+        _mm256_storeu_ps(c[i], _mm512_maskz_cvtpd_ps(static_cast<__mmask8>(0xFF), x0));
+        _mm256_storeu_ps(c[i] + 8, _mm512_maskz_cvtpd_ps(static_cast<__mmask8>(0xFF), x1));
       } else {
         _mm512_storeu_pd(cd[i], x0);
         _mm512_storeu_pd(cd[i] + 8, x1);

@@ -25,6 +25,24 @@ Workspace& workspace() {
   return owned.ws;
 }
 
+WorkspaceD& workspace_d() {
+  struct Owned {
+    WorkspaceD ws;
+    Owned() {
+      ws.a = aligned_doubles(static_cast<size_t>(MC_D) * KC_D + 64);
+      ws.b = aligned_doubles(static_cast<size_t>(KC_D) * NR + 64);
+      ws.c = aligned_doubles(static_cast<size_t>(MC_D) * NC_D + 64);
+    }
+    ~Owned() {
+      free_doubles(ws.a);
+      free_doubles(ws.b);
+      free_doubles(ws.c);
+    }
+  };
+  thread_local Owned owned;
+  return owned.ws;
+}
+
 namespace {
 
 bool workspace_ok() {
@@ -122,6 +140,11 @@ bool batch_matmul(int batch, const int32_t* aIdx, const int32_t* bIdx, bool tran
 // y[b,oy,ox,:] = sum_{ky,kx,ci} x[b, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw, ci] w[ky,kx,ci,:]
 // GEMM: rows = output pixels, depth = (ky,kx,ci), columns = outC; B is the
 // filter itself (HWIO is already [kH*kW*inC, outC] row-major).
+// By default every output is accumulated in double and rounded once (as
+// tfjs's cpu backend does in JS numbers): the float32 GEMM's rounding moves
+// pre-activations near zero across the leaky-ReLU kink, which training
+// gradients compared with a float64 reference notice. conv_fp32() (env
+// ALAE_NATIVE_CONV_FP32=1) selects the float32 GEMM, about twice as fast.
 bool conv2d(const ConvShape& s, const float* x, const float* w, float* y) {
   if (!workspace_ok()) return false;
   std::vector<int> tapY(s.kH), tapX(s.kW);
@@ -129,9 +152,13 @@ bool conv2d(const ConvShape& s, const float* x, const float* w, float* y) {
   for (int i = 0; i < s.kW; ++i) tapX[i] = i * s.dilW - s.padLeft;
   const int M = s.batch * s.outH * s.outW, N = s.outC, K = s.kH * s.kW * s.inC;
   PackAImage pa{x, s.inH, s.inW, s.inC, s.outH, s.outW, s.strideH, s.strideW, tapY.data(), tapX.data(), s.kW, M};
-  PackBMatrix pb{w, N, N, false};
   auto row = [y, N](int i) { return y + static_cast<size_t>(i) * N; };
-  return gemm(M, N, K, pa, pb, row, false, Split::M);
+  if (conv_fp32() || M <= 0 || N <= 0 || K <= 0) {
+    PackBMatrix pb{w, N, N, false};
+    return gemm(M, N, K, pa, pb, row, false, Split::M);
+  }
+  // Precise path: dot products accumulated in double, one rounding per output.
+  return gemm_d(M, N, K, pa, PackBMatrixD{w, N}, row, Split::M);
 }
 
 // dx[b,iy,ix,ci] = sum over (ky,kx) with oy = (iy + pt - ky*dh)/sh integral

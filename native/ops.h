@@ -22,6 +22,7 @@ struct ConvShape {
   int padTop, padLeft;
 };
 
+// Accumulates in double and rounds once, unless conv_fp32() (common.h).
 bool conv2d(const ConvShape& s, const float* x, const float* w, float* y);
 bool conv2d_backprop_input(const ConvShape& s, const float* dy, const float* w, float* dx);
 bool conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw);

@@ -32,7 +32,7 @@ import {
   type Styles,
 } from './latents.js';
 
-export interface Progress {
+export interface JobProgress {
   /** What is being counted: input images (faces, encode, reconstruct) or output images (decode, generate). */
   stage: 'encode' | 'reconstruct' | 'decode' | 'generate';
   done: number;
@@ -40,7 +40,7 @@ export interface Progress {
   /** The input just finished, when counting inputs. */
   source?: string;
 }
-export type ProgressFn = (p: Progress) => void;
+export type JobProgressFn = (p: JobProgress) => void;
 
 /** An input that could not be used, and why. */
 export interface Failure {
@@ -75,14 +75,14 @@ export interface ImageJobOptions {
   align?: AlignChoice;
   faces?: FaceSelection;
   batchSize?: number;
-  onProgress?: ProgressFn;
+  onProgress?: JobProgressFn;
   /** Throw the first failure instead of reporting it and going on. */
   throwOnError?: boolean;
   /** Called at once for each input that fails (it is also listed in the results). */
   onFailure?: (f: Failure) => void;
 }
 
-export interface DecodeOptions {
+export interface ImageDecodeOptions {
   /**
    * Noise seed. One number: every row gets the same noise maps (so a row
    * decodes the same alone or in any batch, and interpolation strips do
@@ -94,14 +94,14 @@ export interface DecodeOptions {
   /** Truncation toward the average w (default: none). */
   truncation?: Truncation;
   batchSize?: number;
-  onProgress?: ProgressFn;
+  onProgress?: JobProgressFn;
 }
 
 export interface GenerateOptions {
   /** Default: the model's (psi 0.7, cutoff 8), as the reference's Model.generate; false for none. */
   truncation?: Truncation | false;
   batchSize?: number;
-  onProgress?: ProgressFn;
+  onProgress?: JobProgressFn;
 }
 
 /** A batch of encoded faces: row i of `latents` is `faces[i]`. */
@@ -385,7 +385,7 @@ export class Alae {
   }
 
   /** Images from w rows or styles (uint8, the model's resolution and channels). */
-  async decode(x: Latents | Styles, opts: DecodeOptions = {}): Promise<RawImage[]> {
+  async decode(x: Latents | Styles, opts: ImageDecodeOptions = {}): Promise<RawImage[]> {
     this.live();
     const styles = asStyles(x, this.styleSlots);
     if (styles.size !== this.latentSize) throw new AlaeError(`latents have size ${styles.size}, the model's is ${this.latentSize}`);

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { AlaeError } from '../errors.js';
-import { Alae, loadModel, type Failure, type Progress } from './alae.js';
+import { Alae, loadModel, type Failure, type JobProgress } from './alae.js';
 import { readLatents } from './latents-file.js';
 import { rowOf, type Latents } from './latents.js';
 import type { AlignChoice, FaceSelection } from '../face/faces.js';
@@ -128,7 +128,7 @@ export function checkCommon(v: CommonValues): void {
 }
 
 export interface ProgressRenderer {
-  (p: Progress): void;
+  (p: JobProgress): void;
   /** Finish the line (TTY) and stop. */
   end(): void;
 }
@@ -142,7 +142,7 @@ export function progressRenderer(label: string, quiet = false, stream: NodeJS.Wr
   let lastTenth = -1;
   let lastDraw = 0;
   let open = false;
-  const render = ((p: Progress) => {
+  const render = ((p: JobProgress) => {
     if (quiet || p.total < 2) return;
     const pct = Math.floor((100 * p.done) / p.total);
     const text = `${label}: ${p.done}/${p.total} (${pct}%)${p.source ? ` ${path.basename(p.source)}` : ''}`;

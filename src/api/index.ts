@@ -6,15 +6,15 @@
  */
 export { Alae, createModel, loadModel, loadDirection, defaultAlign, zFromSeed } from './alae.js';
 export type {
-  DecodeOptions,
+  ImageDecodeOptions,
   EncodedBatch,
   EncodeResult,
   Failure,
   GenerateOptions,
   ImageJobOptions,
   LoadModelOptions,
-  Progress,
-  ProgressFn,
+  JobProgress,
+  JobProgressFn,
   ReconstructBatch,
   Reconstruction,
   ReconstructResult,

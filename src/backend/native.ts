@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../tf.js';
+import { nativeElementwiseKernels } from './native-elementwise.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -317,7 +318,7 @@ export async function registerNativeBackend(): Promise<void> {
       return b;
     }, 1);
   }
-  const native = makeKernels(n);
+  const native = { ...nativeElementwiseKernels(n), ...makeKernels(n) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });

@@ -107,7 +107,7 @@ export function formatTable(res: BenchResults): string {
     '',
   ];
   const refHead = h.deviceKind === 'gpu' ? 'H100 PyTorch' : 'CPU PyTorch';
-  const head = ['row', 'result', refHead, 'ratio', 'vs H100', 'peak MiB', 'time'];
+  const head = ['row', 'result', refHead, 'ratio', 'vs H100', 'peak tensor MiB', 'time'];
   const cells = res.rows.map((r) => [
     r.label,
     r.status === 'ok' && r.value !== null ? value(r.value, r.unit) : STATUS[r.status] ?? r.status,
@@ -122,6 +122,10 @@ export function formatTable(res: BenchResults): string {
   lines.push(fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(fmt));
   const notes = res.rows.filter((r) => r.note).map((r) => `  ${r.id}: ${r.note}`);
   if (notes.length) lines.push('', 'notes:', ...notes);
-  lines.push('', 'ratio: speed relative to the reference on the same kind of device (>1 is faster); training rows in images/s, inference in ms per encode + decode.');
+  lines.push(
+    '',
+    'ratio: speed relative to the reference on the same kind of device (>1 is faster); training rows in images/s, inference in ms per encode + decode.',
+    'peak tensor MiB: the most bytes held by live tensors during one profiled iteration (tf.profile peakBytes), as tfjs counts them, not the device allocator.',
+  );
   return lines.join('\n');
 }

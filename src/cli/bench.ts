@@ -21,7 +21,8 @@ ${ROWS.map((r) => `                     ${r.id.padEnd(18)} ${r.label}`).join('\n
   --warmup N       warm-up iterations per row (default 1)
   --budget-s S     wall-clock limit per row, setup included (default 600); a row past it says so
   --out <file>     where the JSON goes (default bench-results.json)
-  --peak-mem       profile one more iteration for the peak tensor memory (default on for webgpu)
+  --peak-mem       profile one more iteration for the peak tensor memory (default on for webgpu;
+                   --no-peak-mem turns it off)
   --in-process     run the rows in this process (no memory or time isolation)
   --backend <name> auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu (or ALAE_BACKEND)
 `;
@@ -41,9 +42,21 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
   const start = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, main, 'bench', '--child', row.id, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let result: RowResult | null = null;
     let out = '';
     let err = '';
     let killedForTime = false;
+    // Dawn reports a failed GPU allocation as validation errors on the child's output
+    // ("Invalid Buffer ... is invalid due to a previous error"), not as a thrown error.
+    let memoryTrouble: string | null = null;
+    let errorLines = 0;
+    const watch = (l: string): boolean => {
+      const bad = /OutOfMemory|out of memory|Invalid Buffer|Failed to allocate|allocation failed|device (was )?lost/i.test(l);
+      if (bad) memoryTrouble ??= l.trim().slice(0, 160);
+      const noisy = bad || /^\s*(- While|validation:|\[Invalid)/.test(l);
+      if (noisy) errorLines++;
+      return !noisy || errorLines <= 3; // forward the first few, not the flood
+    };
     // The child stops itself between iterations; this catches an iteration that alone runs past the budget.
     const limit = setTimeout(() => {
       killedForTime = true;
@@ -60,18 +73,25 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
           } catch {
             /* ignore */
           }
-        } else if (l.trim()) onLine(l);
+        } else if (l.trim() && watch(l)) onLine(l);
       }
     });
-    child.stderr!.on('data', (d: Buffer) => (err += d));
-    let result: RowResult | null = null;
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d;
+      for (const l of String(d).split('\n')) watch(l);
+      if (err.length > 1e6) err = err.slice(-1e5);
+    });
     child.on('exit', (code, signal) => {
       clearTimeout(limit);
       const seconds = (performance.now() - start) / 1000;
-      if (result) return resolve({ ...result, seconds });
+      if (result && !(memoryTrouble && result.status !== 'ok')) {
+        const r = result as RowResult;
+        return resolve({ ...r, seconds, note: memoryTrouble && r.status === 'ok' ? [r.note, `GPU errors during the run: ${memoryTrouble}`].filter(Boolean).join('; ') : r.note });
+      }
       const base: RowResult = { id: row.id, status: 'failed', value: null, unit: row.kind === 'train' ? 'img/s' : 'ms', iterations: 0, times: [], warmup: [], peakBytes: null, seconds };
       const lastErr = err.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 300);
-      if (killedForTime) resolve({ ...base, status: 'over-budget', note: `stopped after ${seconds.toFixed(0)} s: one iteration takes longer than the ${budgetSec} s budget` });
+      if (memoryTrouble) resolve({ ...base, status: 'out-of-memory', note: `GPU allocation failed: ${memoryTrouble}${killedForTime ? ` (then stopped after ${seconds.toFixed(0)} s)` : ''}` });
+      else if (killedForTime) resolve({ ...base, status: 'over-budget', note: `stopped after ${seconds.toFixed(0)} s: one iteration takes longer than the ${budgetSec} s budget` });
       else if (signal === 'SIGKILL' || isMemoryError(err)) resolve({ ...base, status: 'out-of-memory', note: signal ? `killed by ${signal} (likely the out-of-memory killer)` : lastErr });
       else resolve({ ...base, note: `exit ${code ?? signal}: ${lastErr}` });
     });
@@ -87,6 +107,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'budget-s': { type: 'string' },
     out: { type: 'string', short: 'o' },
     'peak-mem': { type: 'boolean' },
+    'no-peak-mem': { type: 'boolean' },
     'in-process': { type: 'boolean' },
     child: { type: 'string' },
   });
@@ -99,7 +120,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const warmup = positiveInt(values.warmup, 'warmup', 1, 0);
   const budgetSec = positiveInt(values['budget-s'], 'budget-s', 600);
   const backend = await setupBackend(values.backend, true);
-  const peakMemory = values['peak-mem'] ?? backend === 'webgpu';
+  const peakMemory = values['no-peak-mem'] ? false : (values['peak-mem'] ?? backend === 'webgpu');
   const opts: RowOptions = { iters, warmup, budgetSec, peakMemory };
 
   if (values.child) {
@@ -116,7 +137,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const header = await benchHeader(backend, { iters, warmup, budgetSec });
   const results: BenchResults = { header, rows: [] };
   const outFile = values.out ?? 'bench-results.json';
-  const childArgs = ['--backend', backend, '--iters', String(iters), '--warmup', String(warmup), '--budget-s', String(budgetSec), ...(peakMemory ? ['--peak-mem'] : [])];
+  const childArgs = ['--backend', backend, '--iters', String(iters), '--warmup', String(warmup), '--budget-s', String(budgetSec), peakMemory ? '--peak-mem' : '--no-peak-mem'];
   process.stdout.write(`alae bench: ${rows.length} row(s) on ${backend} (${header.device})\n`);
   for (const row of rows) {
     process.stdout.write(`- ${row.label} ...\n`);

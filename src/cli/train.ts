@@ -153,6 +153,12 @@ export function formatIterationLine(i: IterationInfo): string {
   );
 }
 
+/** A path as short as it reads clearly: relative to the working directory when inside it. */
+function shortPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+}
+
 /** Dataset preparation progress as a plain line at most every 5 s (and at the end). */
 function throttledProgress(say: (s: string) => void): (done: number, total: number, stage?: string) => void {
   let last = 0;
@@ -199,6 +205,7 @@ async function inkUi(init: DashboardState): Promise<Ui> {
       s.lod = i.lod;
       s.resolution = i.resolution;
       s.blend = i.blend;
+      s.inTransition = i.inTransition;
       s.kimg = i.imagesTotal / 1000;
       s.totalKimg = i.totalImages / 1000;
       s.last = i.losses;
@@ -211,11 +218,11 @@ async function inkUi(init: DashboardState): Promise<Ui> {
       s.history.d.push(r.losses.d);
       s.history.g.push(r.losses.g);
       s.history.ae.push(r.losses.ae);
-      if (r.samplePath) s.samplePath = relative(process.cwd(), r.samplePath);
+      if (r.samplePath) s.samplePath = shortPath(r.samplePath);
       update();
     },
     checkpoint: (p) => {
-      s.checkpointPath = relative(process.cwd(), p);
+      s.checkpointPath = shortPath(p);
       update();
     },
     level: (l) => {
@@ -277,6 +284,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
         ours = { file, data: await readCheckpoint(file) };
         config = ours.data.config;
         if (given && !sameArchitecture(given, config)) throw new AlaeError('--preset/--config describe another architecture than the checkpoint (a resumed run keeps its own config)', file);
+        if (epochImages !== undefined && epochImages !== ours.data.progress.epochImages) {
+          throw new AlaeError(`--epoch-images ${epochImages} differs from the run's ${ours.data.progress.epochImages}; a resumed run keeps its schedule`, file);
+        }
       }
     }
   } else {

@@ -4,7 +4,7 @@
  * resize, convert channels, tile sheets, encode PNG, and move between uint8
  * pixels and the model's [-1, 1] floats. No tensors here: callers own those.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
@@ -194,7 +194,6 @@ export async function writePng(file: string, img: RawImage): Promise<void> {
  */
 export async function listImages(args: readonly string[]): Promise<string[]> {
   const out: string[] = [];
-  const { readdir } = await import('node:fs/promises');
   for (const a of args) {
     let isDir = false;
     try {

@@ -20,8 +20,7 @@ import { type AlaeConfig, styleCount } from '../config/config.js';
 import { AlaeError } from '../errors.js';
 import { AlaeModel } from '../model/alae.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { BatchLoader } from '../data/loader.js';
-import { toFloatImage } from '../data/loader.js';
+import { BatchLoader, toFloatImage } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeModelFile } from '../io/model-file.js';
 import { Rng } from '../util/random.js';
@@ -79,6 +78,7 @@ export interface IterationInfo {
   resolution: number;
   batch: number;
   blend: number;
+  inTransition: boolean;
   lr: number;
   /** Images trained on so far (this iteration included). */
   imagesTotal: number;
@@ -410,6 +410,7 @@ export class Trainer {
       resolution: level.resolution,
       batch: level.batch,
       blend: level.blend,
+      inTransition: level.inTransition,
       lr: level.lr,
       imagesTotal: p.imagesTotal,
       totalImages: this.targetImages,

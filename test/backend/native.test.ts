@@ -5,10 +5,21 @@
  * double backprop, and tensor leaks. Skipped (with the reason) only when the
  * addon is not built.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
-import { loadNativeAddon, nativeAvailable, nativeInfo, registerNativeBackend, type NativeAddon } from '../../src/backend/native.js';
+import {
+  loadNativeAddon, nativeAddonCandidates, nativeAvailable, nativeInfo, registerNativeBackend, type NativeAddon,
+} from '../../src/backend/native.js';
+
+/** The addon's Conv2D accumulation switch (native/addon.cc), not in the NativeAddon type. */
+type ConvPrecisionAddon = Omit<NativeAddon, 'info'> & {
+  /** Conv2D forward in float32 (true) or double (false) accumulation; returns the previous setting. */
+  setConvFp32(on: boolean): boolean;
+  info(): { threads: number; simd: string; convAccum: 'fp64' | 'fp32' };
+};
 
 const available = nativeAvailable();
 let whyNot = '';
@@ -280,6 +291,225 @@ describe.skipIf(!available)('native backend', () => {
     try {
       const single = runOn('native', inputs, f);
       multi.forEach((m, i) => expect(relErr(single[i], m)).toBeLessThan(1e-5));
+    } finally {
+      addon.setThreads(0);
+    }
+  });
+});
+
+// ---- Conv2D forward precision ------------------------------------------------
+// The forward accumulates in double and rounds once (ALAE_NATIVE_CONV_FP32=1
+// selects the float32 GEMM). Checked against plain float64 loops here.
+
+interface ConvGeom {
+  x: number[]; // NHWC
+  w: number[]; // HWIO
+  stride: [number, number];
+  pad: [number, number]; // top, left (bottom/right implied by the output size)
+  out: [number, number];
+}
+
+/** y = conv2d(x, w) in float64, and per output the sum of |terms|. */
+function conv2dF64(g: ConvGeom, x: Float32Array, w: Float32Array): { y: Float64Array; absSum: Float64Array } {
+  const [B, H, W, C] = g.x, [KH, KW, , OC] = g.w, [OH, OW] = g.out;
+  const y = new Float64Array(B * OH * OW * OC), absSum = new Float64Array(y.length);
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let o = 0; o < OC; o++) {
+          let s = 0, a = 0;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * g.stride[0] - g.pad[0] + ky;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = ox * g.stride[1] - g.pad[1] + kx;
+              if (ix < 0 || ix >= W) continue;
+              for (let c = 0; c < C; c++) {
+                const t = x[((b * H + iy) * W + ix) * C + c] * w[((ky * KW + kx) * C + c) * OC + o];
+                s += t;
+                a += Math.abs(t);
+              }
+            }
+          }
+          const i = ((b * OH + oy) * OW + ox) * OC + o;
+          y[i] = s;
+          absSum[i] = a;
+        }
+      }
+    }
+  }
+  return { y, absSum };
+}
+
+/** The spacing of float32 values at |v|. */
+function ulp32(v: number): number {
+  const a = Math.abs(Math.fround(v));
+  if (a < 2 ** -126) return 2 ** -149;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  if (2 ** (e + 1) <= a) e++;
+  return 2 ** (e - 23);
+}
+
+const convParamsOf = (g: ConvGeom) => Int32Array.from([
+  g.x[0], g.x[1], g.x[2], g.x[3], g.out[0], g.out[1], g.w[3], g.w[0], g.w[1], g.stride[0], g.stride[1], 1, 1, g.pad[0], g.pad[1],
+]);
+
+interface PrecisionReport {
+  rel: number; // max |y - ref| / max |ref|
+  ulps: number; // max |y - ref| / ulp32(ref)
+  notRounded: number; // outputs that are not fround(ref)
+}
+
+function precisionOf(y: Float32Array, ref: Float64Array): PrecisionReport {
+  let e = 0, m = 0, ulps = 0, notRounded = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(y[i] - ref[i]);
+    e = Math.max(e, d);
+    m = Math.max(m, Math.abs(ref[i]));
+    ulps = Math.max(ulps, d / ulp32(ref[i]));
+    if (y[i] !== Math.fround(ref[i])) notRounded++;
+  }
+  return { rel: m === 0 ? e : e / m, ulps, notRounded };
+}
+
+const precisionCases: [string, ConvGeom][] = [
+  ['3x3 pad 1', { x: [2, 7, 9, 24], w: [3, 3, 24, 20], stride: [1, 1], pad: [1, 1], out: [7, 9] }],
+  ['4x4 stride 2 pad 1', { x: [2, 10, 8, 12], w: [4, 4, 12, 33], stride: [2, 2], pad: [1, 1], out: [5, 4] }],
+  ['1x1', { x: [3, 5, 6, 40], w: [1, 1, 40, 17], stride: [1, 1], pad: [0, 0], out: [5, 6] }],
+  // K = 5400: several depth blocks and, with 2+ threads, the K split (private double sums).
+  ['3x3 pad 1, long reduction 600 -> 24', { x: [1, 3, 3, 600], w: [3, 3, 600, 24], stride: [1, 1], pad: [1, 1], out: [3, 3] }],
+  // M = 338 rows, N = 300 columns: several row / column blocks, partial tiles.
+  ['3x3 pad 1, 8 -> 300 (partial tiles)', { x: [2, 13, 13, 8], w: [3, 3, 8, 300], stride: [1, 1], pad: [1, 1], out: [13, 13] }],
+];
+
+/** Large alternating terms that cancel: x ~ 1000 (1 + 1e-3 u), w ~ +-(1 + 1e-3 u) by channel parity. */
+function cancellationInputs(g: ConvGeom, seed: number): { x: Float32Array; w: Float32Array } {
+  const ux = randArray(size(g.x), seed), uw = randArray(size(g.w), seed + 1);
+  const x = ux.map((u) => 1000 * (1 + 1e-3 * u));
+  const OC = g.w[3], C = g.w[2];
+  const w = uw.map((u, i) => (Math.floor(i / OC) % C % 2 === 0 ? 1 : -1) * (1 + 1e-3 * u));
+  return { x, w };
+}
+
+describe.skipIf(!available)('native Conv2D forward precision (double accumulation)', () => {
+  let addon: ConvPrecisionAddon;
+  beforeAll(async () => {
+    await registerNativeBackend();
+    addon = loadNativeAddon() as ConvPrecisionAddon;
+    await tf.ready();
+  });
+  afterAll(() => {
+    addon?.setSimd('auto');
+    addon?.setConvFp32(false);
+    tf.setBackend('cpu');
+  });
+
+  /** Runs the raw addon conv in the given mode. */
+  function run(g: ConvGeom, x: Float32Array, w: Float32Array, fp32: boolean): Float32Array {
+    const y = new Float32Array(g.x[0] * g.out[0] * g.out[1] * g.w[3]);
+    const was = addon.setConvFp32(fp32);
+    try {
+      addon.conv2d(x, w, y, convParamsOf(g));
+    } finally {
+      addon.setConvFp32(was);
+    }
+    return y;
+  }
+
+  it('is the default, and ALAE_NATIVE_CONV_FP32=1 (read at load) selects float32', () => {
+    expect(addon.info().convAccum).toBe(process.env.ALAE_NATIVE_CONV_FP32 === '1' ? 'fp32' : 'fp64');
+    const file = nativeAddonCandidates().find((f) => fs.existsSync(f))!;
+    const probe = (env: Record<string, string | undefined>) => JSON.parse(execFileSync(process.execPath,
+      ['-e', `console.log(JSON.stringify(require(${JSON.stringify(file)}).info()))`],
+      { env: { ...process.env, ALAE_NATIVE_CONV_FP32: undefined, ...env }, encoding: 'utf8' })).convAccum;
+    expect(probe({})).toBe('fp64');
+    expect(probe({ ALAE_NATIVE_CONV_FP32: '1' })).toBe('fp32');
+    expect(probe({ ALAE_NATIVE_CONV_FP32: '0' })).toBe('fp64');
+    const wasFp32 = addon.info().convAccum === 'fp32';
+    try {
+      expect(addon.setConvFp32(true)).toBe(wasFp32);
+      expect(addon.info().convAccum).toBe('fp32');
+      expect(addon.setConvFp32(false)).toBe(true);
+      expect(addon.info().convAccum).toBe('fp64');
+    } finally {
+      addon.setConvFp32(wasFp32);
+    }
+  });
+
+  for (const simd of ['avx512', 'avx2', 'generic']) {
+    for (const [name, g] of precisionCases) {
+      it(`${simd}: ${name} matches float64 loops to 1 ulp (and beats or ties float32)`, () => {
+        if (!addon.setSimd(simd)) return; // not on this CPU
+        try {
+          const x = randArray(size(g.x), 50), w = randArray(size(g.w), 51);
+          const ref = conv2dF64(g, x, w).y;
+          const precise = precisionOf(run(g, x, w, false), ref);
+          const fp32 = precisionOf(run(g, x, w, true), ref);
+          expect(precise.rel, JSON.stringify({ precise, fp32 })).toBeLessThan(2e-7);
+          expect(precise.ulps, JSON.stringify({ precise, fp32 })).toBeLessThanOrEqual(1);
+          expect(precise.rel).toBeLessThanOrEqual(fp32.rel);
+          expect(precise.notRounded).toBeLessThanOrEqual(fp32.notRounded);
+        } finally {
+          addon.setSimd('auto');
+        }
+      });
+    }
+
+    it(`${simd}: cancellation of large alternating terms: double accumulation stays within 1 ulp, float32 does not`, () => {
+      if (!addon.setSimd(simd)) return;
+      try {
+        for (const g of [
+          { x: [1, 4, 4, 64], w: [1, 1, 64, 8], stride: [1, 1], pad: [0, 0], out: [4, 4] },
+          { x: [2, 5, 5, 32], w: [3, 3, 32, 16], stride: [1, 1], pad: [1, 1], out: [5, 5] },
+        ] as ConvGeom[]) {
+          const { x, w } = cancellationInputs(g, 60);
+          const { y: ref, absSum } = conv2dF64(g, x, w);
+          // The case is adversarial: the terms are far larger than the result.
+          expect(Math.max(...absSum) / Math.max(...ref.map(Math.abs))).toBeGreaterThan(100);
+          const precise = precisionOf(run(g, x, w, false), ref);
+          const fp32 = precisionOf(run(g, x, w, true), ref);
+          expect(precise.ulps, JSON.stringify({ precise, fp32 })).toBeLessThanOrEqual(1);
+          expect(precise.rel).toBeLessThan(2e-7);
+          expect(precise.rel).toBeLessThan(fp32.rel);
+          expect(fp32.ulps).toBeGreaterThan(1);
+        }
+      } finally {
+        addon.setSimd('auto');
+      }
+    });
+  }
+
+  it('tf.conv2d and tf.fused.conv2d on the native backend use the precise path', () => {
+    const g: ConvGeom = { x: [2, 6, 6, 48], w: [3, 3, 48, 20], stride: [1, 1], pad: [1, 1], out: [6, 6] };
+    const x = randArray(size(g.x), 70), w = randArray(size(g.w), 71);
+    const ref = conv2dF64(g, x, w).y;
+    tf.setBackend('native');
+    const was = addon.setConvFp32(false);
+    const [plain, fused] = tf.tidy(() => {
+      const xt = tf.tensor4d(x, g.x as [number, number, number, number]);
+      const wt = tf.tensor4d(w, g.w as [number, number, number, number]);
+      return [
+        tf.conv2d(xt, wt, 1, 1).dataSync() as Float32Array,
+        tf.fused.conv2d({ x: xt, filter: wt, strides: 1, pad: 1, activation: 'linear' }).dataSync() as Float32Array,
+      ];
+    });
+    addon.setConvFp32(was);
+    for (const [which, y] of [['conv2d', plain], ['fused.conv2d', fused]] as const) {
+      const r = precisionOf(y, ref);
+      expect(r.ulps, `${which} ${JSON.stringify(r)} on ${tf.getBackend()}`).toBeLessThanOrEqual(1);
+      expect(r.rel).toBeLessThan(2e-7);
+    }
+  });
+
+  it('precise results do not depend on the thread count beyond 1 ulp', () => {
+    const [, g] = precisionCases[3];
+    const x = randArray(size(g.x), 80), w = randArray(size(g.w), 81);
+    const multi = run(g, x, w, false);
+    addon.setThreads(1);
+    try {
+      const single = run(g, x, w, false);
+      for (let i = 0; i < multi.length; i++) expect(Math.abs(single[i] - multi[i])).toBeLessThanOrEqual(ulp32(multi[i]));
     } finally {
       addon.setThreads(0);
     }

@@ -48,7 +48,7 @@ describe('train dashboard', () => {
       '/r',
     );
     expect(line).toBe('kimg 0.024/0.048 epoch 2 lod 1 8x8 blend 0.500 lr 0.0015 | d 12.35 g 0.5000 ae 1.250 | 3.21 img/s eta 8s | sample samples/s.png');
-    const it = formatIterationLine({ iteration: 5, epoch: 2, lod: 1, resolution: 8, batch: 2, blend: 0, lr: 0.0015, imagesTotal: 20, totalImages: 48, losses: { d: 1, g: 2, ae: 3 }, indices: Int32Array.from([4, 1]), ms: 12.4 });
+    const it = formatIterationLine({ iteration: 5, epoch: 2, lod: 1, resolution: 8, batch: 2, blend: 0, inTransition: true, lr: 0.0015, imagesTotal: 20, totalImages: 48, losses: { d: 1, g: 2, ae: 3 }, indices: Int32Array.from([4, 1]), ms: 12.4 });
     expect(it).toBe('iter 5 kimg 0.020 epoch 2 lod 1 blend 0.000 d 1.000 g 2.000 ae 3.000 batch [4,1] 12ms');
   });
 

@@ -1,0 +1,383 @@
+/**
+ * The `native` backend's elementwise, reduction and data-movement kernels
+ * (native/elementwise.cc): after the convolutions went native, inference was
+ * dominated by tfjs-cpu's generic JS loops for broadcast arithmetic, means,
+ * strided slices and the depthwise blur. Each kernel here handles float32
+ * NHWC inputs and hands anything else (other dtypes, NCHW, strides or
+ * windows it does not cover) to the cpu kernel of the same name.
+ *
+ * Numerics follow the cpu kernels: + - * / sqrt round once to float32, as JS
+ * does by computing in double and storing into a Float32Array; Sum and Mean
+ * accumulate in double (Mean divides each element by the count first, as
+ * tfjs does); the depthwise convolution and average pooling accumulate in
+ * double and round once.
+ *
+ * Set ALAE_NATIVE_ELEMENTWISE=0 to leave these kernels to tfjs-cpu (A/B
+ * comparisons, bisecting a numerical difference).
+ */
+import { tf } from '../tf.js';
+
+type TensorInfo = tf.TensorInfo;
+type NamedAttrMap = tf.NamedAttrMap;
+
+/** The addon's elementwise entry points (native/elementwise.cc). */
+export interface ElementwiseAddon {
+  /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of aShape and bShape into out. */
+  ewBinary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, aShape: Int32Array, bShape: Int32Array): void;
+  /** op: 0 square, 1 sqrt, 2 rsqrt, 3 neg, 4 relu, 5 leakyRelu(alpha), 6 step(alpha), 7 reciprocal. */
+  ewUnary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** Sum (mean: 0) or mean (1) over the dimensions where mask is 1; out is the kept dimensions, row-major. */
+  ewReduce(x: Float32Array, out: Float32Array, shape: Int32Array, mask: Int32Array, mean: number): void;
+  /** dst[dstOffset + i.dstStrides] = src[srcOffset + i.srcStrides] over the index box `shape`. */
+  ewCopy(src: Float32Array, dst: Float32Array, shape: Int32Array, srcStrides: Int32Array, dstStrides: Int32Array,
+    srcOffset: number, dstOffset: number): void;
+  /**
+   * dst[n,y,x,c] = sum_k src[n, y+dy_k, x+dx_k, c] * w[k*C + c] over taps inside src.
+   * params: [N, Hs, Ws, C, Hd, Wd, ntaps]; offsets: [dy_0, dx_0, dy_1, dx_1, ...].
+   */
+  ewDepthwise(src: Float32Array, w: Float32Array, dst: Float32Array, params: Int32Array, offsets: Int32Array): void;
+  /** dw[k*C + c] = sum_{n,y,x} src[n, y+dy_k, x+dx_k, c] * dy[n,y,x,c] (dy on the [N,Hd,Wd,C] grid). */
+  ewDepthwiseFilter(src: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, offsets: Int32Array): void;
+  /** params: [N, H, W, C, Ho, Wo, fh, fw, sh, sw]; no padding. */
+  ewAvgPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** Gradient of ewAvgPool for stride = window. */
+  ewAvgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+}
+
+interface CpuBackend {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): TensorInfo;
+}
+
+interface KernelArgs {
+  inputs: Record<string, TensorInfo | undefined> | TensorInfo[];
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}
+type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+/** Does this addon build have the elementwise kernels? */
+export function hasElementwise(addon: object): addon is ElementwiseAddon {
+  const a = addon as Partial<ElementwiseAddon>;
+  return typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
+    typeof a.ewDepthwise === 'function' && typeof a.ewAvgPool === 'function';
+}
+
+/** Names of the kernels elementwiseKernels() provides. */
+export const ELEMENTWISE_KERNELS: readonly string[] = [
+  'Add', 'Sub', 'Multiply', 'RealDiv',
+  'Square', 'Sqrt', 'Rsqrt', 'Neg', 'Relu', 'LeakyRelu', 'Step', 'Reciprocal',
+  'Sum', 'Mean',
+  'Slice', 'Concat', 'PadV2', 'Transpose',
+  'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
+  'AvgPool', 'AvgPoolGrad',
+];
+
+const MAX_RANK = 8;
+/** Beyond this many elements offsets no longer fit the addon's int32 strides: the cpu kernel runs. */
+const MAX_ELEMS = 2 ** 31 - 1;
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function cpuKernel(name: string): KernelFn {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`tfjs cpu kernel '${name}' is not registered (is @tensorflow/tfjs-backend-cpu loaded?)`);
+  return k.kernelFunc as unknown as KernelFn;
+}
+
+/** The Float32Array behind a float32 tensor of rank <= 8, or null (the caller falls back). */
+function f32(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
+  if (!t || t.dtype !== 'float32' || t.shape.length > MAX_RANK) return null;
+  const v = backend.data.get(t.dataId).values;
+  if (!(v instanceof Float32Array) || v.length > MAX_ELEMS) return null;
+  return v;
+}
+
+const BINARY: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
+const UNARY: Record<string, number> = { Square: 0, Sqrt: 1, Rsqrt: 2, Neg: 3, Relu: 4, LeakyRelu: 5, Step: 6, Reciprocal: 7 };
+
+/** The kernels, by tfjs kernel name, for registration on the native backend. */
+export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn> {
+  const kernels: Record<string, KernelFn> = {};
+
+  for (const [name, op] of Object.entries(BINARY)) {
+    const fallback = cpuKernel(name);
+    kernels[name] = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { a, b } = args.inputs as Record<string, TensorInfo>;
+      const av = f32(backend, a), bv = f32(backend, b);
+      if (!av || !bv) return fallback(args);
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      if (outShape.length > MAX_RANK) return fallback(args);
+      const out = new Float32Array(sizeOf(outShape));
+      n.ewBinary(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  for (const [name, op] of Object.entries(UNARY)) {
+    const fallback = cpuKernel(name);
+    kernels[name] = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      if (!xv) return fallback(args);
+      let alpha = 0;
+      if (name === 'LeakyRelu' || name === 'Step') {
+        alpha = Number((args.attrs as { alpha?: number } | undefined)?.alpha ?? (name === 'LeakyRelu' ? 0.2 : 0));
+      }
+      const out = new Float32Array(xv.length);
+      n.ewUnary(op, xv, out, alpha);
+      return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
+    };
+  }
+
+  for (const name of ['Sum', 'Mean']) {
+    const fallback = cpuKernel(name);
+    kernels[name] = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      if (!xv) return fallback(args);
+      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+      const axes = tf.util.parseAxisParam(axis, x.shape);
+      const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+      const mask = new Int32Array(x.shape.length);
+      for (const ax of axes) mask[ax] = 1;
+      const out = new Float32Array(sizeOf(outShape));
+      n.ewReduce(xv, out, Int32Array.from(x.shape), mask, name === 'Mean' ? 1 : 0);
+      const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+      return backend.makeTensorInfo(shape, 'float32', out);
+    };
+  }
+
+  const copy = (src: Float32Array, dst: Float32Array, shape: readonly number[], srcStrides: readonly number[],
+    dstStrides: readonly number[], srcOffset: number, dstOffset: number): void => {
+    n.ewCopy(src, dst, Int32Array.from(shape), Int32Array.from(srcStrides), Int32Array.from(dstStrides), srcOffset, dstOffset);
+  };
+
+  {
+    const fallback = cpuKernel('Slice');
+    kernels.Slice = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      if (!xv) return fallback(args);
+      const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
+      const [$begin, $size] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+      tf.slice_util.assertParamsValid(x as tf.Tensor, $begin, $size);
+      // A contiguous slice is a zero-copy view in the cpu kernel.
+      if (tf.slice_util.isSliceContinous(x.shape, $begin, $size)) return fallback(args);
+      const xStrides = stridesOf(x.shape);
+      const offset = $begin.reduce((acc, b, i) => acc + b * xStrides[i], 0);
+      const out = new Float32Array(sizeOf($size));
+      copy(xv, out, $size, xStrides, stridesOf($size), offset, 0);
+      return backend.makeTensorInfo($size, 'float32', out);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('Concat');
+    kernels.Concat = (args) => {
+      const backend = args.backend as CpuBackend;
+      const inputs = args.inputs as unknown as TensorInfo[];
+      const vals = inputs.map((t) => f32(backend, t));
+      if (inputs.length < 2 || vals.some((v) => !v)) return fallback(args);
+      const { axis } = args.attrs as unknown as tf.ConcatAttrs;
+      const $axis = tf.util.parseAxisParam(axis, inputs[0].shape)[0];
+      const shapes = inputs.map((t) => t.shape);
+      tf.backend_util.assertParamsConsistent(shapes, $axis);
+      const outShape = tf.backend_util.computeOutShape(shapes, $axis);
+      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
+      const out = new Float32Array(sizeOf(outShape));
+      const outStrides = stridesOf(outShape);
+      let at = 0;
+      inputs.forEach((t, i) => {
+        if (sizeOf(t.shape) > 0) copy(vals[i]!, out, t.shape, stridesOf(t.shape), outStrides, 0, at * outStrides[$axis]);
+        at += t.shape[$axis];
+      });
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('PadV2');
+    kernels.PadV2 = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      if (!xv) return fallback(args);
+      const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
+      if (paddings.some(([a, b]) => a < 0 || b < 0)) return fallback(args);
+      const outShape = paddings.map(([a, b], i) => a + x.shape[i] + b);
+      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
+      const out = new Float32Array(sizeOf(outShape));
+      if (constantValue !== 0) out.fill(constantValue);
+      const outStrides = stridesOf(outShape);
+      const offset = paddings.reduce((acc, [a], i) => acc + a * outStrides[i], 0);
+      if (xv.length > 0) copy(xv, out, x.shape, stridesOf(x.shape), outStrides, 0, offset);
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('Transpose');
+    kernels.Transpose = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      if (!xv) return fallback(args);
+      const { perm } = args.attrs as unknown as tf.TransposeAttrs;
+      const xStrides = stridesOf(x.shape);
+      const outShape = perm.map((p) => x.shape[p]);
+      const out = new Float32Array(xv.length);
+      copy(xv, out, outShape, perm.map((p) => xStrides[p]), stridesOf(outShape), 0, 0);
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  // Depthwise convolution at stride 1, channel multiplier 1, NHWC: a sum of
+  // shifted taps. Tap k = (i, j) reads the filter's [i, j, :, 0] row.
+  type DwAttrs = {
+    strides: [number, number] | number; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dilations?: [number, number] | number; dimRoundingMode?: 'floor' | 'round' | 'ceil'; dataFormat?: string;
+  };
+  const dwInfo = (xShape: number[], filterShape: number[], attrs: DwAttrs): tf.backend_util.Conv2DInfo | null => {
+    if (attrs.dataFormat === 'NCHW' || xShape.length !== 4 || filterShape.length !== 4 || filterShape[3] !== 1) return null;
+    const ci = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number], filterShape as [number, number, number, number],
+      attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
+    if (ci.strideHeight !== 1 || ci.strideWidth !== 1 || ci.inChannels !== ci.outChannels) return null;
+    return ci;
+  };
+  // Offsets into the input of the forward taps (sign = 1) or into dy for the input gradient (sign = -1).
+  const tapOffsets = (ci: tf.backend_util.Conv2DInfo, sign: 1 | -1): Int32Array => {
+    const off = new Int32Array(2 * ci.filterHeight * ci.filterWidth);
+    for (let i = 0; i < ci.filterHeight; i++) {
+      for (let j = 0; j < ci.filterWidth; j++) {
+        const k = i * ci.filterWidth + j;
+        off[2 * k] = sign * (i * ci.dilationHeight - ci.padInfo.top);
+        off[2 * k + 1] = sign * (j * ci.dilationWidth - ci.padInfo.left);
+      }
+    }
+    return off;
+  };
+  const dwParams = (N: number, Hs: number, Ws: number, C: number, Hd: number, Wd: number, taps: number): Int32Array =>
+    Int32Array.from([N, Hs, Ws, C, Hd, Wd, taps]);
+
+  {
+    const fallback = cpuKernel('DepthwiseConv2dNative');
+    kernels.DepthwiseConv2dNative = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x, filter } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x), wv = f32(backend, filter);
+      const ci = xv && wv ? dwInfo(x.shape, filter.shape, args.attrs as unknown as DwAttrs) : null;
+      if (!ci || !xv || !wv) return fallback(args);
+      const out = new Float32Array(sizeOf(ci.outShape));
+      n.ewDepthwise(xv, wv, out, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+        ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
+      return backend.makeTensorInfo(ci.outShape, 'float32', out);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('DepthwiseConv2dNativeBackpropInput');
+    kernels.DepthwiseConv2dNativeBackpropInput = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { dy, filter } = args.inputs as Record<string, TensorInfo>;
+      const attrs = args.attrs as unknown as DwAttrs & { inputShape: number[] };
+      const gv = f32(backend, dy), wv = f32(backend, filter);
+      const ci = gv && wv ? dwInfo(attrs.inputShape, filter.shape, attrs) : null;
+      if (!ci || !gv || !wv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
+      const dx = new Float32Array(sizeOf(ci.inShape));
+      n.ewDepthwise(gv, wv, dx, dwParams(ci.batchSize, ci.outHeight, ci.outWidth, ci.inChannels, ci.inHeight, ci.inWidth,
+        ci.filterHeight * ci.filterWidth), tapOffsets(ci, -1));
+      return backend.makeTensorInfo(ci.inShape, 'float32', dx);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('DepthwiseConv2dNativeBackpropFilter');
+    kernels.DepthwiseConv2dNativeBackpropFilter = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x, dy } = args.inputs as Record<string, TensorInfo>;
+      const attrs = args.attrs as unknown as DwAttrs & { filterShape: number[] };
+      const xv = f32(backend, x), gv = f32(backend, dy);
+      const ci = xv && gv ? dwInfo(x.shape, attrs.filterShape, attrs) : null;
+      if (!ci || !xv || !gv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
+      const dw = new Float32Array(sizeOf(ci.filterShape));
+      n.ewDepthwiseFilter(xv, gv, dw, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+        ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
+      return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
+    };
+  }
+
+  type PoolAttrs = {
+    filterSize: [number, number] | number; strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const poolInfo = (xShape: number[], attrs: PoolAttrs): tf.backend_util.Conv2DInfo | null => {
+    if (xShape.length !== 4) return null;
+    const ci = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides,
+      1, attrs.pad, attrs.dimRoundingMode);
+    const p = ci.padInfo;
+    if (p.top !== 0 || p.left !== 0 || p.bottom !== 0 || p.right !== 0 || ci.dilationHeight !== 1 || ci.dilationWidth !== 1) return null;
+    if ((ci.outHeight - 1) * ci.strideHeight + ci.filterHeight > ci.inHeight) return null;
+    if ((ci.outWidth - 1) * ci.strideWidth + ci.filterWidth > ci.inWidth) return null;
+    return ci;
+  };
+  const poolParams = (ci: tf.backend_util.Conv2DInfo): Int32Array => Int32Array.from([
+    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth,
+  ]);
+
+  {
+    const fallback = cpuKernel('AvgPool');
+    kernels.AvgPool = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      const ci = xv ? poolInfo(x.shape, args.attrs as unknown as PoolAttrs) : null;
+      if (!ci || !xv || ci.outHeight === 0 || ci.outWidth === 0) return fallback(args);
+      const y = new Float32Array(sizeOf(ci.outShape));
+      n.ewAvgPool(xv, y, poolParams(ci));
+      return backend.makeTensorInfo(ci.outShape, 'float32', y);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('AvgPoolGrad');
+    kernels.AvgPoolGrad = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { dy, input } = args.inputs as Record<string, TensorInfo>;
+      const gv = f32(backend, dy);
+      const ci = gv && input.dtype === 'float32' ? poolInfo(input.shape, args.attrs as unknown as PoolAttrs) : null;
+      if (!ci || !gv || ci.strideHeight !== ci.filterHeight || ci.strideWidth !== ci.filterWidth ||
+        dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
+      const dx = new Float32Array(sizeOf(ci.inShape));
+      n.ewAvgPoolGrad(gv, dx, poolParams(ci));
+      return backend.makeTensorInfo(ci.inShape, 'float32', dx);
+    };
+  }
+
+  return kernels;
+}
+
+/**
+ * The kernels to register on the native backend: none when the addon build
+ * predates them or ALAE_NATIVE_ELEMENTWISE=0.
+ */
+export function nativeElementwiseKernels(addon: object): Record<string, KernelFn> {
+  if (process.env.ALAE_NATIVE_ELEMENTWISE === '0' || !hasElementwise(addon)) return {};
+  return elementwiseKernels(addon);
+}
