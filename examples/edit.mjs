@@ -5,7 +5,7 @@
  *
  *   node examples/edit.mjs <model> <image> <direction.npy> <amount> <out.png>
  */
-import { loadDirection, loadModel, tile, writePng } from '../dist/api/index.js';
+import { loadDirection, loadModel, tile, writePng } from '../dist/index.js';
 
 const [modelFile, image, directionFile, amount, out] = process.argv.slice(2);
 if (!out) {

@@ -6,7 +6,7 @@
  *
  * ALAE_ALIGN=none takes the images as aligned crops; ALAE_BACKEND picks the backend.
  */
-import { loadModel, LatentsWriter } from '../dist/api/index.js';
+import { loadModel, LatentsWriter } from '../dist/index.js';
 
 const [modelFile, out, ...images] = process.argv.slice(2);
 if (!out || images.length === 0) {

@@ -5,7 +5,7 @@
  *   node examples/generate.mjs <model> <out dir> [seed...] (default seeds 1 2 3 4)
  */
 import path from 'node:path';
-import { loadModel, writePng } from '../dist/api/index.js';
+import { loadModel, writePng } from '../dist/index.js';
 
 const [modelFile, outDir, ...rest] = process.argv.slice(2);
 if (!outDir) {

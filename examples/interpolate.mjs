@@ -4,7 +4,7 @@
  *
  *   node examples/interpolate.mjs <model> <image A> <image B> <out.png> [steps=8]
  */
-import { loadModel, selectRows, tile, writePng } from '../dist/api/index.js';
+import { loadModel, selectRows, tile, writePng } from '../dist/index.js';
 
 const [modelFile, a, b, out, steps = '8'] = process.argv.slice(2);
 if (!out) {

@@ -5,7 +5,7 @@
  *
  *   node examples/mix.mjs <model> <source image> <target image> <out.png> [coarse|middle|fine]
  */
-import { loadModel, selectRows, tile, writePng } from '../dist/api/index.js';
+import { loadModel, selectRows, tile, writePng } from '../dist/index.js';
 
 const [modelFile, source, target, out, level = 'coarse'] = process.argv.slice(2);
 if (!out) {

@@ -4,7 +4,7 @@
  *
  *   node examples/reconstruct.mjs <model> <image> <out.png>
  */
-import { loadModel, tile, writePng } from '../dist/api/index.js';
+import { loadModel, tile, writePng } from '../dist/index.js';
 
 const [modelFile, image, out] = process.argv.slice(2);
 if (!out) {

@@ -10,7 +10,7 @@
  *   RUNS=1 ...                                               (encode+decode rounds per model, default 2)
  */
 import { performance } from 'node:perf_hooks';
-import { FaceDetector, alignFace, createModel, readRgb } from '../dist/api/index.js';
+import { FaceDetector, alignFace, createModel, readRgb } from '../dist/index.js';
 
 const [photo, ...presets] = process.argv.slice(2);
 if (!photo) {

@@ -14,3 +14,6 @@ export { importCheckpoint, type ReferenceCheckpoint } from './io/import.js';
 export { saveModel, loadModelFile, readModelFile, encodeModelFile } from './io/model-file.js';
 export { runParity, type CaseResult } from './parity/parity.js';
 export { Rng } from './util/random.js';
+
+// The jobs: faces in the wild, encode, decode, reconstruct, mix, generate, interpolate, edit.
+export * from './api/index.js';

@@ -1,0 +1,113 @@
+/**
+ * Run the TUI on the real terminal: the alternate screen (the shell's
+ * screen comes back on exit), the terminal size (tracked before ink sees a
+ * resize: the screen is cleared and the frame redrawn for the new size),
+ * the graphics overlay for kitty/iTerm2/sixel, and cleanup on every way
+ * out.
+ */
+import { render } from 'ink';
+import type { TuiController } from './controller.js';
+import { TuiApp, type SizeSource, type TerminalSize } from './app.js';
+import type { GraphicsChoice } from '../image/detect.js';
+import { GraphicsOverlay } from '../image/overlay.js';
+import { BLOCK_CELL, type CellSize } from '../image/resample.js';
+
+const ALT_ON = '\x1b[?1049h\x1b[H\x1b[2J';
+const ALT_OFF = '\x1b[?1049l';
+const SHOW_CURSOR = '\x1b[?25h';
+const CLEAR = '\x1b[H\x1b[2J';
+
+/** Terminal size, updated on 'resize' before anyone else hears of it (register before ink renders). */
+export function terminalSizeSource(stdout: NodeJS.WriteStream, onResize: () => void = () => undefined): SizeSource & { dispose(): void } {
+  let size: TerminalSize = { columns: stdout.columns || 80, rows: stdout.rows || 24 };
+  const listeners = new Set<() => void>();
+  const handler = () => {
+    size = { columns: stdout.columns || 80, rows: stdout.rows || 24 };
+    onResize();
+    for (const fn of [...listeners]) fn();
+  };
+  stdout.on('resize', handler);
+  return {
+    get: () => size,
+    subscribe: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    dispose: () => {
+      stdout.off('resize', handler);
+    },
+  };
+}
+
+/**
+ * Ask the terminal for its cell size in pixels (CSI 16 t, answered with
+ * CSI 6 ; height ; width t); null when it does not answer in time.
+ */
+export async function queryCellSize(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream, timeoutMs = 200): Promise<CellSize | null> {
+  if (!stdin.isTTY || !stdout.isTTY) return null;
+  const wasRaw = stdin.isRaw;
+  stdin.setRawMode(true);
+  stdin.resume();
+  try {
+    return await new Promise<CellSize | null>((resolve) => {
+      let buf = '';
+      const done = (v: CellSize | null) => {
+        clearTimeout(timer);
+        stdin.off('data', onData);
+        resolve(v);
+      };
+      const onData = (d: Buffer | string) => {
+        buf += d.toString();
+        const m = /\x1b\[6;(\d+);(\d+)t/.exec(buf);
+        if (m) done({ width: Number(m[2]), height: Number(m[1]) });
+      };
+      const timer = setTimeout(() => done(null), timeoutMs);
+      stdin.on('data', onData);
+      stdout.write('\x1b[16t');
+    });
+  } finally {
+    stdin.setRawMode(wasRaw);
+    stdin.pause();
+  }
+}
+
+export interface RunOptions {
+  controller: TuiController;
+  graphics: GraphicsChoice;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+}
+
+/** Show the TUI until the user quits; the controller (and its model) is disposed on the way out. */
+export async function runTui({ controller, graphics, stdin = process.stdin, stdout = process.stdout }: RunOptions): Promise<void> {
+  const mode = graphics.mode;
+  let cell: CellSize = BLOCK_CELL;
+  if (mode === 'sixel') cell = (await queryCellSize(stdin, stdout)) ?? { width: 10, height: 20 };
+  const overlay = mode === 'blocks' ? undefined : new GraphicsOverlay(mode, stdout);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    overlay?.dispose();
+    stdout.write(SHOW_CURSOR + ALT_OFF);
+  };
+  process.once('exit', restore);
+  stdout.write(ALT_ON);
+  const size = terminalSizeSource(stdout, () => {
+    // The old frame is garbage at the new width: start from a clean screen; ink redraws it all.
+    stdout.write(CLEAR);
+    overlay?.invalidate();
+  });
+  try {
+    const app = render(
+      <TuiApp controller={controller} graphics={mode} trueColor={graphics.trueColor} overlay={overlay} cell={cell} sizeSource={size} tickMs={mode === 'iterm' || mode === 'sixel' ? 250 : 100} />,
+      { stdout: overlay ? overlay.wrap(stdout) : stdout, stdin, exitOnCtrlC: false, patchConsole: true, incrementalRendering: false },
+    );
+    await app.waitUntilExit();
+  } finally {
+    size.dispose();
+    restore();
+    process.off('exit', restore);
+    await controller.dispose();
+  }
+}
