@@ -100,6 +100,10 @@ export async function tuiCommand(argv: string[]): Promise<number> {
   }
 
   process.stderr.write(`alae tui: loading ${values.model}…\n`);
+  // React's development build (NODE_ENV unset or not 'production') records every render, props
+  // included (whole image rows), for profiling tools: many times slower. React reads it when it is
+  // first loaded, just below; nothing else in this process looks at it.
+  process.env.NODE_ENV = 'production';
   const { TuiController } = await import('../tui/app/controller.js');
   const { runTui } = await import('../tui/app/run.js');
   let engine;

@@ -30,6 +30,15 @@ export interface LevelOptions {
  * stalls (and on webgpu in Node fails for want of an OffscreenCanvas).
  */
 async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
+  // Training runs on the twice-differentiable primitives in all three steps (R1 needs them in
+  // step 1). Steps 2 and 3 could use the fast forms, but their gradients then land on the other
+  // side of a leaky-ReLU kink more often: pre-activations within ~1e-7 of zero flip with the
+  // rounding of the forward pass, and with the fast forms loss_ae of tiny32 moves from 1e-5 to
+  // 8e-3 of the reference on the native backend (see the issue notes).
+  return twiceDifferentiable(() => gradsOf(model, networks, f));
+}
+
+async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
   const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
   const list = names.map((n) => model.vars.get(n)!);
   const { value, grads } = tf.variableGrads(f, list);
@@ -81,8 +90,8 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  */
 export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
-  // The whole step runs with the twice-differentiable primitives: the R1 term differentiates E and D twice.
-  const r = await withGrads(model, nets, () => twiceDifferentiable(() => {
+  // withGrads runs on the twice-differentiable primitives: the R1 term differentiates E and D twice.
+  const r = await withGrads(model, nets, () => {
     const dFake = model.discriminate(model.encode(fake, o));
     let dReal: Tensor | null = null;
     const gradReal = tf.grad((x: Tensor) => {
@@ -96,7 +105,7 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
     const out = tf.mean(loss) as tf.Scalar;
     d.dispose();
     return out;
-  }));
+  });
   return prune(model, r, nets, o);
 }
 

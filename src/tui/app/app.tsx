@@ -9,7 +9,7 @@ import type { TuiController, TuiSnapshot } from './controller.js';
 import { computeLayout, placeImage, type Layout } from './layout.js';
 import { FileList, Header, Help, Hints, ImagePane, LevelsBar, StatusLine } from './views.js';
 import type { GraphicsMode } from '../image/detect.js';
-import type { GraphicsOverlay, Placement } from '../image/overlay.js';
+import type { Placement, PlacementSink } from '../image/overlay.js';
 import { BLOCK_CELL, type CellSize } from '../image/resample.js';
 
 export interface TerminalSize {
@@ -29,8 +29,8 @@ export interface TuiAppProps {
   graphics?: GraphicsMode;
   /** Half-blocks in 24-bit colour (default) or 256 colours. */
   trueColor?: boolean;
-  /** Draws images for kitty/iterm/sixel. */
-  overlay?: GraphicsOverlay;
+  /** Told where the images go (kitty/iterm/sixel: the Screen's overlay draws them). */
+  overlay?: PlacementSink;
   /** Pixel size of a cell (sixel; kitty/iterm only use its aspect). Default: 1 x 2. */
   cell?: CellSize;
   /** A fixed size (tests), else sizeSource, else stdout's size and 'resize' events. */
@@ -38,6 +38,8 @@ export interface TuiAppProps {
   sizeSource?: SizeSource;
   /** Spinner period (ms). */
   tickMs?: number;
+  /** A longer spinner period when frames are slow to draw (ms; see run.tsx). */
+  tickDelay?: () => number;
   /** Called when the user quits (after ink exits). */
   onQuit?: () => void;
 }
@@ -67,9 +69,42 @@ export interface KeyContext {
   page: number;
 }
 
-/** One key press: what it does depends on the mode (help, filtering, browse, mix). Exported for tests. */
-export function handleKey(c: TuiController, snap: TuiSnapshot, input: string, key: Key, ctx: KeyContext): void {
+const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
+/**
+ * One key press: what it does depends on the mode (help, filtering,
+ * browse, mix). Keys typed faster than they are read arrive together
+ * ("jj"): outside the filter each is handled in turn. Exported for tests.
+ */
+export function handleKey(c: TuiController, input: string, key: Key, ctx: KeyContext): void {
+  const snap = c.getSnapshot();
   if (key.ctrl && input === 'c') return ctx.quit();
+  const plain = !key.ctrl && !key.meta && !key.escape && !key.return && !key.tab && !key.backspace && !key.delete;
+  if (!snap.filtering && plain && [...input].length > 1) {
+    for (const ch of input) handleKey(c, ch, NO_KEY, ctx);
+    return;
+  }
   if (snap.filtering) {
     if (key.escape) return c.clearFilter();
     if (key.return) return c.acceptFilter();
@@ -137,7 +172,7 @@ export function placementsFor(snap: TuiSnapshot, layout: Layout, cell: CellSize)
   return out;
 }
 
-export function TuiApp({ controller, graphics = 'blocks', trueColor = true, overlay, cell = BLOCK_CELL, size, sizeSource, tickMs, onQuit }: TuiAppProps) {
+export function TuiApp({ controller, graphics = 'blocks', trueColor = true, overlay, cell = BLOCK_CELL, size, sizeSource, tickMs, tickDelay, onQuit }: TuiAppProps) {
   const snap = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
   const { columns, rows } = useTerminalSize(size, sizeSource);
   const layout = computeLayout(snap.view, columns, rows);
@@ -146,13 +181,11 @@ export function TuiApp({ controller, graphics = 'blocks', trueColor = true, over
     exit();
     onQuit?.();
   };
-  useInput((input, key) => handleKey(controller, snap, input, key, { quit, page: Math.max(1, (layout.list?.height ?? 10) - 2) }));
+  useInput((input, key) => handleKey(controller, input, key, { quit, page: Math.max(1, (layout.list?.height ?? 10) - 2) }));
 
   const imageCell = graphics === 'blocks' ? BLOCK_CELL : cell;
-  const placements = graphics === 'blocks' ? [] : placementsFor(snap, layout, imageCell);
-  useEffect(() => {
-    overlay?.set(placements);
-  });
+  // Staged during render: the Screen draws them right after this frame's text (see screen.ts).
+  overlay?.stage(graphics === 'blocks' ? [] : placementsFor(snap, layout, imageCell));
 
   if (layout.tooSmall) {
     return (
@@ -185,7 +218,7 @@ export function TuiApp({ controller, graphics = 'blocks', trueColor = true, over
           </Box>
         </Box>
       )}
-      <StatusLine snap={snap} width={layout.columns} tickMs={tickMs} />
+      <StatusLine snap={snap} width={layout.columns} tickMs={tickMs} delay={tickDelay} />
       <Hints snap={snap} width={layout.columns} />
     </Box>
   );

@@ -10,12 +10,12 @@ import type { TuiController } from './controller.js';
 import { TuiApp, type SizeSource, type TerminalSize } from './app.js';
 import type { GraphicsChoice } from '../image/detect.js';
 import { GraphicsOverlay } from '../image/overlay.js';
+import { Screen } from './screen.js';
 import { BLOCK_CELL, type CellSize } from '../image/resample.js';
 
 const ALT_ON = '\x1b[?1049h\x1b[H\x1b[2J';
 const ALT_OFF = '\x1b[?1049l';
 const SHOW_CURSOR = '\x1b[?25h';
-const CLEAR = '\x1b[H\x1b[2J';
 
 /** Terminal size, updated on 'resize' before anyone else hears of it (register before ink renders). */
 export function terminalSizeSource(stdout: NodeJS.WriteStream, onResize: () => void = () => undefined): SizeSource & { dispose(): void } {
@@ -83,25 +83,35 @@ export async function runTui({ controller, graphics, stdin = process.stdin, stdo
   const mode = graphics.mode;
   let cell: CellSize = BLOCK_CELL;
   if (mode === 'sixel') cell = (await queryCellSize(stdin, stdout)) ?? { width: 10, height: 20 };
-  const overlay = mode === 'blocks' ? undefined : new GraphicsOverlay(mode, stdout);
+  const overlay = mode === 'blocks' ? undefined : new GraphicsOverlay(mode);
+  const screen = new Screen(stdout, overlay);
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
-    overlay?.dispose();
-    stdout.write(SHOW_CURSOR + ALT_OFF);
+    stdout.write((overlay?.dispose() ?? '') + SHOW_CURSOR + ALT_OFF);
   };
   process.once('exit', restore);
   stdout.write(ALT_ON);
-  const size = terminalSizeSource(stdout, () => {
-    // The old frame is garbage at the new width: start from a clean screen; ink redraws it all.
-    stdout.write(CLEAR);
-    overlay?.invalidate();
-  });
+  // The old frame is garbage at a new size: start from a clean screen, then the new frame is drawn whole.
+  const size = terminalSizeSource(stdout, () => screen.invalidate());
+  // ink lays out the whole frame for every spinner tick: on a slow machine or a huge terminal the
+  // spinner waits three frame-times between ticks, so redraws stay under a third of the thread.
+  let renderMs = 0;
+  const tickDelay = () => 3 * renderMs;
   try {
     const app = render(
-      <TuiApp controller={controller} graphics={mode} trueColor={graphics.trueColor} overlay={overlay} cell={cell} sizeSource={size} tickMs={mode === 'iterm' || mode === 'sixel' ? 250 : 100} />,
-      { stdout: overlay ? overlay.wrap(stdout) : stdout, stdin, exitOnCtrlC: false, patchConsole: true, incrementalRendering: false },
+      <TuiApp controller={controller} graphics={mode} trueColor={graphics.trueColor} overlay={overlay} cell={cell} sizeSource={size} tickMs={mode === 'iterm' || mode === 'sixel' ? 250 : 100} tickDelay={tickDelay} />,
+      {
+        stdout: screen.wrap(stdout),
+        stdin,
+        exitOnCtrlC: false,
+        patchConsole: true,
+        incrementalRendering: false,
+        onRender: ({ renderTime }) => {
+          renderMs = 0.8 * renderMs + 0.2 * renderTime;
+        },
+      },
     );
     await app.waitUntilExit();
   } finally {

@@ -2,11 +2,12 @@
  * The TUI's ink components. They draw a TuiSnapshot into the rectangles of
  * a Layout and hold no state of their own but the spinner's tick.
  */
-import { memo, useEffect, useState, type ReactElement } from 'react';
+import { useEffect, useState, type ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import path from 'node:path';
 import type { RawImage } from '../../image/image.js';
 import { renderBlocks } from '../image/blocks.js';
+import { placeholderFor, safeText } from '../image/placeholder.js';
 import { BLOCK_CELL, type CellSize } from '../image/resample.js';
 import type { GraphicsMode } from '../image/detect.js';
 import type { PaneState, TuiSnapshot } from './controller.js';
@@ -26,7 +27,7 @@ function pad(text: string, width: number): string {
 
 export function Header({ snap, width }: { snap: TuiSnapshot; width: number }) {
   const i = snap.info;
-  const model = `${path.basename(i.file)} · ${i.resolution}×${i.resolution} · ${i.styleSlots} styles · ${i.backend}`;
+  const model = `${safeText(path.basename(i.file))} · ${i.resolution}×${i.resolution} · ${i.styleSlots} styles · ${i.backend}`;
   const right = `seed ${snap.seed} · ψ ${snap.psi.toFixed(1)} · ${snap.view === 'browse' ? 'browse' : 'mix'}`;
   const left = clip(`alae tui · ${model}`, Math.max(0, width - right.length - 2));
   return (
@@ -55,7 +56,7 @@ export function FileList({ snap, rect }: { snap: TuiSnapshot; rect: Rect }) {
       </Text>
       {showFilter ? (
         <Text color={snap.filtering ? 'yellow' : 'gray'} wrap="truncate">
-          {pad(`/${snap.filter}${snap.filtering ? '▏' : ''}`, w)}
+          {pad(`/${safeText(snap.filter)}${snap.filtering ? '▏' : ''}`, w)}
         </Text>
       ) : null}
       {snap.visible.length === 0 ? <Text color="gray">{pad('(no match)', w)}</Text> : null}
@@ -66,7 +67,7 @@ export function FileList({ snap, rect }: { snap: TuiSnapshot; rect: Rect }) {
         const bad = snap.failed.has(file);
         return (
           <Text key={fi} inverse={selected} color={bad ? 'red' : undefined} wrap="truncate">
-            {pad(`${selected ? '›' : ' '}${tag} ${bad ? '✗ ' : ''}${path.basename(file)}`, w)}
+            {pad(`${selected ? '›' : ' '}${tag} ${bad ? '✗ ' : ''}${safeText(path.basename(file))}`, w)}
           </Text>
         );
       })}
@@ -100,14 +101,16 @@ export interface ImagePaneProps {
 }
 
 /**
- * A title row, then the image: half-block text, or (other protocols)
- * blank cells the graphics overlay draws into. A note (working, error)
- * goes in the title row when there is an image, in the box when not.
+ * A title row, then the image: half-block rows (as placeholders that the
+ * Screen swaps for the real rows: see src/tui/image/placeholder.ts), or
+ * (other protocols) blank cells the graphics overlay draws into. A note
+ * (working, error) goes in the title row when there is an image, in the box
+ * when not. Not memoised: each render keeps its rows' placeholders alive.
  */
-export const ImagePane = memo(function ImagePane({ pane, rect, graphics, trueColor, cell }: ImagePaneProps) {
+export function ImagePane({ pane, rect, graphics, trueColor, cell }: ImagePaneProps) {
   const box = imageBox(rect);
   const w = rect.width;
-  const title = pane.image && pane.note ? `${pane.title} · ${pane.note}` : pane.title;
+  const title = safeText(pane.image && pane.note ? `${pane.title} · ${pane.note}` : pane.title);
   const rows: ReactElement[] = [];
   if (pane.image) {
     const fit = placeImage(rect, pane.image.width, pane.image.height, graphics === 'blocks' ? BLOCK_CELL : cell);
@@ -118,7 +121,7 @@ export const ImagePane = memo(function ImagePane({ pane, rect, graphics, trueCol
       rows.push(
         <Text key={r} wrap="truncate">
           {left}
-          {lines ? lines[r] : ' '.repeat(fit.cols)}
+          {lines ? placeholderFor(lines[r], fit.cols) : ' '.repeat(fit.cols)}
           {right}
         </Text>,
       );
@@ -126,21 +129,22 @@ export const ImagePane = memo(function ImagePane({ pane, rect, graphics, trueCol
   } else if (box.height > 0) {
     rows.push(
       <Text key="note" color={pane.error ? 'red' : 'gray'} wrap="wrap">
-        {pane.note}
+        {safeText(pane.note)}
       </Text>,
     );
   }
+  // Image rows fit their box exactly: no clipping (ink would slice every row, every frame).
   return (
-    <Box flexDirection="column" width={w} height={rect.height} overflow="hidden">
+    <Box flexDirection="column" width={w} height={rect.height}>
       <Text bold color={pane.error ? 'red' : undefined} wrap="truncate">
         {pad(title, w)}
       </Text>
-      <Box flexDirection="column" width={w} height={box.height} overflow="hidden">
+      <Box flexDirection="column" width={w} height={box.height} overflow={pane.image ? 'visible' : 'hidden'}>
         {rows}
       </Box>
     </Box>
   );
-});
+}
 
 export function LevelsBar({ snap, width }: { snap: TuiSnapshot; width: number }) {
   return (
@@ -165,19 +169,31 @@ export function formatElapsed(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
-/** The spinner and elapsed time while working (its own timer: only this line redraws), then the last message. */
-export function StatusLine({ snap, width, tickMs = 100, now = Date.now }: { snap: TuiSnapshot; width: number; tickMs?: number; now?: () => number }) {
+/**
+ * The spinner and elapsed time while working, then the last message. Its
+ * own timer redraws it; ink redraws the whole frame each time (image rows
+ * included), so `delay` can stretch the period when frames are slow to
+ * draw (big terminals) and the spinner never eats the UI thread.
+ */
+export function StatusLine({ snap, width, tickMs = 100, delay, now = Date.now }: { snap: TuiSnapshot; width: number; tickMs?: number; delay?: () => number; now?: () => number }) {
   const [tick, setTick] = useState(0);
   const busy = snap.busy;
   useEffect(() => {
     if (!busy) return;
-    const t = setInterval(() => setTick((x) => x + 1), tickMs);
-    return () => clearInterval(t);
-  }, [busy, tickMs]);
-  const work = busy ? `${SPINNER[tick % SPINNER.length]} ${busy.label}… ${formatElapsed(Math.max(0, now() - busy.since))} (Esc cancels)` : '';
+    let timer: NodeJS.Timeout;
+    const next = () => {
+      timer = setTimeout(() => {
+        setTick((x) => x + 1);
+        next();
+      }, Math.max(tickMs, delay?.() ?? 0));
+    };
+    next();
+    return () => clearTimeout(timer);
+  }, [busy, tickMs, delay]);
+  const work = busy ? `${SPINNER[tick % SPINNER.length]} ${safeText(busy.label)}… ${formatElapsed(Math.max(0, now() - busy.since))} (Esc cancels)` : '';
   const msg = snap.status;
   const color = msg?.kind === 'error' ? 'red' : msg?.kind === 'ok' ? 'green' : undefined;
-  const text = msg ? `${msg.kind === 'error' ? '✗ ' : msg.kind === 'ok' ? '✓ ' : ''}${msg.text}` : busy ? '' : 'ready';
+  const text = msg ? `${msg.kind === 'error' ? '✗ ' : msg.kind === 'ok' ? '✓ ' : ''}${safeText(msg.text)}` : busy ? '' : 'ready';
   return (
     <Box width={width} height={1}>
       <Text wrap="truncate">
@@ -238,7 +254,7 @@ export function Help({ snap, rect, graphics, outDir }: { snap: TuiSnapshot; rect
         levels: {levels}
       </Text>
       <Text wrap="truncate" color="gray">
-        images drawn with {graphics} · saves go to {outDir} · Esc or ? closes this help
+        images drawn with {graphics} · saves go to {safeText(outDir)} · Esc or ? closes this help
       </Text>
     </Box>
   );

@@ -1,18 +1,19 @@
 /**
- * Terminal graphics drawn over an ink frame. ink renders text only; for the
- * kitty, iTerm2 and sixel protocols the app leaves the image cells blank
- * (spaces) and this overlay draws the images there, at absolute positions
- * (the app runs in the alternate screen, its frame starting at the top-left
- * cell): save the cursor, move to each image's cell, write the image,
- * restore the cursor, so ink's idea of where the cursor is stays right.
+ * Terminal graphics next to an ink frame. ink renders text only; for the
+ * kitty, iTerm2 and sixel protocols the app leaves an image's cells blank
+ * and says where the image goes (`stage`, during render); the Screen
+ * (src/tui/app/screen.ts), after writing each frame's changed lines, asks
+ * for the escapes that bring the images up to date (`update`): images
+ * that are new or moved are drawn, images on rows whose text was just
+ * rewritten are drawn again (writing text over iTerm2 and sixel images
+ * erases them), images that went away are erased (their cells blanked,
+ * kitty placements deleted). Each image is drawn with the cursor saved
+ * and restored, at its absolute cell (the app runs in the alternate
+ * screen, its frame starting at the top-left cell).
  *
- * ink rewrites its whole frame on every change (the app renders without
- * incremental mode), and writing text over iTerm2 and sixel images erases
- * them, so `wrap` hands ink a stdout whose frame writes are followed by the
- * overlay, inside ink's synchronized-update bracket (no flicker where
- * terminals support mode 2026). Kitty images live on their own layer: they
- * are sent once per image (by id) and only placed again, which is cheap.
- * Encoded payloads are cached per image and size.
+ * Kitty images live on their own layer: each image is sent once under an
+ * id and then only placed, which is cheap. iTerm2 and sixel payloads are
+ * encoded once per image and size and cached.
  */
 import type { RawImage } from '../../image/image.js';
 import type { GraphicsMode } from './detect.js';
@@ -32,82 +33,108 @@ export interface Placement {
   pxHeight: number;
 }
 
-export interface TextSink {
-  write(s: string): unknown;
+/** Where the app says images go (the Screen's overlay, or a recorder in tests). */
+export interface PlacementSink {
+  stage(placements: readonly Placement[]): void;
 }
 
 /** Kitty transfers are capped at this many pixels a side (the terminal scales to the cells anyway). */
 const KITTY_MAX = 512;
 
-function samePlacements(a: readonly Placement[], b: readonly Placement[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.image === b[i].image && p.row === b[i].row && p.col === b[i].col && p.cols === b[i].cols && p.rows === b[i].rows && p.pxWidth === b[i].pxWidth && p.pxHeight === b[i].pxHeight);
+function samePlacement(a: Placement, b: Placement): boolean {
+  return a.image === b.image && a.row === b.row && a.col === b.col && a.cols === b.cols && a.rows === b.rows && a.pxWidth === b.pxWidth && a.pxHeight === b.pxHeight;
 }
 
-export class GraphicsOverlay {
+function covers(p: Placement, rows: ReadonlySet<number>): boolean {
+  for (let r = p.row; r < p.row + p.rows; r++) if (rows.has(r)) return true;
+  return false;
+}
+
+export class GraphicsOverlay implements PlacementSink {
   readonly mode: Exclude<GraphicsMode, 'blocks'>;
-  private out: TextSink;
-  private placements: readonly Placement[] = [];
+  private staged: readonly Placement[] = [];
+  private drawn: readonly Placement[] = [];
   private payloads = new WeakMap<RawImage, Map<string, string>>();
   private kittyIds = new WeakMap<RawImage, number>();
   private nextKittyId = 4200;
-  /** Kitty ids sent to the terminal and not deleted. */
+  /** Kitty ids whose data the terminal holds. */
   private sent = new Set<number>();
-  private drawing = false;
 
-  constructor(mode: Exclude<GraphicsMode, 'blocks'>, out: TextSink) {
+  constructor(mode: Exclude<GraphicsMode, 'blocks'>) {
     this.mode = mode;
-    this.out = out;
   }
 
-  /** Show these images (and no others); drawn at once. */
-  set(placements: readonly Placement[]): void {
-    if (samePlacements(placements, this.placements)) return;
-    this.placements = placements;
-    this.draw();
+  /** The images the frame being rendered shows (and no others). */
+  stage(placements: readonly Placement[]): void {
+    this.staged = placements;
   }
 
-  /** The screen was cleared: kitty images must be sent again. */
-  invalidate(): void {
-    this.sent.clear();
-    this.kittyIds = new WeakMap();
+  get current(): readonly Placement[] {
+    return this.staged;
   }
 
-  /** Draw the current images now. */
-  draw(): void {
-    const seq = this.sequence();
-    if (seq) this.write(seq);
-  }
-
-  /** Remove every image this overlay put up (kitty; text images go with the text). */
-  dispose(): void {
-    if (this.mode === 'kitty' && this.sent.size) this.write([...this.sent].map(kittyDelete).join(''));
-    this.sent.clear();
-    this.placements = [];
-  }
-
-  private write(s: string): void {
-    this.drawing = true;
-    try {
-      this.out.write(s);
-    } finally {
-      this.drawing = false;
+  /**
+   * Before the frame's lines are written: blank the cells of drawn images
+   * that are gone or moved (iTerm2, sixel), and the rows that must be
+   * rewritten for it. Kitty deletes placements instead (in `update`).
+   */
+  eraseStale(): { seq: string; rows: number[] } {
+    if (this.mode === 'kitty') return { seq: '', rows: [] };
+    let seq = '';
+    const rows: number[] = [];
+    for (const d of this.drawn) {
+      if (this.staged.some((s) => samePlacement(s, d))) continue;
+      for (let r = d.row; r < d.row + d.rows; r++) {
+        seq += `\x1b[${r + 1};${d.col + 1}H\x1b[${d.cols}X`;
+        rows.push(r);
+      }
     }
+    return { seq: seq ? `\x1b7${seq}\x1b8` : '', rows };
   }
 
-  /** The escape sequence drawing the current images ('' when there is nothing to do). */
-  sequence(): string {
-    if (this.mode === 'kitty') return this.kittySequence();
-    if (this.placements.length === 0) return '';
-    let s = '\x1b7';
-    for (const p of this.placements) s += `\x1b[${p.row + 1};${p.col + 1}H${this.payload(p)}`;
-    return s + '\x1b8';
+  /** After the frame's lines are written (`rewritten`: their indices): the escapes that bring the images up to date. */
+  update(rewritten: ReadonlySet<number>): string {
+    const s = this.mode === 'kitty' ? this.kittyUpdate(rewritten) : this.textUpdate(rewritten);
+    this.drawn = this.staged;
+    return s;
   }
 
-  private kittySequence(): string {
-    const live = new Set<number>();
+  /** The screen was cleared: nothing is drawn any more (kitty image data stays with the terminal). */
+  invalidate(): string {
+    this.drawn = [];
+    return this.mode === 'kitty' ? '\x1b_Ga=d,d=a,q=2\x1b\\' : '';
+  }
+
+  /** Escapes removing every image this overlay put up (kitty: placements and data). */
+  dispose(): string {
+    const s = this.mode === 'kitty' ? [...this.sent].map(kittyDelete).join('') : '';
+    this.sent.clear();
+    this.staged = [];
+    this.drawn = [];
+    return s;
+  }
+
+  private textUpdate(rewritten: ReadonlySet<number>): string {
     let s = '';
+    for (const p of this.staged) {
+      if (this.drawn.some((d) => samePlacement(d, p)) && !covers(p, rewritten)) continue;
+      s += `\x1b[${p.row + 1};${p.col + 1}H${this.payload(p)}`;
+    }
+    return s ? `\x1b7${s}\x1b8` : '';
+  }
+
+  private kittyUpdate(rewritten: ReadonlySet<number>): string {
+    const same = this.staged.length === this.drawn.length && this.staged.every((p, i) => samePlacement(p, this.drawn[i]));
+    if (same && !this.staged.some((p) => covers(p, rewritten))) return '';
+    let s = '';
+    // Placements are (image, slot) pairs: clear the old ones, then place anew.
+    for (const d of this.drawn) {
+      const id = this.kittyIds.get(d.image);
+      if (id !== undefined) s += `\x1b_Ga=d,d=i,i=${id},q=2\x1b\\`;
+    }
+    const live = new Set<number>();
     let placed = '';
-    this.placements.forEach((p, i) => {
+    this.staged.forEach((p, i) => {
       let id = this.kittyIds.get(p.image);
       if (id === undefined) {
         id = this.nextKittyId++;
@@ -122,6 +149,7 @@ export class GraphicsOverlay {
       }
       placed += `\x1b[${p.row + 1};${p.col + 1}H${kittyPlace(id, i + 1, p.cols, p.rows)}`;
     });
+    // Images no longer shown: free their data too.
     for (const id of [...this.sent]) {
       if (live.has(id)) continue;
       s += kittyDelete(id);
@@ -143,28 +171,5 @@ export class GraphicsOverlay {
       m.set(key, s);
     }
     return s;
-  }
-
-  /**
-   * A stdout for ink: writes pass through, and each frame (a write with a
-   * newline, which ink's frames always have) is followed by the images.
-   */
-  wrap<T extends NodeJS.WriteStream>(stream: T): T {
-    return new Proxy(stream, {
-      get: (target, prop) => {
-        if (prop === 'write') {
-          return (chunk: unknown, ...rest: unknown[]) => {
-            const ok = (target.write as (...a: unknown[]) => boolean)(chunk, ...rest);
-            if (!this.drawing && typeof chunk === 'string' && chunk.includes('\n')) {
-              const seq = this.sequence();
-              if (seq) this.write(seq);
-            }
-            return ok;
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
   }
 }
