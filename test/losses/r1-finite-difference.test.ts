@@ -25,7 +25,7 @@ describe('loss gradients against finite differences', () => {
   const fake = tf.tensor4d(rngx.normals(2 * 16 * 16 * 3), [2, 16, 16, 3]);
   const z = tf.tensor2d(rngx.normals(2 * 16), [2, 16]);
 
-  function check(name: string, tensors: string[], run: (m: AlaeModel) => Promise<LossResult>, steps = [3e-4, 2e-4, 1e-4]): void {
+  function check(name: string, tensors: string[], run: (m: AlaeModel) => Promise<LossResult>, steps: (tensor: string) => number[] = () => [3e-4, 2e-4, 1e-4]): void {
     it(name, async () => {
       const m = AlaeModel.create(cfg, 21);
       const rng = new Rng(5);
@@ -50,7 +50,7 @@ describe('loss gradients against finite differences', () => {
         // central differences at small steps (a step that crosses a kink is off by a discrete
         // jump, rare at these sizes); the median of three is the estimate
         const est: number[] = [];
-        for (const eps of steps) est.push(((await at(eps)) - (await at(-eps))) / (2 * eps));
+        for (const eps of steps(t)) est.push(((await at(eps)) - (await at(-eps))) / (2 * eps));
         est.sort((a, b) => a - b);
         const fd = est[1];
         v.assign(tf.tensor(base, v.shape));
@@ -63,8 +63,9 @@ describe('loss gradients against finite differences', () => {
 
   check('lossD with a dominant R1 term (second derivatives through E and D)', ['encoder.encode_block.1.conv_1.weight', 'encoder.encode_block.0.conv_2.weight', 'encoder.from_rgb.0.from_rgb.weight', 'encoder.encode_block.2.style_2.weight', 'mapping_d.map_blocks.0.weight'], (m) =>
     lossD(m, real, fake, { ...level, r1Gamma: 1000 }),
-    // the R1 term is large (gamma 1000), so tiny steps still move it far above float32 rounding
-    [3e-5, 2e-5, 1e-5],
+    // The R1 term is large (gamma 1000), so tiny steps still move it far above float32 rounding.
+    // D is linear (no kinks), so its weights take larger steps, which float32 rounding needs.
+    (t) => (t.startsWith('mapping_d.') ? [3e-3, 1e-3, 3e-4] : [3e-5, 2e-5, 1e-5]),
   );
   check('lossG', ['decoder.decode_block.0.style_1.weight', 'mapping_f.map_blocks.0.fc.weight'], async (m) => {
     const noise = m.makeNoise(2, 2, 1);

@@ -14,7 +14,7 @@ import { itermImage } from '../../src/tui/image/iterm.js';
 import { quantize, sixelImage } from '../../src/tui/image/sixel.js';
 import { detectGraphics } from '../../src/tui/image/detect.js';
 import { GraphicsOverlay } from '../../src/tui/image/overlay.js';
-import { expandPlaceholders, placeholderFor } from '../../src/tui/image/placeholder.js';
+import { expandPlaceholders, placeholderFor, safeText } from '../../src/tui/image/placeholder.js';
 import { Screen } from '../../src/tui/app/screen.js';
 
 /** A w x h RGB image: left half red, right half blue (or a gradient). */
@@ -217,6 +217,11 @@ describe('graphics overlay and screen', () => {
     expect(out[0]).toContain('\x1b[1;1Htitle');
     expect(out[0]).toContain('\x1b[2;1Hshort');
     expect(expandPlaceholders(`a${ph}b`)).toBe(`a${row}b`);
+    // Placeholders are plain ASCII (fast for ink to measure); outside text can never hold one.
+    expect(ph).toMatch(/^`[0-9a-z]+~*$/);
+    expect(placeholderFor(row, 8)).toBe(ph); // the same row, the same placeholder
+    expect(safeText('my `photo`.png')).toBe("my 'photo'.png");
+    expect(expandPlaceholders(safeText(ph))).toBe(safeText(ph));
   });
 
   it('screen: redraws sixel images under rewritten lines, erases images that went away', () => {
