@@ -181,6 +181,9 @@ describe('graphics overlay and screen', () => {
     expect(s.endsWith('\x1b\\\x1b8')).toBe(true);
     expect(o.update(new Set([0, 1, 2, 8]))).toBe('');
     expect(o.update(new Set([5]))).toContain('\x1bP');
+    o.stage([place(gradient(4, 4), 3, 5)]); // another image in the same cells: drawn over, nothing erased
+    expect(o.eraseStale()).toEqual({ seq: '', rows: [] });
+    expect(o.update(new Set())).toContain('\x1bP');
     o.stage([]);
     const stale = o.eraseStale();
     expect(stale.rows).toEqual([3, 4, 5, 6, 7]);

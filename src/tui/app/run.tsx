@@ -47,27 +47,28 @@ export async function queryCellSize(stdin: NodeJS.ReadStream, stdout: NodeJS.Wri
   if (!stdin.isTTY || !stdout.isTTY) return null;
   const wasRaw = stdin.isRaw;
   stdin.setRawMode(true);
-  stdin.resume();
+  // 'readable' and read(), as ink reads: a 'data' listener and pause() would leave the stream
+  // unable to restart when ink attaches. Bytes that are not the answer (keys typed meanwhile) are lost.
+  let onReadable = () => undefined as void;
   try {
     return await new Promise<CellSize | null>((resolve) => {
       let buf = '';
-      const done = (v: CellSize | null) => {
-        clearTimeout(timer);
-        stdin.off('data', onData);
-        resolve(v);
-      };
-      const onData = (d: Buffer | string) => {
-        buf += d.toString();
+      const timer = setTimeout(() => resolve(null), timeoutMs);
+      onReadable = () => {
+        let chunk: Buffer | string | null;
+        while ((chunk = stdin.read() as Buffer | string | null) !== null) buf += chunk.toString();
         const m = /\x1b\[6;(\d+);(\d+)t/.exec(buf);
-        if (m) done({ width: Number(m[2]), height: Number(m[1]) });
+        if (m) {
+          clearTimeout(timer);
+          resolve({ width: Number(m[2]), height: Number(m[1]) });
+        }
       };
-      const timer = setTimeout(() => done(null), timeoutMs);
-      stdin.on('data', onData);
+      stdin.on('readable', onReadable);
       stdout.write('\x1b[16t');
     });
   } finally {
+    stdin.off('readable', onReadable);
     stdin.setRawMode(wasRaw);
-    stdin.pause();
   }
 }
 
@@ -92,6 +93,13 @@ export async function runTui({ controller, graphics, stdin = process.stdin, stdo
     stdout.write((overlay?.dispose() ?? '') + SHOW_CURSOR + ALT_OFF);
   };
   process.once('exit', restore);
+  // Killed or hung up: put the terminal back before going.
+  const onSignal = (sig: NodeJS.Signals) => {
+    restore();
+    process.exit(sig === 'SIGHUP' ? 129 : 143);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
   stdout.write(ALT_ON);
   // The old frame is garbage at a new size: start from a clean screen, then the new frame is drawn whole.
   const size = terminalSizeSource(stdout, () => screen.invalidate());
@@ -118,6 +126,8 @@ export async function runTui({ controller, graphics, stdin = process.stdin, stdo
     size.dispose();
     restore();
     process.off('exit', restore);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
     await controller.dispose();
   }
 }

@@ -232,7 +232,7 @@ export const HELP_KEYS: [string, string][] = [
   ['+ / -', 'truncation ψ up / down by 0.1 (1 = none, 0 = the average face)'],
   ['r', 're-roll the noise seed'],
   ['s', 'save the image on the right as a PNG'],
-  ['Esc', 'cancel the work in progress (or close this help / clear the filter)'],
+  ['Esc', 'cancel the work in progress (else: close help, clear the filter, leave mixing)'],
   ['?', 'this help'],
   ['q / Ctrl-C', 'quit'],
 ];

@@ -45,6 +45,10 @@ function samePlacement(a: Placement, b: Placement): boolean {
   return a.image === b.image && a.row === b.row && a.col === b.col && a.cols === b.cols && a.rows === b.rows && a.pxWidth === b.pxWidth && a.pxHeight === b.pxHeight;
 }
 
+function sameCells(a: Placement, b: Placement): boolean {
+  return a.row === b.row && a.col === b.col && a.cols === b.cols && a.rows === b.rows && a.pxWidth === b.pxWidth && a.pxHeight === b.pxHeight;
+}
+
 function covers(p: Placement, rows: ReadonlySet<number>): boolean {
   for (let r = p.row; r < p.row + p.rows; r++) if (rows.has(r)) return true;
   return false;
@@ -83,7 +87,8 @@ export class GraphicsOverlay implements PlacementSink {
     let seq = '';
     const rows: number[] = [];
     for (const d of this.drawn) {
-      if (this.staged.some((s) => samePlacement(s, d))) continue;
+      // Still shown, or a new image in exactly its cells (drawing it covers the old one): nothing to erase.
+      if (this.staged.some((s) => samePlacement(s, d) || sameCells(s, d))) continue;
       for (let r = d.row; r < d.row + d.rows; r++) {
         seq += `\x1b[${r + 1};${d.col + 1}H\x1b[${d.cols}X`;
         rows.push(r);
