@@ -47,11 +47,14 @@ const input = (shape: number[], seed: number, map?: (v: number) => number): Inpu
 
 function runOn(backend: string, inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): { shape: number[]; data: Float32Array }[] {
   tf.setBackend(backend);
-  return tf.tidy(() => {
+  const outs = tf.tidy(() => {
     const ts = inputs.map((i) => tf.tensor(i.data, i.shape, 'float32'));
     const r = f(...ts);
-    return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }));
+    return Array.isArray(r) ? r : [r];
   });
+  const res = outs.map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }));
+  tf.dispose(outs);
+  return res;
 }
 
 /** max |a - b| / max |b|; NaN where the two disagree on NaN-ness. */
@@ -137,7 +140,7 @@ const broadcastCases: [number[], number[]][] = [
   [[2, 64, 64, 32], [2, 1, 1, 32]],
   [[32], [2, 64, 64, 1]],
   [[300000], [300000]],
-  [[1, 128, 1, 600], [1, 1, 700, 1]],
+  [[1, 64, 1, 40], [1, 1, 70, 1]],
 ];
 
 const binaryOps: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
@@ -273,7 +276,7 @@ describe.skipIf(!available)('native elementwise kernels', () => {
       [[10], [3], [5]],
       [[2, 3, 4, 5, 6], [1, 0, 1, 2, 3], [1, 3, 2, 2, 3]],
       [[2, 3, 4], [0, 0, 0], [2, 0, 4]],
-      [[34, 34, 64, 64], [1, 1, 0, 0], [32, 32, 64, 64]], // thread pool
+      [[18, 18, 32, 32], [1, 1, 0, 0], [16, 16, 32, 32]], // thread pool
     ];
     cases.forEach(([shape, begin, sz], k) => compare([input(shape, 20 + k)], (x) => tf.slice(x, begin, sz), 0));
   });
@@ -312,6 +315,7 @@ describe.skipIf(!available)('native elementwise kernels', () => {
       const w = [c.k, c.k, c.x[3], c.mult ?? 1];
       const f = (x: tf.Tensor, f: tf.Tensor) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride ?? 1, c.pad, 'NHWC', c.dil ?? 1);
       compare([input(c.x, 1), input(w, 2)], f);
+      if ((c.dil ?? 1) > 1) return; // tfjs has no gradient for dilated depthwise convolutions
       const yShape = tf.tidy(() => f(tf.zeros(c.x), tf.zeros(w)).shape);
       compare([input(c.x, 3), input(w, 4), input(yShape, 5)], (x, fw, dy) => tf.grads(f)([x, fw], dy));
     });
