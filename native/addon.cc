@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common.h"
+#include "elementwise.h"
 #include "ops.h"
 
 namespace {
@@ -271,6 +272,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setConvFp32", nullptr, SetConvFp32, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  alae::register_elementwise(env, exports);
   return exports;
 }
 

@@ -79,10 +79,20 @@ void run_chunks(int64_t n, int64_t cost, F&& f) {
 
 enum BinOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
 
-struct Add { static inline float f(float a, float b) { return a + b; } };
-struct Sub { static inline float f(float a, float b) { return a - b; } };
-struct Mul { static inline float f(float a, float b) { return a * b; } };
-struct Div { static inline float f(float a, float b) { return a / b; } };
+struct Add { using T = float; static inline float f(float a, float b) { return a + b; } };
+struct Sub { using T = float; static inline float f(float a, float b) { return a - b; } };
+struct Mul { using T = float; static inline float f(float a, float b) { return a * b; } };
+struct Div { using T = float; static inline float f(float a, float b) { return a / b; } };
+
+// Comparisons produce tfjs bool tensors (Uint8Array of 0 / 1); NaN compares
+// false (not-equal: true), as in JS.
+enum CmpOp { kGreater = 0, kGreaterEqual = 1, kLess = 2, kLessEqual = 3, kEqual = 4, kNotEqual = 5 };
+struct Gt { using T = uint8_t; static inline uint8_t f(float a, float b) { return a > b; } };
+struct Ge { using T = uint8_t; static inline uint8_t f(float a, float b) { return a >= b; } };
+struct Lt { using T = uint8_t; static inline uint8_t f(float a, float b) { return a < b; } };
+struct Le { using T = uint8_t; static inline uint8_t f(float a, float b) { return a <= b; } };
+struct Eq { using T = uint8_t; static inline uint8_t f(float a, float b) { return a == b; } };
+struct Ne { using T = uint8_t; static inline uint8_t f(float a, float b) { return a != b; } };
 
 // One collapsed dimension of a broadcast: extent and each operand's element
 // stride (0 where it broadcasts). The output is contiguous.
@@ -91,7 +101,7 @@ struct BDim {
 };
 
 template <class Op>
-void binary_rows(const float* a, const float* b, float* out, const BDim* d, int nd, int64_t r0, int64_t r1) {
+void binary_rows(const float* a, const float* b, typename Op::T* out, const BDim* d, int nd, int64_t r0, int64_t r1) {
   const BDim in = d[nd - 1];
   const int64_t n = in.n;
   int64_t idx[kMaxRank] = {};
@@ -108,7 +118,7 @@ void binary_rows(const float* a, const float* b, float* out, const BDim* d, int 
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict pa = a + oa;
     const float* __restrict pb = b + ob;
-    float* __restrict po = out + r * n;
+    typename Op::T* __restrict po = out + r * n;
     if (in.sa == 1 && in.sb == 1) {
       for (int64_t i = 0; i < n; ++i) po[i] = Op::f(pa[i], pb[i]);
     } else if (in.sa == 1) {
@@ -132,7 +142,7 @@ void binary_rows(const float* a, const float* b, float* out, const BDim* d, int 
 }
 
 template <class Op>
-void binary_run(const float* a, const float* b, float* out, const BDim* d, int nd) {
+void binary_run(const float* a, const float* b, typename Op::T* out, const BDim* d, int nd) {
   if (nd == 0) {
     out[0] = Op::f(a[0], b[0]);
     return;
@@ -654,7 +664,8 @@ struct Args {
     void* data = nullptr;
     napi_get_typedarray_info(env, argv[i], &type, &length, &data, nullptr, nullptr);
     if (type != want) {
-      fail(std::string(what) + (want == napi_float32_array ? " must be a Float32Array" : " must be an Int32Array"));
+      fail(std::string(what) + (want == napi_float32_array ? " must be a Float32Array"
+                                : want == napi_uint8_array ? " must be a Uint8Array" : " must be an Int32Array"));
       return nullptr;
     }
     *len = length;
@@ -713,37 +724,91 @@ bool shape_of(Args& a, size_t i, const int32_t** dims, int* rank, int64_t* size,
   return true;
 }
 
-// ewBinary(op, a, b, out, aShape, bShape)
-napi_value EwBinary(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(6)) return nullptr;
-  const int64_t op = a.integer(0, "op");
-  const int32_t *as = nullptr, *bs = nullptr;
-  int ra = 0, rb = 0;
-  int64_t na = 0, nb = 0;
-  if (!shape_of(a, 4, &as, &ra, &na, "aShape") || !shape_of(a, 5, &bs, &rb, &nb, "bShape")) return nullptr;
-  size_t la = 0, lb = 0, lo = 0;
-  const float* A = a.f32(1, &la, "a");
-  const float* B = a.f32(2, &lb, "b");
-  float* O = a.f32(3, &lo, "out");
-  if (a.failed) return nullptr;
-  int32_t oshape[kMaxRank];
+// The shared part of ewBinary / ewCompare: operands, shapes, broadcast.
+struct BinaryCall {
+  const float *A = nullptr, *B = nullptr;
+  void* out = nullptr;
   BDim d[kMaxRank];
   int nd = 0;
   int64_t osize = 0;
-  if (!collapse_broadcast(as, ra, bs, rb, oshape, d, &nd, &osize)) {
+  int64_t op = 0;
+};
+
+bool binary_call(Args& a, napi_typedarray_type out_type, BinaryCall* c) {
+  if (!a.need(6)) return false;
+  c->op = a.integer(0, "op");
+  const int32_t *as = nullptr, *bs = nullptr;
+  int ra = 0, rb = 0;
+  int64_t na = 0, nb = 0;
+  if (!shape_of(a, 4, &as, &ra, &na, "aShape") || !shape_of(a, 5, &bs, &rb, &nb, "bShape")) return false;
+  size_t la = 0, lb = 0, lo = 0;
+  c->A = a.f32(1, &la, "a");
+  c->B = a.f32(2, &lb, "b");
+  c->out = out_type == napi_uint8_array ? static_cast<void*>(a.typed<uint8_t>(3, napi_uint8_array, &lo, "out"))
+                                        : static_cast<void*>(a.f32(3, &lo, "out"));
+  if (a.failed) return false;
+  int32_t oshape[kMaxRank];
+  if (!collapse_broadcast(as, ra, bs, rb, oshape, c->d, &c->nd, &c->osize)) {
     a.fail("shapes do not broadcast");
-    return nullptr;
+    return false;
   }
-  if (!a.enough(la, na, "a") || !a.enough(lb, nb, "b") || !a.enough(lo, osize, "out")) return nullptr;
-  if (osize == 0) return undefined(env);
-  switch (op) {
-    case kAdd: binary_run<Add>(A, B, O, d, nd); break;
-    case kSub: binary_run<Sub>(A, B, O, d, nd); break;
-    case kMul: binary_run<Mul>(A, B, O, d, nd); break;
-    case kDiv: binary_run<Div>(A, B, O, d, nd); break;
+  return a.enough(la, na, "a") && a.enough(lb, nb, "b") && a.enough(lo, c->osize, "out");
+}
+
+// ewBinary(op, a, b, out, aShape, bShape)
+napi_value EwBinary(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  BinaryCall c;
+  if (!binary_call(a, napi_float32_array, &c)) return nullptr;
+  if (c.osize == 0) return undefined(env);
+  float* O = static_cast<float*>(c.out);
+  switch (c.op) {
+    case kAdd: binary_run<Add>(c.A, c.B, O, c.d, c.nd); break;
+    case kSub: binary_run<Sub>(c.A, c.B, O, c.d, c.nd); break;
+    case kMul: binary_run<Mul>(c.A, c.B, O, c.d, c.nd); break;
+    case kDiv: binary_run<Div>(c.A, c.B, O, c.d, c.nd); break;
     default: a.fail("unknown binary op"); return nullptr;
   }
+  return undefined(env);
+}
+
+// ewCompare(op, a, b, out: Uint8Array, aShape, bShape)
+napi_value EwCompare(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  BinaryCall c;
+  if (!binary_call(a, napi_uint8_array, &c)) return nullptr;
+  if (c.osize == 0) return undefined(env);
+  uint8_t* O = static_cast<uint8_t*>(c.out);
+  switch (c.op) {
+    case kGreater: binary_run<Gt>(c.A, c.B, O, c.d, c.nd); break;
+    case kGreaterEqual: binary_run<Ge>(c.A, c.B, O, c.d, c.nd); break;
+    case kLess: binary_run<Lt>(c.A, c.B, O, c.d, c.nd); break;
+    case kLessEqual: binary_run<Le>(c.A, c.B, O, c.d, c.nd); break;
+    case kEqual: binary_run<Eq>(c.A, c.B, O, c.d, c.nd); break;
+    case kNotEqual: binary_run<Ne>(c.A, c.B, O, c.d, c.nd); break;
+    default: a.fail("unknown comparison"); return nullptr;
+  }
+  return undefined(env);
+}
+
+// ewSelect(cond: Uint8Array, t, e, out): out[i] = cond[i] == 1 ? t[i] : e[i], all one shape.
+napi_value EwSelect(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.need(4)) return nullptr;
+  size_t lc = 0, lt = 0, le = 0, lo = 0;
+  const uint8_t* Cd = a.typed<uint8_t>(0, napi_uint8_array, &lc, "condition");
+  const float* T = a.f32(1, &lt, "t");
+  const float* E = a.f32(2, &le, "e");
+  float* O = a.f32(3, &lo, "out");
+  if (a.failed) return nullptr;
+  if (!a.enough(lt, int64_t(lc), "t") || !a.enough(le, int64_t(lc), "e") || !a.enough(lo, int64_t(lc), "out")) return nullptr;
+  run_chunks(int64_t(lc), 1, [&](int64_t i0, int64_t i1) {
+    const uint8_t* __restrict c = Cd;
+    const float* __restrict t = T;
+    const float* __restrict e = E;
+    float* __restrict o = O;
+    for (int64_t i = i0; i < i1; ++i) o[i] = c[i] == 1 ? t[i] : e[i];
+  });
   return undefined(env);
 }
 
@@ -944,6 +1009,8 @@ napi_value EwAvgPoolGrad(napi_env env, napi_callback_info info) {
 void register_elementwise(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"ewBinary", nullptr, EwBinary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"ewCompare", nullptr, EwCompare, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"ewSelect", nullptr, EwSelect, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ewUnary", nullptr, EwUnary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ewReduce", nullptr, EwReduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ewCopy", nullptr, EwCopy, nullptr, nullptr, nullptr, napi_default, nullptr},

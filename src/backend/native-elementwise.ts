@@ -24,6 +24,10 @@ type NamedAttrMap = tf.NamedAttrMap;
 export interface ElementwiseAddon {
   /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of aShape and bShape into out. */
   ewBinary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, aShape: Int32Array, bShape: Int32Array): void;
+  /** op: 0 greater, 1 greaterEqual, 2 less, 3 lessEqual, 4 equal, 5 notEqual; out is a bool tensor's Uint8Array. */
+  ewCompare(op: number, a: Float32Array, b: Float32Array, out: Uint8Array, aShape: Int32Array, bShape: Int32Array): void;
+  /** out[i] = condition[i] === 1 ? t[i] : e[i], all of one shape. */
+  ewSelect(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   /** op: 0 square, 1 sqrt, 2 rsqrt, 3 neg, 4 relu, 5 leakyRelu(alpha), 6 step(alpha), 7 reciprocal. */
   ewUnary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** Sum (mean: 0) or mean (1) over the dimensions where mask is 1; out is the kept dimensions, row-major. */
@@ -46,7 +50,7 @@ export interface ElementwiseAddon {
 
 interface CpuBackend {
   data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Uint8Array): TensorInfo;
 }
 
 interface KernelArgs {
@@ -60,15 +64,17 @@ type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 export function hasElementwise(addon: object): addon is ElementwiseAddon {
   const a = addon as Partial<ElementwiseAddon>;
   return typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
-    typeof a.ewDepthwise === 'function' && typeof a.ewAvgPool === 'function';
+    typeof a.ewDepthwise === 'function' && typeof a.ewAvgPool === 'function' && typeof a.ewCompare === 'function' &&
+    typeof a.ewSelect === 'function';
 }
 
 /** Names of the kernels elementwiseKernels() provides. */
 export const ELEMENTWISE_KERNELS: readonly string[] = [
   'Add', 'Sub', 'Multiply', 'RealDiv',
+  'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'Select',
   'Square', 'Sqrt', 'Rsqrt', 'Neg', 'Relu', 'LeakyRelu', 'Step', 'Reciprocal',
   'Sum', 'Mean',
-  'Slice', 'Concat', 'PadV2', 'Transpose',
+  'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose',
   'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
   'AvgPool', 'AvgPoolGrad',
 ];
@@ -78,6 +84,7 @@ const MAX_RANK = 8;
 const MAX_ELEMS = 2 ** 31 - 1;
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
@@ -104,6 +111,7 @@ function f32(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | nul
 }
 
 const BINARY: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
+const COMPARE: Record<string, number> = { Greater: 0, GreaterEqual: 1, Less: 2, LessEqual: 3, Equal: 4, NotEqual: 5 };
 const UNARY: Record<string, number> = { Square: 0, Sqrt: 1, Rsqrt: 2, Neg: 3, Relu: 4, LeakyRelu: 5, Step: 6, Reciprocal: 7 };
 
 /** The kernels, by tfjs kernel name, for registration on the native backend. */
@@ -122,6 +130,37 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const out = new Float32Array(sizeOf(outShape));
       n.ewBinary(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
       return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  for (const [name, op] of Object.entries(COMPARE)) {
+    const fallback = cpuKernel(name);
+    kernels[name] = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { a, b } = args.inputs as Record<string, TensorInfo>;
+      const av = f32(backend, a), bv = f32(backend, b);
+      if (!av || !bv) return fallback(args);
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      if (outShape.length > MAX_RANK) return fallback(args);
+      const out = new Uint8Array(sizeOf(outShape));
+      n.ewCompare(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
+      return backend.makeTensorInfo(outShape, 'bool', out);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('Select');
+    kernels.Select = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { condition, t, e } = args.inputs as Record<string, TensorInfo>;
+      const tv = f32(backend, t), ev = f32(backend, e);
+      const cv = condition.dtype === 'bool' ? backend.data.get(condition.dataId).values : null;
+      if (!tv || !ev || !(cv instanceof Uint8Array) || !sameShape(condition.shape, t.shape) || !sameShape(t.shape, e.shape)) {
+        return fallback(args);
+      }
+      const out = new Float32Array(tv.length);
+      n.ewSelect(cv, tv, ev, out);
+      return backend.makeTensorInfo(t.shape.slice(), 'float32', out);
     };
   }
 
@@ -166,6 +205,21 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     n.ewCopy(src, dst, Int32Array.from(shape), Int32Array.from(srcStrides), Int32Array.from(dstStrides), srcOffset, dstOffset);
   };
 
+  // A strided slice of a float32 tensor (a copy, also where the slice is contiguous).
+  const sliceOf = (backend: CpuBackend, x: TensorInfo, xv: Float32Array, begin: number[], size: number[]): TensorInfo => {
+    const xStrides = stridesOf(x.shape);
+    const offset = begin.reduce((acc, b, i) => acc + b * xStrides[i], 0);
+    const len = sizeOf(size);
+    let out: Float32Array;
+    if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+      out = xv.slice(offset, offset + len);
+    } else {
+      out = new Float32Array(len);
+      copy(xv, out, size, xStrides, stridesOf(size), offset, 0);
+    }
+    return backend.makeTensorInfo(size.slice(), 'float32', out);
+  };
+
   {
     const fallback = cpuKernel('Slice');
     kernels.Slice = (args) => {
@@ -178,11 +232,28 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       tf.slice_util.assertParamsValid(x as tf.Tensor, $begin, $size);
       // A contiguous slice is a zero-copy view in the cpu kernel.
       if (tf.slice_util.isSliceContinous(x.shape, $begin, $size)) return fallback(args);
-      const xStrides = stridesOf(x.shape);
-      const offset = $begin.reduce((acc, b, i) => acc + b * xStrides[i], 0);
-      const out = new Float32Array(sizeOf($size));
-      copy(xv, out, $size, xStrides, stridesOf($size), offset, 0);
-      return backend.makeTensorInfo($size, 'float32', out);
+      return sliceOf(backend, x, xv, $begin, $size);
+    };
+  }
+
+  {
+    const fallback = cpuKernel('SplitV');
+    kernels.SplitV = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      if (!xv) return fallback(args);
+      const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
+      const $axis = tf.util.parseAxisParam(axis, x.shape)[0];
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, $axis);
+      const begin = new Array<number>(x.shape.length).fill(0);
+      return sizes.map((s) => {
+        const size = x.shape.slice();
+        size[$axis] = s;
+        const piece = sliceOf(backend, x, xv, begin, size);
+        begin[$axis] += s;
+        return piece;
+      });
     };
   }
 

@@ -197,6 +197,34 @@ describe.skipIf(!available)('native elementwise kernels', () => {
     }
   });
 
+  it('comparisons (bool outputs) with broadcasting and special values, select', () => {
+    const cmps: ((a: tf.Tensor, b: tf.Tensor) => tf.Tensor)[] = [tf.greater, tf.greaterEqual, tf.less, tf.lessEqual, tf.equal, tf.notEqual];
+    const asF = (t: tf.Tensor) => tf.cast(t, 'float32');
+    for (const op of cmps) {
+      for (const [as, bs] of [[[1, 16, 16, 8], []], [[2, 64, 64, 32], [32]], [[5, 1, 3], [1, 4, 1]], [[0, 2], [2]]] as [number[], number[]][]) {
+        // Rounded values so that equal pairs occur.
+        const round = (v: number) => Math.round(v * 2) / 2;
+        compare([input(as, 1, round), input(bs, 2, round)], (a, b) => asF(op(a, b)), 0);
+      }
+      const vals = Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 1]);
+      compare([{ shape: [6, 1], data: vals }, { shape: [1, 6], data: vals }], (a, b) => asF(op(a, b)), 0);
+    }
+    tf.setBackend('native');
+    expect(tf.tidy(() => tf.greater(tf.tensor1d([1, 2]), tf.scalar(1.5)).dtype)).toBe('bool');
+    compare([input([2, 64, 64, 32], 3), input([2, 64, 64, 32], 4), input([2, 64, 64, 32], 5)], (c, t, e) => tf.where(tf.greater(c, 0), t, e), 0);
+    compare([input([1, 3], 3), input([4, 3], 4), input([4, 3], 5)], (c, t, e) => tf.where(tf.greater(c, 0), t, e), 0); // broadcast condition
+    compare([input([3, 5], 3), input([3, 5], 4)], (x, dy) => tf.grad((a: tf.Tensor) => tf.leakyRelu(a, 0.2))(x, dy), 0);
+  });
+
+  it('split (SplitV) along every axis, uneven sizes', () => {
+    compare([input([4, 16, 2, 32, 8], 1)], (x) => tf.split(x, 2, 2), 0); // gradient of upscale2d's concat
+    compare([input([4, 16, 16, 2, 8], 2)], (x) => tf.split(x, 2, 3), 0);
+    compare([input([6, 5], 3)], (x) => tf.split(x, [1, 3, 1], 1), 0);
+    compare([input([6, 5], 4)], (x) => tf.split(x, [2, 4], 0), 0);
+    compare([input([2, 64, 2, 64, 16], 5)], (x) => tf.split(x, 2, 2), 0);
+    compare([input([2, 16, 16, 8], 6)], (x) => tf.grad((a: tf.Tensor) => upscale2d(a as tf.Tensor4D))(x), 0);
+  });
+
   const unaryCases: [string, (x: tf.Tensor) => tf.Tensor, ((v: number) => number)?][] = [
     ['square', tf.square],
     ['sqrt', tf.sqrt, Math.abs],
