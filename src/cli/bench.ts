@@ -24,7 +24,7 @@ ${ROWS.map((r) => `                     ${r.id.padEnd(18)} ${r.label}`).join('\n
   --peak-mem       profile one more iteration for the peak tensor memory (default on for webgpu;
                    --no-peak-mem turns it off)
   --in-process     run the rows in this process (no memory or time isolation)
-  --backend <name> auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu (or ALAE_BACKEND)
+  --backend <name> auto|tensorflow-gpu|tensorflow|webgpu|native|wasm|cpu (or ALAE_BACKEND)
 `;
 
 const RESULT_TAG = 'ALAE_BENCH_RESULT ';

@@ -42,7 +42,7 @@ const USAGE = `usage: alae train --data <folder|mnist|files.tfrecords> --out <di
   --no-samples           do not write sample grids
   --plain                plain lines even in a terminal
   --verbose              (plain) a line per iteration too
-  --backend <name>       auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu (or ALAE_BACKEND)
+  --backend <name>       auto|tensorflow-gpu|tensorflow|webgpu|native|wasm|cpu (or ALAE_BACKEND)
 `;
 
 const OPTIONS = {
