@@ -38,10 +38,24 @@
 
 #include "common.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#include <cstdlib>
+
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
+#pragma GCC optimize("fp-contract=off", "no-trapping-math")
+#endif
+
+// Loops whose float <-> double conversions make them compute-bound get an
+// AVX2 clone, picked at load time (GCC / clang on x86-64 Linux; elsewhere the
+// baseline build). AVX2 without FMA: no contraction, the same results.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ALAE_NO_CLONES)
+#define ALAE_EW_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define ALAE_EW_CLONES
 #endif
 
 namespace alae {
@@ -199,7 +213,7 @@ bool collapse_broadcast(const int32_t* as, int ra, const int32_t* bs, int rb, in
 
 enum UnOp { kSquare = 0, kSqrt = 1, kRsqrt = 2, kNeg = 3, kRelu = 4, kLeakyRelu = 5, kStep = 6, kReciprocal = 7 };
 
-void unary_range(int op, const float* __restrict x, float* __restrict y, int64_t n, double alpha) {
+ALAE_EW_CLONES void unary_range(int op, const float* __restrict x, float* __restrict y, int64_t n, double alpha) {
   switch (op) {
     case kSquare:
       for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
@@ -519,28 +533,50 @@ struct DwShape {
 };
 
 // dst[n,y,x,c] = sum_k src[n, y+dy_k, x+dx_k, c] * w[k*C + c] over the taps
-// inside the source, in double, rounded once.
-void depthwise_taps(const DwShape& s, const float* src, const float* w, float* dst) {
-  const int64_t C = s.C;
-  run_chunks(s.N * s.Hd, s.Wd * C * s.ntaps, [&](int64_t r0, int64_t r1) {
-    std::vector<double> acc(static_cast<size_t>(C));
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t nb = r / s.Hd, y = r % s.Hd;
-      for (int64_t x = 0; x < s.Wd; ++x) {
-        std::fill(acc.begin(), acc.end(), 0.0);
-        double* __restrict a = acc.data();
-        for (int k = 0; k < s.ntaps; ++k) {
-          const int64_t sy = y + s.off[2 * k], sx = x + s.off[2 * k + 1];
-          if (sy < 0 || sy >= s.Hs || sx < 0 || sx >= s.Ws) continue;
-          const float* __restrict ps = src + ((nb * s.Hs + sy) * s.Ws + sx) * C;
-          const float* __restrict pw = w + int64_t(k) * C;
-          for (int64_t c = 0; c < C; ++c) a[c] += double(ps[c]) * double(pw[c]);
+// inside the source, in double, rounded once. Channels go in blocks of 8
+// whose sums stay in registers across the taps.
+ALAE_EW_CLONES void depthwise_rows(const DwShape& s, const float* src, const double* wd, float* dst, int64_t r0,
+                                   int64_t r1) {
+  const int64_t C = s.C, C8 = C & ~int64_t{7};
+  std::vector<const float*> tp(static_cast<size_t>(s.ntaps));
+  std::vector<const double*> wp(static_cast<size_t>(s.ntaps));
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t nb = r / s.Hd, y = r % s.Hd;
+    for (int64_t x = 0; x < s.Wd; ++x) {
+      // The taps inside the source for this pixel.
+      int nv = 0;
+      for (int k = 0; k < s.ntaps; ++k) {
+        const int64_t sy = y + s.off[2 * k], sx = x + s.off[2 * k + 1];
+        if (sy >= 0 && sy < s.Hs && sx >= 0 && sx < s.Ws) {
+          tp[size_t(nv)] = src + ((nb * s.Hs + sy) * s.Ws + sx) * C;
+          wp[size_t(nv)] = wd + int64_t(k) * C;
+          ++nv;
         }
-        float* __restrict pd = dst + ((nb * s.Hd + y) * s.Wd + x) * C;
-        for (int64_t c = 0; c < C; ++c) pd[c] = float(a[c]);
+      }
+      float* __restrict pd = dst + ((nb * s.Hd + y) * s.Wd + x) * C;
+      for (int64_t c0 = 0; c0 < C8; c0 += 8) {
+        double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int q = 0; q < nv; ++q) {
+          const float* __restrict ps = tp[size_t(q)] + c0;
+          const double* __restrict pw = wp[size_t(q)] + c0;
+          for (int j = 0; j < 8; ++j) a[j] += double(ps[j]) * pw[j];
+        }
+        for (int j = 0; j < 8; ++j) pd[c0 + j] = float(a[j]);
+      }
+      for (int64_t c = C8; c < C; ++c) {
+        double a = 0;
+        for (int q = 0; q < nv; ++q) a += double(tp[size_t(q)][c]) * wp[size_t(q)][c];
+        pd[c] = float(a);
       }
     }
-  });
+  }
+}
+
+void depthwise_taps(const DwShape& s, const float* src, const float* w, float* dst) {
+  std::vector<double> wd(static_cast<size_t>(int64_t(s.ntaps) * s.C));  // the filter in double, once
+  for (size_t i = 0; i < wd.size(); ++i) wd[i] = double(w[i]);
+  run_chunks(s.N * s.Hd, s.Wd * s.C * s.ntaps,
+             [&](int64_t r0, int64_t r1) { depthwise_rows(s, src, wd.data(), dst, r0, r1); });
 }
 
 // dw[k*C + c] = sum_{n,y,x} src[n, y+dy_k, x+dx_k, c] * dy[n,y,x,c] (dy over
@@ -629,6 +665,35 @@ void avg_pool_grad(const PoolShape& s, const float* dy, float* dx) {
       }
     }
   });
+}
+
+// ---- output pages ---------------------------------------------------------
+
+// A large output (a fresh Float32Array: V8 callocs it, so for big sizes it is
+// an untouched mmap) costs one page fault per 4 KiB on first write, which on
+// a VM can take longer than the arithmetic. Asking for transparent huge pages
+// on its 2 MiB-aligned interior (Linux; THP in "madvise" mode, the common
+// default) turns 512 faults into one. Advisory only; ALAE_NATIVE_THP=0 turns
+// it off.
+bool thp_wanted() {
+  static const bool on = [] {
+    const char* e = std::getenv("ALAE_NATIVE_THP");
+    return !(e && e[0] == '0');
+  }();
+  return on;
+}
+
+void advise_huge(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 4 * kHuge || !thp_wanted()) return;
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
 }
 
 // ---- N-API ----------------------------------------------------------------
@@ -762,6 +827,7 @@ napi_value EwBinary(napi_env env, napi_callback_info info) {
   if (!binary_call(a, napi_float32_array, &c)) return nullptr;
   if (c.osize == 0) return undefined(env);
   float* O = static_cast<float*>(c.out);
+  advise_huge(O, size_t(c.osize) * sizeof(float));
   switch (c.op) {
     case kAdd: binary_run<Add>(c.A, c.B, O, c.d, c.nd); break;
     case kSub: binary_run<Sub>(c.A, c.B, O, c.d, c.nd); break;
@@ -802,6 +868,7 @@ napi_value EwSelect(napi_env env, napi_callback_info info) {
   float* O = a.f32(3, &lo, "out");
   if (a.failed) return nullptr;
   if (!a.enough(lt, int64_t(lc), "t") || !a.enough(le, int64_t(lc), "e") || !a.enough(lo, int64_t(lc), "out")) return nullptr;
+  advise_huge(O, lc * sizeof(float));
   run_chunks(int64_t(lc), 1, [&](int64_t i0, int64_t i1) {
     const uint8_t* __restrict c = Cd;
     const float* __restrict t = T;
@@ -827,6 +894,7 @@ napi_value EwUnary(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!a.enough(ly, int64_t(lx), "out")) return nullptr;
+  advise_huge(Y, lx * sizeof(float));
   run_chunks(int64_t(lx), 1, [&](int64_t i0, int64_t i1) { unary_range(int(op), X + i0, Y + i0, i1 - i0, alpha); });
   return undefined(env);
 }
@@ -889,6 +957,7 @@ napi_value EwCopy(napi_env env, napi_callback_info info) {
     dmax += (shp[i] - 1) * dst[i];
   }
   if (!a.enough(ls, smax + 1, "src") || !a.enough(ld, dmax + 1, "dst")) return nullptr;
+  advise_huge(D, ld * sizeof(float));
   strided_copy(S + so, D + doff, shp, sst, dst, rank);
   return undefined(env);
 }
@@ -929,6 +998,7 @@ napi_value EwDepthwise(napi_env env, napi_callback_info info) {
   if (!a.enough(ls, s.N * s.Hs * s.Ws * s.C, "src") || !a.enough(lw, int64_t(s.ntaps) * s.C, "filter") ||
       !a.enough(ld, s.N * s.Hd * s.Wd * s.C, "dst"))
     return nullptr;
+  advise_huge(D, size_t(s.N * s.Hd * s.Wd * s.C) * sizeof(float));
   depthwise_taps(s, S, W, D);
   return undefined(env);
 }
@@ -982,6 +1052,7 @@ napi_value EwAvgPool(napi_env env, napi_callback_info info) {
   const float* X = a.f32(0, &lx, "x");
   float* Y = a.f32(1, &ly, "y");
   if (!a.enough(lx, s.N * s.H * s.W * s.C, "x") || !a.enough(ly, s.N * s.Ho * s.Wo * s.C, "y")) return nullptr;
+  advise_huge(Y, size_t(s.N * s.Ho * s.Wo * s.C) * sizeof(float));
   avg_pool(s, X, Y);
   return undefined(env);
 }
@@ -1000,6 +1071,7 @@ napi_value EwAvgPoolGrad(napi_env env, napi_callback_info info) {
   const float* G = a.f32(0, &lg, "dy");
   float* X = a.f32(1, &lx, "dx");
   if (!a.enough(lg, s.N * s.Ho * s.Wo * s.C, "dy") || !a.enough(lx, s.N * s.H * s.W * s.C, "dx")) return nullptr;
+  advise_huge(X, size_t(s.N * s.H * s.W * s.C) * sizeof(float));
   avg_pool_grad(s, G, X);
   return undefined(env);
 }
