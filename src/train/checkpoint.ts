@@ -18,6 +18,7 @@
  * older checkpoints are removed. A crash at any point leaves `latest`
  * naming a complete file.
  */
+import type { TrainReport } from './trainer.js';
 import { readdir, readFile, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type AlaeConfig, resolveConfig, styleCount } from '../config/config.js';
@@ -42,19 +43,8 @@ export interface LossSums {
 }
 
 /** One report as written to metrics.jsonl (and kept at the tail of checkpoints). */
-export interface MetricsRecord {
+export interface MetricsRecord extends TrainReport {
   time: string;
-  epoch: number;
-  lod: number;
-  resolution: number;
-  blend: number;
-  lr: number;
-  kimg: number;
-  totalKimg: number;
-  imgPerSec: number;
-  etaSec: number | null;
-  losses: { d: number; g: number; ae: number };
-  samplePath: string | null;
 }
 
 /** Where a run stands: enough to continue it bit for bit. */
