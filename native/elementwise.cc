@@ -9,7 +9,8 @@
 //   neighbours with the same broadcast pattern merged), so the common cases
 //   become an outer loop over rows and a contiguous inner loop where each
 //   operand is either a vector or a scalar (x - mean[N,1,1,C]: rows of C;
-//   noise_weight[C] * noise[N,H,W,1]: vector * scalar per pixel).
+//   noise_weight[C] * noise[N,H,W,1]: vector * scalar per pixel). The same
+//   loops give the comparisons (bool outputs); select is a plain map.
 // - Unary maps (square, sqrt, rsqrt, neg, relu, leaky relu, step, reciprocal).
 // - Sum / mean over any set of axes, accumulated in double (as tfjs's cpu
 //   backend does with JS numbers) and rounded once. The shapes collapse to
@@ -17,7 +18,7 @@
 //   bias gradients; the last block: K2 = 1); anything else runs a general
 //   serial loop. Work is split in chunks of a fixed size, so the result does
 //   not depend on the thread count.
-// - A strided copy (slice, concat, pad, transpose).
+// - A strided copy (slice, split, concat, pad, transpose).
 // - Depthwise convolution at stride 1 (the blur) as a sum of shifted taps,
 //   which also gives its input gradient; its filter gradient; average
 //   pooling without padding and, for non-overlapping windows, its gradient.
@@ -37,11 +38,6 @@
 #include <vector>
 
 #include "common.h"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-#include <cstdlib>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -667,35 +663,6 @@ void avg_pool_grad(const PoolShape& s, const float* dy, float* dx) {
   });
 }
 
-// ---- output pages ---------------------------------------------------------
-
-// A large output (a fresh Float32Array: V8 callocs it, so for big sizes it is
-// an untouched mmap) costs one page fault per 4 KiB on first write, which on
-// a VM can take longer than the arithmetic. Asking for transparent huge pages
-// on its 2 MiB-aligned interior (Linux; THP in "madvise" mode, the common
-// default) turns 512 faults into one. Advisory only; ALAE_NATIVE_THP=0 turns
-// it off.
-bool thp_wanted() {
-  static const bool on = [] {
-    const char* e = std::getenv("ALAE_NATIVE_THP");
-    return !(e && e[0] == '0');
-  }();
-  return on;
-}
-
-void advise_huge(void* p, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  if (bytes < 4 * kHuge || !thp_wanted()) return;
-  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
 // ---- N-API ----------------------------------------------------------------
 
 struct Args {
@@ -827,7 +794,6 @@ napi_value EwBinary(napi_env env, napi_callback_info info) {
   if (!binary_call(a, napi_float32_array, &c)) return nullptr;
   if (c.osize == 0) return undefined(env);
   float* O = static_cast<float*>(c.out);
-  advise_huge(O, size_t(c.osize) * sizeof(float));
   switch (c.op) {
     case kAdd: binary_run<Add>(c.A, c.B, O, c.d, c.nd); break;
     case kSub: binary_run<Sub>(c.A, c.B, O, c.d, c.nd); break;
@@ -868,7 +834,6 @@ napi_value EwSelect(napi_env env, napi_callback_info info) {
   float* O = a.f32(3, &lo, "out");
   if (a.failed) return nullptr;
   if (!a.enough(lt, int64_t(lc), "t") || !a.enough(le, int64_t(lc), "e") || !a.enough(lo, int64_t(lc), "out")) return nullptr;
-  advise_huge(O, lc * sizeof(float));
   run_chunks(int64_t(lc), 1, [&](int64_t i0, int64_t i1) {
     const uint8_t* __restrict c = Cd;
     const float* __restrict t = T;
@@ -894,7 +859,6 @@ napi_value EwUnary(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!a.enough(ly, int64_t(lx), "out")) return nullptr;
-  advise_huge(Y, lx * sizeof(float));
   run_chunks(int64_t(lx), 1, [&](int64_t i0, int64_t i1) { unary_range(int(op), X + i0, Y + i0, i1 - i0, alpha); });
   return undefined(env);
 }
@@ -957,7 +921,6 @@ napi_value EwCopy(napi_env env, napi_callback_info info) {
     dmax += (shp[i] - 1) * dst[i];
   }
   if (!a.enough(ls, smax + 1, "src") || !a.enough(ld, dmax + 1, "dst")) return nullptr;
-  advise_huge(D, ld * sizeof(float));
   strided_copy(S + so, D + doff, shp, sst, dst, rank);
   return undefined(env);
 }
@@ -998,7 +961,6 @@ napi_value EwDepthwise(napi_env env, napi_callback_info info) {
   if (!a.enough(ls, s.N * s.Hs * s.Ws * s.C, "src") || !a.enough(lw, int64_t(s.ntaps) * s.C, "filter") ||
       !a.enough(ld, s.N * s.Hd * s.Wd * s.C, "dst"))
     return nullptr;
-  advise_huge(D, size_t(s.N * s.Hd * s.Wd * s.C) * sizeof(float));
   depthwise_taps(s, S, W, D);
   return undefined(env);
 }
@@ -1052,7 +1014,6 @@ napi_value EwAvgPool(napi_env env, napi_callback_info info) {
   const float* X = a.f32(0, &lx, "x");
   float* Y = a.f32(1, &ly, "y");
   if (!a.enough(lx, s.N * s.H * s.W * s.C, "x") || !a.enough(ly, s.N * s.Ho * s.Wo * s.C, "y")) return nullptr;
-  advise_huge(Y, size_t(s.N * s.Ho * s.Wo * s.C) * sizeof(float));
   avg_pool(s, X, Y);
   return undefined(env);
 }
@@ -1071,7 +1032,6 @@ napi_value EwAvgPoolGrad(napi_env env, napi_callback_info info) {
   const float* G = a.f32(0, &lg, "dy");
   float* X = a.f32(1, &lx, "dx");
   if (!a.enough(lg, s.N * s.Ho * s.Wo * s.C, "dy") || !a.enough(lx, s.N * s.H * s.W * s.C, "dx")) return nullptr;
-  advise_huge(X, size_t(s.N * s.H * s.W * s.C) * sizeof(float));
   avg_pool_grad(s, G, X);
   return undefined(env);
 }

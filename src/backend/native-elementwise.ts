@@ -2,15 +2,18 @@
  * The `native` backend's elementwise, reduction and data-movement kernels
  * (native/elementwise.cc): after the convolutions went native, inference was
  * dominated by tfjs-cpu's generic JS loops for broadcast arithmetic, means,
- * strided slices and the depthwise blur. Each kernel here handles float32
- * NHWC inputs and hands anything else (other dtypes, NCHW, strides or
- * windows it does not cover) to the cpu kernel of the same name.
+ * strided slices and the depthwise blur (and, in training, the slices of
+ * SplitV, the masks of the leaky-ReLU gradient, the pads of the
+ * twice-differentiable blur). Each kernel here handles float32 NHWC inputs
+ * and hands anything else (other dtypes, NCHW, strides or windows it does not
+ * cover) to the cpu kernel of the same name.
  *
- * Numerics follow the cpu kernels: + - * / sqrt round once to float32, as JS
- * does by computing in double and storing into a Float32Array; Sum and Mean
- * accumulate in double (Mean divides each element by the count first, as
- * tfjs does); the depthwise convolution and average pooling accumulate in
- * double and round once.
+ * Numerics follow the cpu kernels: + - * / sqrt and the unary maps give the
+ * same bits (JS computes in double and stores into a Float32Array, which for
+ * these ops is the float32 operation; test/backend/native-elementwise.test.ts
+ * checks bit equality); Sum and Mean accumulate in double (Mean divides each
+ * element by the count first, as tfjs does); the depthwise convolution and
+ * average pooling accumulate in double and round once.
  *
  * Set ALAE_NATIVE_ELEMENTWISE=0 to leave these kernels to tfjs-cpu (A/B
  * comparisons, bisecting a numerical difference).
