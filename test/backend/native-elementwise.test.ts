@@ -13,27 +13,11 @@ import { tf } from '../../src/tf.js';
 import { loadNativeAddon, nativeAvailable, registerNativeBackend } from '../../src/backend/native.js';
 import { ELEMENTWISE_KERNELS, hasElementwise, type ElementwiseAddon } from '../../src/backend/native-elementwise.js';
 import { blur, downscale2d, leakyRelu, statsAndNorm, styleMod, twiceDifferentiable, upscale2d, pixelNorm } from '../../src/nn/ops.js';
+import { randArray, size } from './random-array.js';
 
 const available = nativeAvailable() && hasElementwise(loadNativeAddon()) && process.env.ALAE_NATIVE_ELEMENTWISE !== '0';
 if (!available) console.warn('[native-elementwise.test] SKIPPED: the native addon is not built, predates the elementwise kernels, or ALAE_NATIVE_ELEMENTWISE=0');
 
-/** Deterministic normal-ish values (sum of uniforms). */
-function randArray(n: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = next() + next() + next() - 1.5;
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 interface Input {
   shape: number[];

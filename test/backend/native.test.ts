@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
+import { randArray, size } from './random-array.js';
 import {
   loadNativeAddon, nativeAddonCandidates, nativeAvailable, nativeInfo, registerNativeBackend, type NativeAddon,
 } from '../../src/backend/native.js';
@@ -40,23 +41,6 @@ describe.runIf(process.env.ALAE_REQUIRE_NATIVE === '1')('native addon required (
   });
 });
 
-/** Deterministic normal-ish values (sum of uniforms) so failures reproduce. */
-function randArray(n: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = next() + next() + next() - 1.5;
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 interface Input {
   shape: number[];
