@@ -17,3 +17,6 @@ export { Rng } from './util/random.js';
 
 // The jobs: faces in the wild, encode, decode, reconstruct, mix, generate, interpolate, edit.
 export * from './api/index.js';
+
+// Measuring a model on held-out data (alae eval).
+export * from './eval/index.js';

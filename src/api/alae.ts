@@ -14,6 +14,8 @@ import { AlaeError } from '../errors.js';
 import { type AlaeConfig, resolveConfig, resolutionOf, styleCount } from '../config/config.js';
 import { AlaeModel } from '../model/alae.js';
 import { readModelFile } from '../io/model-file.js';
+import { readSafetensorsMetadata } from '../io/safetensors.js';
+import { CHECKPOINT_FORMAT, readCheckpoint } from '../train/checkpoint.js';
 import { importCheckpoint } from '../io/import.js';
 import { loadNpy } from '../io/npy.js';
 import { ensureBackend, useBackend, type BackendName, type BackendRequest } from '../backend/backend.js';
@@ -186,14 +188,29 @@ function checkBatchSize(n: number | undefined, fallback: number): number {
 }
 
 /**
- * Load a model: our .safetensors model file, or a reference ALAE checkpoint
+ * Config and arrays of a safetensors file: a model file, or a training
+ * checkpoint (its averaged networks unless `weights` is 'trained', with the
+ * tracked w average, as `alae train` writes model.safetensors).
+ */
+async function readSafetensorsModel(file: string, weights: LoadModelOptions['weights']): Promise<{ config: AlaeConfig; arrays: Map<string, Float32Array> }> {
+  const metadata = await readSafetensorsMetadata(file);
+  if (metadata.format !== CHECKPOINT_FORMAT) return readModelFile(file);
+  const ckpt = await readCheckpoint(file);
+  const arrays = new Map(weights === 'trained' ? ckpt.trained : ckpt.averaged);
+  const avg = ckpt.trained.get('dlatent_avg.buff');
+  if (avg) arrays.set('dlatent_avg.buff', avg);
+  return { config: ckpt.config, arrays };
+}
+
+/**
+ * Load a model: our .safetensors model file, a training checkpoint, or a reference ALAE checkpoint
  * (.pth, zip or legacy; its averaged networks by default).
  */
 export async function loadModel(file: string, opts: LoadModelOptions = {}): Promise<Alae> {
   const backend = opts.backend ? await useBackend(opts.backend) : await ensureBackend();
   let model: AlaeModel;
   if (await isSafetensors(file)) {
-    const { config, arrays } = await readModelFile(file);
+    const { config, arrays } = await readSafetensorsModel(file, opts.weights);
     if (opts.preset && opts.preset !== config.name) {
       throw new AlaeError(`the model is a '${config.name}' model, not '${opts.preset}'`, file);
     }

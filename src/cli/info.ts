@@ -5,6 +5,7 @@ import { PRESET_NAMES, resolveConfig, resolutionOf, type AlaeConfig } from '../c
 import { countParams, NETWORKS, paramSpecs } from '../model/params.js';
 import { readModelFile } from '../io/model-file.js';
 import { AlaeError } from '../errors.js';
+import { bundledModel, DEFAULT_MODEL } from '../api/bundled.js';
 
 const NETWORK_LABEL: Record<string, string> = { encoder: 'E (encoder)', mapping_d: 'D (mapping_d)', decoder: 'G (generator)', mapping_f: 'F (mapping_f)' };
 
@@ -27,20 +28,50 @@ export function describeConfig(cfg: AlaeConfig): string {
   return lines.join('\n');
 }
 
+/** One line per preset and the bundled model: what `alae info` prints with no arguments. */
+export async function overview(): Promise<string> {
+  const lines = ['presets:'];
+  for (const name of PRESET_NAMES) {
+    const cfg = resolveConfig(name);
+    const r = resolutionOf(cfg.model);
+    lines.push(`  ${name.padEnd(14)} ${`${r}x${r}x${cfg.model.channels}`.padEnd(12)} ${countParams(paramSpecs(cfg.model)).toLocaleString('en-US').padStart(12)} parameters`);
+  }
+  lines.push('bundled model:');
+  if (existsSync(DEFAULT_MODEL)) {
+    const { config, metadata } = await readModelFile(DEFAULT_MODEL);
+    const r = resolutionOf(config.model);
+    const trained = metadata.kimg ? `, trained on ${metadata.kimg} kimg` : '';
+    lines.push(`  ${DEFAULT_MODEL}`, `  ${config.name}, ${r}x${r}x${config.model.channels}${trained} ('alae info bundled' for details; 'alae demo' runs it)`);
+  } else {
+    lines.push(`  none in this install (${DEFAULT_MODEL} is missing)`);
+  }
+  return lines.join('\n');
+}
+
 export async function infoCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {});
-  if (values.help || positionals.length === 0) {
-    process.stdout.write(`usage: alae info <preset|model.safetensors>\n  presets: ${PRESET_NAMES.join(', ')}\n`);
-    return values.help ? 0 : 2;
+  if (values.help) {
+    process.stdout.write(`usage: alae info [<preset|model.safetensors|bundled>...]\n  with no argument: the presets and the bundled model\n  presets: ${PRESET_NAMES.join(', ')}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    process.stdout.write((await overview()) + '\n');
+    return 0;
   }
   let status = 0;
   for (const what of positionals) {
     try {
       let cfg: AlaeConfig;
+      let extra = '';
       if (PRESET_NAMES.includes(what)) cfg = resolveConfig(what);
-      else if (existsSync(what)) cfg = (await readModelFile(what)).config;
-      else throw new AlaeError(`not a preset (${PRESET_NAMES.join(', ')}) nor a model file`, what);
-      process.stdout.write(describeConfig(cfg) + '\n');
+      else {
+        const file = what === 'bundled' ? bundledModel() : what;
+        if (!existsSync(file)) throw new AlaeError(`not a preset (${PRESET_NAMES.join(', ')}), 'bundled', nor a model file`, what);
+        const m = await readModelFile(file);
+        cfg = m.config;
+        extra = `\nfile              ${file}${m.metadata.source ? `\nsource            ${m.metadata.source}${m.metadata.kimg ? `, ${m.metadata.kimg} kimg` : ''}` : ''}`;
+      }
+      process.stdout.write(describeConfig(cfg) + extra + '\n');
     } catch (e) {
       process.stderr.write(`alae info: ${(e as Error).message}\n`);
       status = 1;

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_MODEL, SAMPLES_DIR } from '../api/bundled.js';
 import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
 import { COMMON_HELP, COMMON_OPTIONS, checkCommon, intOption, numberOption, type CommonValues } from '../api/cli-support.js';
@@ -32,10 +32,7 @@ const USAGE = `usage: alae tui [--model <model>] [images or folders...] [options
   With no --model: models/default.safetensors of this install. With no images: the bundled
   models/samples/, else the images in the current folder. Aligned crops: pass --no-align.`;
 
-/** The package root (this file is src/cli/tui.ts or dist/cli/tui.js). */
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_MODEL = path.join(PACKAGE_ROOT, 'models', 'default.safetensors');
-export const SAMPLES_DIR = path.join(PACKAGE_ROOT, 'models', 'samples');
+export { DEFAULT_MODEL, SAMPLES_DIR };
 
 export const NO_MODEL_HELP = `alae tui: no --model given, and this install has no bundled model (${path.relative(process.cwd(), DEFAULT_MODEL) || DEFAULT_MODEL}).
 Get a model, then run 'alae tui --model <model.safetensors> [images...]':

@@ -170,6 +170,24 @@ export function tile(images: (RawImage | null)[], opts: TileOptions = {}): RawIm
   return { data: out, width: W, height: H, channels: c };
 }
 
+/** An image enlarged `factor` times by pixel repetition (sheets of small images stay crisp). */
+export function scaleNearest(img: RawImage, factor: number): RawImage {
+  if (!Number.isInteger(factor) || factor < 1) throw new AlaeError(`scale factor must be a positive integer (got ${factor})`);
+  if (factor === 1) return img;
+  const { width: w, height: h, channels: c } = img;
+  const W = w * factor;
+  const out = new Uint8Array(W * h * factor * c);
+  for (let y = 0; y < h; y++) {
+    const row = new Uint8Array(W * c);
+    for (let x = 0; x < w; x++) {
+      const px = img.data.subarray((y * w + x) * c, (y * w + x + 1) * c);
+      for (let k = 0; k < factor; k++) row.set(px, (x * factor + k) * c);
+    }
+    for (let k = 0; k < factor; k++) out.set(row, (y * factor + k) * W * c);
+  }
+  return { data: out, width: W, height: h * factor, channels: c };
+}
+
 /**
  * PNG bytes. Fixed encoder settings and no metadata, so the same pixels
  * always give the same bytes (the CLI promises byte-identical files per seed).

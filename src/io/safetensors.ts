@@ -12,7 +12,7 @@
  * Tensor data is kept as raw little-endian bytes; {@link f32} and
  * {@link fromFloat32} convert to and from Float32Array.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { AlaeError } from '../errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
@@ -269,6 +269,35 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
     throw readError(path, e);
   }
   return parseSafetensors(bytes, path);
+}
+
+/**
+ * The metadata of a safetensors file, reading only its header (to tell a
+ * model file from a checkpoint before reading either whole). A header that
+ * does not parse gives `{}`: the full reader then names the problem.
+ */
+export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw readError(path, e);
+  }
+  try {
+    const len = Buffer.alloc(8);
+    if ((await fh.read(len, 0, 8, 0)).bytesRead < 8) return {};
+    const n = len.readBigUInt64LE(0);
+    if (n < 2n || n > BigInt(MAX_HEADER_BYTES)) return {};
+    const head = Buffer.alloc(Number(n));
+    if ((await fh.read(head, 0, head.length, 8)).bytesRead < head.length) return {};
+    const meta = (JSON.parse(head.toString('utf8')) as Record<string, unknown>)[METADATA_KEY];
+    if (!isPlainObject(meta)) return {};
+    return Object.fromEntries(Object.entries(meta).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Synchronous variant of {@link readSafetensors}. */

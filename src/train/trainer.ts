@@ -492,14 +492,19 @@ export class Trainer {
     return report;
   }
 
-  /** The sample grid at `level` (fixed reals: the first training images; fixed z: seed 3456). */
+  /**
+   * The sample grid at `level` (fixed reals: training images evenly spaced
+   * over the training split, so a dataset stored in class order, as the
+   * mnist package's digits are, shows every class; fixed z: seed 3456).
+   */
   async writeSample(path: string, level: Level = this.lastLevel()): Promise<void> {
     const cols = Math.min(this.opts.sampleCount ?? 32, level.batch, this.trainIndices.length);
     const res = level.resolution;
     const c = this.config.model.channels;
     const per = res * res * c;
     const data = new Float32Array(cols * per);
-    for (let k = 0; k < cols; k++) toFloatImage(await this.dataset.get(this.trainIndices[k], res), res, c, false, data, k * per);
+    const n = this.trainIndices.length;
+    for (let k = 0; k < cols; k++) toFloatImage(await this.dataset.get(this.trainIndices[Math.floor((k * n) / cols)], res), res, c, false, data, k * per);
     const reals = tf.tensor4d(data, [cols, res, res, c]);
     const latent = this.config.model.latentSize;
     const z: Tensor = tf.tensor2d(new Rng(SAMPLE_Z_SEED, 5).normals(cols * latent), [cols, latent]);

@@ -16,6 +16,7 @@ import { openDataset } from '../../src/data/open.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { AlaeError } from '../../src/errors.js';
 import { importCheckpoint } from '../../src/io/import.js';
+import { loadModel } from '../../src/api/alae.js';
 import { readModelFile } from '../../src/io/model-file.js';
 import { findCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
 import { readMetrics } from '../../src/train/metrics.js';
@@ -120,6 +121,16 @@ describe.skipIf(!existsSync(FACES))('Trainer end to end (test-micro on faces)', 
     const model = await readModelFile(join(outA, 'model.safetensors'));
     expect(model.arrays.get('decoder.const')).toEqual(ck.averaged.get('decoder.const'));
     expect(model.arrays.get('dlatent_avg.buff')).toEqual(ck.trained.get('dlatent_avg.buff'));
+
+    // A checkpoint loads as a model too (a run stopped early): the same weights as model.safetensors.
+    const fromCkpt = await loadModel(latest!, { align: 'none' });
+    const arrays = await fromCkpt.model.toArrays();
+    fromCkpt.dispose();
+    expect(arrays.size).toBe(model.arrays.size);
+    for (const [name, v] of model.arrays) expect(arrays.get(name), name).toEqual(v);
+    const trainedNets = await loadModel(latest!, { align: 'none', weights: 'trained' });
+    expect(await trainedNets.model.vars.get('decoder.const')!.data()).toEqual(ck.trained.get('decoder.const'));
+    trainedNets.dispose();
   });
 
   it('resumes a mid-epoch checkpoint exactly: same batches, same random stream, same weights', async () => {

@@ -1,0 +1,89 @@
+/**
+ * `alae eval` in-process (evalCommand): usage errors exit 2, a model of the
+ * wrong format fails naming its file, and a small run prints the table and
+ * writes the JSON report atomically.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { testBackend } from '../setup-backend.js';
+import { tf } from '../../src/tf.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { AlaeModel } from '../../src/model/alae.js';
+import { saveModel } from '../../src/io/model-file.js';
+import { evalCommand } from '../../src/cli/eval.js';
+import type { MnistEvalReport } from '../../src/eval/mnist.js';
+
+let tmp: string;
+let digitsModel: string;
+let rgbModel: string;
+
+beforeAll(async () => {
+  await testBackend();
+  tmp = await mkdtemp(path.join(tmpdir(), 'alae-eval-'));
+  digitsModel = path.join(tmp, 'digits.safetensors');
+  rgbModel = path.join(tmp, 'rgb.safetensors');
+  for (const [file, channels] of [[digitsModel, 1], [rgbModel, 3]] as const) {
+    const m = AlaeModel.create(resolveConfig('test-tiny32', { model: { channels } }), 1);
+    await saveModel(file, m);
+    m.dispose();
+  }
+});
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Run evalCommand, capturing what it writes. */
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  try {
+    const code = await evalCommand([...argv, '--backend', tf.getBackend()]);
+    return { code, stdout, stderr };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+describe('alae eval', () => {
+  it('exits 2 on bad usage, naming the problem', async () => {
+    const celeba = await run('--model', digitsModel, '--data', 'celeba');
+    expect(celeba.code).toBe(2);
+    expect(celeba.stderr).toMatch(/--data 'celeba' is not supported/);
+    expect((await run('--model', digitsModel, '--held-out', 'many')).stderr).toMatch(/--held-out must be an integer/);
+    expect((await run('--model', digitsModel, '--train', '3')).code).toBe(2);
+    expect((await run('--model', digitsModel, '--bogus')).code).toBe(2);
+    expect((await run('extra')).code).toBe(2);
+    const help = await run('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: alae eval/);
+  });
+
+  it('fails on a model that is not 1-channel 32x32, naming the file', async () => {
+    await expect(run('--model', rgbModel, '--held-out', '5', '--train', '10', '--generated', '0')).rejects.toThrow(
+      new RegExp(`${rgbModel.replace(/[.]/g, '\\.')}: MNIST evaluation needs a 1-channel 32x32 model`),
+    );
+  });
+
+  it('prints the table and writes the report', async () => {
+    const json = path.join(tmp, 'report.json');
+    const before = tf.memory().numTensors;
+    const r = await run('--model', digitsModel, '--held-out', '20', '--train', '60', '--generated', '6', '--seed', '2', '--quiet', '--json', json);
+    expect(r.code).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`${digitsModel} (test-tiny32) on MNIST: 20 held-out digits against 60 train digits, 6 samples (seeds 2-7, psi 1)`);
+    expect(r.stdout).toMatch(/reconstruction MSE \(images in \[-1, 1\]\) +\d\.\d{4}\n/);
+    expect(r.stdout).toMatch(/reconstruction keeps its digit \(pixel 1-NN\) +\d+\.\d% +target >= 90\.0% +(PASS|below)\n/);
+    expect(r.stdout).toMatch(/w 5-NN accuracy +\d+\.\d% +target >= 95\.0% +(PASS|below)\n/);
+    const report = JSON.parse(await readFile(json, 'utf8')) as MnistEvalReport;
+    expect(report).toMatchObject({ model: digitsModel, heldOut: 20, train: 60, seed: 2, generated: { count: 6 } });
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
