@@ -9,7 +9,7 @@ import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
 import { loadModel } from '../api/alae.js';
 import { bundledModel } from '../api/bundled.js';
-import { intOption, progressRenderer, withModel } from '../api/cli-support.js';
+import { intOption, progressRenderer, withModel } from './support.js';
 import { requestedBackend } from '../backend/backend.js';
 import { runDemo } from '../demo/demo.js';
 

@@ -7,7 +7,7 @@
 import { parse } from './args.js';
 import { writePng } from '../image/image.js';
 import { loadDirection } from '../api/alae.js';
-import { COMMON_OPTIONS, checkCommon, intOption, numberOption, oneLatent, openModel, usage, withModel } from '../api/cli-support.js';
+import { COMMON_OPTIONS, checkCommon, intOption, numberOption, oneLatent, openModel, usage, withModel } from './support.js';
 
 const USAGE = `usage: alae edit <image> --direction <d.npy> --amount <a> --out x.png --model <model> [--seed N]
   The image's largest face (or a latents file row, file.safetensors#row) moved along the

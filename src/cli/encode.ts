@@ -8,7 +8,7 @@ import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
 import { listImages } from '../image/image.js';
 import { LatentsWriter, latentsFormatOf, type LatentSource } from '../api/latents-file.js';
-import { COMMON_OPTIONS, checkCommon, openModel, progressRenderer, reportFailures, usage, withModel } from '../api/cli-support.js';
+import { COMMON_OPTIONS, checkCommon, openModel, progressRenderer, reportFailures, usage, withModel } from './support.js';
 import type { Failure } from '../api/alae.js';
 
 const USAGE = `usage: alae encode <images|dirs...> --out <latents.safetensors|latents.json> --model <model> [--faces all|largest]

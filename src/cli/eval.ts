@@ -11,7 +11,7 @@ import { parse } from './args.js';
 import { DEFAULT_MODEL } from './tui.js';
 import { AlaeError } from '../errors.js';
 import { loadModel } from '../api/alae.js';
-import { intOption, numberOption, progressRenderer, withModel, type ProgressRenderer } from '../api/cli-support.js';
+import { intOption, numberOption, progressRenderer, withModel, type ProgressRenderer } from './support.js';
 import { requestedBackend } from '../backend/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { CONFIDENT_VOTES, EVAL_K, MNIST_TARGETS, evaluateMnist, type EvalProgress, type EvalStage, type MnistEvalOptions, type MnistEvalReport } from '../eval/mnist.js';

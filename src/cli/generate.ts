@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parse } from './args.js';
 import { writePng } from '../image/image.js';
-import { COMMON_OPTIONS, checkCommon, intOption, numberOption, openModel, parseSeeds, progressRenderer, usage, withModel } from '../api/cli-support.js';
+import { COMMON_OPTIONS, checkCommon, intOption, numberOption, openModel, parseSeeds, progressRenderer, usage, withModel } from './support.js';
 import { AlaeError } from '../errors.js';
 
 const USAGE = `usage: alae generate --seeds <1-16|3,5,9> --out <dir> --model <model> [--truncation psi] [--cutoff n]

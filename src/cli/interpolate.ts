@@ -6,7 +6,7 @@
  */
 import { parse } from './args.js';
 import { tile, writePng } from '../image/image.js';
-import { COMMON_OPTIONS, checkCommon, intOption, oneLatent, openModel, usage, withModel } from '../api/cli-support.js';
+import { COMMON_OPTIONS, checkCommon, intOption, oneLatent, openModel, usage, withModel } from './support.js';
 
 const USAGE = `usage: alae interpolate <A> <B> --out strip.png --model <model> [--steps 8] [--seed N]
   A and B: images (their largest face) or latents files from 'alae encode' (file.safetensors#row).`;

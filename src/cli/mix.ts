@@ -14,7 +14,7 @@ import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
 import { listImages, tile, writePng, type RawImage } from '../image/image.js';
 import { LEVEL_RANGES, concatLatents, parseLevel, type LevelSpec, type Latents } from '../api/latents.js';
-import { COMMON_OPTIONS, checkCommon, expandListOptions, intOption, oneLatent, openModel, progressRenderer, usage, withModel } from '../api/cli-support.js';
+import { COMMON_OPTIONS, checkCommon, expandListOptions, intOption, oneLatent, openModel, progressRenderer, usage, withModel } from './support.js';
 import type { Alae } from '../api/alae.js';
 
 const USAGE = `usage: alae mix --source <A> --target <B> --levels coarse|middle|fine|<from>-<to> --out mixed.png --model <model> [--seed N]

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
 import { listImages, tile, writePng, type RawImage } from '../image/image.js';
-import { COMMON_OPTIONS, checkCommon, intOption, openModel, progressRenderer, reportFailures, usage, withModel } from '../api/cli-support.js';
+import { COMMON_OPTIONS, checkCommon, intOption, openModel, progressRenderer, reportFailures, usage, withModel } from './support.js';
 import type { Failure } from '../api/alae.js';
 
 const USAGE = `usage: alae reconstruct <images|dirs...> --out <dir> --model <model> [--faces all|largest] [--seed N] [--sheet-max N]

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DEFAULT_MODEL, SAMPLES_DIR } from '../api/bundled.js';
 import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
-import { COMMON_HELP, COMMON_OPTIONS, checkCommon, intOption, numberOption, type CommonValues } from '../api/cli-support.js';
+import { COMMON_HELP, COMMON_OPTIONS, checkCommon, intOption, numberOption, type CommonValues } from './support.js';
 import { listImages, IMAGE_EXTENSIONS } from '../image/image.js';
 import { detectGraphics, GRAPHICS_MODES } from '../tui/image/detect.js';
 
@@ -109,7 +109,7 @@ export async function tuiCommand(argv: string[]): Promise<number> {
   const { runTui } = await import('../tui/app/run.js');
   let engine;
   if (values['no-worker']) {
-    const { openModel } = await import('../api/cli-support.js');
+    const { openModel } = await import('./support.js');
     const { InProcessEngine } = await import('../tui/app/engine.js');
     engine = new InProcessEngine(await openModel(values, 'largest'));
   } else {

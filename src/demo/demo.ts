@@ -130,7 +130,7 @@ export async function runDemo(alae: Alae, outDir: string, opts: DemoOptions = {}
   for (const i of picks) inputs.push({ data: (await data.get(i, 32)).slice(), width: 32, height: 32, channels: 1 });
   const digits: string[] = [];
   for (let k = 0; k < picks.length; k++) {
-    digits.push(await save(path.join('digits', `heldout-${String(picks[k]).padStart(4, '0')}-digit${data.label(picks[k])}.png`), inputs[k]));
+    digits.push(await save(path.join('digits', `digit${data.label(picks[k])}-${String(picks[k]).padStart(4, '0')}.png`), inputs[k]));
   }
   const enc = await alae.encode(inputs, { align: 'none', throwOnError: true });
   const w = enc.latents;

@@ -60,16 +60,6 @@ export function statsAndNorm(x: Tensor4D, eps: number): { mean: Tensor4D; std: T
   });
 }
 
-/** nn.InstanceNorm2d(affine=False): biased variance, eps inside the sqrt. */
-export function instanceNorm(x: Tensor4D, eps: number): Tensor4D {
-  return tf.tidy(() => {
-    const mean = tf.mean(x, [1, 2], true);
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), [1, 2], true);
-    return tf.div(centered, tf.sqrt(tf.add(variance, eps))) as Tensor4D;
-  });
-}
-
 /** style_mod of net.py: style [N, 2C] viewed as (scale, shift); x * (scale + 1) + shift. */
 export function styleMod(x: Tensor4D, style: Tensor): Tensor4D {
   return tf.tidy(() => {

@@ -1,6 +1,6 @@
 /** CLI plumbing of the job commands: progress rendering, seed lists, list options, grid rows. */
 import { describe, expect, it } from 'vitest';
-import { expandListOptions, parseSeeds, progressRenderer } from '../../src/api/cli-support.js';
+import { expandListOptions, parseSeeds, progressRenderer } from '../../src/cli/support.js';
 import { defaultRowLevels } from '../../src/cli/mix.js';
 import { AlaeError } from '../../src/errors.js';
 

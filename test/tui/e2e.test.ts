@@ -100,12 +100,12 @@ describe.skipIf(!HAS_TMUX)('alae tui in tmux', () => {
     if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  const capture = () => tmux('capture-pane', '-p', '-t', 'tui');
-  async function waitFor(what: string, test: (frame: string) => boolean, timeoutMs = 30_000): Promise<string> {
+  const capture = (session = 'tui') => tmux('capture-pane', '-p', '-t', session);
+  async function waitFor(what: string, test: (frame: string) => boolean, timeoutMs = 30_000, session = 'tui'): Promise<string> {
     const t0 = Date.now();
     let frame = '';
     while (Date.now() - t0 < timeoutMs) {
-      frame = capture();
+      frame = capture(session);
       if (test(frame)) return frame;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -165,5 +165,19 @@ describe.skipIf(!HAS_TMUX)('alae tui in tmux', () => {
     } finally {
       alae.dispose();
     }
+  });
+
+  it('alae demo (the main command) writes its sheets, then opens the TUI on the held-out digits', async () => {
+    const out = path.join(tmp, 'demo');
+    const exitFile = path.join(tmp, 'demo-exit-code');
+    const cmd = [process.execPath, MAIN, 'demo', '--backend', backend, '--out', out].map((a) => `'${a}'`).join(' ');
+    tmux('new-session', '-d', '-s', 'demo', '-x', '100', '-y', '30', `cd '${tmp}'; ${cmd}; echo $? > '${exitFile}'; sleep 60`);
+    const frame = await waitFor('the TUI on the digits', (f) => f.includes('digit0-') && f.split('\n')[27]?.trim() === 'ready', 60_000, 'demo');
+    expect(frame).toContain('alae tui · default.safetensors · 32×32 · 8 styles');
+    expect(frame).toMatch(/›\s+digit0-\d{4}\.png/);
+    expect((await readdir(out)).filter((f) => f.endsWith('.png')).length).toBe(5);
+    tmux('send-keys', '-t', 'demo', 'q');
+    await waitFor('the exit', () => existsSync(exitFile), 10_000, 'demo');
+    expect((await readFile(exitFile, 'utf8')).trim()).toBe('0');
   });
 });

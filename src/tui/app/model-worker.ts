@@ -1,11 +1,11 @@
 /**
  * The worker thread behind WorkerEngine: it opens the model with the CLI's
- * options (src/api/cli-support.ts) and answers encode/decode requests one
+ * options (src/cli/support.ts) and answers encode/decode requests one
  * at a time. Its own tfjs instance and backend; the UI thread never waits
  * on a forward pass.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openModel, type CommonValues } from '../../api/cli-support.js';
+import { openModel, type CommonValues } from '../../cli/support.js';
 import type { Alae } from '../../api/alae.js';
 import { decodeOne, encodeOne, infoOf } from './engine.js';
 import type { WorkerReply, WorkerRequest } from './worker-engine.js';

@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AlaeError } from '../../errors.js';
-import type { CommonValues } from '../../api/cli-support.js';
+import type { CommonValues } from '../../cli/support.js';
 import type { RawImage } from '../../image/image.js';
 import type { DecodeRequest, Encoded, Engine, ModelInfo } from './engine.js';
 

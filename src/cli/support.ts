@@ -3,13 +3,13 @@
  * generate, interpolate, edit): the common options, opening the model,
  * rendering progress (the library only calls back; rendering happens here,
  * for the CLI alone), reporting failures, small parsers. Not part of the
- * library API (src/api/index.ts does not export it).
+ * library API (src/index.ts does not export it).
  */
 import path from 'node:path';
 import { AlaeError } from '../errors.js';
-import { Alae, loadModel, type Failure, type JobProgress } from './alae.js';
-import { readLatents } from './latents-file.js';
-import { rowOf, type Latents } from './latents.js';
+import { Alae, loadModel, type Failure, type JobProgress } from '../api/alae.js';
+import { readLatents } from '../api/latents-file.js';
+import { rowOf, type Latents } from '../api/latents.js';
 import type { AlignChoice, FaceSelection } from '../face/faces.js';
 import type { RawImage } from '../image/image.js';
 import { requestedBackend } from '../backend/backend.js';
