@@ -10,77 +10,13 @@
 
 #include "common.h"
 #include "elementwise.h"
+#include "napi_args.h"
 #include "ops.h"
 
 namespace {
 
-struct Args {
-  napi_env env;
-  napi_value argv[12];
-  size_t argc = 12;
-  bool failed = false;
-
-  Args(napi_env e, napi_callback_info info) : env(e) {
-    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) fail("bad arguments");
-  }
-
-  void fail(const std::string& msg) {
-    if (!failed) napi_throw_type_error(env, nullptr, ("alae_native: " + msg).c_str());
-    failed = true;
-  }
-
-  bool need(size_t n) {
-    if (argc < n) fail("expected " + std::to_string(n) + " arguments");
-    return !failed;
-  }
-
-  template <class T>
-  T* typed(size_t i, napi_typedarray_type want, size_t min_len, const char* what) {
-    if (failed) return nullptr;
-    bool is = false;
-    napi_is_typedarray(env, argv[i], &is);
-    if (!is) {
-      fail(std::string(what) + " must be a typed array");
-      return nullptr;
-    }
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* data = nullptr;
-    napi_get_typedarray_info(env, argv[i], &type, &length, &data, nullptr, nullptr);
-    if (type != want) {
-      fail(std::string(what) + (want == napi_float32_array ? " must be a Float32Array" : " must be an Int32Array"));
-      return nullptr;
-    }
-    if (length < min_len) {
-      fail(std::string(what) + " is too short (" + std::to_string(length) + " < " + std::to_string(min_len) + ")");
-      return nullptr;
-    }
-    return static_cast<T*>(data);
-  }
-
-  int64_t integer(size_t i, const char* what) {
-    if (failed) return 0;
-    int64_t v = 0;
-    if (napi_get_value_int64(env, argv[i], &v) != napi_ok) fail(std::string(what) + " must be a number");
-    return v;
-  }
-
-  bool boolean(size_t i) {
-    if (failed) return false;
-    bool v = false;
-    napi_valuetype t;
-    napi_typeof(env, argv[i], &t);
-    if (t == napi_boolean) napi_get_value_bool(env, argv[i], &v);
-    else if (t == napi_number) v = integer(i, "flag") != 0;
-    return v;
-  }
-};
-
-napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
+using alae::Args;
+using alae::undefined;
 
 void out_of_memory(napi_env env) { napi_throw_error(env, nullptr, "alae_native: out of memory"); }
 

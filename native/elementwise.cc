@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "common.h"
+#include "napi_args.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -665,71 +666,6 @@ void avg_pool_grad(const PoolShape& s, const float* dy, float* dx) {
 
 // ---- N-API ----------------------------------------------------------------
 
-struct Args {
-  napi_env env;
-  napi_value argv[10];
-  size_t argc = 10;
-  bool failed = false;
-
-  Args(napi_env e, napi_callback_info info) : env(e) {
-    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) fail("bad arguments");
-  }
-  void fail(const std::string& msg) {
-    if (!failed) napi_throw_type_error(env, nullptr, ("alae_native: " + msg).c_str());
-    failed = true;
-  }
-  bool need(size_t n) {
-    if (argc < n) fail("expected " + std::to_string(n) + " arguments");
-    return !failed;
-  }
-  template <class T>
-  T* typed(size_t i, napi_typedarray_type want, size_t* len, const char* what) {
-    if (failed) return nullptr;
-    bool is = false;
-    napi_is_typedarray(env, argv[i], &is);
-    if (!is) {
-      fail(std::string(what) + " must be a typed array");
-      return nullptr;
-    }
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* data = nullptr;
-    napi_get_typedarray_info(env, argv[i], &type, &length, &data, nullptr, nullptr);
-    if (type != want) {
-      fail(std::string(what) + (want == napi_float32_array ? " must be a Float32Array"
-                                : want == napi_uint8_array ? " must be a Uint8Array" : " must be an Int32Array"));
-      return nullptr;
-    }
-    *len = length;
-    return static_cast<T*>(data);
-  }
-  float* f32(size_t i, size_t* len, const char* what) { return typed<float>(i, napi_float32_array, len, what); }
-  const int32_t* i32(size_t i, size_t* len, const char* what) { return typed<int32_t>(i, napi_int32_array, len, what); }
-  int64_t integer(size_t i, const char* what) {
-    if (failed) return 0;
-    int64_t v = 0;
-    if (napi_get_value_int64(env, argv[i], &v) != napi_ok) fail(std::string(what) + " must be a number");
-    return v;
-  }
-  double number(size_t i, const char* what) {
-    if (failed) return 0;
-    double v = 0;
-    if (napi_get_value_double(env, argv[i], &v) != napi_ok) fail(std::string(what) + " must be a number");
-    return v;
-  }
-  bool enough(size_t have, int64_t want, const char* what) {
-    if (failed) return false;
-    if (want < 0 || int64_t(have) < want) fail(std::string(what) + " is too short");
-    return !failed;
-  }
-};
-
-napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
 // Shape (Int32Array of rank <= 8, non-negative dims) -> element count.
 bool shape_of(Args& a, size_t i, const int32_t** dims, int* rank, int64_t* size, const char* what) {
   size_t len = 0;
@@ -776,7 +712,7 @@ bool binary_call(Args& a, napi_typedarray_type out_type, BinaryCall* c) {
   size_t la = 0, lb = 0, lo = 0;
   c->A = a.f32(1, &la, "a");
   c->B = a.f32(2, &lb, "b");
-  c->out = out_type == napi_uint8_array ? static_cast<void*>(a.typed<uint8_t>(3, napi_uint8_array, &lo, "out"))
+  c->out = out_type == napi_uint8_array ? static_cast<void*>(a.typed_len<uint8_t>(3, napi_uint8_array, &lo, "out"))
                                         : static_cast<void*>(a.f32(3, &lo, "out"));
   if (a.failed) return false;
   int32_t oshape[kMaxRank];
@@ -828,7 +764,7 @@ napi_value EwSelect(napi_env env, napi_callback_info info) {
   Args a(env, info);
   if (!a.need(4)) return nullptr;
   size_t lc = 0, lt = 0, le = 0, lo = 0;
-  const uint8_t* Cd = a.typed<uint8_t>(0, napi_uint8_array, &lc, "condition");
+  const uint8_t* Cd = a.typed_len<uint8_t>(0, napi_uint8_array, &lc, "condition");
   const float* T = a.f32(1, &lt, "t");
   const float* E = a.f32(2, &le, "e");
   float* O = a.f32(3, &lo, "out");
