@@ -34,6 +34,8 @@ const USAGE = `usage: alae train --data <folder|mnist|files.tfrecords> --out <di
                          or the matching preset)
   --init <file>          start a new run from the weights of a checkpoint, model file or reference .pth
   --max-kimg <N>         stop after N thousand images in all (a final checkpoint and model are written)
+  --train-epochs <N>     with --resume: train N epochs in all instead of the run's schedule (longer at the last level,
+                         or stop sooner); the rest of the run's config is kept
   --seed <N>             seed of weights, sample order, z, noise and mixing (default 0)
   --report-kimg <N>      kimg between reports (default per level, as the reference's REPORT_FREQ)
   --snapshot-kimg <N>    kimg between checkpoints (default per level, as SNAPSHOT_FREQ)
@@ -53,6 +55,7 @@ const OPTIONS = {
   resume: { type: 'string' as const },
   init: { type: 'string' as const },
   'max-kimg': { type: 'string' as const },
+  'train-epochs': { type: 'string' as const },
   seed: { type: 'string' as const },
   'report-kimg': { type: 'string' as const },
   'snapshot-kimg': { type: 'string' as const },
@@ -262,6 +265,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const reportKimg = number(values['report-kimg'], 'report-kimg', (x) => x > 0, 'a positive number');
   const snapshotKimg = number(values['snapshot-kimg'], 'snapshot-kimg', (x) => x > 0, 'a positive number');
   const epochImages = number(values['epoch-images'], 'epoch-images', (x) => Number.isInteger(x) && x > 0, 'a positive integer');
+  const trainEpochs = number(values['train-epochs'], 'train-epochs', (x) => Number.isInteger(x) && x > 0, 'a positive integer');
+  if (trainEpochs !== undefined && values.resume === undefined) throw new AlaeError('--train-epochs goes with --resume (a new run takes trainEpochs from --preset/--config)');
   const given = await configFrom(values.preset, values.config);
 
   // What to start from, read once (checkpoints can be large).
@@ -286,6 +291,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (given && !sameArchitecture(given, config)) throw new AlaeError('--preset/--config describe another architecture than the checkpoint (a resumed run keeps its own config)', file);
         if (epochImages !== undefined && epochImages !== ours.data.progress.epochImages) {
           throw new AlaeError(`--epoch-images ${epochImages} differs from the run's ${ours.data.progress.epochImages}; a resumed run keeps its schedule`, file);
+        }
+        if (trainEpochs !== undefined) {
+          const at = ours.data.progress.epoch;
+          if (trainEpochs <= at) throw new AlaeError(`--train-epochs ${trainEpochs}: the run is already in epoch ${at} (give more than ${at})`, file);
+          // The trainer reads its schedule from the checkpoint's config; later checkpoints keep the new one.
+          ours.data.config = { ...ours.data.config, train: { ...ours.data.config.train, trainEpochs } };
+          config = ours.data.config;
         }
       }
     }

@@ -143,6 +143,29 @@ describe.skipIf(!existsSync(FACES))('alae train (built CLI)', () => {
   });
 });
 
+describe.skipIf(!existsSync(FACES))('alae train --resume --train-epochs', () => {
+  it('extends a finished run by an epoch at its last level, keeping the rest of its config', async () => {
+    const out = join(tmp, 'extend');
+    const a = runCli(common(out));
+    expect((await a.exit).code, a.out()).toBe(0);
+    const done = await readCheckpoint((await findCheckpoint(out))!);
+    expect(done.progress).toMatchObject({ epoch: 3, imagesTotal: 24 });
+
+    const tooFew = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--train-epochs', '3', '--plain']);
+    expect((await tooFew.exit).code).toBe(1);
+    expect(tooFew.out()).toContain('--train-epochs 3: the run is already in epoch 3');
+
+    const b = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--train-epochs', '4', '--plain', '--verbose', '--no-samples']);
+    const { code } = await b.exit;
+    expect(code, b.out()).toBe(0);
+    expect(b.out()).toContain('training complete at kimg 0.032');
+    const more = await readCheckpoint((await findCheckpoint(out))!);
+    expect(more.progress).toMatchObject({ epoch: 4, imagesTotal: 32, lod: 1 });
+    expect(more.config.train.trainEpochs).toBe(4);
+    expect({ ...more.config.train, trainEpochs: 3 }).toEqual(done.config.train);
+  });
+});
+
 describe('alae train usage', () => {
   it('reports usage and bad input clearly', async () => {
     const write = process.stderr.write;
@@ -160,6 +183,7 @@ describe('alae train usage', () => {
     await expect(trainCommand(['--config', bad, '--data', 'x', '--out', 'y'])).rejects.toThrow(AlaeError);
     await rm(bad);
     await expect(trainCommand(['--preset', 'test-micro', '--data', 'x', '--out', 'y', '--max-kimg', '-1'])).rejects.toThrow(/--max-kimg/);
+    await expect(trainCommand(['--preset', 'test-micro', '--data', 'x', '--out', 'y', '--train-epochs', '5'])).rejects.toThrow(/--train-epochs goes with --resume/);
     expect(resolveConfig('test-micro').train.reportKimg[0]).toBe(100);
   });
 });
