@@ -3,12 +3,17 @@
  * - fast (the default): one tfjs kernel each where tfjs has one (leakyRelu,
  *   depthwise blur, avgPool, nearest resize, fused conv + bias + activation),
  *   since every op is a dispatch on a GPU;
- * - twice differentiable: built only from ops whose second derivative tfjs
- *   computes correctly (conv2d, matMul, relu, mean, sqrt, pad, slice, concat,
- *   reshape, arithmetic), because the R1 penalty differentiates E and D twice
- *   and tfjs's leakyRelu, depthwiseConv2d and avgPool double backprop throws.
+ * - twice differentiable: the R1 penalty differentiates E and D twice, and
+ *   tfjs's leakyRelu, depthwiseConv2d and avgPool double backprop throws.
+ *   Convolutions, matMul and arithmetic are differentiated by tfjs (their
+ *   second derivatives are right); blur, pooling, up-sampling and the leaky
+ *   ReLU are customGrad ops whose gradients are written out in ops that can
+ *   be differentiated again (one or two kernels each instead of the 4-10 of
+ *   pad/slice/reshape formulations: 13,101 -> 10,165 kernels per mnist-small
+ *   training iteration).
  * `twiceDifferentiable(f)` runs f with the second form. Both compute the same
- * function (test/nn/ops.test.ts) and pass parity.
+ * function, first and second derivatives are checked (test/nn/ops.test.ts,
+ * test/losses), and both pass parity.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 
@@ -27,10 +32,59 @@ export function twiceDifferentiable<T>(f: () => T): T {
 
 const BLUR_1D = [1, 2, 1];
 
-/** leaky_relu(x, 0.2); twice differentiable as 0.2x + 0.8relu(x). */
+/**
+ * Linear ops with hand-written gradients. tfjs cannot differentiate the
+ * gradients of its own leakyRelu, depthwiseConv2d and avgPool kernels (and
+ * resizeNearestNeighbor's gradient is wrong), but the gradient of a linear
+ * map is its adjoint, itself linear: a customGrad whose gradient is another
+ * customGrad can be differentiated any number of times, one kernel per use.
+ * (The ops run inside a customGrad's forward are not taped; the gradient's
+ * ops are, so a second derivative sees them.)
+ */
+type Unary = (x: Tensor4D) => Tensor4D;
+const linearOp = (forward: Unary, adjoint: () => Unary): Unary => {
+  const op = tf.customGrad((x) => ({ value: forward(x as Tensor4D), gradFunc: (dy) => adjoint()(dy as Tensor4D) }));
+  return (x) => op(x) as Tensor4D;
+};
+
+function blurKernel(c: number): tf.Tensor4D {
+  const k = new Float32Array(9 * c);
+  for (let i = 0; i < 9; i++) k.fill((BLUR_1D[Math.floor(i / 3)] * BLUR_1D[i % 3]) / 16, i * c, (i + 1) * c);
+  return tf.tensor4d(k, [3, 3, c, 1]);
+}
+const depthwiseBlur: Unary = (x) => tf.tidy(() => tf.depthwiseConv2d(x, blurKernel(x.shape[3]), 1, 1));
+/** The blur is its own adjoint: a symmetric kernel with symmetric zero padding. */
+const blurLinear: Unary = linearOp(depthwiseBlur, () => blurLinear);
+/** 2x2 average pooling; adjoint: nearest 2x up-sampling times 1/4. */
+const downLinear: Unary = linearOp(
+  (x) => tf.avgPool(x, 2, 2, 'valid'),
+  () => (dy) => tf.tidy(() => tf.mul(upLinear(dy), 0.25)),
+);
+/** Nearest 2x up-sampling; adjoint: 2x2 sum pooling (4 times the average). */
+const upLinear: Unary = linearOp(
+  (x) => tf.image.resizeNearestNeighbor(x, [2 * x.shape[1], 2 * x.shape[2]]),
+  () => (dy) => tf.tidy(() => tf.mul(downLinear(dy), 4)),
+);
+
+/**
+ * leaky_relu(x, 0.2), twice differentiable: the gradient is dy * m with
+ * m = step(x, alpha) (1 where x > 0, else alpha) held constant: m's own
+ * derivative is zero almost everywhere, as F.leaky_relu's second derivative.
+ * The value is 0.2x + 0.8relu(x), within an ulp of x * m: the reference
+ * vectors have pre-activations within 1e-7 of zero, and with x * m one of
+ * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
+ */
+const leakyTwice = tf.customGrad((x, save) => {
+  const m = tf.step(x as Tensor, 0.2);
+  (save as tf.GradSaveFunc)([m]);
+  const value = tf.add(tf.mul(x as Tensor, 0.2), tf.mul(tf.relu(x as Tensor), 0.8));
+  return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
+});
+
 export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
   if (!twice) return tf.leakyRelu(x, alpha);
-  return tf.tidy(() => tf.add(tf.mul(x, alpha), tf.mul(tf.relu(x), 1 - alpha)));
+  if (alpha !== 0.2) throw new Error(`leakyRelu: twice-differentiable form only for alpha 0.2 (got ${alpha})`);
+  return leakyTwice(x);
 }
 
 /** y = x @ W + b, W in [in, out] layout. */
@@ -71,46 +125,23 @@ export function styleMod(x: Tensor4D, style: Tensor): Tensor4D {
   });
 }
 
-/**
- * Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1.
- * Twice differentiable: separably, with pad + shifted slices.
- */
+/** Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1. */
 export function blur(x: Tensor4D): Tensor4D {
-  return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    if (!twice) {
-      const k = new Float32Array(9 * c);
-      for (let i = 0; i < 9; i++) k.fill((BLUR_1D[Math.floor(i / 3)] * BLUR_1D[i % 3]) / 16, i * c, (i + 1) * c);
-      return tf.depthwiseConv2d(x, tf.tensor4d(k, [3, 3, c, 1]), 1, 1);
-    }
-    const p = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-    const rows = tf.add(tf.add(tf.slice(p, [0, 0, 0, 0], [n, h, w + 2, c]), tf.mul(tf.slice(p, [0, 1, 0, 0], [n, h, w + 2, c]), 2)), tf.slice(p, [0, 2, 0, 0], [n, h, w + 2, c]));
-    const cols = tf.add(tf.add(tf.slice(rows, [0, 0, 0, 0], [n, h, w, c]), tf.mul(tf.slice(rows, [0, 0, 1, 0], [n, h, w, c]), 2)), tf.slice(rows, [0, 0, 2, 0], [n, h, w, c]));
-    return tf.mul(cols, 1 / 16) as Tensor4D;
-  });
+  return twice ? blurLinear(x) : depthwiseBlur(x);
 }
 
-/** 2x2 average pooling (F.avg_pool2d(x, 2, 2)); twice differentiable as reshape + mean. */
+/** 2x2 average pooling (F.avg_pool2d(x, 2, 2)). */
 export function downscale2d(x: Tensor4D): Tensor4D {
-  if (!twice) return tf.avgPool(x, 2, 2, 'valid');
-  return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    return tf.mean(tf.reshape(x, [n, h / 2, 2, w / 2, 2, c]), [2, 4]) as Tensor4D;
-  });
+  return twice ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
 }
 
 /**
  * Nearest-neighbour 2x up-sampling (upscale2d of net.py, F.interpolate's
- * default mode), built from concat + reshape in both forms: tfjs has no
- * gradient for a rank-6 tile.
+ * default mode). Always the hand-differentiated op: tfjs 4.22's own
+ * resizeNearestNeighbor gradient is wrong (test/nn/ops.test.ts).
  */
 export function upscale2d(x: Tensor4D): Tensor4D {
-  // Not tf.image.resizeNearestNeighbor: its gradient is wrong in tfjs 4.22 (test/nn/ops.test.ts).
-  return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    const cols = tf.reshape(tf.concat([tf.reshape(x, [n, h, w, 1, c]), tf.reshape(x, [n, h, w, 1, c])], 3), [n, h, 1, 2 * w, c]);
-    return tf.reshape(tf.concat([cols, cols], 2), [n, 2 * h, 2 * w, c]) as Tensor4D;
-  });
+  return upLinear(x);
 }
 
 /** torch.lerp(a, b, t) = a + t (b - a). */

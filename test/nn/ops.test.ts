@@ -50,6 +50,29 @@ describe('nn ops', () => {
     expect(maxAbsDiff(viaResize, tf.grad((v: tf.Tensor) => tf.sum(tf.mul(upscale2d(v as tf.Tensor4D), r)))(x))).toBeGreaterThan(0.1);
   });
 
+  it('blur, downscale2d and upscale2d have exact second derivatives (their gradients are their adjoints, differentiated again)', () => {
+    // For a linear op A: d/dx sum(A(x)^2) = 2 A^T A x, and the derivative of <that, v> is 2 A^T A v.
+    // A^T explicitly: the blur is self-adjoint; pooling and nearest up-sampling are adjoint up to 4.
+    const cases: [string, (t: tf.Tensor4D) => tf.Tensor4D, (t: tf.Tensor4D) => tf.Tensor4D, number[]][] = [
+      ['blur', blur, blur, [2, 6, 5, 3]],
+      ['downscale2d', downscale2d, (t) => tf.mul(upscale2d(t), 0.25) as tf.Tensor4D, [2, 6, 8, 3]],
+      ['upscale2d', upscale2d, (t) => tf.mul(downscale2d(t), 4) as tf.Tensor4D, [2, 3, 4, 3]],
+    ];
+    for (const [name, op, adjoint, shape] of cases) {
+      const x = rand(shape, 11) as tf.Tensor4D;
+      const v = rand(shape, 12) as tf.Tensor4D;
+      const hv = twiceDifferentiable(() =>
+        tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((w: tf.Tensor) => tf.sum(tf.square(op(w as tf.Tensor4D))))(u), v)))(x),
+      );
+      const want = tf.mul(adjoint(op(v)), 2);
+      expect(maxAbsDiff(hv, want), name).toBeLessThan(1e-5);
+      // First order: the gradient of <A x, y> is A^T y.
+      const y = rand(op(x).shape, 13);
+      const g = twiceDifferentiable(() => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(op(u as tf.Tensor4D), y)))(x));
+      expect(maxAbsDiff(g, adjoint(y as tf.Tensor4D)), name).toBeLessThan(1e-6);
+    }
+  });
+
   it('conv with bias and leaky ReLU: fused form equals the twice-differentiable one', () => {
     const x = rand([2, 6, 6, 4], 7) as tf.Tensor4D;
     const w = rand([3, 3, 4, 5], 8) as tf.Tensor4D;
