@@ -21,6 +21,10 @@ const KEY = { up: '\x1b[A', down: '\x1b[B', right: '\x1b[C', left: '\x1b[D', esc
 /** A frame as the terminal shows it (image rows swapped in for their placeholders), without colours. */
 const strip = (s: string | undefined) => expandPlaceholders(s ?? '').replace(/\x1b\[[0-9;]*m/g, '');
 const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
+/** Wait until cond holds (up to 10 s): encoding and writing a PNG takes its time on a loaded machine. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await tick(50);
+}
 
 let tmp: string;
 beforeAll(async () => {
@@ -215,15 +219,15 @@ describe('tui: browse view', () => {
   it('saves the reconstruction as a PNG and shows the path', async () => {
     const t = await setup();
     await t.press('s');
-    await tick(200);
     const file = path.join(tmp, 'alice-recon-seed0.png');
+    await until(() => t.frame().includes(`✓ saved ${file}`));
     expect(t.frame()).toContain(`✓ saved ${file}`);
     expect((await stat(file)).size).toBeGreaterThan(0);
     const meta = await sharp(file).metadata();
     expect([meta.width, meta.height]).toEqual([16, 16]);
     // Never overwrites: a second save gets a new name.
     await t.press('s');
-    await tick(200);
+    await until(() => t.frame().includes('alice-recon-seed0-2.png'));
     expect(t.frame()).toContain('alice-recon-seed0-2.png');
   });
 
@@ -366,8 +370,8 @@ describe('tui: mixing view', () => {
     await t.press('m1');
     await t.settle();
     await t.press('s');
-    await tick(200);
     const file = path.join(tmp, 'mix-alice-bob-BA-seed0.png');
+    await until(() => t.frame().includes(`saved ${file}`));
     expect(t.frame()).toContain(`saved ${file}`);
     expect((await sharp(file).metadata()).width).toBe(16);
   });
