@@ -121,34 +121,32 @@ const UNARY: Record<string, number> = { Square: 0, Sqrt: 1, Rsqrt: 2, Neg: 3, Re
 export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn> {
   const kernels: Record<string, KernelFn> = {};
 
+  // Arithmetic (float32 out) and comparisons (bool out) share the broadcasting call.
+  const broadcast = (name: string, dtype: 'float32' | 'bool', run: (av: Float32Array, bv: Float32Array, size: number, a: TensorInfo, b: TensorInfo) => Float32Array | Uint8Array): void => {
+    const fallback = cpuKernel(name);
+    kernels[name] = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { a, b } = args.inputs as Record<string, TensorInfo>;
+      const av = f32(backend, a), bv = f32(backend, b);
+      if (!av || !bv) return fallback(args);
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      if (outShape.length > MAX_RANK) return fallback(args);
+      return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b));
+    };
+  };
   for (const [name, op] of Object.entries(BINARY)) {
-    const fallback = cpuKernel(name);
-    kernels[name] = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { a, b } = args.inputs as Record<string, TensorInfo>;
-      const av = f32(backend, a), bv = f32(backend, b);
-      if (!av || !bv) return fallback(args);
-      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-      if (outShape.length > MAX_RANK) return fallback(args);
-      const out = new Float32Array(sizeOf(outShape));
+    broadcast(name, 'float32', (av, bv, size, a, b) => {
+      const out = new Float32Array(size);
       n.ewBinary(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
-      return backend.makeTensorInfo(outShape, 'float32', out);
-    };
+      return out;
+    });
   }
-
   for (const [name, op] of Object.entries(COMPARE)) {
-    const fallback = cpuKernel(name);
-    kernels[name] = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { a, b } = args.inputs as Record<string, TensorInfo>;
-      const av = f32(backend, a), bv = f32(backend, b);
-      if (!av || !bv) return fallback(args);
-      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-      if (outShape.length > MAX_RANK) return fallback(args);
-      const out = new Uint8Array(sizeOf(outShape));
+    broadcast(name, 'bool', (av, bv, size, a, b) => {
+      const out = new Uint8Array(size);
       n.ewCompare(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
-      return backend.makeTensorInfo(outShape, 'bool', out);
-    };
+      return out;
+    });
   }
 
   {
