@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from './args.js';
-import { DEFAULT_MODEL } from './tui.js';
+import { DEFAULT_MODEL } from '../api/bundled.js';
 import { AlaeError } from '../errors.js';
 import { loadModel } from '../api/alae.js';
 import { intOption, numberOption, progressRenderer, withModel, type ProgressRenderer } from './support.js';
@@ -151,7 +151,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (!existsSync(DEFAULT_MODEL)) {
       return usageError(
         `no --model given, and this install has no bundled model (${path.relative(process.cwd(), DEFAULT_MODEL) || DEFAULT_MODEL}); ` +
-          `pass a 1-channel 32x32 model, e.g. one trained with 'alae train --preset mnist --data mnist --out run' (run/model.safetensors)`,
+          `pass a 1-channel 32x32 model, e.g. one trained with 'alae train --preset mnist-small --data mnist --out run' (run/model.safetensors)`,
       );
     }
     model = DEFAULT_MODEL;

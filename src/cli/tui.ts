@@ -32,8 +32,6 @@ const USAGE = `usage: alae tui [--model <model>] [images or folders...] [options
   With no --model: models/default.safetensors of this install. With no images: the bundled
   models/samples/, else the images in the current folder. Aligned crops: pass --no-align.`;
 
-export { DEFAULT_MODEL, SAMPLES_DIR };
-
 export const NO_MODEL_HELP = `alae tui: no --model given, and this install has no bundled model (${path.relative(process.cwd(), DEFAULT_MODEL) || DEFAULT_MODEL}).
 Get a model, then run 'alae tui --model <model.safetensors> [images...]':
   - import the published ALAE weights (the reference ALAE's FFHQ, CelebA-HQ or bedroom

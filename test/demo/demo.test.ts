@@ -4,7 +4,7 @@
  * of: the demo's style levels, the held-out picks, runDemo on the library.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,7 +73,7 @@ describe('the bundled model', () => {
     expect(name).toBe('mnist-small');
     expect(shipped).toEqual(preset);
     expect(metadata.source).toBe('alae train');
-    const { size } = await import('node:fs/promises').then((fs) => fs.stat(DEFAULT_MODEL));
+    const { size } = await stat(DEFAULT_MODEL);
     expect(size).toBeLessThanOrEqual(10 * 1024 * 1024);
   });
 });
@@ -123,7 +123,7 @@ describe('runDemo', () => {
 describe('alae demo (CLI)', () => {
   it('runs with no arguments, offline, writing ./alae-demo/ and printing where', async () => {
     const cwd = path.join(tmp, 'cli');
-    await import('node:fs/promises').then((fs) => fs.mkdir(cwd));
+    await mkdir(cwd);
     const r = await alae(cwd, 'demo');
     expect(r.stderr).not.toMatch(/Error|error:/);
     expect(r.code).toBe(0);
