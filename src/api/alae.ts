@@ -444,7 +444,7 @@ export class Alae {
     return { latents, faces, failures };
   }
 
-  /** The target's styles with the source's in `level`'s slots (coarse [0,4), middle [4,8), fine [8,end), or [from, to)). */
+  /** The target's styles with the source's in `level`'s slots (a named level, see levelRanges, or [from, to)). */
   mixStyles(target: Latents | Styles, source: Latents | Styles, level: LevelSpec): Styles {
     this.live();
     return mixStyles(target, source, level, this.styleSlots);

@@ -28,6 +28,8 @@ export {
   editLatents,
   interpolateLatents,
   levelRange,
+  levelRanges,
+  styleLevels,
   makeLatents,
   mixStyles,
   parseLevel,

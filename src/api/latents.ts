@@ -26,12 +26,41 @@ export type StyleLevel = 'coarse' | 'middle' | 'fine';
 /** A named level, or a slot range [from, to) (to may be Infinity). */
 export type LevelSpec = StyleLevel | readonly [number, number];
 
-/** Slot ranges of the reference's style-mixing figure (style_mixing/stylemix.py). */
+/**
+ * Slot ranges of the reference's style-mixing figure (style_mixing/stylemix.py):
+ * coarse = 4x4-8x8, middle = 16x16-32x32, fine = 64x64 and up. Models of
+ * 64x64 and larger (10+ style slots) use it as is; see levelRanges.
+ */
 export const LEVEL_RANGES: Readonly<Record<StyleLevel, readonly [number, number]>> = {
   coarse: [0, 4],
   middle: [4, 8],
   fine: [8, Infinity],
 };
+
+/**
+ * The named levels of a model with `slots` style slots (two per resolution).
+ * From 64x64 up: the reference's split (LEVEL_RANGES). Below that the
+ * reference's split would leave no fine level (a 32x32 model has 8 slots),
+ * so the same idea goes by resolution: the last resolution is fine, the one
+ * before it middle, the rest coarse (32x32: coarse 4x4-8x8 = slots 0-3,
+ * middle 16x16 = 4-5, fine 32x32 = 6-7; 16x16: one resolution each). Models
+ * of 8x8 and below have coarse only. Ranges are [from, to).
+ */
+export function levelRanges(slots: number): Partial<Record<StyleLevel, [number, number]>> {
+  if (!Number.isInteger(slots) || slots < 1) throw new AlaeError(`a model has at least one style slot (got ${slots})`);
+  if (slots >= 10) return { coarse: [0, 4], middle: [4, 8], fine: [8, slots] };
+  if (slots < 6) return { coarse: [0, slots] };
+  return { coarse: [0, slots - 4], middle: [slots - 4, slots - 2], fine: [slots - 2, slots] };
+}
+
+/** The levels a model with `slots` style slots has, coarse to fine, with their slot ranges. */
+export function styleLevels(slots: number): { name: StyleLevel; from: number; to: number }[] {
+  const r = levelRanges(slots);
+  return (['coarse', 'middle', 'fine'] as const).flatMap((name) => {
+    const range = r[name];
+    return range ? [{ name, from: range[0], to: range[1] }] : [];
+  });
+}
 
 /** Latents from rows (arrays of numbers) or a flat array with the row size. */
 export function makeLatents(rows: readonly (readonly number[] | Float32Array)[]): Latents;
@@ -94,10 +123,15 @@ export function asStyles(x: Latents | Styles, slots: number): Styles {
   return x;
 }
 
-/** A level as a slot range [from, to) clipped to `slots`. */
+/** A level (named, see levelRanges, or [from, to) clipped to `slots`) as a slot range. */
 export function levelRange(level: LevelSpec, slots: number): [number, number] {
-  const r = typeof level === 'string' ? LEVEL_RANGES[level] : level;
-  if (!r) throw new AlaeError(`unknown style level '${String(level)}' (coarse, middle, fine or [from, to))`);
+  if (typeof level === 'string') {
+    if (!Object.hasOwn(LEVEL_RANGES, level)) throw new AlaeError(`unknown style level '${String(level)}' (coarse, middle, fine or [from, to))`);
+    const named = levelRanges(slots)[level];
+    if (!named) throw new AlaeError(`a model with ${slots} style slots has no ${level} level (it has: ${styleLevels(slots).map((l) => l.name).join(', ')})`);
+    return named;
+  }
+  const r = level;
   const from = Math.max(0, r[0]);
   const to = Math.min(slots, r[1]);
   if (!(Number.isInteger(from) && from < to)) throw new AlaeError(`style slots [${r[0]}, ${r[1]}) select nothing of the model's ${slots} slots`);

@@ -22,6 +22,13 @@ export interface BackendInfo {
   packages: string[];
   /** Can it train (has every gradient kernel, including R1's double backprop)? */
   training: boolean;
+  /**
+   * Does tensor data live in JS memory, where dataSync() returns the stored
+   * Float32Array with no copy or device transfer? Then per-parameter updates
+   * (optimizer, weight averaging) run as one JS loop per parameter instead
+   * of a chain of small kernels (train/host-update.ts).
+   */
+  hostMemory: boolean;
   /** How to make it available, shown when it fails to load. */
   fixes: string[];
 }
@@ -29,7 +36,7 @@ export interface BackendInfo {
 /** Ordered fastest first: `auto` tries them in this order. */
 export const BACKENDS: readonly BackendInfo[] = [
   {
-    name: 'tensorflow-gpu', tfName: 'tensorflow', packages: ['@tensorflow/tfjs-node-gpu'], training: true,
+    name: 'tensorflow-gpu', tfName: 'tensorflow', packages: ['@tensorflow/tfjs-node-gpu'], training: true, hostMemory: false,
     fixes: [
       'npm install @tensorflow/tfjs-node-gpu@4.22.0 (its install step downloads libtensorflow: it needs network access to storage.googleapis.com)',
       'it needs CUDA 11.2 and cuDNN 8.1 on the library path',
@@ -37,11 +44,11 @@ export const BACKENDS: readonly BackendInfo[] = [
     ],
   },
   {
-    name: 'tensorflow', tfName: 'tensorflow', packages: ['@tensorflow/tfjs-node'], training: true,
+    name: 'tensorflow', tfName: 'tensorflow', packages: ['@tensorflow/tfjs-node'], training: true, hostMemory: false,
     fixes: ['npm install @tensorflow/tfjs-node@4.22.0 (its install step downloads libtensorflow: it needs network access)'],
   },
   {
-    name: 'webgpu', tfName: 'webgpu', packages: ['@tensorflow/tfjs-backend-webgpu', 'webgpu'], training: true,
+    name: 'webgpu', tfName: 'webgpu', packages: ['@tensorflow/tfjs-backend-webgpu', 'webgpu'], training: true, hostMemory: false,
     fixes: [
       'npm install @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu (optional dependencies of alae)',
       'a GPU with a Vulkan driver: the Vulkan loader (Debian: libvulkan1) and VK_DRIVER_FILES pointing at the vendor ICD (NVIDIA: /usr/share/vulkan/icd.d/nvidia_icd.json)',
@@ -49,18 +56,18 @@ export const BACKENDS: readonly BackendInfo[] = [
   },
   {
     // tfjs's cpu backend with our multi-threaded C++ kernels for convolutions and matMul (native/).
-    name: 'native', tfName: 'native', packages: ['@tensorflow/tfjs-backend-cpu'], training: true,
+    name: 'native', tfName: 'native', packages: ['@tensorflow/tfjs-backend-cpu'], training: true, hostMemory: true,
     fixes: [
       'build the C++ addon: npm run build:native (node-gyp rebuild -C native; npm install runs it)',
       'building needs a C++17 compiler (g++ or clang), make and python3, plus the Node headers (npm config nodedir)',
     ],
   },
   {
-    name: 'wasm', tfName: 'wasm', packages: ['@tensorflow/tfjs-backend-wasm'], training: false,
+    name: 'wasm', tfName: 'wasm', packages: ['@tensorflow/tfjs-backend-wasm'], training: false, hostMemory: false,
     fixes: ['npm install @tensorflow/tfjs-backend-wasm@4.22.0 (a dependency of alae: reinstall the package)'],
   },
   {
-    name: 'cpu', tfName: 'cpu', packages: ['@tensorflow/tfjs-backend-cpu'], training: true,
+    name: 'cpu', tfName: 'cpu', packages: ['@tensorflow/tfjs-backend-cpu'], training: true, hostMemory: true,
     fixes: ['npm install @tensorflow/tfjs-backend-cpu@4.22.0 (a dependency of alae: reinstall the package)'],
   },
 ];
@@ -189,6 +196,12 @@ function hasDevice(pattern: RegExp, dir = '/dev'): boolean {
 /** The backend in use, as our name (null before useBackend). */
 export function activeBackend(): BackendName | null {
   return active;
+}
+
+/** Does the current tfjs backend keep tensors in JS memory (the table's hostMemory)? */
+export function hostMemoryBackend(): boolean {
+  const name = tf.getBackend();
+  return BACKENDS.some((b) => b.tfName === name && b.hostMemory);
 }
 
 /** Make sure some backend is active (cpu unless ALAE_BACKEND says otherwise). */

@@ -13,14 +13,15 @@
 import { parse } from './args.js';
 import { AlaeError } from '../errors.js';
 import { listImages, tile, writePng, type RawImage } from '../image/image.js';
-import { LEVEL_RANGES, concatLatents, parseLevel, type LevelSpec, type Latents } from '../api/latents.js';
+import { styleLevels, concatLatents, parseLevel, type LevelSpec, type Latents } from '../api/latents.js';
 import { COMMON_OPTIONS, checkCommon, expandListOptions, intOption, oneLatent, openModel, progressRenderer, usage, withModel } from './support.js';
 import type { Alae } from '../api/alae.js';
 
 const USAGE = `usage: alae mix --source <A> --target <B> --levels coarse|middle|fine|<from>-<to> --out mixed.png --model <model> [--seed N]
        alae mix --grid --sources <A...> --targets <B...> --out grid.png --model <model> [--levels L,L,...] [--seed N]
-  A pair: the target's w with the source's styles in the chosen slots (coarse 0-4, middle 4-8,
-  fine 8-end; <from>-<to> means slots from..to-1).
+  A pair: the target's w with the source's styles in the chosen slots (64x64 models and up:
+  coarse 0-3, middle 4-7, fine 8-end as the reference; smaller models by resolution, e.g.
+  32x32: coarse 0-3, middle 4-5, fine 6-7; <from>-<to> means slots from..to-1).
   --grid: the style-mixing figure (sources across the top, targets down the side); --levels
   gives one level per target row, or one for all rows (default: blocks of coarse, middle, fine
   in the reference's 3:2:1 proportions).
@@ -30,11 +31,11 @@ const USAGE = `usage: alae mix --source <A> --target <B> --levels coarse|middle|
 /**
  * One level per row, in blocks coarse, middle, fine sized 3:2:1 (the
  * reference's six rows exactly), largest remainder rounding, each level at
- * least one row when there are enough rows. Levels with no slot in the
- * model (fine, below 9 style slots) are left out.
+ * least one row when there are enough rows. Levels the model does not have
+ * (api/latents.ts levelRanges: fine and middle below 16x16) are left out.
  */
 export function defaultRowLevels(rows: number, slots: number): LevelSpec[] {
-  const levels = (['coarse', 'middle', 'fine'] as const).filter((l) => LEVEL_RANGES[l][0] < slots);
+  const levels = styleLevels(slots).map((l) => l.name);
   const weights = [3, 2, 1].slice(0, levels.length);
   const total = weights.reduce((a, b) => a + b, 0);
   const quota = weights.map((w) => (rows * w) / total);

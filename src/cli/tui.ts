@@ -25,9 +25,9 @@ const USAGE = `usage: alae tui [--model <model>] [images or folders...] [options
   --psi <x>             truncation to start with, 0..1 (default 1: none; + and - change it)
   --out <dir>           where s saves PNGs (default: the current folder)
   --no-worker           run the model in the UI thread (the UI stalls during each forward pass)
-  Mixing levels (the reference's split, clipped to the model's style slots): coarse = slots 0-3
-  (4x4-8x8), middle = 4-7 (16x16-32x32), fine = 8 to the end (64x64 up); a 32x32 model has 8
-  slots, so no fine level. The model runs in a worker thread: the UI stays live while it works
+  Mixing levels: from 64x64 up the reference's split, coarse = slots 0-3 (4x4-8x8), middle =
+  4-7 (16x16-32x32), fine = 8 to the end; smaller models by resolution (32x32: coarse 4x4-8x8,
+  middle 16x16, fine 32x32). The model runs in a worker thread: the UI stays live while it works
   (Esc cancels; results are cached per image and per mix).
   With no --model: models/default.safetensors of this install. With no images: the bundled
   models/samples/, else the images in the current folder. Aligned crops: pass --no-align.`;

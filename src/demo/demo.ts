@@ -13,18 +13,16 @@
  *   interpolation.png         three strips, linear in W between two digits
  *   digits/                   the held-out inputs, for `alae tui`
  *
- * Levels. The reference's named levels (coarse slots 0-3, middle 4-7, fine
- * 8 and up) leave a 32x32 model, which has 8 style slots, no fine level.
- * The demo's figure keeps the spirit of that split, by resolution: coarse =
- * the 4x4 and 8x8 blocks, middle = 16x16, fine = the last block (32x32);
- * for 64x64 and larger models it is the reference's split.
+ * Levels: the library's (api/latents.ts levelRanges): for the 32x32 model,
+ * coarse = the 4x4 and 8x8 blocks, middle = 16x16, fine = 32x32; for 64x64
+ * and larger models the reference's split.
  *
  * The library only reports progress (onProgress); the CLI renders it.
  */
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Alae } from '../api/alae.js';
-import { interpolateLatents, mixStyles, selectRows, type Latents } from '../api/latents.js';
+import { interpolateLatents, mixStyles, selectRows, styleLevels, type Latents, type StyleLevel } from '../api/latents.js';
 import { MnistDataset, mnistSplit } from '../data/mnist.js';
 import { AlaeError } from '../errors.js';
 import { scaleNearest, tile, writePng, type RawImage } from '../image/image.js';
@@ -45,7 +43,7 @@ export interface DemoOptions {
 
 /** One demo level: a name and the style slots [from, to) it swaps. */
 export interface DemoLevel {
-  name: 'coarse' | 'middle' | 'fine';
+  name: StyleLevel;
   from: number;
   to: number;
 }
@@ -80,11 +78,11 @@ const INTERP_PAIRS: ReadonlyArray<readonly [number, number]> = [
   [4, 9],
 ];
 
-/** The demo's three levels for a model with `slots` style slots (see the module doc). */
+/** The demo's three levels for a model with `slots` style slots (the library's levels; all three needed). */
 export function demoLevels(slots: number): DemoLevel[] {
-  if (slots >= 10) return [{ name: 'coarse', from: 0, to: 4 }, { name: 'middle', from: 4, to: 8 }, { name: 'fine', from: 8, to: slots }];
-  if (slots < 6) throw new AlaeError(`a model with ${slots} style slots is too small for three style levels`);
-  return [{ name: 'coarse', from: 0, to: slots - 4 }, { name: 'middle', from: slots - 4, to: slots - 2 }, { name: 'fine', from: slots - 2, to: slots }];
+  const levels = styleLevels(slots);
+  if (levels.length < 3) throw new AlaeError(`a model with ${slots} style slots is too small for three style levels`);
+  return levels;
 }
 
 /**

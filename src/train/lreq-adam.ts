@@ -9,6 +9,8 @@
 import { tf, type Tensor } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NetworkName } from '../model/params.js';
+import { hostMemoryBackend } from '../backend/backend.js';
+import { adamUpdateHost } from './host-update.js';
 
 export interface ParamState {
   step: number;
@@ -28,16 +30,21 @@ export class LREQAdam {
   readonly state = new Map<string, ParamState>();
   private readonly coefs: Map<string, number>;
 
-  constructor(model: AlaeModel, networks: NetworkName[], opts: { lr: number; beta2?: number; eps?: number }) {
+  /** Update in JS loops (same bits; cpu and native only) instead of tfjs ops; default: when the backend allows. */
+  hostUpdates: boolean | undefined;
+
+  constructor(model: AlaeModel, networks: NetworkName[], opts: { lr: number; beta2?: number; eps?: number; hostUpdates?: boolean }) {
     this.networks = networks;
     this.lr = opts.lr;
     this.beta2 = opts.beta2 ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
+    this.hostUpdates = opts.hostUpdates;
     this.coefs = new Map(model.specs.filter((s) => networks.includes(s.network)).map((s) => [s.name, s.coef]));
   }
 
   /** Apply one step to the model's variables with the given gradients (names outside this optimizer's networks are ignored). */
   step(model: AlaeModel, grads: ReadonlyMap<string, Tensor>): void {
+    const host = this.hostUpdates ?? hostMemoryBackend();
     for (const [name, g] of grads) {
       const coef = this.coefs.get(name);
       if (coef === undefined) continue;
@@ -53,6 +60,10 @@ export class LREQAdam {
       st.step += 1;
       const stepSize = this.lr * Math.sqrt(1 - this.beta2 ** st.step) * coef;
       const s = st;
+      if (host) {
+        adamUpdateHost(p, s.expAvgSq, g, this.beta2, this.eps, stepSize);
+        continue;
+      }
       tf.tidy(() => {
         const v = tf.add(tf.mul(s.expAvgSq, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         s.expAvgSq.assign(v);

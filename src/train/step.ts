@@ -21,10 +21,12 @@ import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import { noiseShape, type NoiseMaps } from '../model/generator.js';
 import { downscale2d, upscale2d } from '../nn/ops.js';
+import { hostMemoryBackend } from '../backend/backend.js';
 import { Rng } from '../util/random.js';
 import { disposeGrads, lossAE, lossD, lossG, type GenerateInput } from './losses.js';
 import type { LREQAdam } from './lreq-adam.js';
 import { seededNormals } from './noise.js';
+import { lerpHost } from './host-update.js';
 
 /**
  * The model rejects blend 0, which the schedule yields at exactly the first
@@ -129,7 +131,11 @@ export function blendReal(x: Tensor4D, level: StepLevel): Tensor4D {
 }
 
 /** avg = lerp(avg, trained, 1 - beta) over all four networks (Model.lerp; dlatent_avg is a buffer and is not lerped there). */
-export function lerpAveraged(averaged: AlaeModel, model: AlaeModel, beta: number): void {
+export function lerpAveraged(averaged: AlaeModel, model: AlaeModel, beta: number, host = hostMemoryBackend()): void {
+  if (host) {
+    for (const [name, a] of averaged.vars) lerpHost(a, model.vars.get(name)!, 1 - beta);
+    return;
+  }
   tf.tidy(() => {
     for (const [name, a] of averaged.vars) {
       const t = model.vars.get(name)!;

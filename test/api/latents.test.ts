@@ -9,6 +9,9 @@ import {
   editLatents,
   interpolateLatents,
   levelRange,
+  levelRanges,
+  styleLevels,
+  type StyleLevel,
   makeLatents,
   mixStyles,
   parseLevel,
@@ -29,16 +32,27 @@ const a = makeLatents([[1, 2, 3]]);
 const b = makeLatents([[5, 10, -3]]);
 
 describe('latent arithmetic', () => {
-  it('levels: coarse [0,4), middle [4,8), fine [8,end); <from>-<to> ends exclusive', () => {
+  it('levels: from 64x64 up the reference\'s coarse [0,4), middle [4,8), fine [8,end); below by resolution; <from>-<to> ends exclusive', () => {
     expect(levelRange('coarse', 18)).toEqual([0, 4]);
     expect(levelRange('middle', 18)).toEqual([4, 8]);
     expect(levelRange('fine', 18)).toEqual([8, 18]);
-    expect(levelRange('fine', 12)).toEqual([8, 12]);
+    expect(levelRange('fine', 10)).toEqual([8, 10]);
+    // 32x32 (8 slots): 4x4-8x8 | 16x16 | 32x32; 16x16 (6 slots): one resolution each.
+    expect(levelRanges(8)).toEqual({ coarse: [0, 4], middle: [4, 6], fine: [6, 8] });
+    expect(levelRanges(6)).toEqual({ coarse: [0, 2], middle: [2, 4], fine: [4, 6] });
+    expect(levelRanges(4)).toEqual({ coarse: [0, 4] });
+    // Every split covers each slot exactly once, coarse to fine.
+    for (let slots = 1; slots <= 18; slots++) {
+      const covered = styleLevels(slots).flatMap((l) => Array.from({ length: l.to - l.from }, (_, i) => l.from + i));
+      expect(covered).toEqual(Array.from({ length: slots }, (_, i) => i));
+    }
+    expect(() => levelRange('fine', 4)).toThrow(/4 style slots has no fine level \(it has: coarse\)/);
+    expect(() => levelRange('toString' as StyleLevel, 8)).toThrow(/unknown style level/);
     expect(parseLevel('2-5')).toEqual([2, 5]);
     expect(parseLevel('fine')).toBe('fine');
     expect(() => parseLevel('5-2')).toThrow(AlaeError);
     expect(() => parseLevel('hair')).toThrow(/coarse, middle, fine/);
-    expect(() => levelRange('fine', 8)).toThrow(/select nothing/);
+    expect(() => levelRange([8, 12], 8)).toThrow(/select nothing/);
   });
 
   it('mixStyles takes exactly the level slots from the source', () => {

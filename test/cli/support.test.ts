@@ -56,7 +56,8 @@ describe('option parsing', () => {
   it('grid rows: the reference 3:2:1 blocks, levels the model has', () => {
     expect(defaultRowLevels(6, 18)).toEqual(['coarse', 'coarse', 'coarse', 'middle', 'middle', 'fine']);
     expect(defaultRowLevels(3, 18)).toEqual(['coarse', 'middle', 'fine']);
-    expect(defaultRowLevels(4, 8)).toEqual(['coarse', 'coarse', 'middle', 'middle']); // no fine slots below 9
+    expect(defaultRowLevels(4, 8)).toEqual(['coarse', 'coarse', 'middle', 'fine']); // 32x32: fine is 32x32
+    expect(defaultRowLevels(4, 4)).toEqual(['coarse', 'coarse', 'coarse', 'coarse']); // 8x8: coarse only
     expect(defaultRowLevels(1, 18)).toEqual(['coarse']);
   });
 });

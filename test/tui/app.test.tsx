@@ -237,7 +237,7 @@ describe('tui: browse view', () => {
     let f = t.frame();
     expect(f).toContain('keys');
     expect(f).toContain('re-roll the noise seed');
-    expect(f).toContain('levels: coarse = style slots 0-3, middle = style slots 4-7');
+    expect(f).toContain('levels: coarse = style slots 0-3, middle = style slots 4-5, fine = style slots 6-7');
     expect(f).not.toContain('images 5');
     await t.press('j'); // ignored while the help is up
     await t.press('?');
@@ -278,11 +278,11 @@ describe('tui: mixing view', () => {
     let f = t.frame();
     expect(f).toContain('seed 0 · ψ 1.0 · mix');
     expect(f).toContain('[1] coarse 0-3:  A');
-    expect(f).toContain('[2] middle 4-7:  A');
-    expect(f).not.toContain('fine'); // 8 style slots: no fine level
+    expect(f).toContain('[2] middle 4-5:  A'); // 8 style slots (32x32): split by resolution
+    expect(f).toContain('[3] fine 6-7:  A');
     expect(f).toContain('A: bob.jpg');
     expect(f).toContain('B: carol.png');
-    expect(f).toContain('mix: coarse A, middle A');
+    expect(f).toContain('mix: coarse A, middle A, fine A');
     const wa = fakeW('photos/bob.jpg')[0];
     const wb = fakeW('photos/carol.png')[0];
     expect(wa).not.toBe(wb);
@@ -299,22 +299,26 @@ describe('tui: mixing view', () => {
     await t.press('1');
     f = t.frame();
     expect(f).toContain('[1] coarse 0-3:  B');
-    expect(f).toContain('mix: coarse B, middle A');
+    expect(f).toContain('mix: coarse B, middle A, fine A');
     await t.settle();
     expect(colour()).toEqual(fakeColour(styles(wb, wa), 8, 0, 1));
     await t.press('2');
     await t.settle();
-    expect(t.frame()).toContain('mix: coarse B, middle B');
+    expect(t.frame()).toContain('mix: coarse B, middle B, fine A');
+    expect(colour()).toEqual(fakeColour(styles(wb, wa), 8, 0, 1)); // the fake's colour sees slots 0 and 7 only
+    await t.press('3');
+    await t.settle();
+    expect(t.frame()).toContain('mix: coarse B, middle B, fine B');
     expect(colour()).toEqual(fakeColour(styles(wb, wb), 8, 0, 1));
     await t.press('1');
     await t.settle();
     expect(colour()).toEqual(fakeColour(styles(wa, wb), 8, 0, 1));
-    await t.press('3'); // no such level here
-    expect(t.frame()).toContain('mix: coarse A, middle B');
-    // Back to a mix seen before: cached.
+    await t.press('4'); // no such level
+    expect(t.frame()).toContain('mix: coarse A, middle B, fine B');
+    // Back to mixes seen before: cached.
     const n = t.engine.calls.length;
-    await t.press('12');
-    await t.press('2');
+    await t.press('13');
+    await t.press('3');
     await t.press('1');
     expect(t.engine.calls.length).toBe(n);
     expect(t.c.working).toBe(false);
@@ -351,16 +355,16 @@ describe('tui: mixing view', () => {
     expect(t.frame()).toContain('B: bob.jpg');
   });
 
-  it('splits the style slots into levels as the reference does', () => {
+  it('splits the style slots into levels: the reference\'s from 64x64 up, by resolution below', () => {
     expect(styleLevels(18)).toEqual([
       { name: 'coarse', from: 0, to: 4 },
       { name: 'middle', from: 4, to: 8 },
       { name: 'fine', from: 8, to: 18 },
     ]);
-    expect(styleLevels(8).map((l) => l.name)).toEqual(['coarse', 'middle']);
-    expect(styleLevels(6)).toEqual([
+    expect(styleLevels(8)).toEqual([
       { name: 'coarse', from: 0, to: 4 },
       { name: 'middle', from: 4, to: 6 },
+      { name: 'fine', from: 6, to: 8 },
     ]);
     expect(styleLevels(4).map((l) => l.name)).toEqual(['coarse']);
   });
@@ -370,7 +374,7 @@ describe('tui: mixing view', () => {
     await t.press('m1');
     await t.settle();
     await t.press('s');
-    const file = path.join(tmp, 'mix-alice-bob-BA-seed0.png');
+    const file = path.join(tmp, 'mix-alice-bob-BAA-seed0.png'); // coarse from B, middle and fine from A
     await until(() => t.frame().includes(`saved ${file}`));
     expect(t.frame()).toContain(`saved ${file}`);
     expect((await sharp(file).metadata()).width).toBe(16);

@@ -130,11 +130,11 @@ describe.skipIf(!HAS_TMUX)('alae tui in tmux', () => {
 
     // Mixing view: A = the first, B = the second; all from A, then coarse from B.
     tmux('send-keys', '-t', 'tui', 'm');
-    frame = await waitFor('the mixing view', (f) => f.includes('mix: coarse A, middle A') && statusLine(f).trim() === 'ready');
+    frame = await waitFor('the mixing view', (f) => f.includes('mix: coarse A, middle A, fine A') && statusLine(f).trim() === 'ready');
     expect(frame).toContain('A: 00000.png');
     expect(frame).toContain('B: 00001.png');
     tmux('send-keys', '-t', 'tui', '1');
-    frame = await waitFor('the mix', (f) => /mix: coarse B, middle A\s*$/m.test(f) && statusLine(f).trim() === 'ready');
+    frame = await waitFor('the mix', (f) => /mix: coarse B, middle A, fine A\s*$/m.test(f) && statusLine(f).trim() === 'ready');
     expect(frame).toContain('[1] coarse 0-3:  B');
 
     tmux('send-keys', '-t', 'tui', 's');

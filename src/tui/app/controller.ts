@@ -16,34 +16,16 @@
  */
 import path from 'node:path';
 import { access } from 'node:fs/promises';
-import { broadcastStyles, levelRange, mixStyles, LEVEL_RANGES, type StyleLevel, type Styles } from '../../api/latents.js';
+import { broadcastStyles, levelRange, mixStyles, styleLevels, type StyleLevel, type Styles } from '../../api/latents.js';
 import { readRgb, resize, writePng, type RawImage } from '../../image/image.js';
 import type { Encoded, Engine, ModelInfo } from './engine.js';
 
 export type ViewName = 'browse' | 'mix';
 export type Side = 'A' | 'B';
 
-export interface LevelInfo {
-  name: StyleLevel;
-  /** Style slots [from, to). */
-  from: number;
-  to: number;
-}
-
-/**
- * The mixing levels a model has: the reference's split (coarse slots 0-3,
- * i.e. 4x4 and 8x8; middle 4-7, 16x16 and 32x32; fine 8 to the end, 64x64
- * and up), clipped to the model's slots; a level with no slot is left out
- * (a 32x32 model has 8 slots: coarse and middle only).
- */
-export function styleLevels(slots: number): LevelInfo[] {
-  return (Object.keys(LEVEL_RANGES) as StyleLevel[])
-    .filter((name) => LEVEL_RANGES[name][0] < slots)
-    .map((name) => {
-      const [from, to] = levelRange(name, slots);
-      return { name, from, to };
-    });
-}
+/** A mixing level the model has (api/latents.ts levelRanges: the reference's split from 64x64 up, by resolution below). */
+export type LevelInfo = ReturnType<typeof styleLevels>[number];
+export { styleLevels };
 
 export interface PaneState {
   title: string;
