@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "elementwise.h"
+#include "style_epilogue.h"
 #include "napi_args.h"
 #include "ops.h"
 
@@ -209,6 +210,7 @@ napi_value Init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   alae::register_elementwise(env, exports);
+  alae::register_style_epilogue(env, exports);
   return exports;
 }
 

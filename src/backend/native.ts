@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../tf.js';
 import { nativeElementwiseKernels } from './native-elementwise.js';
+import { nativeStyleEpilogueKernels } from './native-style-epilogue.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -318,7 +319,7 @@ export async function registerNativeBackend(): Promise<void> {
       return b;
     }, 1);
   }
-  const native = { ...nativeElementwiseKernels(n), ...makeKernels(n) };
+  const native = { ...nativeElementwiseKernels(n), ...nativeStyleEpilogueKernels(n), ...makeKernels(n) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });

@@ -5,7 +5,8 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { blur, conv, convUpFused, leakyRelu, lerp, linear, statsAndNorm, styleMod, upscale2d } from '../nn/ops.js';
+import { blur, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
+import { styleEpilogue } from '../nn/style-epilogue.js';
 import { decoderFused } from './params.js';
 import type { Weights } from './weights.js';
 
@@ -18,13 +19,10 @@ export function noiseShape(k: number, batch: number): [number, number, number, n
   return [k === 0 ? 1 : batch, res, res, 1];
 }
 
-/** noise, bias, leaky, instance norm (eps 1e-8), style modulation. */
+/** noise, bias, leaky, instance norm (eps 1e-8), style modulation (one fused op where the backend has it). */
 function epilogue(p: Weights, b: string, k: 1 | 2, x: Tensor4D, noise: Tensor4D, style: Tensor): Tensor4D {
-  let h = tf.add(x, tf.mul(p(`${b}.noise_weight_${k}`), noise)) as Tensor4D;
-  h = leakyRelu(tf.add(h, p(`${b}.bias_${k}`))) as Tensor4D;
-  h = statsAndNorm(h, 1e-8).normed;
   const s = linear(style, p(`${b}.style_${k}.weight`), p(`${b}.style_${k}.bias`));
-  return styleMod(h, s);
+  return styleEpilogue(x, p(`${b}.noise_weight_${k}`), noise, p(`${b}.bias_${k}`), s);
 }
 
 /** DecodeBlock i: (up-sample + conv_1 + blur for i > 0), epilogue, conv_2, epilogue. */

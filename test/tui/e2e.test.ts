@@ -140,7 +140,7 @@ describe.skipIf(!HAS_TMUX)('alae tui in tmux', () => {
     tmux('send-keys', '-t', 'tui', 's');
     frame = await waitFor('the save', (f) => statusLine(f).includes('saved'));
     const saved = (await readdir(out)).filter((f) => f.endsWith('.png'));
-    expect(saved).toEqual(['mix-00000-00001-BA-seed0.png']);
+    expect(saved).toEqual(['mix-00000-00001-BAA-seed0.png']);
     const file = path.join(out, saved[0]);
     expect(statusLine(frame)).toContain(`✓ saved ${file}`.slice(0, 99));
 

@@ -1,0 +1,97 @@
+/**
+ * The native backend's fused generator epilogue (nn/style-epilogue.ts,
+ * native/style_epilogue.cc): one kernel forward, one backward, in place of
+ * the ~12 / ~25 activation-sized tfjs kernels of the op chain. Float32 NHWC
+ * only; anything else throws (the op only dispatches here with float32).
+ * Set ALAE_NATIVE_FUSED=0 to leave the generator to the op chain (A/B
+ * comparisons, bisecting a numerical difference).
+ */
+import { tf } from '../tf.js';
+import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
+
+type TensorInfo = tf.TensorInfo;
+
+/** The addon's entry points (native/style_epilogue.cc). params: [N, H, W, C, noiseBatch]. */
+export interface StyleEpilogueAddon {
+  styleEpilogue(x: Float32Array, noise: Float32Array, noiseWeight: Float32Array, bias: Float32Array, style: Float32Array,
+    out: Float32Array, normed: Float32Array, mask: Uint8Array, sd: Float32Array, params: Int32Array, eps: number): void;
+  styleEpilogueGrad(dy: Float32Array, normed: Float32Array, mask: Uint8Array, sd: Float32Array, style: Float32Array, noise: Float32Array,
+    dx: Float32Array, dnoiseWeight: Float32Array, dbias: Float32Array, dstyle: Float32Array, params: Int32Array): void;
+}
+
+interface CpuBackend {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Uint8Array): TensorInfo;
+}
+
+interface KernelArgs {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+function hasStyleEpilogue(addon: object): addon is StyleEpilogueAddon {
+  const a = addon as Partial<StyleEpilogueAddon>;
+  return typeof a.styleEpilogue === 'function' && typeof a.styleEpilogueGrad === 'function';
+}
+
+function values<T extends Float32Array | Uint8Array>(backend: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T {
+  if (!t || t.dtype !== dtype) throw new Error(`${STYLE_EPILOGUE}: ${name} must be a ${dtype} tensor`);
+  const v = backend.data.get(t.dataId).values;
+  if (dtype === 'float32') return (v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>)) as T;
+  return (v instanceof Uint8Array ? v : Uint8Array.from(v as ArrayLike<number>)) as T;
+}
+
+/** [N, H, W, C, noiseBatch] from x [N,H,W,C] and noise [1 or N, H, W, 1], checked. */
+function params(x: TensorInfo, noise: TensorInfo): Int32Array {
+  const [n, h, w, c] = x.shape;
+  const [nb, nh, nw, nc] = noise.shape;
+  if (x.shape.length !== 4 || noise.shape.length !== 4 || nh !== h || nw !== w || nc !== 1 || (nb !== 1 && nb !== n)) {
+    throw new Error(`${STYLE_EPILOGUE}: x [${x.shape}] and noise [${noise.shape}] do not match (noise is [1 or N, H, W, 1])`);
+  }
+  return Int32Array.from([n, h, w, c, nb]);
+}
+
+/** The kernels to register on the native backend: none when the addon build predates them or ALAE_NATIVE_FUSED=0. */
+export function nativeStyleEpilogueKernels(addon: object): Record<string, KernelFn> {
+  if (process.env.ALAE_NATIVE_FUSED === '0' || !hasStyleEpilogue(addon)) return {};
+  const n = addon;
+  return {
+    [STYLE_EPILOGUE]: ({ inputs, backend, attrs }) => {
+      const b = backend as CpuBackend;
+      const { x, noise, noiseWeight, bias, style } = inputs;
+      const p = params(x!, noise!);
+      const [N, , , C] = x!.shape;
+      const size = x!.shape.reduce((s, d) => s * d, 1);
+      if (noiseWeight!.shape.reduce((s, d) => s * d, 1) !== C || bias!.shape.reduce((s, d) => s * d, 1) !== C || style!.shape.join() !== `${N},${2 * C}`) {
+        throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
+      }
+      const out = new Float32Array(size), normed = new Float32Array(size), mask = new Uint8Array(size), sd = new Float32Array(N * C);
+      n.styleEpilogue(values(b, x, 'x', 'float32'), values(b, noise, 'noise', 'float32'), values(b, noiseWeight, 'noise weight', 'float32'),
+        values(b, bias, 'bias', 'float32'), values(b, style, 'style', 'float32'), out, normed, mask, sd, p, Number(attrs?.eps));
+      return [
+        b.makeTensorInfo(x!.shape, 'float32', out),
+        b.makeTensorInfo(x!.shape, 'float32', normed),
+        b.makeTensorInfo(x!.shape, 'bool', mask),
+        b.makeTensorInfo([N, C], 'float32', sd),
+      ];
+    },
+    [STYLE_EPILOGUE_GRAD]: ({ inputs, backend }) => {
+      const b = backend as CpuBackend;
+      const { dy, normed, mask, sd, style, noise } = inputs;
+      const p = params(dy!, noise!);
+      const [N, , , C] = dy!.shape;
+      const size = dy!.shape.reduce((s, d) => s * d, 1);
+      const dx = new Float32Array(size), dnw = new Float32Array(C), db = new Float32Array(C), dstyle = new Float32Array(N * 2 * C);
+      n.styleEpilogueGrad(values(b, dy, 'dy', 'float32'), values(b, normed, 'normed', 'float32'), values(b, mask, 'mask', 'bool'),
+        values(b, sd, 'sd', 'float32'), values(b, style, 'style', 'float32'), values(b, noise, 'noise', 'float32'), dx, dnw, db, dstyle, p);
+      return [
+        b.makeTensorInfo(dy!.shape, 'float32', dx),
+        b.makeTensorInfo([C], 'float32', dnw),
+        b.makeTensorInfo([C], 'float32', db),
+        b.makeTensorInfo([N, 2 * C], 'float32', dstyle),
+      ];
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The generator's layer epilogue (DecodeBlock of net.py, after each conv):
+ *
+ *   h = leaky_relu(x + noise_weight * noise + bias, 0.2)
+ *   out = instance_norm(h, eps 1e-8) * (style[:, :C] + 1) + style[:, C:]
+ *
+ * where `style` is the block's style linear output [N, 2C]. As tfjs ops this
+ * is ~12 activation-sized kernels forward and ~25 backward, each a full pass
+ * over memory; a backend that registers STYLE_EPILOGUE (native:
+ * native/style_epilogue.cc) runs it as one forward and one backward kernel.
+ * The fused forward repeats the chain's float32 roundings (same bits up to
+ * the order of a double sum); its gradient is written out (instance-norm
+ * backward in closed form) and is differentiable once, which is all the
+ * generator needs: only E and D are differentiated twice (R1).
+ */
+import { tf, type Tensor, type Tensor4D } from '../tf.js';
+import { leakyRelu, statsAndNorm, styleMod } from './ops.js';
+
+/** Kernel names a backend may register. */
+export const STYLE_EPILOGUE = 'AlaeStyleEpilogue';
+export const STYLE_EPILOGUE_GRAD = 'AlaeStyleEpilogueGrad';
+/** Instance norm epsilon of the generator (nn.InstanceNorm2d's default is 1e-5; net.py passes 1e-8). */
+export const STYLE_EPILOGUE_EPS = 1e-8;
+
+/** The op chain: the definition, and the path of backends without the kernels. */
+export function styleEpilogueChain(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor): Tensor4D {
+  return tf.tidy(() => {
+    let h = tf.add(x, tf.mul(noiseWeight, noise)) as Tensor4D;
+    h = leakyRelu(tf.add(h, bias)) as Tensor4D;
+    return styleMod(statsAndNorm(h, STYLE_EPILOGUE_EPS).normed, style);
+  });
+}
+
+/** Does the active backend run the epilogue as one kernel? */
+export function styleEpilogueFused(): boolean {
+  const backend = tf.getBackend();
+  return tf.getKernel(STYLE_EPILOGUE, backend) !== undefined && tf.getKernel(STYLE_EPILOGUE_GRAD, backend) !== undefined;
+}
+
+function runKernel(name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor[] {
+  const out = tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as Tensor | Tensor[];
+  return Array.isArray(out) ? out : [out];
+}
+
+/** The epilogue, fused where the backend has the kernels (see the module doc). */
+export function styleEpilogue(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor): Tensor4D {
+  if (!styleEpilogueFused()) return styleEpilogueChain(x, noiseWeight, noise, bias, style);
+  // The first block's input is the learned constant, batch 1, under a batch of styles.
+  const n = style.shape[0];
+  if (x.shape[0] !== n) {
+    return tf.tidy(() => styleEpilogue(tf.broadcastTo(x, [n, x.shape[1], x.shape[2], x.shape[3]]), noiseWeight, noise, bias, style));
+  }
+  // The noise is a constant of the op (never trained), so it is closed over rather than an input with a gradient.
+  const op = tf.customGrad((xi, nwi, bi, si, save) => {
+    const [out, normed, mask, sd] = runKernel(STYLE_EPILOGUE, { x: xi as Tensor, noise, noiseWeight: nwi as Tensor, bias: bi as Tensor, style: si as Tensor }, { eps: STYLE_EPILOGUE_EPS });
+    (save as tf.GradSaveFunc)([normed, mask, sd, si as Tensor]);
+    return {
+      value: out,
+      gradFunc: (dy, saved) => {
+        const [dx, dnw, db, dstyle] = runKernel(STYLE_EPILOGUE_GRAD, { dy: dy as Tensor, normed: saved[0], mask: saved[1], sd: saved[2], style: saved[3], noise });
+        return [dx, tf.reshape(dnw, noiseWeight.shape), tf.reshape(db, bias.shape), dstyle];
+      },
+    };
+  });
+  return op(x, noiseWeight, bias, style) as Tensor4D;
+}
