@@ -10,6 +10,8 @@
 
 #include "common.h"
 #include "elementwise.h"
+#include "instance_stats.h"
+#include "leaky_twice.h"
 #include "style_epilogue.h"
 #include "napi_args.h"
 #include "ops.h"
@@ -211,6 +213,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   alae::register_elementwise(env, exports);
   alae::register_style_epilogue(env, exports);
+  alae::register_instance_stats(env, exports);
+  alae::register_leaky_twice(env, exports);
   return exports;
 }
 

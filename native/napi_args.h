@@ -103,4 +103,16 @@ inline napi_value undefined(napi_env env) {
   return u;
 }
 
+// Adds the named functions to the addon's exports.
+struct Export {
+  const char* name;
+  napi_callback fn;
+};
+template <size_t K>
+inline void export_functions(napi_env env, napi_value exports, const Export (&fns)[K]) {
+  napi_property_descriptor props[K];
+  for (size_t i = 0; i < K; ++i) props[i] = {fns[i].name, nullptr, fns[i].fn, nullptr, nullptr, nullptr, napi_default, nullptr};
+  napi_define_properties(env, exports, K, props);
+}
+
 }  // namespace alae

@@ -18,22 +18,17 @@
 //   dh = h > 0 ? da : 0.2 da          (tfjs's leaky gradient at 0 is alpha)
 //   dx = dh; db = sum dh; dnw = sum dh * noise;
 //   dstyle[n, c] = sum dy * normed; dstyle[n, C + c] = sum dy
+#include "strict_fp.h"  // first: no FMA contraction in what follows
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "channel_stats.h"
 #include "common.h"
 #include "napi_args.h"
 #include "style_epilogue.h"
-
-// The forward must round each operation to float32 as the op chain does: no
-// contraction of a * b + c into a fused multiply-add (baseline on aarch64).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace alae {
 namespace {
@@ -43,44 +38,12 @@ struct Shape {
   int64_t M() const { return H * W; }
 };
 
-// The value a mean adds for one element, as the native Mean kernel: x * (1/M)
-// when M is a power of two (exact), else x / M, in float32.
-struct MeanElem {
-  bool pow2;
-  float inv, div;
-  explicit MeanElem(int64_t m) : div(float(m)) {
-    int e = 0;
-    const float f = std::frexp(div, &e);
-    pow2 = f == 0.5f && e >= -100 && e <= 100;
-    inv = pow2 ? std::ldexp(1.0f, 1 - e) : 1.0f;
-  }
-  inline double operator()(float v) const { return double(pow2 ? v * inv : v / div); }
-};
-
-// Tasks: one per (sample, block of channels); a block is at most 64 channels.
-constexpr int64_t kBlock = 64;
-
-template <class F>
-void for_tasks(const Shape& s, F&& f) {
-  const int64_t blocks = (s.C + kBlock - 1) / kBlock;
-  const int64_t tasks = s.N * blocks;
-  auto run = [&](int64_t t) {
-    const int64_t n = t / blocks, c0 = (t % blocks) * kBlock;
-    f(n, c0, std::min(s.C, c0 + kBlock));
-  };
-  if (tasks == 1 || s.N * s.M() * s.C < 65536) {
-    for (int64_t t = 0; t < tasks; ++t) run(t);
-    return;
-  }
-  parallel_for(int(tasks), [&](int t) { run(t); });
-}
-
 void forward(const Shape& s, const float* x, const float* noise, const float* nw, const float* bias, const float* style,
              float eps, float* out, float* normed, uint8_t* mask, float* sd) {
   const int64_t M = s.M(), C = s.C;
   const MeanElem me(M);
   const float epsf = eps;
-  for_tasks(s, [&](int64_t n, int64_t c0, int64_t c1) {
+  for_channel_tasks(s.N, s.M(), s.C, [&](int64_t n, int64_t c0, int64_t c1) {
     const int64_t w = c1 - c0;
     std::vector<double> acc(static_cast<size_t>(w), 0.0);
     std::vector<float> mean(static_cast<size_t>(w)), sdev(static_cast<size_t>(w));
@@ -132,7 +95,7 @@ void backward(const Shape& s, const float* dy, const float* normed, const uint8_
   const int64_t M = s.M(), C = s.C, N = s.N;
   // Per-sample partial sums of db and dnw, added over samples in order at the end (deterministic).
   std::vector<double> pdb(static_cast<size_t>(N * C), 0.0), pdnw(static_cast<size_t>(N * C), 0.0);
-  for_tasks(s, [&](int64_t n, int64_t c0, int64_t c1) {
+  for_channel_tasks(s.N, s.M(), s.C, [&](int64_t n, int64_t c0, int64_t c1) {
     const int64_t w = c1 - c0;
     std::vector<double> sdy(static_cast<size_t>(w), 0.0), sdyn(static_cast<size_t>(w), 0.0);
     const float* nz = noise + (s.noiseBatch == 1 ? 0 : n * M);
@@ -243,11 +206,7 @@ napi_value StyleEpilogueGrad(napi_env env, napi_callback_info info) {
 }  // namespace
 
 void register_style_epilogue(napi_env env, napi_value exports) {
-  const napi_property_descriptor props[] = {
-      {"styleEpilogue", nullptr, StyleEpilogue, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"styleEpilogueGrad", nullptr, StyleEpilogueGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-  };
-  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  export_functions(env, exports, {{"styleEpilogue", StyleEpilogue}, {"styleEpilogueGrad", StyleEpilogueGrad}});
 }
 
 }  // namespace alae

@@ -6,10 +6,11 @@
  * Set ALAE_NATIVE_FUSED=0 to leave the generator to the op chain (A/B
  * comparisons, bisecting a numerical difference).
  */
-import { tf } from '../tf.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
+import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values as valuesOf } from './native-fused.js';
 
-type TensorInfo = tf.TensorInfo;
+const values = <T extends Float32Array | Uint8Array>(b: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T =>
+  valuesOf<T>(b, t, STYLE_EPILOGUE, name, dtype);
 
 /** The addon's entry points (native/style_epilogue.cc). params: [N, H, W, C, noiseBatch]. */
 export interface StyleEpilogueAddon {
@@ -19,28 +20,9 @@ export interface StyleEpilogueAddon {
     dx: Float32Array, dnoiseWeight: Float32Array, dbias: Float32Array, dstyle: Float32Array, params: Int32Array): void;
 }
 
-interface CpuBackend {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Uint8Array): TensorInfo;
-}
-
-interface KernelArgs {
-  inputs: Record<string, TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}
-type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
-
 function hasStyleEpilogue(addon: object): addon is StyleEpilogueAddon {
   const a = addon as Partial<StyleEpilogueAddon>;
   return typeof a.styleEpilogue === 'function' && typeof a.styleEpilogueGrad === 'function';
-}
-
-function values<T extends Float32Array | Uint8Array>(backend: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T {
-  if (!t || t.dtype !== dtype) throw new Error(`${STYLE_EPILOGUE}: ${name} must be a ${dtype} tensor`);
-  const v = backend.data.get(t.dataId).values;
-  if (dtype === 'float32') return (v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>)) as T;
-  return (v instanceof Uint8Array ? v : Uint8Array.from(v as ArrayLike<number>)) as T;
 }
 
 /** [N, H, W, C, noiseBatch] from x [N,H,W,C] and noise [1 or N, H, W, 1], checked. */
@@ -55,7 +37,7 @@ function params(x: TensorInfo, noise: TensorInfo): Int32Array {
 
 /** The kernels to register on the native backend: none when the addon build predates them or ALAE_NATIVE_FUSED=0. */
 export function nativeStyleEpilogueKernels(addon: object): Record<string, KernelFn> {
-  if (process.env.ALAE_NATIVE_FUSED === '0' || !hasStyleEpilogue(addon)) return {};
+  if (fusedDisabled() || !hasStyleEpilogue(addon)) return {};
   const n = addon;
   return {
     [STYLE_EPILOGUE]: ({ inputs, backend, attrs }) => {
@@ -63,8 +45,8 @@ export function nativeStyleEpilogueKernels(addon: object): Record<string, Kernel
       const { x, noise, noiseWeight, bias, style } = inputs;
       const p = params(x!, noise!);
       const [N, , , C] = x!.shape;
-      const size = x!.shape.reduce((s, d) => s * d, 1);
-      if (noiseWeight!.shape.reduce((s, d) => s * d, 1) !== C || bias!.shape.reduce((s, d) => s * d, 1) !== C || style!.shape.join() !== `${N},${2 * C}`) {
+      const size = sizeOf(x!.shape);
+      if (sizeOf(noiseWeight!.shape) !== C || sizeOf(bias!.shape) !== C || style!.shape.join() !== `${N},${2 * C}`) {
         throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
       }
       const out = new Float32Array(size), normed = new Float32Array(size), mask = new Uint8Array(size), sd = new Float32Array(N * C);
@@ -82,7 +64,7 @@ export function nativeStyleEpilogueKernels(addon: object): Record<string, Kernel
       const { dy, normed, mask, sd, style, noise } = inputs;
       const p = params(dy!, noise!);
       const [N, , , C] = dy!.shape;
-      const size = dy!.shape.reduce((s, d) => s * d, 1);
+      const size = sizeOf(dy!.shape);
       const dx = new Float32Array(size), dnw = new Float32Array(C), db = new Float32Array(C), dstyle = new Float32Array(N * 2 * C);
       n.styleEpilogueGrad(values(b, dy, 'dy', 'float32'), values(b, normed, 'normed', 'float32'), values(b, mask, 'mask', 'bool'),
         values(b, sd, 'sd', 'float32'), values(b, style, 'style', 'float32'), values(b, noise, 'noise', 'float32'), dx, dnw, db, dstyle, p);

@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { tf } from '../tf.js';
 import { nativeElementwiseKernels } from './native-elementwise.js';
 import { nativeStyleEpilogueKernels } from './native-style-epilogue.js';
+import { nativeInstanceStatsKernels } from './native-instance-stats.js';
+import { nativeLeakyTwiceKernels } from './native-leaky-twice.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -319,7 +321,7 @@ export async function registerNativeBackend(): Promise<void> {
       return b;
     }, 1);
   }
-  const native = { ...nativeElementwiseKernels(n), ...nativeStyleEpilogueKernels(n), ...makeKernels(n) };
+  const native = { ...nativeElementwiseKernels(n), ...nativeStyleEpilogueKernels(n), ...nativeInstanceStatsKernels(n), ...nativeLeakyTwiceKernels(n), ...makeKernels(n) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });

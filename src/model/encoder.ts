@@ -5,7 +5,8 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, statsAndNorm } from '../nn/ops.js';
+import { blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear } from '../nn/ops.js';
+import { instanceStats } from '../nn/instance-stats.js';
 import { encoderFused } from './params.js';
 import type { Weights } from './weights.js';
 
@@ -29,14 +30,14 @@ function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tenso
  */
 function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x: Tensor4D; w1: Tensor; w2: Tensor } {
   const b = `encoder.encode_block.${i}`;
-  const s1 = statsAndNorm(conv(x, p(`${b}.conv_1.weight`) as Tensor4D, p(`${b}.bias_1`), true), 1e-5);
+  const s1 = instanceStats(conv(x, p(`${b}.conv_1.weight`) as Tensor4D, p(`${b}.bias_1`), true), 1e-5);
   const w1 = styleOf(p, `${b}.style_1`, s1.mean, s1.std);
   const blurred = blur(s1.normed);
   // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
   const h = encoderFused(cfg, i)
     ? (leakyRelu(tf.add(convDownFused(blurred, p(`${b}.conv_2.weight`) as Tensor4D), p(`${b}.bias_2`))) as Tensor4D)
     : (leakyRelu(downscale2d(conv(blurred, p(`${b}.conv_2.weight`) as Tensor4D, p(`${b}.bias_2`)))) as Tensor4D);
-  const s2 = statsAndNorm(h, 1e-5);
+  const s2 = instanceStats(h, 1e-5);
   const w2 = styleOf(p, `${b}.style_2`, s2.mean, s2.std);
   return { x: s2.normed, w1, w2 };
 }

@@ -17,18 +17,33 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 
-let twice = false;
+/** Scoped modes: `twice` picks the twice-differentiable primitives; `second` marks ops that will be differentiated twice. */
+const mode = { twice: false, second: false };
 
-/** Run f with the twice-differentiable primitives (for the R1 penalty). */
-export function twiceDifferentiable<T>(f: () => T): T {
-  const prev = twice;
-  twice = true;
+function withMode<T>(key: keyof typeof mode, f: () => T): T {
+  const prev = mode[key];
+  mode[key] = true;
   try {
     return f();
   } finally {
-    twice = prev;
+    mode[key] = prev;
   }
 }
+
+/** Run f with the twice-differentiable primitives (for the R1 penalty). */
+export const twiceDifferentiable = <T>(f: () => T): T => withMode('twice', f);
+
+/**
+ * Run f where its ops will be differentiated twice (R1's inner gradient,
+ * losses.ts). Fused kernels whose gradient is written as one first-order
+ * kernel (nn/instance-stats.ts) are left out here: their gradient has no
+ * gradient of its own. Elsewhere, even under twiceDifferentiable, a
+ * parameter gradient is first order and they may run.
+ */
+export const secondOrder = <T>(f: () => T): T => withMode('second', f);
+
+/** Is the caller inside secondOrder(f)? */
+export const differentiatedTwice = (): boolean => mode.second;
 
 const BLUR_1D = [1, 2, 1];
 
@@ -73,16 +88,21 @@ const upLinear: Unary = linearOp(
  * The value is 0.2x + 0.8relu(x), within an ulp of x * m: the reference
  * vectors have pre-activations within 1e-7 of zero, and with x * m one of
  * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
+ * A backend may run the forward (value and mask, 5 activation-sized kernels
+ * as ops) as one kernel, LEAKY_TWICE, with the same roundings (native:
+ * native/leaky_twice.cc); the gradient stays a product with a constant.
  */
+export const LEAKY_TWICE = 'AlaeLeakyTwice';
 const leakyTwice = tf.customGrad((x, save) => {
-  const m = tf.step(x as Tensor, 0.2);
+  const [value, m] = tf.getKernel(LEAKY_TWICE, tf.getBackend())
+    ? (tf.engine().runKernel(LEAKY_TWICE, { x } as unknown as tf.NamedTensorMap) as Tensor[])
+    : [tf.add(tf.mul(x as Tensor, 0.2), tf.mul(tf.relu(x as Tensor), 0.8)), tf.step(x as Tensor, 0.2)];
   (save as tf.GradSaveFunc)([m]);
-  const value = tf.add(tf.mul(x as Tensor, 0.2), tf.mul(tf.relu(x as Tensor), 0.8));
   return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
 });
 
 export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
-  if (!twice) return tf.leakyRelu(x, alpha);
+  if (!mode.twice) return tf.leakyRelu(x, alpha);
   if (alpha !== 0.2) throw new Error(`leakyRelu: twice-differentiable form only for alpha 0.2 (got ${alpha})`);
   return leakyTwice(x);
 }
@@ -127,12 +147,12 @@ export function styleMod(x: Tensor4D, style: Tensor): Tensor4D {
 
 /** Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1. */
 export function blur(x: Tensor4D): Tensor4D {
-  return twice ? blurLinear(x) : depthwiseBlur(x);
+  return mode.twice ? blurLinear(x) : depthwiseBlur(x);
 }
 
 /** 2x2 average pooling (F.avg_pool2d(x, 2, 2)). */
 export function downscale2d(x: Tensor4D): Tensor4D {
-  return twice ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
+  return mode.twice ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
 }
 
 /**
@@ -171,7 +191,7 @@ export function transformKernel(w: Tensor4D, scale: number): Tensor4D {
 export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false): Tensor4D {
   const pad = (w.shape[0] - 1) / 2;
   const p = pad === 0 ? 'valid' : pad;
-  if (!twice) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
+  if (!mode.twice) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
   return tf.tidy(() => {
     let y: Tensor = tf.conv2d(x, w, 1, p);
     if (bias) y = tf.add(y, bias);

@@ -11,7 +11,7 @@ import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
 import type { NetworkName } from '../model/params.js';
-import { twiceDifferentiable } from '../nn/ops.js';
+import { secondOrder, twiceDifferentiable } from '../nn/ops.js';
 
 export interface LossResult {
   value: number;
@@ -94,11 +94,12 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
   const r = await withGrads(model, nets, () => {
     const dFake = model.discriminate(model.encode(fake, o));
     let dReal: Tensor | null = null;
-    const gradReal = tf.grad((x: Tensor) => {
+    // Only the real branch is differentiated twice; the fake branch may use first-order fused kernels.
+    const gradReal = secondOrder(() => tf.grad((x: Tensor) => {
       const d = model.discriminate(model.encode(x as Tensor4D, o));
       dReal = tf.keep(d);
       return tf.sum(d);
-    })(real);
+    })(real));
     const d = dReal as unknown as Tensor;
     const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
     const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));

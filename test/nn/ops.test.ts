@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { blur, conv, convDownFused, downscale2d, leakyRelu, statsAndNorm, transformKernel, twiceDifferentiable, upscale2d } from '../../src/nn/ops.js';
+import { LEAKY_TWICE, blur, conv, convDownFused, downscale2d, leakyRelu, statsAndNorm, transformKernel, twiceDifferentiable, upscale2d } from '../../src/nn/ops.js';
 import { Rng } from '../../src/util/random.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -98,6 +98,24 @@ describe('nn ops', () => {
     const gg = twiceDifferentiable(() => tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.square(leakyRelu(u))))(v)))(x));
     // d/dx of 2 f(x) f'(x) = 2 f'(x)^2 (f'' = 0 away from 0)
     expect(Array.from(gg.dataSync()).map((v) => +v.toFixed(5))).toEqual([0.08, 0.08, 2, 2]);
+  });
+
+  it('the twice-differentiable leaky ReLU gives the op chain\'s bits and mask (one kernel on native), also in parallel', () => {
+    // Values around the kink, subnormals, -0, NaN, large; 150,000 elements so the native kernel splits the work.
+    const special = [0, -0, 1e-7, -1e-7, 1e-40, -1e-40, NaN, 3e38, -3e38, 0.5, -0.5];
+    const v = Float32Array.from({ length: 150_000 }, (_, i) => (i < special.length ? special[i] : Math.sin(i) * 10 ** ((i % 13) - 8)));
+    const x = tf.tensor(v);
+    const value = twiceDifferentiable(() => leakyRelu(x));
+    const chain = tf.add(tf.mul(x, 0.2), tf.mul(tf.relu(x), 0.8));
+    const a = value.dataSync(), b = chain.dataSync();
+    let differ = 0;
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) differ++;
+    expect(differ).toBe(0);
+    const g = twiceDifferentiable(() => tf.grad((u: tf.Tensor) => tf.sum(leakyRelu(u)))(x)).dataSync();
+    const m = tf.step(x, 0.2).dataSync();
+    expect(Array.from(g.slice(special.length)).every((gi, i) => gi === m[i + special.length])).toBe(true);
+    tf.dispose([x, value, chain]);
+    expect(tf.getKernel(LEAKY_TWICE, tf.getBackend()) !== undefined).toBe(tf.getBackend() === 'native' && process.env.ALAE_NATIVE_FUSED !== '0');
   });
 
   it('the fused stride-2 conv equals a 3x3 conv followed by 2x2 average pooling', () => {

@@ -1,0 +1,50 @@
+// Shared by the fused per-(sample, channel) kernels over NHWC activations
+// (style_epilogue.cc, instance_stats.cc): how the native Mean kernel adds one
+// element, and the split of the work into (sample, channel block) tasks.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "common.h"
+
+namespace alae {
+
+// The value a mean adds for one element, as the native Mean kernel: x * (1/M)
+// when M is a power of two (exact), else x / M, in float32. Summed in double
+// and rounded once, this gives the Mean kernel's bits up to the sum's order.
+struct MeanElem {
+  bool pow2;
+  float inv, div;
+  explicit MeanElem(int64_t m) : div(float(m)) {
+    int e = 0;
+    const float f = std::frexp(div, &e);
+    pow2 = f == 0.5f && e >= -100 && e <= 100;
+    inv = pow2 ? std::ldexp(1.0f, 1 - e) : 1.0f;
+  }
+  inline double operator()(float v) const { return double(pow2 ? v * inv : v / div); }
+};
+
+// Channels per task: a task is one sample and at most this many channels, so
+// its per-channel sums stay in registers / L1 while it walks the pixels.
+constexpr int64_t kChannelBlock = 64;
+
+// f(n, c0, c1) for every sample n and channel block [c0, c1), in parallel
+// when the tensor is large enough to pay for it.
+template <class F>
+void for_channel_tasks(int64_t N, int64_t M, int64_t C, F&& f) {
+  const int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
+  const int64_t tasks = N * blocks;
+  auto run = [&](int64_t t) {
+    const int64_t n = t / blocks, c0 = (t % blocks) * kChannelBlock;
+    f(n, c0, std::min(C, c0 + kChannelBlock));
+  };
+  if (tasks == 1 || N * M * C < 65536) {
+    for (int64_t t = 0; t < tasks; ++t) run(t);
+    return;
+  }
+  parallel_for(int(tasks), [&](int t) { run(t); });
+}
+
+}  // namespace alae

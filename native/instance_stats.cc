@@ -1,0 +1,149 @@
+// The encoder's per-block statistics and instance norm in one pass over the
+// activations (see src/nn/instance-stats.ts): EncodeBlock of net.py takes
+// the mean and std of each (sample, channel) over H*W and normalises.
+// As tfjs ops the forward is 8 kernels (4 activation-sized) and its gradient
+// ~15, each a full pass over memory with a fresh output buffer.
+//
+// Forward, per sample n and channel c over the M = H*W pixels (NHWC):
+//   mean = sum(x / M); var = sum(((x - mean)^2) / M)   (summed in double and
+//       rounded once, as the native Mean kernel)
+//   std = sqrt(var); r = sqrt(var + eps); normed = (x - mean) / r
+// each rounded to float32 as the op chain does, so the outputs have the
+// chain's bits up to the order of a double sum.
+// Backward (first order; R1's twice-differentiated pass keeps the chain),
+// with gn = dL/dnormed, gm = dL/dmean, gs = dL/dstd and x - mean = normed r:
+//   dx = (gn - mean(gn) - normed mean(gn normed)) / r      (instance norm)
+//        + gm / M + gs normed r / (M std)                  (mean and std)
+// A constant channel (std 0) gives NaN, as the chain and PyTorch do.
+#include "strict_fp.h"  // first: no FMA contraction in what follows
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "channel_stats.h"
+#include "common.h"
+#include "instance_stats.h"
+#include "napi_args.h"
+
+namespace alae {
+namespace {
+
+void forward(int64_t N, int64_t M, int64_t C, const float* x, float eps, float* normed, float* mean, float* sd) {
+  const MeanElem me(M);
+  for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
+    const size_t w = size_t(c1 - c0);
+    std::vector<double> acc(w, 0.0);
+    std::vector<float> mu(w), r(w);
+    const int64_t base = n * M * C;
+    for (int64_t p = 0; p < M; ++p) {
+      const float* row = x + base + p * C;
+      for (int64_t c = c0; c < c1; ++c) acc[size_t(c - c0)] += me(row[c]);
+    }
+    for (size_t j = 0; j < w; ++j) mu[j] = float(acc[j]), acc[j] = 0.0;
+    for (int64_t p = 0; p < M; ++p) {
+      const float* row = x + base + p * C;
+      for (int64_t c = c0; c < c1; ++c) {
+        const float d = row[c] - mu[size_t(c - c0)];
+        acc[size_t(c - c0)] += me(d * d);
+      }
+    }
+    for (size_t j = 0; j < w; ++j) {
+      const float var = float(acc[j]);
+      mean[n * C + c0 + int64_t(j)] = mu[j];
+      sd[n * C + c0 + int64_t(j)] = std::sqrt(var);
+      r[j] = std::sqrt(var + eps);
+    }
+    for (int64_t p = 0; p < M; ++p) {
+      const int64_t o = base + p * C;
+      for (int64_t c = c0; c < c1; ++c) normed[o + c] = (x[o + c] - mu[size_t(c - c0)]) / r[size_t(c - c0)];
+    }
+  });
+}
+
+void backward(int64_t N, int64_t M, int64_t C, const float* gn, const float* gm, const float* gs, const float* normed,
+              const float* sd, double eps, float* dx) {
+  for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
+    const size_t w = size_t(c1 - c0);
+    std::vector<double> s1(w, 0.0), s2(w, 0.0), k1(w), k0(w), kn(w);
+    const int64_t base = n * M * C;
+    for (int64_t p = 0; p < M; ++p) {
+      const int64_t o = base + p * C;
+      for (int64_t c = c0; c < c1; ++c) {
+        const double g = gn[o + c];
+        s1[size_t(c - c0)] += g;
+        s2[size_t(c - c0)] += g * double(normed[o + c]);
+      }
+    }
+    const double m = double(M);
+    for (int64_t c = c0; c < c1; ++c) {
+      const size_t j = size_t(c - c0);
+      const double s = sd[n * C + c];
+      const double r = std::sqrt(s * s + eps);
+      k1[j] = 1.0 / r;
+      k0[j] = double(gm[n * C + c]) / m - s1[j] / (m * r);
+      kn[j] = double(gs[n * C + c]) * r / (m * s) - s2[j] / (m * r);
+    }
+    for (int64_t p = 0; p < M; ++p) {
+      const int64_t o = base + p * C;
+      for (int64_t c = c0; c < c1; ++c) {
+        const size_t j = size_t(c - c0);
+        dx[o + c] = float(double(gn[o + c]) * k1[j] + k0[j] + double(normed[o + c]) * kn[j]);
+      }
+    }
+  });
+}
+
+bool read_shape(Args& a, size_t i, int64_t* N, int64_t* M, int64_t* C) {
+  size_t len = 0;
+  const int32_t* p = a.i32(i, &len, "params");
+  if (!p || !a.enough(len, 3, "params")) return false;
+  *N = p[0], *M = p[1], *C = p[2];
+  if (*N < 1 || *M < 1 || *C < 1) {
+    a.fail("params: bad shape");
+    return false;
+  }
+  return true;
+}
+
+// instanceStats(x, normed, mean, std, params [N, H*W, C], eps)
+napi_value InstanceStats(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.need(6)) return nullptr;
+  int64_t N = 0, M = 0, C = 0;
+  if (!read_shape(a, 4, &N, &M, &C)) return nullptr;
+  const float* x = a.typed<float>(0, napi_float32_array, N * M * C, "x");
+  float* normed = a.typed<float>(1, napi_float32_array, N * M * C, "normed");
+  float* mean = a.typed<float>(2, napi_float32_array, N * C, "mean");
+  float* sd = a.typed<float>(3, napi_float32_array, N * C, "std");
+  const double eps = a.number(5, "eps");
+  if (a.failed) return nullptr;
+  forward(N, M, C, x, float(eps), normed, mean, sd);
+  return undefined(env);
+}
+
+// instanceStatsGrad(dnormed, dmean, dstd, normed, std, dx, params [N, H*W, C], eps)
+napi_value InstanceStatsGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.need(8)) return nullptr;
+  int64_t N = 0, M = 0, C = 0;
+  if (!read_shape(a, 6, &N, &M, &C)) return nullptr;
+  const float* gn = a.typed<float>(0, napi_float32_array, N * M * C, "dnormed");
+  const float* gm = a.typed<float>(1, napi_float32_array, N * C, "dmean");
+  const float* gs = a.typed<float>(2, napi_float32_array, N * C, "dstd");
+  const float* normed = a.typed<float>(3, napi_float32_array, N * M * C, "normed");
+  const float* sd = a.typed<float>(4, napi_float32_array, N * C, "std");
+  float* dx = a.typed<float>(5, napi_float32_array, N * M * C, "dx");
+  const double eps = a.number(7, "eps");
+  if (a.failed) return nullptr;
+  backward(N, M, C, gn, gm, gs, normed, sd, double(float(eps)), dx);
+  return undefined(env);
+}
+
+}  // namespace
+
+void register_instance_stats(napi_env env, napi_value exports) {
+  export_functions(env, exports, {{"instanceStats", InstanceStats}, {"instanceStatsGrad", InstanceStatsGrad}});
+}
+
+}  // namespace alae

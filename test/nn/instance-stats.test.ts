@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/tf.js';
+import { instanceStats, instanceStatsFused } from '../../src/nn/instance-stats.js';
+import { secondOrder, statsAndNorm } from '../../src/nn/ops.js';
+import { seededNormals } from '../../src/train/noise.js';
+import { testBackend } from '../setup-backend.js';
+
+await testBackend();
+/** The fused-vs-chain comparisons need the kernels (native backend); elsewhere they show as skipped. */
+const fusedIt = instanceStatsFused() ? it : it.skip;
+
+const normals = (seed: number, shape: number[], scale = 1, shift = 0): tf.Tensor4D =>
+  tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale + shift), shape) as tf.Tensor4D;
+
+const maxAbs = (t: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(t)).dataSync()[0]);
+const maxDiff = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => maxAbs(tf.sub(a, b)));
+
+const CASES: [string, number, number, number, number][] = [
+  // name, batch, size, channels, eps
+  ['4x4, 70 channels (two channel blocks)', 3, 4, 70, 1e-5],
+  ['3x3 (a mean over 9, not a power of two)', 2, 3, 8, 1e-5],
+  ['32x32, 8 channels (runs in parallel)', 4, 32, 8, 1e-5],
+  ['2x2, eps 1e-8 (the generator\'s)', 2, 2, 5, 1e-8],
+];
+
+/** Leaky-ReLU-like activations with an offset, as an EncodeBlock's conv outputs. */
+const activations = (n: number, h: number, c: number, seed: number): tf.Tensor4D =>
+  tf.tidy(() => tf.leakyRelu(normals(seed, [n, h, h, c], 1.5, 0.3), 0.2) as tf.Tensor4D);
+
+describe('encoder statistics (mean, std, instance norm)', () => {
+  fusedIt.each(CASES)('fused forward = the op chain, bit for bit: %s', (_, n, h, c, eps) => {
+    const x = activations(n, h, c, 10 * n + h);
+    const f = instanceStats(x, eps);
+    const ch = statsAndNorm(x, eps);
+    for (const k of ['mean', 'std', 'normed'] as const) {
+      expect(f[k].shape, k).toEqual(ch[k].shape);
+      const a = f[k].dataSync(), b = ch[k].dataSync();
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+      // Only the order of a double sum may differ: a rounding tie, if ever.
+      expect(differ, k).toBeLessThanOrEqual(Math.ceil(a.length * 1e-3));
+      expect(maxDiff(f[k], ch[k]), k).toBeLessThan(1e-5);
+    }
+    tf.dispose([x, f, ch]);
+  });
+
+  // Losses through all three outputs, and through one of them (the tape then feeds zeros for the others).
+  const USES: [string, (s: { mean: tf.Tensor; std: tf.Tensor; normed: tf.Tensor }, r: tf.Tensor[]) => tf.Scalar][] = [
+    ['all outputs', (s, r) => tf.addN([tf.sum(tf.mul(s.normed, r[0])), tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.mul(s.std, r[2]))]) as tf.Scalar],
+    ['normed only', (s, r) => tf.sum(tf.mul(s.normed, r[0]))],
+    ['std only', (s, r) => tf.sum(tf.mul(s.std, r[2]))],
+    ['mean and std (the style input)', (s, r) => tf.add(tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.square(tf.mul(s.std, r[2])))) as tf.Scalar],
+  ];
+  fusedIt.each(CASES.flatMap(([name, ...rest]) => USES.map(([use, f]) => [`${name}, ${use}`, ...rest, f] as const)))(
+    'fused gradient = the op chain\'s: %s', (_, n, h, c, eps, use) => {
+      const x = activations(n, h, c, 10 * n + h + 5);
+      const r = [normals(91, [n, h, h, c]), normals(92, [n, 1, 1, c]), normals(93, [n, 1, 1, c])];
+      const before = tf.memory().numTensors;
+      const gf = tf.grad((v: tf.Tensor) => use(instanceStats(v as tf.Tensor4D, eps), r))(x);
+      const gc = tf.grad((v: tf.Tensor) => use(statsAndNorm(v as tf.Tensor4D, eps), r))(x);
+      expect(tf.memory().numTensors).toBe(before + 2);
+      const scale = maxAbs(gc);
+      expect(scale).toBeGreaterThan(0);
+      expect(maxDiff(gf, gc) / scale).toBeLessThan(2e-5);
+      tf.dispose([x, ...r, gf, gc]);
+    });
+
+  fusedIt('is left out where the ops are differentiated twice: secondOrder() runs the chain, whose gradient has a gradient', () => {
+    const x = activations(2, 4, 6, 3);
+    const r = normals(94, [2, 1, 1, 6]);
+    // d/dx of |d(sum(std * r))/dx|^2: an R1-shaped second derivative.
+    const penalty = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(instanceStats(u as tf.Tensor4D, 1e-5).std, r)))(v)));
+    const chain = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(statsAndNorm(u as tf.Tensor4D, 1e-5).std, r)))(v)));
+    const before = tf.memory().numTensors;
+    const g2 = secondOrder(() => tf.grad(penalty)(x));
+    const g2c = tf.grad(chain)(x);
+    expect(maxDiff(g2, g2c)).toBe(0);
+    tf.dispose([g2, g2c]);
+    expect(tf.memory().numTensors).toBe(before);
+    // Outside secondOrder the fused kernel runs, and tfjs finds no second-order path through it (where
+    // another path exists, it would drop this one silently: hence secondOrder around R1's inner gradient).
+    // (tfjs keeps the tensors of a gradient that throws half-way; not counted here.)
+    expect(() => tf.tidy(() => tf.grad(penalty)(x))).toThrow(/Cannot compute gradient/);
+    tf.dispose([x, r]);
+  });
+
+  it('leaves no tensor behind, with and without a tape', () => {
+    const x = activations(2, 4, 8, 7);
+    const before = tf.memory().numTensors;
+    tf.dispose(Object.values(instanceStats(x, 1e-5)));
+    const { value, grads } = tf.valueAndGrads((v: tf.Tensor) => {
+      const s = instanceStats(v as tf.Tensor4D, 1e-5);
+      return tf.addN([tf.sum(s.normed), tf.sum(s.mean), tf.sum(s.std)]) as tf.Scalar;
+    })([x]);
+    value.dispose();
+    grads.forEach((t) => t.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it('is fused exactly where the backend registers the kernels', () => {
+    expect(instanceStatsFused()).toBe(tf.getBackend() === 'native' && process.env.ALAE_NATIVE_FUSED !== '0');
+  });
+});
