@@ -940,6 +940,43 @@ bool pool_shape(Args& a, size_t i, PoolShape* s) {
   return true;
 }
 
+// Nearest-neighbour 2x up-sampling, NHWC (tfjs ResizeNearestNeighbor with
+// align_corners and half_pixel_centers off, at exactly twice the size: its
+// source row and column are floor(y / 2), floor(x / 2)). A copy, so exact.
+void upsample2x(int64_t N, int64_t H, int64_t W, int64_t C, const float* x, float* y) {
+  const int64_t Wo = 2 * W;
+  run_chunks(N * H, 4 * W * C, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict src = x + r * W * C;
+      float* __restrict row = y + 2 * r * Wo * C;  // output rows 2r and 2r + 1 of image r / H
+      for (int64_t j = 0; j < W; ++j) {
+        std::memcpy(row + (2 * j) * C, src + j * C, size_t(C) * sizeof(float));
+        std::memcpy(row + (2 * j + 1) * C, src + j * C, size_t(C) * sizeof(float));
+      }
+      std::memcpy(row + Wo * C, row, size_t(Wo * C) * sizeof(float));
+    }
+  });
+}
+
+// ewUpsample2x(x, y, params [N, H, W, C])
+napi_value EwUpsample2x(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.need(3)) return nullptr;
+  size_t lp = 0, lx = 0, ly = 0;
+  const int32_t* p = a.i32(2, &lp, "params");
+  if (!p || !a.enough(lp, 4, "params")) return nullptr;
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3];
+  if (N < 0 || H < 0 || W < 0 || C < 0) {
+    a.fail("params: bad shape");
+    return nullptr;
+  }
+  const float* X = a.f32(0, &lx, "x");
+  float* Y = a.f32(1, &ly, "y");
+  if (!a.enough(lx, N * H * W * C, "x") || !a.enough(ly, 4 * N * H * W * C, "y")) return nullptr;
+  upsample2x(N, H, W, C, X, Y);
+  return undefined(env);
+}
+
 // ewAvgPool(x, y, params)
 napi_value EwAvgPool(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -986,6 +1023,7 @@ void register_elementwise(napi_env env, napi_value exports) {
       {"ewDepthwiseFilter", nullptr, EwDepthwiseFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ewAvgPool", nullptr, EwAvgPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ewAvgPoolGrad", nullptr, EwAvgPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"ewUpsample2x", nullptr, EwUpsample2x, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

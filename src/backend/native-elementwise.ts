@@ -49,6 +49,8 @@ export interface ElementwiseAddon {
   ewAvgPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /** Gradient of ewAvgPool for stride = window. */
   ewAvgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** Nearest-neighbour 2x up-sampling, NHWC; params [N, H, W, C]. */
+  ewUpsample2x(x: Float32Array, y: Float32Array, params: Int32Array): void;
 }
 
 interface CpuBackend {
@@ -68,7 +70,7 @@ export function hasElementwise(addon: object): addon is ElementwiseAddon {
   const a = addon as Partial<ElementwiseAddon>;
   return typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
     typeof a.ewDepthwise === 'function' && typeof a.ewAvgPool === 'function' && typeof a.ewCompare === 'function' &&
-    typeof a.ewSelect === 'function';
+    typeof a.ewSelect === 'function' && typeof a.ewUpsample2x === 'function';
 }
 
 /** Names of the kernels elementwiseKernels() provides. */
@@ -79,7 +81,7 @@ export const ELEMENTWISE_KERNELS: readonly string[] = [
   'Sum', 'Mean',
   'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose',
   'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-  'AvgPool', 'AvgPoolGrad',
+  'AvgPool', 'AvgPoolGrad', 'ResizeNearestNeighbor',
 ];
 
 const MAX_RANK = 8;
@@ -439,6 +441,23 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const dx = new Float32Array(sizeOf(ci.inShape));
       n.ewAvgPoolGrad(gv, dx, poolParams(ci));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
+    };
+  }
+
+  {
+    // upscale2d's forward (nn/ops.ts): exactly twice the size, no corner alignment or half-pixel centres; else cpu.
+    const fallback = cpuKernel('ResizeNearestNeighbor');
+    kernels.ResizeNearestNeighbor = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { images } = args.inputs as Record<string, TensorInfo>;
+      const { size, alignCorners, halfPixelCenters } = args.attrs as unknown as tf.ResizeNearestNeighborAttrs;
+      const xv = f32(backend, images);
+      if (!xv || images.shape.length !== 4 || alignCorners || halfPixelCenters) return fallback(args);
+      const [N, H, W, C] = images.shape;
+      if (size[0] !== 2 * H || size[1] !== 2 * W || 4 * xv.length > MAX_ELEMS) return fallback(args);
+      const y = new Float32Array(4 * xv.length);
+      n.ewUpsample2x(xv, y, Int32Array.from([N, H, W, C]));
+      return backend.makeTensorInfo([N, 2 * H, 2 * W, C], 'float32', y);
     };
   }
 

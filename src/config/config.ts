@@ -147,14 +147,14 @@ export const PRESETS: Record<string, DeepPartial<AlaeConfig>> = {
    * mnist architecture at a quarter of the channels (16 to 64 instead of 64
    * to 256, about 1/16 of the convolution work and 387k parameters instead
    * of 5.4M) and a short schedule (2 epochs of the 9,000 training digits per
-   * level, then 32x32 up to epoch 40; batch 32 at 16x16 and 32x32), so that
-   * it trains on a 2-core CPU: the full mnist preset runs at 2.2 img/s
-   * there, this one at 18-22 img/s (README, "The bundled model").
+   * level, then 32x32 up to epoch 60; batch 32 at 16x16 and 32x32), so that
+   * it trains on a 2-core CPU: the full mnist preset runs at 5.4-5.7 img/s
+   * there, this one at 24-29 img/s at 32x32 (README, "The bundled model").
    */
   'mnist-small': {
     model: { layerCount: 4, startChannels: 16, maxChannels: 64, latentSize: 32, mappingLayers: 4, channels: 1 },
     train: {
-      epochsPerLod: 2, trainEpochs: 40, baseLearningRate: 0.0015, datasetSize: 9000, mirror: false,
+      epochsPerLod: 2, trainEpochs: 60, baseLearningRate: 0.0015, datasetSize: 9000, mirror: false,
       lodBatch: [64, 64, 32, 32],
       learningRates: [0.0015, 0.0015, 0.0015, 0.0015],
       reportKimg: [5],

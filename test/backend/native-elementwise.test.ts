@@ -350,6 +350,20 @@ describe.skipIf(!available)('native elementwise kernels', () => {
     }
   });
 
+  it('nearest 2x up-sampling (upscale2d), bit-identical to cpu; other resizes are cpu\'s', () => {
+    const cases: [number[], [number, number], boolean, boolean][] = [
+      [[2, 4, 4, 8], [8, 8], false, false], // upscale2d
+      [[3, 1, 5, 3], [2, 10], false, false], // non-square, one row
+      [[4, 32, 32, 16], [64, 64], false, false], // large enough for the thread pool
+      [[1, 3, 3, 2], [6, 6], true, false], // align corners: cpu
+      [[1, 3, 3, 2], [6, 6], false, true], // half-pixel centres: cpu
+      [[1, 3, 3, 2], [7, 5], false, false], // not 2x: cpu
+    ];
+    for (const [x, size, align, half] of cases) {
+      compare([input(x, 7)], (t) => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, size, align, half), 0);
+    }
+  });
+
   it('the model blocks forward (fast and twice-differentiable primitives)', () => {
     const block = (x: tf.Tensor, style: tf.Tensor, nw: tf.Tensor, noise: tf.Tensor, bias: tf.Tensor) => {
       let h = tf.add(x, tf.mul(nw, noise)) as tf.Tensor4D;
