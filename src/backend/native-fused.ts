@@ -1,6 +1,6 @@
 /**
  * What the native backend's fused kernels (native-style-epilogue.ts,
- * native-instance-stats.ts) share: the view of the cpu backend they run on,
+ * native-instance-stats.ts, native-leaky-twice.ts) share: the view of the cpu backend they run on,
  * the kernel signature, reading a tensor's values for the addon, and the
  * switch that turns them off (ALAE_NATIVE_FUSED=0: the op chains run instead,
  * for A/B comparisons and bisecting a numerical difference).
