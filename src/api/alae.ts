@@ -8,13 +8,12 @@
  * Batch calls go on past a bad input: each failure is reported (the input's
  * name and an AlaeError) and the rest are processed, unless `throwOnError`.
  */
-import { open } from 'node:fs/promises';
 import { tf } from '../tf.js';
 import { AlaeError } from '../errors.js';
 import { type AlaeConfig, resolveConfig, resolutionOf, styleCount } from '../config/config.js';
 import { AlaeModel } from '../model/alae.js';
 import { readModelFile } from '../io/model-file.js';
-import { readSafetensorsMetadata } from '../io/safetensors.js';
+import { isSafetensors, readSafetensorsMetadata } from '../io/safetensors.js';
 import { CHECKPOINT_FORMAT, readCheckpoint } from '../train/checkpoint.js';
 import { importCheckpoint } from '../io/import.js';
 import { loadNpy } from '../io/npy.js';
@@ -155,25 +154,6 @@ export function defaultAlign(config: AlaeConfig): AlignChoice {
   if (config.model.channels !== 3 || config.name === 'mnist' || config.name === 'bedroom') return 'none';
   if (config.name === 'celeba') return 'celeba';
   return 'ffhq';
-}
-
-/** Is this a safetensors file (8-byte header length, then '{')? Else we treat it as a .pth. */
-async function isSafetensors(file: string): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AlaeError(`cannot read the model${code ? ` (${code})` : ''}`, file);
-  }
-  try {
-    const buf = Buffer.alloc(9);
-    const { bytesRead } = await fh.read(buf, 0, 9, 0);
-    if (bytesRead < 9) throw new AlaeError('not a model file (too short)', file);
-    return buf[8] === 0x7b;
-  } finally {
-    await fh.close();
-  }
 }
 
 function asAlaeError(e: unknown, source: string): AlaeError {

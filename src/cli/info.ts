@@ -4,10 +4,31 @@ import { parse } from './args.js';
 import { PRESET_NAMES, resolveConfig, resolutionOf, type AlaeConfig } from '../config/config.js';
 import { countParams, NETWORKS, paramSpecs } from '../model/params.js';
 import { readModelFile } from '../io/model-file.js';
+import { isSafetensors, readSafetensorsMetadata } from '../io/safetensors.js';
+import { CHECKPOINT_FORMAT, readCheckpoint } from '../train/checkpoint.js';
 import { AlaeError } from '../errors.js';
 import { bundledModel, DEFAULT_MODEL } from '../api/bundled.js';
 
 const NETWORK_LABEL: Record<string, string> = { encoder: 'E (encoder)', mapping_d: 'D (mapping_d)', decoder: 'G (generator)', mapping_f: 'F (mapping_f)' };
+
+function decay(cfg: AlaeConfig): string {
+  const t = cfg.train;
+  return t.learningDecaySteps.length ? `, times ${t.learningDecayRate} from epoch${t.learningDecaySteps.length > 1 ? 's' : ''} ${t.learningDecaySteps.join(', ')}` : '';
+}
+
+/** Where a training checkpoint stands: what `alae info <checkpoint>` adds to its config. */
+async function describeCheckpoint(file: string): Promise<{ cfg: AlaeConfig; extra: string }> {
+  const { config, progress: p } = await readCheckpoint(file);
+  const h = Math.floor(p.elapsedSec / 3600);
+  const m = Math.round((p.elapsedSec - 3600 * h) / 60);
+  return {
+    cfg: config,
+    extra:
+      `\nfile              ${file}` +
+      `\ncheckpoint        kimg ${(p.imagesTotal / 1000).toFixed(3)}, epoch ${p.epoch} (image ${p.imagesIntoEpoch} of ${p.epochImages}), lod ${p.lod}, iteration ${p.iteration}, ${h} h ${m} min of training` +
+      `\n                  (alae train --resume ${file} continues it; other commands load its averaged networks)`,
+  };
+}
 
 /** Text describing a config: architecture and parameter counts. */
 export function describeConfig(cfg: AlaeConfig): string {
@@ -20,7 +41,7 @@ export function describeConfig(cfg: AlaeConfig): string {
     `channels          start ${m.startChannels}, max ${m.maxChannels}`,
     `latent            ${m.latentSize}, mapping layers ${m.mappingLayers}`,
     `truncation        psi ${m.truncationPsi}, cutoff ${m.truncationCutoff}; dlatent avg beta ${m.dlatentAvgBeta}; style mixing p ${m.styleMixingProb}`,
-    `training          ${cfg.train.epochsPerLod} epochs/lod, ${cfg.train.trainEpochs} epochs; batch per lod [${cfg.train.lodBatch.join(', ')}]; lr [${cfg.train.learningRates.join(', ')}]`,
+    `training          ${cfg.train.epochsPerLod} epochs/lod, ${cfg.train.trainEpochs} epochs; batch per lod [${cfg.train.lodBatch.join(', ')}]; lr [${cfg.train.learningRates.join(', ')}]${decay(cfg)}`,
     'parameters',
   ];
   for (const n of NETWORKS) lines.push(`  ${NETWORK_LABEL[n].padEnd(16)}${countParams(specs, n).toLocaleString('en-US').padStart(14)}`);
@@ -51,7 +72,7 @@ export async function overview(): Promise<string> {
 export async function infoCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {});
   if (values.help) {
-    process.stdout.write(`usage: alae info [<preset|model.safetensors|bundled>...]\n  with no argument: the presets and the bundled model\n  presets: ${PRESET_NAMES.join(', ')}\n`);
+    process.stdout.write(`usage: alae info [<preset|model.safetensors|checkpoint.safetensors|bundled>...]\n  with no argument: the presets and the bundled model\n  presets: ${PRESET_NAMES.join(', ')}\n`);
     return 0;
   }
   if (positionals.length === 0) {
@@ -67,9 +88,13 @@ export async function infoCommand(argv: string[]): Promise<number> {
       else {
         const file = what === 'bundled' ? bundledModel() : what;
         if (!existsSync(file)) throw new AlaeError(`not a preset (${PRESET_NAMES.join(', ')}), 'bundled', nor a model file`, what);
-        const m = await readModelFile(file);
-        cfg = m.config;
-        extra = `\nfile              ${file}${m.metadata.source ? `\nsource            ${m.metadata.source}${m.metadata.kimg ? `, ${m.metadata.kimg} kimg` : ''}` : ''}`;
+        if ((await isSafetensors(file)) && (await readSafetensorsMetadata(file)).format === CHECKPOINT_FORMAT) {
+          ({ cfg, extra } = await describeCheckpoint(file));
+        } else {
+          const m = await readModelFile(file);
+          cfg = m.config;
+          extra = `\nfile              ${file}${m.metadata.source ? `\nsource            ${m.metadata.source}${m.metadata.kimg ? `, ${m.metadata.kimg} kimg` : ''}` : ''}`;
+        }
       }
       process.stdout.write(describeConfig(cfg) + extra + '\n');
     } catch (e) {

@@ -19,7 +19,7 @@ import { readModelFile } from '../io/model-file.js';
 import { type CheckpointData, decodeCheckpoint, findCheckpoint, readCheckpoint } from '../train/checkpoint.js';
 import { isReferenceCheckpoint, readReferenceStart } from '../train/reference.js';
 import { type IterationInfo, type SessionOptions, type TrainReport, Trainer } from '../train/trainer.js';
-import type { Level } from '../train/schedule.js';
+import { type Level, learningRate, lodForEpoch } from '../train/schedule.js';
 import { type DashboardState, emptyDashboard, formatDuration } from '../tui/train-dashboard.js';
 
 const USAGE = `usage: alae train --data <folder|mnist|files.tfrecords> --out <dir> (--preset <name> | --config <file.json>) [options]
@@ -31,7 +31,8 @@ const USAGE = `usage: alae train --data <folder|mnist|files.tfrecords> --out <di
   --out <dir>            run folder: checkpoints/, latest, samples/, metrics.jsonl, model.safetensors
   --resume [<from>]      continue a run: a checkpoint, a run folder (default --out), or a reference
                          model_*.pth (its weights, optimizer state and epoch; the schedule from --preset/--config
-                         or the matching preset)
+                         or the matching preset). With --preset/--config, one of ours takes their schedule
+                         (trainEpochs, learning rates and decay, report ticks) where it agrees with the epochs run
   --init <file>          start a new run from the weights of a checkpoint, model file or reference .pth
   --max-kimg <N>         stop after N thousand images in all (a final checkpoint and model are written)
   --train-epochs <N>     with --resume: train N epochs in all instead of the run's schedule (longer at the last level,
@@ -134,6 +135,38 @@ async function initWeights(file: string): Promise<{ config: AlaeConfig; trained:
 function sameArchitecture(a: AlaeConfig, b: AlaeConfig): boolean {
   const k = ['layerCount', 'startChannels', 'latentSize', 'mappingLayers', 'channels'] as const;
   return k.every((x) => a.model[x] === b.model[x]);
+}
+
+/** Train settings a resumed run may take anew: how long it runs, its learning rates from now on, its report ticks. */
+const SCHEDULE_KEYS = new Set(['trainEpochs', 'learningRates', 'baseLearningRate', 'learningDecaySteps', 'learningDecayRate', 'reportKimg', 'snapshotKimg']);
+
+function sameTrainConfig(a: AlaeConfig, b: AlaeConfig): boolean {
+  return JSON.stringify(a.train) === JSON.stringify(b.train);
+}
+
+/**
+ * A resumed run may take the schedule of --preset/--config only where it
+ * describes the run's past as it was: the same settings outside
+ * SCHEDULE_KEYS and the same level, batch and learning rate in every epoch
+ * already begun (`epochsDone`), so the checkpoint's config stays a true
+ * record of the run.
+ */
+function checkSchedulePast(given: AlaeConfig, run: AlaeConfig, epochsDone: number, file: string): void {
+  const a = given.train as unknown as Record<string, unknown>;
+  const b = run.train as unknown as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (!SCHEDULE_KEYS.has(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k])) {
+      throw new AlaeError(`--preset/--config set train.${k} to ${JSON.stringify(a[k])} where the run has ${JSON.stringify(b[k])}; a resumed run can take a new schedule only (${[...SCHEDULE_KEYS].join(', ')})`, file);
+    }
+  }
+  for (let e = 0; e < epochsDone; e++) {
+    const lod = lodForEpoch(e, run.train, run.model.layerCount);
+    const was = learningRate(e, lod, run.train);
+    const now = learningRate(e, lod, given.train);
+    if (was !== now) {
+      throw new AlaeError(`--preset/--config give epoch ${e} learning rate ${now} where the run trained at ${was}; a new schedule may only change epochs from ${epochsDone} on`, file);
+    }
+  }
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4)) : String(x));
@@ -291,6 +324,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (given && !sameArchitecture(given, config)) throw new AlaeError('--preset/--config describe another architecture than the checkpoint (a resumed run keeps its own config)', file);
         if (epochImages !== undefined && epochImages !== ours.data.progress.epochImages) {
           throw new AlaeError(`--epoch-images ${epochImages} differs from the run's ${ours.data.progress.epochImages}; a resumed run keeps its schedule`, file);
+        }
+        if (given && !sameTrainConfig(given, config)) {
+          // A longer or decayed schedule (e.g. the preset's, extended since the run began) continues the run.
+          const p = ours.data.progress;
+          checkSchedulePast(given, config, p.epoch + (p.imagesIntoEpoch > 0 ? 1 : 0), file);
+          ours.data.config = { ...ours.data.config, train: { ...given.train } };
+          config = ours.data.config;
         }
         if (trainEpochs !== undefined) {
           const at = ours.data.progress.epoch;

@@ -3,6 +3,9 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { describeConfig } from '../../src/cli/info.js';
 
 // The built CLI (npm test compiles before running vitest).
 const CLI = path.resolve('dist/cli/main.js');
@@ -36,6 +39,18 @@ describe('alae CLI: info, import', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/does not fit preset 'ffhq'/);
     expect(existsSync(path.join(dir, 'x.safetensors'))).toBe(false);
+  });
+
+  it('info on a training checkpoint says where the run stands; a decayed schedule shows its steps', async () => {
+    const file = path.resolve('training/mnist-small/checkpoint.safetensors'); // the bundled model's resume point
+    const r = run('info', file, 'mnist-small');
+    expect(r.status, r.stderr).toBe(0);
+    const { progress: p } = await readCheckpoint(file);
+    expect(r.stdout).toContain(`checkpoint        kimg ${(p.imagesTotal / 1000).toFixed(3)}, epoch ${p.epoch} (image ${p.imagesIntoEpoch} of 9000), lod 3, iteration ${p.iteration}`);
+    expect(r.stdout).toMatch(/name\s+mnist-small/);
+    expect(r.stdout).toContain('60 epochs; batch per lod [64, 64, 32, 32]; lr [0.0015, 0.0015, 0.0015, 0.0015]\n'); // no decay
+    const decayed = resolveConfig('mnist-small', { train: { learningDecaySteps: [60, 67], learningDecayRate: 0.3 } });
+    expect(describeConfig(decayed)).toContain('lr [0.0015, 0.0015, 0.0015, 0.0015], times 0.3 from epochs 60, 67\n');
   });
 
   it('unknown commands and options are usage errors', () => {

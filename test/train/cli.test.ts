@@ -144,12 +144,18 @@ describe.skipIf(!existsSync(FACES))('alae train (built CLI)', () => {
 });
 
 describe.skipIf(!existsSync(FACES))('alae train --resume --train-epochs', () => {
-  it('extends a finished run by an epoch at its last level, keeping the rest of its config', async () => {
-    const out = join(tmp, 'extend');
+  /** A whole micro run (3 epochs of 8 images) in `out`: its last checkpoint. */
+  async function finishedRun(out: string) {
     const a = runCli(common(out));
     expect((await a.exit).code, a.out()).toBe(0);
     const done = await readCheckpoint((await findCheckpoint(out))!);
     expect(done.progress).toMatchObject({ epoch: 3, imagesTotal: 24 });
+    return done;
+  }
+
+  it('extends a finished run by an epoch at its last level, keeping the rest of its config', async () => {
+    const out = join(tmp, 'extend');
+    const done = await finishedRun(out);
 
     const tooFew = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--train-epochs', '3', '--plain']);
     expect((await tooFew.exit).code).toBe(1);
@@ -163,6 +169,36 @@ describe.skipIf(!existsSync(FACES))('alae train --resume --train-epochs', () => 
     expect(more.progress).toMatchObject({ epoch: 4, imagesTotal: 32, lod: 1 });
     expect(more.config.train.trainEpochs).toBe(4);
     expect({ ...more.config.train, trainEpochs: 3 }).toEqual(done.config.train);
+  });
+
+  it('takes a longer, decayed schedule from --config where it agrees with the epochs run, and refuses one that rewrites them', async () => {
+    const out = join(tmp, 'decay');
+    const done = await finishedRun(out);
+    const resumeWith = async (train: object) => {
+      const f = join(tmp, `decay-${Object.keys(train).join('-')}.json`);
+      await writeFile(f, JSON.stringify({ train: { epochsPerLod: 2, lodBatch: [4], ...train } }));
+      const b = runCli(['--preset', 'test-micro', '--config', f, '--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--plain', '--no-samples']);
+      return { code: (await b.exit).code, text: b.out(), file: f };
+    };
+
+    // Decaying from epoch 1 would rewrite epochs 1 and 2, already trained at 0.0015.
+    const past = await resumeWith({ trainEpochs: 5, learningDecaySteps: [1], learningDecayRate: 0.5 });
+    expect(past.code).toBe(1);
+    expect(past.text).toContain('epoch 1 learning rate 0.00075 where the run trained at 0.0015');
+    // Settings other than the schedule are the run's.
+    const other = await resumeWith({ trainEpochs: 5, r1Gamma: 1 });
+    expect(other.code).toBe(1);
+    expect(other.text).toContain('train.r1Gamma to 1 where the run has 10');
+    expect((await readCheckpoint((await findCheckpoint(out))!)).progress).toEqual(done.progress); // refused runs wrote nothing
+
+    const ok = await resumeWith({ trainEpochs: 5, learningDecaySteps: [3, 4], learningDecayRate: 0.5 });
+    expect(ok.code, ok.text).toBe(0);
+    expect(ok.text).toMatch(/lr 0\.00075\b/); // epoch 3
+    expect(ok.text).toMatch(/lr 0\.000375\b/); // epoch 4
+    expect(ok.text).toContain('training complete at kimg 0.040');
+    const more = await readCheckpoint((await findCheckpoint(out))!);
+    expect(more.progress).toMatchObject({ epoch: 5, imagesTotal: 40 });
+    expect(more.config.train).toEqual({ ...done.config.train, trainEpochs: 5, learningDecaySteps: [3, 4], learningDecayRate: 0.5 });
   });
 });
 
