@@ -140,16 +140,12 @@ function sameArchitecture(a: AlaeConfig, b: AlaeConfig): boolean {
 /** Train settings a resumed run may take anew: how long it runs, its learning rates from now on, its report ticks. */
 const SCHEDULE_KEYS = new Set(['trainEpochs', 'learningRates', 'baseLearningRate', 'learningDecaySteps', 'learningDecayRate', 'reportKimg', 'snapshotKimg']);
 
-function sameTrainConfig(a: AlaeConfig, b: AlaeConfig): boolean {
-  return JSON.stringify(a.train) === JSON.stringify(b.train);
-}
-
 /**
  * A resumed run may take the schedule of --preset/--config only where it
  * describes the run's past as it was: the same settings outside
- * SCHEDULE_KEYS and the same level, batch and learning rate in every epoch
- * already begun (`epochsDone`), so the checkpoint's config stays a true
- * record of the run.
+ * SCHEDULE_KEYS (so the same levels and batches) and the same learning rate
+ * in every epoch already begun (`epochsDone`), so the checkpoint's config
+ * stays a true record of the run.
  */
 function checkSchedulePast(given: AlaeConfig, run: AlaeConfig, epochsDone: number, file: string): void {
   const a = given.train as unknown as Record<string, unknown>;
@@ -325,7 +321,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (epochImages !== undefined && epochImages !== ours.data.progress.epochImages) {
           throw new AlaeError(`--epoch-images ${epochImages} differs from the run's ${ours.data.progress.epochImages}; a resumed run keeps its schedule`, file);
         }
-        if (given && !sameTrainConfig(given, config)) {
+        if (given) {
           // A longer or decayed schedule (e.g. the preset's, extended since the run began) continues the run.
           const p = ours.data.progress;
           checkSchedulePast(given, config, p.epoch + (p.imagesIntoEpoch > 0 ? 1 : 0), file);
