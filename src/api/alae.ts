@@ -13,8 +13,8 @@ import { AlaeError } from '../errors.js';
 import { type AlaeConfig, resolveConfig, resolutionOf, styleCount } from '../config/config.js';
 import { AlaeModel } from '../model/alae.js';
 import { readModelFile } from '../io/model-file.js';
-import { isSafetensors, readSafetensorsMetadata } from '../io/safetensors.js';
-import { CHECKPOINT_FORMAT, readCheckpoint } from '../train/checkpoint.js';
+import { isSafetensors } from '../io/safetensors.js';
+import { isCheckpointFile, readCheckpoint } from '../train/checkpoint.js';
 import { importCheckpoint } from '../io/import.js';
 import { loadNpy } from '../io/npy.js';
 import { ensureBackend, useBackend, type BackendName, type BackendRequest } from '../backend/backend.js';
@@ -173,8 +173,7 @@ function checkBatchSize(n: number | undefined, fallback: number): number {
  * tracked w average, as `alae train` writes model.safetensors).
  */
 async function readSafetensorsModel(file: string, weights: LoadModelOptions['weights']): Promise<{ config: AlaeConfig; arrays: Map<string, Float32Array> }> {
-  const metadata = await readSafetensorsMetadata(file);
-  if (metadata.format !== CHECKPOINT_FORMAT) return readModelFile(file);
+  if (!(await isCheckpointFile(file))) return readModelFile(file);
   const ckpt = await readCheckpoint(file);
   const arrays = new Map(weights === 'trained' ? ckpt.trained : ckpt.averaged);
   const avg = ckpt.trained.get('dlatent_avg.buff');

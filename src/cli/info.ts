@@ -4,8 +4,7 @@ import { parse } from './args.js';
 import { PRESET_NAMES, resolveConfig, resolutionOf, type AlaeConfig } from '../config/config.js';
 import { countParams, NETWORKS, paramSpecs } from '../model/params.js';
 import { readModelFile } from '../io/model-file.js';
-import { isSafetensors, readSafetensorsMetadata } from '../io/safetensors.js';
-import { CHECKPOINT_FORMAT, readCheckpoint } from '../train/checkpoint.js';
+import { isCheckpointFile, readCheckpoint } from '../train/checkpoint.js';
 import { AlaeError } from '../errors.js';
 import { bundledModel, DEFAULT_MODEL } from '../api/bundled.js';
 
@@ -88,7 +87,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
       else {
         const file = what === 'bundled' ? bundledModel() : what;
         if (!existsSync(file)) throw new AlaeError(`not a preset (${PRESET_NAMES.join(', ')}), 'bundled', nor a model file`, what);
-        if ((await isSafetensors(file)) && (await readSafetensorsMetadata(file)).format === CHECKPOINT_FORMAT) {
+        if (await isCheckpointFile(file)) {
           ({ cfg, extra } = await describeCheckpoint(file));
         } else {
           const m = await readModelFile(file);

@@ -321,20 +321,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (epochImages !== undefined && epochImages !== ours.data.progress.epochImages) {
           throw new AlaeError(`--epoch-images ${epochImages} differs from the run's ${ours.data.progress.epochImages}; a resumed run keeps its schedule`, file);
         }
-        if (given) {
-          // A longer or decayed schedule (e.g. the preset's, extended since the run began) continues the run.
-          const p = ours.data.progress;
-          checkSchedulePast(given, config, p.epoch + (p.imagesIntoEpoch > 0 ? 1 : 0), file);
-          ours.data.config = { ...ours.data.config, train: { ...given.train } };
-          config = ours.data.config;
+        const p = ours.data.progress;
+        if (trainEpochs !== undefined && trainEpochs <= p.epoch) {
+          throw new AlaeError(`--train-epochs ${trainEpochs}: the run is already in epoch ${p.epoch} (give more than ${p.epoch})`, file);
         }
-        if (trainEpochs !== undefined) {
-          const at = ours.data.progress.epoch;
-          if (trainEpochs <= at) throw new AlaeError(`--train-epochs ${trainEpochs}: the run is already in epoch ${at} (give more than ${at})`, file);
-          // The trainer reads its schedule from the checkpoint's config; later checkpoints keep the new one.
-          ours.data.config = { ...ours.data.config, train: { ...ours.data.config.train, trainEpochs } };
-          config = ours.data.config;
-        }
+        // A new schedule continues the run: the given one (e.g. the preset's, extended since the run
+        // began), then --train-epochs. The trainer reads it from the checkpoint's config; later
+        // checkpoints keep it.
+        if (given) checkSchedulePast(given, config, p.epoch + (p.imagesIntoEpoch > 0 ? 1 : 0), file);
+        ours.data.config = { ...config, train: { ...(given ?? config).train, ...(trainEpochs !== undefined && { trainEpochs }) } };
+        config = ours.data.config;
       }
     }
   } else {

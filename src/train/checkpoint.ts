@@ -26,7 +26,7 @@ import { AlaeError } from '../errors.js';
 import { paramSpecs } from '../model/params.js';
 import type { LoaderState } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { f32, fromFloat32, parseSafetensors, serializeSafetensors, type SafeTensor } from '../io/safetensors.js';
+import { f32, fromFloat32, isSafetensors, parseSafetensors, readSafetensorsMetadata, serializeSafetensors, type SafeTensor } from '../io/safetensors.js';
 import type { RngState } from '../util/random.js';
 import type { AdamStateArrays } from './lreq-adam.js';
 
@@ -184,6 +184,11 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): CheckpointDat
     return { lr: a.lr, state };
   };
   return { config, trained, averaged, encoder: opt('encoder'), decoder: opt('decoder'), progress };
+}
+
+/** Is this file a training checkpoint (rather than a model file or a reference .pth)? Reads its header only. */
+export async function isCheckpointFile(file: string): Promise<boolean> {
+  return (await isSafetensors(file)) && (await readSafetensorsMetadata(file)).format === CHECKPOINT_FORMAT;
 }
 
 export async function readCheckpoint(file: string): Promise<CheckpointData> {
