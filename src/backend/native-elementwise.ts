@@ -19,6 +19,7 @@
  * comparisons, bisecting a numerical difference).
  */
 import { tf } from '../tf.js';
+import { type BufferPool, poolOf } from './native-memory.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -124,7 +125,8 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
   const kernels: Record<string, KernelFn> = {};
 
   // Arithmetic (float32 out) and comparisons (bool out) share the broadcasting call.
-  const broadcast = (name: string, dtype: 'float32' | 'bool', run: (av: Float32Array, bv: Float32Array, size: number, a: TensorInfo, b: TensorInfo) => Float32Array | Uint8Array): void => {
+  const broadcast = (name: string, dtype: 'float32' | 'bool',
+    run: (av: Float32Array, bv: Float32Array, size: number, a: TensorInfo, b: TensorInfo, pool: BufferPool) => Float32Array | Uint8Array): void => {
     const fallback = cpuKernel(name);
     kernels[name] = (args) => {
       const backend = args.backend as CpuBackend;
@@ -133,19 +135,19 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (!av || !bv) return fallback(args);
       const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
       if (outShape.length > MAX_RANK) return fallback(args);
-      return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b));
+      return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b, poolOf(backend)));
     };
   };
   for (const [name, op] of Object.entries(BINARY)) {
-    broadcast(name, 'float32', (av, bv, size, a, b) => {
-      const out = new Float32Array(size);
+    broadcast(name, 'float32', (av, bv, size, a, b, pool) => {
+      const out = pool.floats(size);
       n.ewBinary(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
       return out;
     });
   }
   for (const [name, op] of Object.entries(COMPARE)) {
-    broadcast(name, 'bool', (av, bv, size, a, b) => {
-      const out = new Uint8Array(size);
+    broadcast(name, 'bool', (av, bv, size, a, b, pool) => {
+      const out = pool.bytes(size);
       n.ewCompare(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
       return out;
     });
@@ -161,7 +163,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (!tv || !ev || !(cv instanceof Uint8Array) || !sameShape(condition.shape, t.shape) || !sameShape(t.shape, e.shape)) {
         return fallback(args);
       }
-      const out = new Float32Array(tv.length);
+      const out = poolOf(backend).floats(tv.length);
       n.ewSelect(cv, tv, ev, out);
       return backend.makeTensorInfo(t.shape.slice(), 'float32', out);
     };
@@ -178,7 +180,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (name === 'LeakyRelu' || name === 'Step') {
         alpha = Number((args.attrs as { alpha?: number } | undefined)?.alpha ?? (name === 'LeakyRelu' ? 0.2 : 0));
       }
-      const out = new Float32Array(xv.length);
+      const out = poolOf(backend).floats(xv.length);
       n.ewUnary(op, xv, out, alpha);
       return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
     };
@@ -196,7 +198,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
       const mask = new Int32Array(x.shape.length);
       for (const ax of axes) mask[ax] = 1;
-      const out = new Float32Array(sizeOf(outShape));
+      const out = poolOf(backend).floats(sizeOf(outShape));
       n.ewReduce(xv, out, Int32Array.from(x.shape), mask, name === 'Mean' ? 1 : 0);
       const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
       return backend.makeTensorInfo(shape, 'float32', out);
@@ -215,9 +217,10 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     const len = sizeOf(size);
     let out: Float32Array;
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
-      out = xv.slice(offset, offset + len);
+      out = poolOf(backend).floats(len);
+      out.set(xv.subarray(offset, offset + len));
     } else {
-      out = new Float32Array(len);
+      out = poolOf(backend).floats(len);
       copy(xv, out, size, xStrides, stridesOf(size), offset, 0);
     }
     return backend.makeTensorInfo(size.slice(), 'float32', out);
@@ -273,7 +276,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       tf.backend_util.assertParamsConsistent(shapes, $axis);
       const outShape = tf.backend_util.computeOutShape(shapes, $axis);
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = new Float32Array(sizeOf(outShape));
+      const out = poolOf(backend).floats(sizeOf(outShape));
       const outStrides = stridesOf(outShape);
       let at = 0;
       inputs.forEach((t, i) => {
@@ -295,8 +298,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (paddings.some(([a, b]) => a < 0 || b < 0)) return fallback(args);
       const outShape = paddings.map(([a, b], i) => a + x.shape[i] + b);
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = new Float32Array(sizeOf(outShape));
-      if (constantValue !== 0) out.fill(constantValue);
+      const out = poolOf(backend).floats(sizeOf(outShape)).fill(constantValue);
       const outStrides = stridesOf(outShape);
       const offset = paddings.reduce((acc, [a], i) => acc + a * outStrides[i], 0);
       if (xv.length > 0) copy(xv, out, x.shape, stridesOf(x.shape), outStrides, 0, offset);
@@ -314,7 +316,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const { perm } = args.attrs as unknown as tf.TransposeAttrs;
       const xStrides = stridesOf(x.shape);
       const outShape = perm.map((p) => x.shape[p]);
-      const out = new Float32Array(xv.length);
+      const out = poolOf(backend).floats(xv.length);
       copy(xv, out, outShape, perm.map((p) => xStrides[p]), stridesOf(outShape), 0, 0);
       return backend.makeTensorInfo(outShape, 'float32', out);
     };
@@ -357,7 +359,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x), wv = f32(backend, filter);
       const ci = xv && wv ? dwInfo(x.shape, filter.shape, args.attrs as unknown as DwAttrs) : null;
       if (!ci || !xv || !wv) return fallback(args);
-      const out = new Float32Array(sizeOf(ci.outShape));
+      const out = poolOf(backend).floats(sizeOf(ci.outShape));
       n.ewDepthwise(xv, wv, out, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
         ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
       return backend.makeTensorInfo(ci.outShape, 'float32', out);
@@ -373,7 +375,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const gv = f32(backend, dy), wv = f32(backend, filter);
       const ci = gv && wv ? dwInfo(attrs.inputShape, filter.shape, attrs) : null;
       if (!ci || !gv || !wv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dx = new Float32Array(sizeOf(ci.inShape));
+      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
       n.ewDepthwise(gv, wv, dx, dwParams(ci.batchSize, ci.outHeight, ci.outWidth, ci.inChannels, ci.inHeight, ci.inWidth,
         ci.filterHeight * ci.filterWidth), tapOffsets(ci, -1));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
@@ -389,7 +391,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x), gv = f32(backend, dy);
       const ci = xv && gv ? dwInfo(x.shape, attrs.filterShape, attrs) : null;
       if (!ci || !xv || !gv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dw = new Float32Array(sizeOf(ci.filterShape));
+      const dw = poolOf(backend).floats(sizeOf(ci.filterShape));
       n.ewDepthwiseFilter(xv, gv, dw, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
         ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
       return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
@@ -423,7 +425,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x);
       const ci = xv ? poolInfo(x.shape, args.attrs as unknown as PoolAttrs) : null;
       if (!ci || !xv || ci.outHeight === 0 || ci.outWidth === 0) return fallback(args);
-      const y = new Float32Array(sizeOf(ci.outShape));
+      const y = poolOf(backend).floats(sizeOf(ci.outShape));
       n.ewAvgPool(xv, y, poolParams(ci));
       return backend.makeTensorInfo(ci.outShape, 'float32', y);
     };
@@ -438,7 +440,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const ci = gv && input.dtype === 'float32' ? poolInfo(input.shape, args.attrs as unknown as PoolAttrs) : null;
       if (!ci || !gv || ci.strideHeight !== ci.filterHeight || ci.strideWidth !== ci.filterWidth ||
         dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dx = new Float32Array(sizeOf(ci.inShape));
+      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
       n.ewAvgPoolGrad(gv, dx, poolParams(ci));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
     };
@@ -455,7 +457,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (!xv || images.shape.length !== 4 || alignCorners || halfPixelCenters) return fallback(args);
       const [N, H, W, C] = images.shape;
       if (size[0] !== 2 * H || size[1] !== 2 * W || 4 * xv.length > MAX_ELEMS) return fallback(args);
-      const y = new Float32Array(4 * xv.length);
+      const y = poolOf(backend).floats(4 * xv.length);
       n.ewUpsample2x(xv, y, Int32Array.from([N, H, W, C]));
       return backend.makeTensorInfo([N, 2 * H, 2 * W, C], 'float32', y);
     };

@@ -5,6 +5,7 @@
  */
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD } from '../nn/instance-stats.js';
 import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values } from './native-fused.js';
+import { poolOf } from './native-memory.js';
 
 /** The addon's entry points (native/instance_stats.cc). params: [N, H*W, C]. */
 export interface InstanceStatsAddon {
@@ -39,7 +40,7 @@ export function nativeInstanceStatsKernels(addon: object): Record<string, Kernel
       const { x } = inputs;
       const p = params(INSTANCE_STATS, x);
       const [N, , , C] = x!.shape;
-      const normed = new Float32Array(sizeOf(x!.shape)), mean = new Float32Array(N * C), std = new Float32Array(N * C);
+      const normed = poolOf(b).floats(sizeOf(x!.shape)), mean = poolOf(b).floats(N * C), std = poolOf(b).floats(N * C);
       n.instanceStats(f32(b, INSTANCE_STATS, x, 'x'), normed, mean, std, p, Number(attrs?.eps));
       return [
         b.makeTensorInfo(x!.shape, 'float32', normed),
@@ -52,7 +53,7 @@ export function nativeInstanceStatsKernels(addon: object): Record<string, Kernel
       const { dnormed, dmean, dstd, normed, std } = inputs;
       const p = params(INSTANCE_STATS_GRAD, dnormed, dmean, dstd, std);
       if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
-      const dx = new Float32Array(sizeOf(dnormed!.shape));
+      const dx = poolOf(b).floats(sizeOf(dnormed!.shape));
       const g = (t: TensorInfo | undefined, name: string) => f32(b, INSTANCE_STATS_GRAD, t, name);
       n.instanceStatsGrad(g(dnormed, 'dnormed'), g(dmean, 'dmean'), g(dstd, 'dstd'), g(normed, 'normed'), g(std, 'std'), dx, p, Number(attrs?.eps));
       return b.makeTensorInfo(dnormed!.shape, 'float32', dx);

@@ -6,6 +6,7 @@
  */
 import { LEAKY_TWICE } from '../nn/ops.js';
 import { type CpuBackend, type KernelFn, fusedDisabled, values } from './native-fused.js';
+import { poolOf } from './native-memory.js';
 
 /** The addon's entry point (native/leaky_twice.cc). */
 export interface LeakyTwiceAddon {
@@ -22,7 +23,7 @@ export function nativeLeakyTwiceKernels(addon: object): Record<string, KernelFn>
     [LEAKY_TWICE]: ({ inputs, backend }) => {
       const b = backend as CpuBackend;
       const x = values<Float32Array>(b, inputs.x, LEAKY_TWICE, 'x', 'float32');
-      const value = new Float32Array(x.length), mask = new Float32Array(x.length);
+      const value = poolOf(b).floats(x.length), mask = poolOf(b).floats(x.length);
       n.leakyTwice(x, value, mask);
       return [b.makeTensorInfo(inputs.x!.shape, 'float32', value), b.makeTensorInfo(inputs.x!.shape, 'float32', mask)];
     },

@@ -8,6 +8,7 @@
  */
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values as valuesOf } from './native-fused.js';
+import { poolOf } from './native-memory.js';
 
 const values = <T extends Float32Array | Uint8Array>(b: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T =>
   valuesOf<T>(b, t, STYLE_EPILOGUE, name, dtype);
@@ -49,7 +50,7 @@ export function nativeStyleEpilogueKernels(addon: object): Record<string, Kernel
       if (sizeOf(noiseWeight!.shape) !== C || sizeOf(bias!.shape) !== C || style!.shape.join() !== `${N},${2 * C}`) {
         throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
       }
-      const out = new Float32Array(size), normed = new Float32Array(size), mask = new Uint8Array(size), sd = new Float32Array(N * C);
+      const out = poolOf(b).floats(size), normed = poolOf(b).floats(size), mask = poolOf(b).bytes(size), sd = poolOf(b).floats(N * C);
       n.styleEpilogue(values(b, x, 'x', 'float32'), values(b, noise, 'noise', 'float32'), values(b, noiseWeight, 'noise weight', 'float32'),
         values(b, bias, 'bias', 'float32'), values(b, style, 'style', 'float32'), out, normed, mask, sd, p, Number(attrs?.eps));
       return [
@@ -65,7 +66,7 @@ export function nativeStyleEpilogueKernels(addon: object): Record<string, Kernel
       const p = params(dy!, noise!);
       const [N, , , C] = dy!.shape;
       const size = sizeOf(dy!.shape);
-      const dx = new Float32Array(size), dnw = new Float32Array(C), db = new Float32Array(C), dstyle = new Float32Array(N * 2 * C);
+      const dx = poolOf(b).floats(size), dnw = poolOf(b).floats(C), db = poolOf(b).floats(C), dstyle = poolOf(b).floats(N * 2 * C);
       n.styleEpilogueGrad(values(b, dy, 'dy', 'float32'), values(b, normed, 'normed', 'float32'), values(b, mask, 'mask', 'bool'),
         values(b, sd, 'sd', 'float32'), values(b, style, 'style', 'float32'), values(b, noise, 'noise', 'float32'), dx, dnw, db, dstyle, p);
       return [

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../tf.js';
 import { nativeElementwiseKernels } from './native-elementwise.js';
+import { BufferPool, poolEnabled, poolOf, pooledCpuBackend } from './native-memory.js';
 import { nativeStyleEpilogueKernels } from './native-style-epilogue.js';
 import { nativeInstanceStatsKernels } from './native-instance-stats.js';
 import { nativeLeakyTwiceKernels } from './native-leaky-twice.js';
@@ -163,7 +164,7 @@ function makeKernels(n: NativeAddon) {
     const ci = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
       strides, dilations, pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
-    const y = new Float32Array(sizeOf(ci.outShape));
+    const y = poolOf(backend).floats(sizeOf(ci.outShape));
     n.conv2d(f32(backend, x), f32(backend, filter), y, convParams(ci));
     return backend.makeTensorInfo(ci.outShape, 'float32', y);
   }
@@ -199,7 +200,7 @@ function makeKernels(n: NativeAddon) {
         index[d] = 0;
       }
     }
-    const out = new Float32Array(batch * M * N);
+    const out = poolOf(backend).floats(batch * M * N);
     n.batchMatMul(f32(backend, a), f32(backend, b), out, aIdx, bIdx, batch, M, N, K, transposeA, transposeB);
     return backend.makeTensorInfo([...outer, M, N], 'float32', out);
   }
@@ -247,7 +248,7 @@ function makeKernels(n: NativeAddon) {
         inputShape, filter.shape as [number, number, number, number], strides, 1,
         pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
       if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropInput')(args);
-      const dx = new Float32Array(sizeOf(ci.inShape));
+      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
       n.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convParams(ci));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
     },
@@ -261,7 +262,7 @@ function makeKernels(n: NativeAddon) {
         x.shape as [number, number, number, number], filterShape, strides, 1,
         pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
       if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropFilter')(args);
-      const dw = new Float32Array(sizeOf(ci.filterShape));
+      const dw = poolOf(backend).floats(sizeOf(ci.filterShape));
       n.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convParams(ci));
       return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
     },
@@ -315,7 +316,7 @@ export async function registerNativeBackend(): Promise<void> {
   }
   if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
     tf.registerBackend(NATIVE_BACKEND_NAME, () => {
-      const b = new MathBackendCPU();
+      const b = pooledCpuBackend(MathBackendCPU, new BufferPool(poolEnabled()));
       // Silence the cpu backend's "install tfjs-node" hint: this is the fast path.
       (b as unknown as { firstUse: boolean }).firstUse = false;
       return b;
