@@ -1,6 +1,6 @@
 /**
  * The `native` backend's elementwise, reduction and data-movement kernels
- * (native/elementwise.cc): after the convolutions went native, inference was
+ * (native/kernels/elementwise.h): after the convolutions went native, inference was
  * dominated by tfjs-cpu's generic JS loops for broadcast arithmetic, means,
  * strided slices and the depthwise blur (and, in training, the slices of
  * SplitV, the masks of the leaky-ReLU gradient, the pads of the
@@ -19,20 +19,21 @@
  * comparisons, bisecting a numerical difference).
  */
 import { tf } from '../tf.js';
+import { hasAbi, type NativeAbi, packParams } from './native-abi.js';
 import { type BufferPool, poolOf } from './native-memory.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
 
-/** The addon's elementwise entry points (native/elementwise.cc). */
-export interface ElementwiseAddon {
-  /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of aShape and bShape into out. */
+/** The addon's elementwise entry points (native/bindings/elementwise.cc); op codes and params layouts come from its ABI. */
+export interface ElementwiseAddon extends NativeAbi {
+  /** op: ops.binary[kernel name]; numpy broadcasting of aShape and bShape into out. */
   ewBinary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, aShape: Int32Array, bShape: Int32Array): void;
-  /** op: 0 greater, 1 greaterEqual, 2 less, 3 lessEqual, 4 equal, 5 notEqual; out is a bool tensor's Uint8Array. */
+  /** op: ops.compare[kernel name]; out is a bool tensor's Uint8Array. */
   ewCompare(op: number, a: Float32Array, b: Float32Array, out: Uint8Array, aShape: Int32Array, bShape: Int32Array): void;
   /** out[i] = condition[i] === 1 ? t[i] : e[i], all of one shape. */
   ewSelect(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
-  /** op: 0 square, 1 sqrt, 2 rsqrt, 3 neg, 4 relu, 5 leakyRelu(alpha), 6 step(alpha), 7 reciprocal. */
+  /** op: ops.unary[kernel name]; alpha: LeakyRelu's slope, Step's value at x <= 0. */
   ewUnary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** Sum (mean: 0) or mean (1) over the dimensions where mask is 1; out is the kept dimensions, row-major. */
   ewReduce(x: Float32Array, out: Float32Array, shape: Int32Array, mask: Int32Array, mean: number): void;
@@ -41,16 +42,16 @@ export interface ElementwiseAddon {
     srcOffset: number, dstOffset: number): void;
   /**
    * dst[n,y,x,c] = sum_k src[n, y+dy_k, x+dx_k, c] * w[k*C + c] over taps inside src.
-   * params: [N, Hs, Ws, C, Hd, Wd, ntaps]; offsets: [dy_0, dx_0, dy_1, dx_1, ...].
+   * params: layouts.depthwise; offsets: [dy_0, dx_0, dy_1, dx_1, ...].
    */
   ewDepthwise(src: Float32Array, w: Float32Array, dst: Float32Array, params: Int32Array, offsets: Int32Array): void;
   /** dw[k*C + c] = sum_{n,y,x} src[n, y+dy_k, x+dx_k, c] * dy[n,y,x,c] (dy on the [N,Hd,Wd,C] grid). */
   ewDepthwiseFilter(src: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, offsets: Int32Array): void;
-  /** params: [N, H, W, C, Ho, Wo, fh, fw, sh, sw]; no padding. */
+  /** params: layouts.pool; no padding. */
   ewAvgPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /** Gradient of ewAvgPool for stride = window. */
   ewAvgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
-  /** Nearest-neighbour 2x up-sampling, NHWC; params [N, H, W, C]. */
+  /** Nearest-neighbour 2x up-sampling, NHWC; params: layouts.upsample. */
   ewUpsample2x(x: Float32Array, y: Float32Array, params: Int32Array): void;
 }
 
@@ -69,21 +70,21 @@ type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 /** Does this addon build have the elementwise kernels? */
 export function hasElementwise(addon: object): addon is ElementwiseAddon {
   const a = addon as Partial<ElementwiseAddon>;
-  return typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
+  return hasAbi(addon) && typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
     typeof a.ewDepthwise === 'function' && typeof a.ewAvgPool === 'function' && typeof a.ewCompare === 'function' &&
     typeof a.ewSelect === 'function' && typeof a.ewUpsample2x === 'function';
 }
 
-/** Names of the kernels elementwiseKernels() provides. */
-export const ELEMENTWISE_KERNELS: readonly string[] = [
-  'Add', 'Sub', 'Multiply', 'RealDiv',
-  'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'Select',
-  'Square', 'Sqrt', 'Rsqrt', 'Neg', 'Relu', 'LeakyRelu', 'Step', 'Reciprocal',
-  'Sum', 'Mean',
-  'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose',
-  'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-  'AvgPool', 'AvgPoolGrad', 'ResizeNearestNeighbor',
-];
+/** Names of the kernels elementwiseKernels() provides: one per op code the addon exports, and the rest. */
+export function elementwiseKernelNames(n: ElementwiseAddon): string[] {
+  return [
+    ...Object.keys(n.ops.binary), ...Object.keys(n.ops.compare), 'Select', ...Object.keys(n.ops.unary),
+    'Sum', 'Mean',
+    'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose',
+    'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
+    'AvgPool', 'AvgPoolGrad', 'ResizeNearestNeighbor',
+  ];
+}
 
 const MAX_RANK = 8;
 /** Beyond this many elements offsets no longer fit the addon's int32 strides: the cpu kernel runs. */
@@ -116,10 +117,6 @@ function f32(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | nul
   return v;
 }
 
-const BINARY: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
-const COMPARE: Record<string, number> = { Greater: 0, GreaterEqual: 1, Less: 2, LessEqual: 3, Equal: 4, NotEqual: 5 };
-const UNARY: Record<string, number> = { Square: 0, Sqrt: 1, Rsqrt: 2, Neg: 3, Relu: 4, LeakyRelu: 5, Step: 6, Reciprocal: 7 };
-
 /** The kernels, by tfjs kernel name, for registration on the native backend. */
 export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn> {
   const kernels: Record<string, KernelFn> = {};
@@ -138,14 +135,14 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b, poolOf(backend)));
     };
   };
-  for (const [name, op] of Object.entries(BINARY)) {
+  for (const [name, op] of Object.entries(n.ops.binary)) {
     broadcast(name, 'float32', (av, bv, size, a, b, pool) => {
       const out = pool.floats(size);
       n.ewBinary(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
       return out;
     });
   }
-  for (const [name, op] of Object.entries(COMPARE)) {
+  for (const [name, op] of Object.entries(n.ops.compare)) {
     broadcast(name, 'bool', (av, bv, size, a, b, pool) => {
       const out = pool.bytes(size);
       n.ewCompare(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
@@ -169,7 +166,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     };
   }
 
-  for (const [name, op] of Object.entries(UNARY)) {
+  for (const [name, op] of Object.entries(n.ops.unary)) {
     const fallback = cpuKernel(name);
     kernels[name] = (args) => {
       const backend = args.backend as CpuBackend;
@@ -349,7 +346,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     return off;
   };
   const dwParams = (N: number, Hs: number, Ws: number, C: number, Hd: number, Wd: number, taps: number): Int32Array =>
-    Int32Array.from([N, Hs, Ws, C, Hd, Wd, taps]);
+    packParams(n, 'depthwise', { N, Hs, Ws, C, Hd, Wd, taps });
 
   {
     const fallback = cpuKernel('DepthwiseConv2dNative');
@@ -412,10 +409,10 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     if ((ci.outWidth - 1) * ci.strideWidth + ci.filterWidth > ci.inWidth) return null;
     return ci;
   };
-  const poolParams = (ci: tf.backend_util.Conv2DInfo): Int32Array => Int32Array.from([
-    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
-    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth,
-  ]);
+  const poolParams = (ci: tf.backend_util.Conv2DInfo): Int32Array => packParams(n, 'pool', {
+    N: ci.batchSize, H: ci.inHeight, W: ci.inWidth, C: ci.inChannels, Ho: ci.outHeight, Wo: ci.outWidth,
+    fh: ci.filterHeight, fw: ci.filterWidth, sh: ci.strideHeight, sw: ci.strideWidth,
+  });
 
   {
     const fallback = cpuKernel('AvgPool');
@@ -458,7 +455,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const [N, H, W, C] = images.shape;
       if (size[0] !== 2 * H || size[1] !== 2 * W || 4 * xv.length > MAX_ELEMS) return fallback(args);
       const y = poolOf(backend).floats(4 * xv.length);
-      n.ewUpsample2x(xv, y, Int32Array.from([N, H, W, C]));
+      n.ewUpsample2x(xv, y, packParams(n, 'upsample', { N, H, W, C }));
       return backend.makeTensorInfo([N, 2 * H, 2 * W, C], 'float32', y);
     };
   }

@@ -1,14 +1,15 @@
 /**
  * The native backend's fused encoder statistics (nn/instance-stats.ts,
- * native/instance_stats.cc): mean, std and instance norm in one kernel, the
+ * native/kernels/instance_stats.cc): mean, std and instance norm in one kernel, the
  * gradient in another. Float32 NHWC only. Off with ALAE_NATIVE_FUSED=0.
  */
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD } from '../nn/instance-stats.js';
 import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values } from './native-fused.js';
+import { hasAbi, type NativeAbi, packParams } from './native-abi.js';
 import { poolOf } from './native-memory.js';
 
-/** The addon's entry points (native/instance_stats.cc). params: [N, H*W, C]. */
-export interface InstanceStatsAddon {
+/** The addon's entry points (native/bindings/fused.cc). params: layouts.instanceStats. */
+export interface InstanceStatsAddon extends NativeAbi {
   instanceStats(x: Float32Array, normed: Float32Array, mean: Float32Array, std: Float32Array, params: Int32Array, eps: number): void;
   instanceStatsGrad(dnormed: Float32Array, dmean: Float32Array, dstd: Float32Array, normed: Float32Array, std: Float32Array,
     dx: Float32Array, params: Int32Array, eps: number): void;
@@ -16,17 +17,17 @@ export interface InstanceStatsAddon {
 
 function hasInstanceStats(addon: object): addon is InstanceStatsAddon {
   const a = addon as Partial<InstanceStatsAddon>;
-  return typeof a.instanceStats === 'function' && typeof a.instanceStatsGrad === 'function';
+  return hasAbi(addon) && typeof a.instanceStats === 'function' && typeof a.instanceStatsGrad === 'function';
 }
 
-/** [N, H*W, C] of an NHWC tensor, checked; `stats` tensors must be [N, 1, 1, C]. */
-function params(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo | undefined)[]): Int32Array {
+/** The params of an NHWC tensor, checked; `stats` tensors must be [N, 1, 1, C]. */
+function params(abi: NativeAbi, kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo | undefined)[]): Int32Array {
   if (!x || x.shape.length !== 4) throw new Error(`${kernel}: expected an NHWC tensor, got [${x?.shape ?? ''}]`);
   const [n, h, w, c] = x.shape;
   for (const s of stats) {
     if (!s || s.shape.join() !== `${n},1,1,${c}`) throw new Error(`${kernel}: statistics [${s?.shape ?? ''}] do not fit [${x.shape}] (want [${n},1,1,${c}])`);
   }
-  return Int32Array.from([n, h * w, c]);
+  return packParams(abi, 'instanceStats', { N: n, HW: h * w, C: c });
 }
 
 /** The kernels to register on the native backend: none when the addon build predates them or ALAE_NATIVE_FUSED=0. */
@@ -38,7 +39,7 @@ export function nativeInstanceStatsKernels(addon: object): Record<string, Kernel
     [INSTANCE_STATS]: ({ inputs, backend, attrs }) => {
       const b = backend as CpuBackend;
       const { x } = inputs;
-      const p = params(INSTANCE_STATS, x);
+      const p = params(n, INSTANCE_STATS, x);
       const [N, , , C] = x!.shape;
       const normed = poolOf(b).floats(sizeOf(x!.shape)), mean = poolOf(b).floats(N * C), std = poolOf(b).floats(N * C);
       n.instanceStats(f32(b, INSTANCE_STATS, x, 'x'), normed, mean, std, p, Number(attrs?.eps));
@@ -51,7 +52,7 @@ export function nativeInstanceStatsKernels(addon: object): Record<string, Kernel
     [INSTANCE_STATS_GRAD]: ({ inputs, backend, attrs }) => {
       const b = backend as CpuBackend;
       const { dnormed, dmean, dstd, normed, std } = inputs;
-      const p = params(INSTANCE_STATS_GRAD, dnormed, dmean, dstd, std);
+      const p = params(n, INSTANCE_STATS_GRAD, dnormed, dmean, dstd, std);
       if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
       const dx = poolOf(b).floats(sizeOf(dnormed!.shape));
       const g = (t: TensorInfo | undefined, name: string) => f32(b, INSTANCE_STATS_GRAD, t, name);

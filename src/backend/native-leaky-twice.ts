@@ -1,6 +1,6 @@
 /**
  * The native backend's forward of the twice-differentiable leaky ReLU
- * (leakyTwice in nn/ops.ts, native/leaky_twice.cc): the value
+ * (leakyTwice in nn/ops.ts, native/kernels/leaky_twice.cc): the value
  * 0.2 x + 0.8 relu(x) and the gradient mask step(x, 0.2) in one pass, with
  * the op chain's roundings. Off with ALAE_NATIVE_FUSED=0.
  */
@@ -8,7 +8,7 @@ import { LEAKY_TWICE } from '../nn/ops.js';
 import { type CpuBackend, type KernelFn, fusedDisabled, values } from './native-fused.js';
 import { poolOf } from './native-memory.js';
 
-/** The addon's entry point (native/leaky_twice.cc). */
+/** The addon's entry point (native/kernels/leaky_twice.cc). */
 export interface LeakyTwiceAddon {
   leakyTwice(x: Float32Array, value: Float32Array, mask: Float32Array): void;
 }

@@ -1,6 +1,6 @@
 /**
  * The native backend's fused generator epilogue (nn/style-epilogue.ts,
- * native/style_epilogue.cc): one kernel forward, one backward, in place of
+ * native/kernels/style_epilogue.cc): one kernel forward, one backward, in place of
  * the ~12 / ~25 activation-sized tfjs kernels of the op chain. Float32 NHWC
  * only; anything else throws (the op only dispatches here with float32).
  * Set ALAE_NATIVE_FUSED=0 to leave the generator to the op chain (A/B
@@ -8,13 +8,14 @@
  */
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values as valuesOf } from './native-fused.js';
+import { hasAbi, type NativeAbi, packParams } from './native-abi.js';
 import { poolOf } from './native-memory.js';
 
 const values = <T extends Float32Array | Uint8Array>(b: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T =>
   valuesOf<T>(b, t, STYLE_EPILOGUE, name, dtype);
 
-/** The addon's entry points (native/style_epilogue.cc). params: [N, H, W, C, noiseBatch]. */
-export interface StyleEpilogueAddon {
+/** The addon's entry points (native/bindings/fused.cc). params: layouts.styleEpilogue. */
+export interface StyleEpilogueAddon extends NativeAbi {
   styleEpilogue(x: Float32Array, noise: Float32Array, noiseWeight: Float32Array, bias: Float32Array, style: Float32Array,
     out: Float32Array, normed: Float32Array, mask: Uint8Array, sd: Float32Array, params: Int32Array, eps: number): void;
   styleEpilogueGrad(dy: Float32Array, normed: Float32Array, mask: Uint8Array, sd: Float32Array, style: Float32Array, noise: Float32Array,
@@ -23,17 +24,17 @@ export interface StyleEpilogueAddon {
 
 function hasStyleEpilogue(addon: object): addon is StyleEpilogueAddon {
   const a = addon as Partial<StyleEpilogueAddon>;
-  return typeof a.styleEpilogue === 'function' && typeof a.styleEpilogueGrad === 'function';
+  return hasAbi(addon) && typeof a.styleEpilogue === 'function' && typeof a.styleEpilogueGrad === 'function';
 }
 
-/** [N, H, W, C, noiseBatch] from x [N,H,W,C] and noise [1 or N, H, W, 1], checked. */
-function params(x: TensorInfo, noise: TensorInfo): Int32Array {
+/** The params of x [N,H,W,C] and noise [1 or N, H, W, 1], checked. */
+function params(abi: NativeAbi, x: TensorInfo, noise: TensorInfo): Int32Array {
   const [n, h, w, c] = x.shape;
   const [nb, nh, nw, nc] = noise.shape;
   if (x.shape.length !== 4 || noise.shape.length !== 4 || nh !== h || nw !== w || nc !== 1 || (nb !== 1 && nb !== n)) {
     throw new Error(`${STYLE_EPILOGUE}: x [${x.shape}] and noise [${noise.shape}] do not match (noise is [1 or N, H, W, 1])`);
   }
-  return Int32Array.from([n, h, w, c, nb]);
+  return packParams(abi, 'styleEpilogue', { N: n, H: h, W: w, C: c, noiseBatch: nb });
 }
 
 /** The kernels to register on the native backend: none when the addon build predates them or ALAE_NATIVE_FUSED=0. */
@@ -44,7 +45,7 @@ export function nativeStyleEpilogueKernels(addon: object): Record<string, Kernel
     [STYLE_EPILOGUE]: ({ inputs, backend, attrs }) => {
       const b = backend as CpuBackend;
       const { x, noise, noiseWeight, bias, style } = inputs;
-      const p = params(x!, noise!);
+      const p = params(n, x!, noise!);
       const [N, , , C] = x!.shape;
       const size = sizeOf(x!.shape);
       if (sizeOf(noiseWeight!.shape) !== C || sizeOf(bias!.shape) !== C || style!.shape.join() !== `${N},${2 * C}`) {
@@ -63,7 +64,7 @@ export function nativeStyleEpilogueKernels(addon: object): Record<string, Kernel
     [STYLE_EPILOGUE_GRAD]: ({ inputs, backend }) => {
       const b = backend as CpuBackend;
       const { dy, normed, mask, sd, style, noise } = inputs;
-      const p = params(dy!, noise!);
+      const p = params(n, dy!, noise!);
       const [N, , , C] = dy!.shape;
       const size = sizeOf(dy!.shape);
       const dx = poolOf(b).floats(size), dnw = poolOf(b).floats(C), db = poolOf(b).floats(C), dstyle = poolOf(b).floats(N * 2 * C);

@@ -4,7 +4,7 @@
  * linears, and the instance-normalised activations (eps inside the sqrt).
  * As tfjs ops (statsAndNorm in ops.ts) this is 8 kernels forward and ~15
  * backward, most of them full passes over the activations; a backend that
- * registers INSTANCE_STATS (native: native/instance_stats.cc) runs it as one
+ * registers INSTANCE_STATS (native: native/kernels/instance_stats.cc) runs it as one
  * forward and one backward kernel with the chain's float32 roundings.
  *
  * Its gradient is one first-order kernel, which tfjs cannot differentiate

@@ -90,7 +90,7 @@ const upLinear: Unary = linearOp(
  * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
  * A backend may run the forward (value and mask, 5 activation-sized kernels
  * as ops) as one kernel, LEAKY_TWICE, with the same roundings (native:
- * native/leaky_twice.cc); the gradient stays a product with a constant.
+ * native/kernels/leaky_twice.cc); the gradient stays a product with a constant.
  */
 export const LEAKY_TWICE = 'AlaeLeakyTwice';
 const leakyTwice = tf.customGrad((x, save) => {

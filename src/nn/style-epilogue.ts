@@ -7,7 +7,7 @@
  * where `style` is the block's style linear output [N, 2C]. As tfjs ops this
  * is ~12 activation-sized kernels forward and ~25 backward, each a full pass
  * over memory; a backend that registers STYLE_EPILOGUE (native:
- * native/style_epilogue.cc) runs it as one forward and one backward kernel.
+ * native/kernels/style_epilogue.cc) runs it as one forward and one backward kernel.
  * The fused forward repeats the chain's float32 roundings (same bits up to
  * the order of a double sum); its gradient is written out (instance-norm
  * backward in closed form) and is differentiable once, which is all the

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "common.h"
+#include "runtime.h"
 
 namespace alae {
 

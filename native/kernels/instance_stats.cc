@@ -22,14 +22,12 @@
 #include <vector>
 
 #include "channel_stats.h"
-#include "common.h"
+#include "runtime.h"
 #include "instance_stats.h"
-#include "napi_args.h"
 
 namespace alae {
-namespace {
 
-void forward(int64_t N, int64_t M, int64_t C, const float* x, float eps, float* normed, float* mean, float* sd) {
+void instance_stats_forward(int64_t N, int64_t M, int64_t C, const float* x, float eps, float* normed, float* mean, float* sd) {
   const MeanElem me(M);
   for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
     const size_t w = size_t(c1 - c0);
@@ -61,7 +59,7 @@ void forward(int64_t N, int64_t M, int64_t C, const float* x, float eps, float* 
   });
 }
 
-void backward(int64_t N, int64_t M, int64_t C, const float* gn, const float* gm, const float* gs, const float* normed,
+void instance_stats_backward(int64_t N, int64_t M, int64_t C, const float* gn, const float* gm, const float* gs, const float* normed,
               const float* sd, double eps, float* dx) {
   for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
     const size_t w = size_t(c1 - c0);
@@ -92,58 +90,6 @@ void backward(int64_t N, int64_t M, int64_t C, const float* gn, const float* gm,
       }
     }
   });
-}
-
-bool read_shape(Args& a, size_t i, int64_t* N, int64_t* M, int64_t* C) {
-  size_t len = 0;
-  const int32_t* p = a.i32(i, &len, "params");
-  if (!p || !a.enough(len, 3, "params")) return false;
-  *N = p[0], *M = p[1], *C = p[2];
-  if (*N < 1 || *M < 1 || *C < 1) {
-    a.fail("params: bad shape");
-    return false;
-  }
-  return true;
-}
-
-// instanceStats(x, normed, mean, std, params [N, H*W, C], eps)
-napi_value InstanceStats(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(6)) return nullptr;
-  int64_t N = 0, M = 0, C = 0;
-  if (!read_shape(a, 4, &N, &M, &C)) return nullptr;
-  const float* x = a.typed<float>(0, napi_float32_array, N * M * C, "x");
-  float* normed = a.typed<float>(1, napi_float32_array, N * M * C, "normed");
-  float* mean = a.typed<float>(2, napi_float32_array, N * C, "mean");
-  float* sd = a.typed<float>(3, napi_float32_array, N * C, "std");
-  const double eps = a.number(5, "eps");
-  if (a.failed) return nullptr;
-  forward(N, M, C, x, float(eps), normed, mean, sd);
-  return undefined(env);
-}
-
-// instanceStatsGrad(dnormed, dmean, dstd, normed, std, dx, params [N, H*W, C], eps)
-napi_value InstanceStatsGrad(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(8)) return nullptr;
-  int64_t N = 0, M = 0, C = 0;
-  if (!read_shape(a, 6, &N, &M, &C)) return nullptr;
-  const float* gn = a.typed<float>(0, napi_float32_array, N * M * C, "dnormed");
-  const float* gm = a.typed<float>(1, napi_float32_array, N * C, "dmean");
-  const float* gs = a.typed<float>(2, napi_float32_array, N * C, "dstd");
-  const float* normed = a.typed<float>(3, napi_float32_array, N * M * C, "normed");
-  const float* sd = a.typed<float>(4, napi_float32_array, N * C, "std");
-  float* dx = a.typed<float>(5, napi_float32_array, N * M * C, "dx");
-  const double eps = a.number(7, "eps");
-  if (a.failed) return nullptr;
-  backward(N, M, C, gn, gm, gs, normed, sd, double(float(eps)), dx);
-  return undefined(env);
-}
-
-}  // namespace
-
-void register_instance_stats(napi_env env, napi_value exports) {
-  export_functions(env, exports, {{"instanceStats", InstanceStats}, {"instanceStatsGrad", InstanceStatsGrad}});
 }
 
 }  // namespace alae
