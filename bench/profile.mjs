@@ -44,7 +44,7 @@ const batchOpt = opt('--batch', null);
 const now = () => performance.now();
 let recording = false;
 let phase = 'setup';
-const stack = []; // open kernel calls: { start, child }
+const stack = []; // open kernel calls: { start, child, name }
 const records = new Map();
 const peakLive = { bytes: 0, at: '' }; // key -> { name, kind, phase, pass, calls, ms, bytes }
 
@@ -83,7 +83,7 @@ function wrap(kernel, kind) {
   const name = kernel.kernelName;
   return (args) => {
     if (!recording) return f(args);
-    const frame = { start: now(), child: 0 };
+    const frame = { start: now(), child: 0, name };
     stack.push(frame);
     let out;
     try {
@@ -120,6 +120,23 @@ for (const k of tf.getKernelsForBackend('native')) {
   if (cpuFuncs.has(k.kernelFunc)) continue;
   tf.unregisterKernel(k.kernelName, 'native');
   tf.registerKernel({ ...k, kernelFunc: wrap(k, 'native') });
+}
+
+// Arrays of 1 MB or more that tensors get without the pool (cpu kernels, tf.ones / tf.tensor in tfjs or our code).
+const unpooled = new Map(); // where -> { count, bytes }
+{
+  const backend = tf.backend();
+  const write = backend.write.bind(backend);
+  backend.write = (values, shape, dtype) => {
+    if (recording && ArrayBuffer.isView(values) && values.byteLength >= 2 ** 20 && !backend.pool?.owners?.has(values.buffer)) {
+      const frames = (new Error().stack ?? '').split('\n').slice(2).map((l) => l.trim().replace(/^at /, '').split(' ')[0]);
+      const where = stack.length ? `kernel ${stack[stack.length - 1].name}` : `made by ${frames.filter((f) => !/^(Object\.|Engine\.|MathBackendCPU\.|backend\.write|makeTensor|new|Array\.|Module\.|<anonymous>)/.test(f)).slice(0, 3).join(' < ')}`;
+      const e = unpooled.get(where) ?? { count: 0, bytes: 0 };
+      e.count++; e.bytes += values.byteLength;
+      unpooled.set(where, e);
+    }
+    return write(values, shape, dtype);
+  };
 }
 
 // ---- the training state of the bench row ------------------------------------
@@ -164,8 +181,10 @@ LREQAdam.prototype.step = function (...a) {
 };
 
 const poolStats = () => ({ ...(tf.backend().pool?.stats ?? {}) });
+const faults = () => process.resourceUsage().minorPageFault;
 async function iteration(record) {
   const before = poolStats();
+  const faults0 = faults();
   recording = record;
   updates = 0;
   phase = phases[0];
@@ -177,6 +196,7 @@ async function iteration(record) {
   recording = false;
   const after = poolStats();
   if (after.fresh !== undefined) console.error(`  pool: ${after.fresh - before.fresh} fresh (${((after.freshBytes - before.freshBytes) / 2 ** 20).toFixed(0)} MB), ${after.reused - before.reused} reused`);
+  console.error(`  page faults: ${faults() - faults0} (${((faults() - faults0) * 4 / 1024).toFixed(0)} MB of fresh pages)`);
   return end - t0;
 }
 
@@ -231,6 +251,11 @@ out('');
 out('heavy kernels by step and pass (ms per iteration):');
 for (const r of all.filter((q) => q.ms / iters >= 50).sort((a, b) => b.ms - a.ms)) {
   out(`  ${r.phase.padEnd(18)} ${r.pass.padEnd(24)} ${`${r.name} [${r.kind}]`.padEnd(44)} ${fmt(r.ms)} ${String(r.calls / iters).padStart(5)} calls`);
+}
+out('');
+out('arrays of 1 MB or more given to tensors outside the pool (MB per iteration, count):');
+for (const [k, e] of [...unpooled].sort((a, b) => b[1].bytes - a[1].bytes)) {
+  out(`  ${k.padEnd(64)} ${(e.bytes / iters / 2 ** 20).toFixed(0).padStart(7)} MB ${String(e.count / iters).padStart(6)}`);
 }
 out('');
 out('convolutions by shape (ms per iteration, calls, GFLOP/s):');

@@ -80,7 +80,7 @@ export function elementwiseKernelNames(n: ElementwiseAddon): string[] {
   return [
     ...Object.keys(n.ops.binary), ...Object.keys(n.ops.compare), 'Select', ...Object.keys(n.ops.unary),
     'Sum', 'Mean',
-    'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose',
+    'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose', 'Tile',
     'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
     'AvgPool', 'AvgPoolGrad', 'ResizeNearestNeighbor',
   ];
@@ -315,6 +315,28 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const outShape = perm.map((p) => x.shape[p]);
       const out = poolOf(backend).floats(xv.length);
       copy(xv, out, outShape, perm.map((p) => xStrides[p]), stridesOf(outShape), 0, 0);
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  {
+    // Tile (tf.tile, tf.broadcastTo): out[i] = x[i mod x.shape] as one strided copy over [reps_0, x_0, reps_1, x_1, ...],
+    // the source strides 0 along the repetitions (rank <= 4).
+    const fallback = cpuKernel('Tile');
+    kernels.Tile = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      const { reps } = args.attrs as unknown as tf.TileAttrs;
+      if (!xv || 2 * x.shape.length > MAX_RANK || reps.length !== x.shape.length) return fallback(args);
+      const outShape = x.shape.map((d, i) => d * reps[i]);
+      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
+      const out = poolOf(backend).floats(sizeOf(outShape));
+      if (out.length > 0) {
+        const xs = stridesOf(x.shape), os = stridesOf(outShape);
+        copy(xv, out, x.shape.flatMap((d, i) => [reps[i], d]), xs.flatMap((st) => [0, st]),
+          os.flatMap((st, i) => [x.shape[i] * st, st]), 0, 0);
+      }
       return backend.makeTensorInfo(outShape, 'float32', out);
     };
   }

@@ -25,6 +25,7 @@ import { BufferPool, poolEnabled, poolOf, pooledCpuBackend } from './native-memo
 import { nativeStyleEpilogueKernels } from './native-style-epilogue.js';
 import { nativeInstanceStatsKernels } from './native-instance-stats.js';
 import { nativeLeakyTwiceKernels } from './native-leaky-twice.js';
+import { registerReduceGradients } from './reduce-gradients.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -371,6 +372,7 @@ export async function registerNativeBackend(): Promise<void> {
       return b;
     }, 1);
   }
+  registerReduceGradients();
   const native = { ...nativeElementwiseKernels(n), ...nativeStyleEpilogueKernels(n), ...nativeInstanceStatsKernels(n), ...nativeLeakyTwiceKernels(n), ...makeKernels(n) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
