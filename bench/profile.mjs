@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Where one training iteration's time goes on the native backend: time per
+ * Where one training iteration's (or an inference row's encode + decode) time goes on the native backend: time per
  * tfjs kernel (exclusive: a cpu fallback called from a native kernel is
  * counted under its own name), per step of train/step.ts and per pass
  * (forward, backward, R1's inner pass), and the JS time between kernels
@@ -26,6 +26,7 @@ import { benchModel } from '../dist/bench/run.js';
 import { resolveConfig } from '../dist/config/config.js';
 import { LREQAdam } from '../dist/train/lreq-adam.js';
 import { trainIteration } from '../dist/train/step.js';
+import { noiseShape } from '../dist/model/generator.js';
 import { seededNormals } from '../dist/train/noise.js';
 import { Rng } from '../dist/util/random.js';
 
@@ -141,7 +142,7 @@ const unpooled = new Map(); // where -> { count, bytes }
 
 // ---- the training state of the bench row ------------------------------------
 const found = ROWS.find((r) => r.id === rowId);
-if (!found || found.kind !== 'train') throw new Error(`no training row ${rowId}`);
+if (!found) throw new Error(`no bench row ${rowId}`);
 const row = batchOpt ? { ...found, batch: Number(batchOpt) } : found;
 const config = resolveConfig(row.preset);
 const lod = Math.log2(row.resolution / 4);
@@ -159,7 +160,13 @@ const level = { lod, blend: 1, inTransition: false };
 const opts = { r1Gamma: config.train.r1Gamma, styleMixingProb: config.model.styleMixingProb, dlatentAvgBeta: config.model.dlatentAvgBeta, torchZeroGrad: true };
 
 // Steps from the optimizer calls: 1 (E, D) -> update E -> 2 (F, G) -> update G -> 3 (E, G, F) -> update E, G -> lerp.
-const phases = ['step 1', 'step 2', 'step 3', 'step 3', 'averaged update'];
+// An inference row: encode, then decode (the phase changes at the first kernel of the generator's mapping-free input).
+const infer = row.kind === 'infer';
+const phases = infer ? ['encode + decode'] : ['step 1', 'step 2', 'step 3', 'step 3', 'averaged update'];
+const noise = infer ? Array.from({ length: 2 * (lod + 1) }, (_, k) => {
+  const s = noiseShape(k, row.batch);
+  return tf.tensor4d(seededNormals(5 + k, s[0] * s[1] * s[2] * s[3]), s);
+}) : [];
 const phaseWall = new Map();
 let updates = 0;
 let mark = 0;
@@ -185,17 +192,26 @@ const faults = () => process.resourceUsage().minorPageFault;
 async function iteration(record) {
   const before = poolStats();
   const faults0 = faults();
+  const cpu0 = process.cpuUsage();
   recording = record;
   updates = 0;
   phase = phases[0];
   mark = now();
   const t0 = mark;
-  await trainIteration(st, x, level, opts);
+  if (infer) {
+    const img = tf.tidy(() => model.decode(model.encode(x, { lod }), { lod, noise }));
+    await img.data();
+    img.dispose();
+  } else {
+    await trainIteration(st, x, level, opts);
+  }
   const end = now();
   if (record) addWall(phase, end - mark);
   recording = false;
   const after = poolStats();
   if (after.fresh !== undefined) console.error(`  pool: ${after.fresh - before.fresh} fresh (${((after.freshBytes - before.freshBytes) / 2 ** 20).toFixed(0)} MB), ${after.reused - before.reused} reused`);
+  const cpu = process.cpuUsage(cpu0);
+  console.error(`  CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (system ${(cpu.system / 1e6).toFixed(2)} s)`);
   console.error(`  page faults: ${faults() - faults0} (${((faults() - faults0) * 4 / 1024).toFixed(0)} MB of fresh pages)`);
   return end - t0;
 }

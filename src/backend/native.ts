@@ -206,7 +206,13 @@ function cpuKernel(name: string): KernelFn {
   return k.kernelFunc as unknown as KernelFn;
 }
 
-function makeKernels(n: NativeAddon) {
+/**
+ * The convolution and product kernels. `elementwise`: the native elementwise
+ * kernels by name (nativeElementwiseKernels), which the fused kernels'
+ * bias and activation use where they exist (else the cpu kernel).
+ */
+function makeKernels(n: NativeAddon, elementwise: Readonly<Record<string, KernelFn>> = {}) {
+  const kernel = (name: string): KernelFn => elementwise[name] ?? cpuKernel(name);
   // Native Conv2D; null means "not a case we handle" (the caller falls back).
   function conv2d(backend: CpuBackend, x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap): TensorInfo | null {
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
@@ -255,23 +261,23 @@ function makeKernels(n: NativeAddon) {
     return backend.makeTensorInfo([...outer, M, N], 'float32', out);
   }
 
-  // Bias and activation after a native product, as the cpu fused kernels do.
+  // Bias and activation after a native product, as the cpu fused kernels do (each its own kernel: the same bits).
   function epilogue(backend: CpuBackend, result: TensorInfo, bias: TensorInfo | undefined, prelu: TensorInfo | undefined,
     activation: string | undefined, leakyreluAlpha: number | undefined): TensorInfo {
     let current = result;
     if (bias) {
-      const next = cpuKernel('Add')({ inputs: { a: current, b: bias }, backend }) as TensorInfo;
+      const next = kernel('Add')({ inputs: { a: current, b: bias }, backend }) as TensorInfo;
       backend.disposeIntermediateTensorInfo(current);
       current = next;
     }
     if (activation && activation !== 'linear') {
       const act: Record<string, () => TensorInfo> = {
-        relu: () => cpuKernel('Relu')({ inputs: { x: current }, backend }) as TensorInfo,
-        relu6: () => cpuKernel('Relu6')({ inputs: { x: current }, backend }) as TensorInfo,
-        elu: () => cpuKernel('Elu')({ inputs: { x: current }, backend }) as TensorInfo,
-        sigmoid: () => cpuKernel('Sigmoid')({ inputs: { x: current }, backend }) as TensorInfo,
-        prelu: () => cpuKernel('Prelu')({ inputs: { x: current, alpha: prelu }, backend }) as TensorInfo,
-        leakyrelu: () => cpuKernel('LeakyRelu')({ inputs: { x: current }, backend, attrs: { alpha: leakyreluAlpha ?? 0.2 } }) as TensorInfo,
+        relu: () => kernel('Relu')({ inputs: { x: current }, backend }) as TensorInfo,
+        relu6: () => kernel('Relu6')({ inputs: { x: current }, backend }) as TensorInfo,
+        elu: () => kernel('Elu')({ inputs: { x: current }, backend }) as TensorInfo,
+        sigmoid: () => kernel('Sigmoid')({ inputs: { x: current }, backend }) as TensorInfo,
+        prelu: () => kernel('Prelu')({ inputs: { x: current, alpha: prelu }, backend }) as TensorInfo,
+        leakyrelu: () => kernel('LeakyRelu')({ inputs: { x: current }, backend, attrs: { alpha: leakyreluAlpha ?? 0.2 } }) as TensorInfo,
       };
       const f = act[activation];
       if (!f) throw new Error(`Activation ${activation} has not been implemented for the native backend.`);
@@ -373,7 +379,8 @@ export async function registerNativeBackend(): Promise<void> {
     }, 1);
   }
   registerReduceGradients();
-  const native = { ...nativeElementwiseKernels(n), ...nativeStyleEpilogueKernels(n), ...nativeInstanceStatsKernels(n), ...nativeLeakyTwiceKernels(n), ...makeKernels(n) };
+  const elementwise = nativeElementwiseKernels(n);
+  const native = { ...elementwise, ...nativeStyleEpilogueKernels(n), ...nativeInstanceStatsKernels(n), ...nativeLeakyTwiceKernels(n), ...makeKernels(n, elementwise) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });
