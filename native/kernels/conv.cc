@@ -3,6 +3,7 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -289,28 +290,61 @@ struct PackBIm2col {
 
 // dw[ky,kx,ci,co] = sum_p x[p shifted by (ky,kx), ci] dy[p, co].
 // Computed as dw^T[co][(ky,kx,ci)] = dy^T * im2col(x): the expensive gather
-// (im2col) is the B operand, packed in contiguous channel runs, and threads
-// split its columns so no thread repeats another's gather.
+// (im2col) is the B operand, packed in contiguous channel runs.
+//
+// The reduction runs over every pixel of the batch (K), far longer than the
+// output (outC x taps*inC) is wide, so the pixels are split into parts, each
+// a GEMM of its own into private partial sums, added in part order: each
+// part packs its slice of dy and of im2col once. (Splitting output rows or
+// columns across threads instead makes every thread repack the operand of
+// the dimension it does not split: twice the minimal packing or more.) The
+// parts depend on the shape only, not on the thread count, so neither do the
+// results.
 bool conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
   if (!workspace_ok()) return false;
   const int M = s.outC, N = s.kH * s.kW * s.inC, K = s.batch * s.outH * s.outW;
-  Scratch scratch(ScratchSlot::kTransposed, sizeof(float) * static_cast<size_t>(M) * N);
-  float* dwt = scratch.floats();
-  if (!dwt) return false;
+  const size_t mn = static_cast<size_t>(M) * N;
   PackADyT pa{dy, s.outC};
   PackBIm2col pb{&s, x, N};
-  auto row = [dwt, N](int i) { return dwt + static_cast<size_t>(i) * N; };
-  const bool ok = gemm(M, N, K, pa, pb, row, false, Split::N);
-  if (ok) {
-    // dw[n][co] = dwt[co][n]
-    parallel_for(std::min(N, num_threads()), [&](int t) {
-      const int T = std::min(N, num_threads());
-      const int n0 = static_cast<int>(static_cast<long long>(N) * t / T), n1 = static_cast<int>(static_cast<long long>(N) * (t + 1) / T);
-      for (int n = n0; n < n1; ++n)
-        for (int co = 0; co < M; ++co) dw[static_cast<size_t>(n) * M + co] = dwt[static_cast<size_t>(co) * N + n];
+  const int kblocks = (K + KC - 1) / KC;
+  // Parts of at least 16 depth blocks; their partial sums stay within 64 MB.
+  const int parts = std::max(1, std::min({(kblocks + 15) / 16, 64, static_cast<int>((size_t{64} << 20) / (sizeof(float) * std::max<size_t>(mn, 1)))}));
+  Scratch scratch(sizeof(float) * mn * parts);
+  float* sums = scratch.floats();  // parts x [M][N]; part 0 ends up with the total
+  if (!sums) return false;
+  std::atomic<bool> ok{true};
+  parallel_for(parts, [&](int t) {
+    const int k0 = std::min(K, split_at(kblocks, parts, t, KC, K)), k1 = std::min(K, split_at(kblocks, parts, t + 1, KC, K));
+    float* mine = sums + mn * t;
+    if (k0 >= k1 || !workspace_ok()) {
+      if (k0 < k1) ok.store(false);
+      std::memset(mine, 0, sizeof(float) * mn);
+      return;
+    }
+    auto row = [mine, N](int i) { return mine + static_cast<size_t>(i) * N; };
+    gemm_range(Range{0, M, 0, N, k0, k1}, pa, pb, row, false);
+  });
+  if (!ok.load()) return false;
+  const int T = num_threads();
+  if (parts > 1) {
+    const int chunks = static_cast<int>(std::min<size_t>(mn / 4096 + 1, static_cast<size_t>(4 * T)));
+    parallel_for(chunks, [&](int c) {
+      const size_t i0 = mn * c / chunks, i1 = mn * (c + 1) / chunks;
+      for (int t = 1; t < parts; ++t) {
+        const float* __restrict p = sums + mn * t;
+        float* __restrict acc = sums;
+        for (size_t i = i0; i < i1; ++i) acc[i] += p[i];
+      }
     });
   }
-  return ok;
+  // dw[n][co] = sum[co][n]
+  parallel_for(std::min(N, T), [&](int t) {
+    const int P = std::min(N, T);
+    const int n0 = static_cast<int>(static_cast<long long>(N) * t / P), n1 = static_cast<int>(static_cast<long long>(N) * (t + 1) / P);
+    for (int n = n0; n < n1; ++n)
+      for (int co = 0; co < M; ++co) dw[static_cast<size_t>(n) * M + co] = sums[static_cast<size_t>(co) * N + n];
+  });
+  return true;
 }
 
 }  // namespace alae

@@ -195,7 +195,7 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
   const int tk = p.tk;
   const int kblocks = (K + KC - 1) / KC;
   const size_t mn = static_cast<size_t>(M) * N;
-  Scratch scratch(ScratchSlot::kSplitSums, sizeof(float) * mn * (tk - 1));
+  Scratch scratch(sizeof(float) * mn * (tk - 1));
   float* buf = scratch.floats();
   if (!buf) return false;
   parallel_for(tk, [&](int t) {
@@ -346,7 +346,7 @@ bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, cons
   const size_t mn = static_cast<size_t>(M) * N;
   while (tk > 2 && 8.0 * mn * tk > 128.0 * 1024 * 1024) --tk;
   const int kblocks = (K + KC - 1) / KC;
-  Scratch scratch(ScratchSlot::kSplitSums, sizeof(double) * mn * tk);
+  Scratch scratch(sizeof(double) * mn * tk);
   double* buf = scratch.doubles();
   if (!buf) return false;
   parallel_for(tk, [&](int t) {

@@ -199,17 +199,17 @@ struct SlotBuffer {
   ~SlotBuffer() { free_floats(p); }
 };
 
-thread_local SlotBuffer slot_buffers[static_cast<int>(ScratchSlot::kCount)];
+thread_local SlotBuffer scratch_buffer;
 
 }  // namespace
 
-Scratch::Scratch(ScratchSlot slot, size_t bytes) {
+Scratch::Scratch(size_t bytes) {
   if (bytes > kScratchKeep) {
     p_ = aligned_floats((bytes + sizeof(float) - 1) / sizeof(float));
     owned_ = true;
     return;
   }
-  SlotBuffer& b = slot_buffers[static_cast<int>(slot)];
+  SlotBuffer& b = scratch_buffer;
   if (b.bytes < bytes) {
     free_floats(b.p);
     b.p = aligned_floats((bytes + sizeof(float) - 1) / sizeof(float));

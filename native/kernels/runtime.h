@@ -23,16 +23,16 @@ void free_floats(float* p);
 inline double* aligned_doubles(size_t n) { return reinterpret_cast<double*>(aligned_floats(2 * n)); }
 inline void free_doubles(double* p) { free_floats(reinterpret_cast<float*>(p)); }
 
-// A kernel's temporary buffer, kept between calls: each thread has one buffer
-// per slot that only grows (up to kScratchKeep bytes; a larger request gets a
-// one-off allocation). A fresh allocation of a few MB is a fresh mmap whose
-// pages the OS faults in on first touch, on a VM often slower than the
-// kernel's own work. Use one slot per buffer live at the same time.
-enum class ScratchSlot { kTransposed, kSplitSums, kCount };
+// A kernel's temporary buffer (partial sums of a split reduction), kept
+// between calls: each thread has one buffer that only grows (up to
+// kScratchKeep bytes; a larger request gets a one-off allocation). A fresh
+// allocation of a few MB is a fresh mmap whose pages the OS faults in on
+// first touch, on a VM often slower than the kernel's own work. One Scratch
+// at a time per thread.
 constexpr size_t kScratchKeep = size_t{64} << 20;
 class Scratch {
  public:
-  Scratch(ScratchSlot slot, size_t bytes);
+  explicit Scratch(size_t bytes);
   ~Scratch();
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
