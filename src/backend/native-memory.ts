@@ -17,7 +17,9 @@
  *
  * Buffers released but not taken again within RETIRE_AFTER allocations are
  * dropped (left to the garbage collector), so a size used once does not stay
- * pinned; ALAE_NATIVE_POOL=0 turns the pool off (every output is a fresh
+ * pinned, and so is the whole pool once no kernel has allocated for IDLE_MS
+ * (a training run over: its working set is not kept for the rest of the
+ * process). ALAE_NATIVE_POOL=0 turns the pool off (every output is a fresh
  * array, as on the cpu backend).
  */
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -35,12 +37,15 @@ interface Owner {
 
 /** Allocations a released buffer may wait for a taker before it is dropped. */
 const RETIRE_AFTER = 1 << 16;
+/** Without an allocation for this long, the pool lets everything go. */
+const IDLE_MS = 5000;
 
 export class BufferPool {
   private readonly owners = new WeakMap<ArrayBufferLike, Owner>();
   private readonly free = new Map<string, { a: Pooled; at: number }[]>();
   private tick = 0;
   private lastSweep = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
   /** Buffers handed out: fresh (allocated) and reused. */
   readonly stats = { fresh: 0, reused: 0, freshBytes: 0 };
 
@@ -86,6 +91,7 @@ export class BufferPool {
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
     list.push({ a: o.base, at: this.tick });
+    this.watchIdle();
   }
 
   /** `values` left the backend (readSync): never reuse its buffer. */
@@ -104,6 +110,18 @@ export class BufferPool {
   private owner(values: unknown): Owner | undefined {
     if (!ArrayBuffer.isView(values)) return undefined;
     return this.owners.get(values.buffer);
+  }
+
+  /** Drops every waiting buffer once IDLE_MS pass without an allocation (the timer does not keep the process alive). */
+  private watchIdle(): void {
+    if (this.idleTimer) return;
+    const at = this.tick;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.tick === at) this.free.clear();
+      else if (this.free.size > 0) this.watchIdle();
+    }, IDLE_MS);
+    this.idleTimer.unref?.();
   }
 
   private sweep(): void {

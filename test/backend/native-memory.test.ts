@@ -4,7 +4,7 @@
  * never while something can still see it (a zero-copy view, an array read out
  * with dataSync, the caller's own array behind tf.tensor).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
 import { nativeAvailable, registerNativeBackend } from '../../src/backend/native.js';
@@ -74,6 +74,28 @@ describe.skipIf(!available)('native buffer pool', () => {
     expect(storage(y)).not.toBe(mine);
     expect(mine[0]).toBe(7);
     y.dispose();
+  });
+
+  it('lets its buffers go once no kernel has allocated for a while', () => {
+    vi.useFakeTimers();
+    try {
+      const own = new BufferPool();
+      const a = own.floats(64);
+      own.retain(a);
+      own.release(a);
+      expect(own.freeBytes()).toBe(256);
+      vi.advanceTimersByTime(4000);
+      own.retain(own.floats(64)); // an allocation within the interval keeps the pool
+      const b = own.floats(32);
+      own.retain(b);
+      own.release(b);
+      vi.advanceTimersByTime(4000);
+      expect(own.freeBytes()).toBeGreaterThan(0);
+      vi.advanceTimersByTime(10000);
+      expect(own.freeBytes()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('leaves no tensors behind and keeps results right across reuse', () => {
