@@ -4,8 +4,9 @@ export type { TrainReport, IterationInfo, TrainerCallbacks, SessionOptions, Star
 export { trainIteration, blendReal, lerpAveraged, averagingBeta, drawNoise, MIN_MODEL_BLEND } from './step.js';
 export type { TrainState, StepLevel, StepOptions, StepLosses } from './step.js';
 export * from './schedule.js';
-export { encodeCheckpoint, decodeCheckpoint, readCheckpoint, writeCheckpoint, findCheckpoint, checkpointName, CHECKPOINT_FORMAT, CHECKPOINT_DIR, LATEST_FILE } from './checkpoint.js';
-export type { CheckpointData, TrainProgress, MetricsRecord, OptimizerSnapshot, LossSums } from './checkpoint.js';
+export { decodeCheckpoint, readCheckpoint, writeCheckpoint, findCheckpoint, checkpointName, CHECKPOINT_DIR, LATEST_FILE } from './checkpoint.js';
+export type { CheckpointData, TrainProgress, MetricsRecord, LossSums } from './checkpoint.js';
+export { encodeCheckpointFile, CHECKPOINT_FORMAT, type OptimizerSnapshot } from '../io/checkpoint-file.js';
 export { readMetrics, repairMetrics, METRICS_FILE } from './metrics.js';
 export { writeSampleGrid, sampleRows, gridPixels, SAMPLE_ROWS } from './samples.js';
 export { readReferenceStart, isReferenceCheckpoint } from './reference.js';
