@@ -29,12 +29,13 @@ export class FileSource implements ByteSource {
     readonly file: string,
   ) {}
 
-  static open(file: string): FileSource {
+  /** `what` names the file in the error when it cannot be opened. */
+  static open(file: string, what = 'the file'): FileSource {
     let fd: number;
     try {
       fd = openSync(file, 'r');
     } catch (e) {
-      throw new AlaeError(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+      throw new AlaeError(`cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
     }
     try {
       const st = fstatSync(fd);

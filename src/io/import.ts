@@ -44,11 +44,14 @@ export function referenceName(net: NetworkName, copy: NetworkCopy): string {
   return CHECKPOINT_NAMES[net] + SUFFIX[copy];
 }
 
-/** The entries under 'models' that train_alae.py saves and loads (its model_dict), in its order. */
+/** The networks in train_alae.py's order (its model_dict): E, G, D, F. */
+const SAVED_ORDER: readonly NetworkName[] = ['encoder', 'decoder', 'mapping_d', 'mapping_f'];
+
+/** The entries under 'models' that train_alae.py saves and loads, in its order. */
 export const REFERENCE_MODELS: readonly string[] = [
-  ...NETWORKS.map((n) => referenceName(n, 'trained')),
+  ...SAVED_ORDER.map((n) => referenceName(n, 'trained')),
   DLATENT_AVG,
-  ...NETWORKS.map((n) => referenceName(n, 'averaged')),
+  ...SAVED_ORDER.map((n) => referenceName(n, 'averaged')),
 ];
 
 /** The auxiliary states train_alae.py restores, by name. */

@@ -19,7 +19,7 @@ export type WeightsFileKind = 'model' | 'checkpoint' | 'reference';
 
 /** The kind of weights file `file` is, from its first bytes (and a safetensors file's header). */
 export async function sniffWeightsFile(file: string): Promise<WeightsFileKind> {
-  const source = FileSource.open(file);
+  const source = FileSource.open(file, 'the model');
   let head: Uint8Array;
   try {
     head = source.read(0, Math.min(source.size, 9));

@@ -205,7 +205,7 @@ const LEGACY_HEAD_BYTES = 64 * 1024;
  * front of the data (read in growing pieces until they parse).
  */
 export async function readTorchCheckpointHeader(path: string): Promise<CheckpointHeader> {
-  const source = FileSource.open(path);
+  const source = FileSource.open(path, 'the checkpoint');
   try {
     return guarded(path, () => {
       const format = formatOf(source.read(0, Math.min(source.size, 262)), path);
