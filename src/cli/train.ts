@@ -14,9 +14,9 @@ import { type AlaeConfig, type DeepPartial, resolveConfig, resolutionOf } from '
 import { AlaeError } from '../errors.js';
 import { openDataset } from '../data/open.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { openWeights } from '../io/open.js';
+import { isReferenceCheckpoint, openWeights } from '../io/open.js';
 import { type CheckpointData, findCheckpoint, readCheckpoint } from '../train/checkpoint.js';
-import { isReferenceCheckpoint, readReferenceStart } from '../train/reference.js';
+import { readReferenceStart } from '../train/reference.js';
 import { type IterationInfo, type SessionOptions, type TrainReport, Trainer } from '../train/trainer.js';
 import { type Level, learningRate, lodForEpoch } from '../train/schedule.js';
 import { type DashboardState, emptyDashboard, formatDuration } from '../tui/train-dashboard.js';

@@ -9,7 +9,8 @@ export type { CheckpointData, TrainProgress, MetricsRecord, LossSums } from './c
 export { encodeCheckpointFile, CHECKPOINT_FORMAT, type OptimizerSnapshot } from '../io/checkpoint-file.js';
 export { readMetrics, repairMetrics, METRICS_FILE } from './metrics.js';
 export { writeSampleGrid, sampleRows, gridPixels, SAMPLE_ROWS } from './samples.js';
-export { readReferenceStart, isReferenceCheckpoint } from './reference.js';
+export { readReferenceStart } from './reference.js';
+export { isReferenceCheckpoint } from '../io/open.js';
 export type { ReferenceStart } from './reference.js';
 export { seededNormals } from './noise.js';
 export { LREQAdam } from './lreq-adam.js';

@@ -11,8 +11,6 @@ import { AlaeError } from '../errors.js';
 import { copyGap, importCheckpoint } from '../io/import.js';
 import type { AdamStateArrays } from './lreq-adam.js';
 
-export { isReferenceCheckpoint } from '../io/open.js';
-
 export interface ReferenceStart {
   config: AlaeConfig;
   trained: Map<string, Float32Array>;
