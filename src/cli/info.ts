@@ -125,7 +125,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
           extra = `\nfile              ${file}${m.metadata.source ? `\nsource            ${m.metadata.source}${m.metadata.kimg ? `, ${m.metadata.kimg} kimg` : ''}` : ''}`;
         }
       }
-      process.stdout.write((cfg ? describeConfig(cfg) : '') + (cfg ? extra : extra.slice(1)) + '\n');
+      process.stdout.write((cfg ? describeConfig(cfg) + extra : extra.slice(1)) + '\n');
     } catch (e) {
       process.stderr.write(`alae info: ${(e as Error).message}\n`);
       status = 1;

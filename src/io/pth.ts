@@ -220,7 +220,7 @@ export async function readTorchCheckpointHeader(path: string): Promise<Checkpoin
         try {
           return { value: readLegacyCheckpoint(head, path, source.size, true), format, bytesRead: source.bytesRead };
         } catch (e) {
-          // A pickle cut off by the end of what was read parses once more is read; at the file's end the error is the file's.
+          // A pickle cut off where the read ended parses once more is read; with the whole file read, the error is the file's own.
           if (!(e instanceof PickleError) || head.length === source.size) throw e;
         }
       }
