@@ -22,7 +22,7 @@
  */
 import { type AlaeConfig, type ModelConfig, PRESET_NAMES, resolveConfig, styleCount } from '../config/config.js';
 import { AlaeError } from '../errors.js';
-import { CHECKPOINT_NAMES, NETWORKS, type NetworkName, bufferSpecs, paramSpecs } from '../model/params.js';
+import { CHECKPOINT_NAMES, NETWORKS, type NetworkName, type ParamSpec, bufferSpecs, paramSpecs } from '../model/params.js';
 import type { OptimizerState } from './checkpoint-file.js';
 import { fromTorchLayout } from './layout.js';
 import { PickleDict, pickleGet, pyTypeName, type PickleValue } from './pickle.js';
@@ -42,6 +42,11 @@ const DLATENT_AVG = 'dlatent_avg';
 /** The name under 'models' of one network of one copy. */
 export function referenceName(net: NetworkName, copy: NetworkCopy): string {
   return CHECKPOINT_NAMES[net] + SUFFIX[copy];
+}
+
+/** Where the file keeps a parameter of one copy: `generator_s.const` for our `decoder.const`. */
+function referenceKey(p: ParamSpec, copy: NetworkCopy): string {
+  return `${referenceName(p.network, copy)}.${p.name.slice(p.network.length + 1)}`;
 }
 
 /** The networks in train_alae.py's order (its model_dict): E, G, D, F. */
@@ -170,6 +175,8 @@ interface Scan {
   top: PickleDict;
   dicts: Map<string, PickleDict>;
   contents: ReferenceContents;
+  /** The blur kernels present (`<model>.<key>`), found by checkShapes: fixed values, checked on import. */
+  blur: string[];
 }
 
 /**
@@ -252,7 +259,7 @@ function scan(root: PickleValue, file: string): Scan {
     config: null,
     problem: null,
   };
-  return { top, dicts, contents };
+  return { top, dicts, contents, blur: [] };
 }
 
 /**
@@ -328,6 +335,7 @@ function checkShapes(s: Scan, config: AlaeConfig): void {
       const found = (t as TorchTensor).shape;
       if (found.join(',') !== shape.join(',')) throw new Unfit(`${entry.name}.${key}: expected shape [${shape}], found [${found}]`);
       if (want.has(key)) params += (t as TorchTensor).numel;
+      else s.blur.push(`${entry.name}.${key}`);
     }
     for (const [k, shape] of want) if (!dict.has(k)) throw new Unfit(`missing tensor ${entry.name}.${k} (expected shape [${shape}])`);
     entry.params = params;
@@ -373,16 +381,14 @@ export async function importCheckpoint(file: string, opts: { preset?: string } =
   const config = contents.config;
   const raw = new Map<string, RawTensor>();
   for (const [name, dict] of s.dicts) for (const [k, t] of dict) raw.set(`${name}.${String(k)}`, { shape: [...(t as TorchTensor).shape], data: tensorToFloat32(t as TorchTensor) });
-  for (const [key, t] of raw) {
-    if (/\.blur\.weight$/.test(key) && t.data.some((v, i) => v !== BLUR[i % 9])) throw new AlaeError(`${key} is not the reference's fixed blur kernel`, file);
-  }
+  for (const key of s.blur) if (raw.get(key)!.data.some((v, i) => v !== BLUR[i % 9])) throw new AlaeError(`${key} is not the reference's fixed blur kernel`, file);
   const dlatentAvg = raw.get(`${DLATENT_AVG}.buff`)?.data ?? new Float32Array(styleCount(config.model) * config.model.latentSize);
   const specs = paramSpecs(config.model);
   const take = (copy: NetworkCopy): Map<string, Float32Array> | null => {
     if (!contents.copies[copy]) return null;
     const out = new Map<string, Float32Array>();
     for (const p of specs) {
-      const t = raw.get(`${referenceName(p.network, copy)}.${p.name.slice(p.network.length + 1)}`)!;
+      const t = raw.get(referenceKey(p, copy))!;
       out.set(p.name, fromTorchLayout(t.data, t.shape, p.layout).data);
     }
     out.set('dlatent_avg.buff', dlatentAvg);
@@ -399,7 +405,7 @@ export async function importCheckpoint(file: string, opts: { preset?: string } =
  * buffers (encoder then mapping_tl; generator then mapping_fl).
  */
 function readOptimizers(s: Scan, specs: ReturnType<typeof paramSpecs>, file: string): ReferenceCheckpoint['optimizers'] {
-  const byRef = new Map(specs.map((p) => [`${referenceName(p.network, 'trained')}.${p.name.slice(p.network.length + 1)}`, p]));
+  const byRef = new Map(specs.map((p) => [referenceKey(p, 'trained'), p]));
   const one = (optName: string, nets: NetworkName[]): OptimizerState | null => {
     const opt = auxiliaryItem(s.top, optName);
     if (!(opt instanceof PickleDict)) return null;

@@ -15,7 +15,7 @@ import { infoCommand } from '../../src/cli/info.js';
 import { importCheckpoint, readReferenceContents, type ReferenceCheckpoint } from '../../src/io/import.js';
 import { chooseWeights, openWeights } from '../../src/io/open.js';
 import { PickleDict, type PickleValue } from '../../src/io/pickle.js';
-import { loadTorchCheckpoint } from '../../src/io/pth.js';
+import { loadTorchCheckpoint, TorchStorage, TorchTensor } from '../../src/io/pth.js';
 import { readReferenceStart } from '../../src/train/reference.js';
 import { torchSave } from './torch-save.js';
 
@@ -227,6 +227,37 @@ describe.skipIf(!haveReference)('reference checkpoint variants', () => {
     const file = fileOf(CASES[0], 'zip');
     await expect(importCheckpoint(file, { preset: 'test-tiny32' })).resolves.toMatchObject({ config: { name: 'test-tiny32' } });
     await expect(importCheckpoint(file, { preset: 'mnist' })).rejects.toThrow(/does not fit preset 'mnist'/);
+  });
+
+  it('within a network every key and shape is checked; blur kernels may be left out (they are fixed) but not changed', async () => {
+    const write = (name: string, edit: (g: PickleDict) => void): string => {
+      const top = variant(full, [...AVERAGED, 'dlatent_avg'], { auxiliary: false });
+      const models = top.get('models') as PickleDict;
+      const g = new PickleDict('collections.OrderedDict');
+      for (const [k, v] of models.get('generator_s') as PickleDict) g.set(k, v);
+      edit(g);
+      models.set('generator_s', g);
+      const file = path.join(dir, `${name}.zip.pth`);
+      writeFileSync(file, torchSave(top, 'zip'));
+      return file;
+    };
+    const t = (g: PickleDict, k: string) => g.get(k) as TorchTensor;
+    const wrongShape = write('wrong-shape', (g) => g.set('const', t(g, 'decode_block.0.noise_weight_1')));
+    await expect(importCheckpoint(wrongShape)).rejects.toThrow(/wrong-shape\.zip\.pth: generator_s\.const: expected shape \[1,64,4,4\], found \[1,64,1,1\]/);
+    const missing = write('missing', (g) => g.delete('const'));
+    await expect(importCheckpoint(missing)).rejects.toThrow(/missing tensor generator_s\.const \(expected shape \[1,64,4,4\]\)/);
+    const extra = write('extra', (g) => g.set('const_2', t(g, 'const')));
+    await expect(importCheckpoint(extra)).rejects.toThrow(/1 tensors do not belong to a imported model: generator_s\.const_2/);
+    const blurs = [...(full.get('models') as PickleDict).get('generator_s') as PickleDict].filter(([k]) => String(k).endsWith('.blur.weight'));
+    expect(blurs.length).toBe(4);
+    const noBlur = write('no-blur', (g) => blurs.forEach(([k]) => g.delete(k)));
+    expectSameArrays((await importCheckpoint(noBlur)).averaged!, ref.averaged!, true);
+    const changed = write('changed-blur', (g) => {
+      const b = t(g, String(blurs[1][0]));
+      const bytes = new Uint8Array(new Float32Array(b.numel).fill(1 / 9).buffer);
+      g.set(blurs[1][0], new TorchTensor(new TorchStorage('float32', b.numel, 'box', 'cpu', 'made', bytes.length, () => bytes), 0, b.shape, b.stride));
+    });
+    await expect(importCheckpoint(changed)).rejects.toThrow(`generator_s.${String(blurs[1][0])} is not the reference's fixed blur kernel`);
   });
 
   it('a file without a complete copy does not import; its header still says what it holds', async () => {
