@@ -1,6 +1,6 @@
 /** `alae import <file.pth> [--preset P] --out <model.safetensors> [--weights averaged|trained]`. */
 import { parse } from './args.js';
-import { chooseWeights, openWeights } from '../io/open.js';
+import { chooseWeights, openWeights, sniffWeightsFile } from '../io/open.js';
 import { encodeModelFile } from '../io/model-file.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { describeConfig } from './info.js';
@@ -21,6 +21,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   const which = values.weights;
   if (which !== undefined && which !== 'averaged' && which !== 'trained') throw new AlaeError(`--weights must be 'averaged' or 'trained' (got '${which}')`);
   const file = positionals[0];
+  if ((await sniffWeightsFile(file)) === 'model') throw new AlaeError('is already an alae model file: nothing to import', file);
   const weights = await openWeights(file, { preset: values.preset });
   const { arrays, copy, notes } = chooseWeights(weights, which);
   await writeFileAtomic(values.out, encodeModelFile(weights.config, arrays, { source: file, weights: copy }));

@@ -53,7 +53,7 @@ function referenceKey(p: ParamSpec, copy: NetworkCopy): string {
 const SAVED_ORDER: readonly NetworkName[] = ['encoder', 'decoder', 'mapping_d', 'mapping_f'];
 
 /** The entries under 'models' that train_alae.py saves and loads, in its order. */
-export const REFERENCE_MODELS: readonly string[] = [
+const REFERENCE_MODELS: readonly string[] = [
   ...SAVED_ORDER.map((n) => referenceName(n, 'trained')),
   DLATENT_AVG,
   ...SAVED_ORDER.map((n) => referenceName(n, 'averaged')),
@@ -67,8 +67,7 @@ export interface ModelEntry {
   name: string;
   /** 'None': saved as None, which the reference skips with a warning. */
   state: 'present' | 'None' | 'absent';
-  /** Tensors and their values as stored (buffers included); 0 unless present. */
-  tensors: number;
+  /** Values of its tensors as stored (buffers included); 0 unless present. */
   values: number;
   /** Values that are parameters of the architecture (dlatent_avg: its values); null when the architecture is unknown. */
   params: number | null;
@@ -84,7 +83,6 @@ export interface AuxiliaryEntry {
 
 /** What a reference checkpoint holds, and whether and as what it imports. */
 export interface ReferenceContents {
-  file: string;
   /** The entries of REFERENCE_MODELS, in that order. */
   models: ModelEntry[];
   /** Entries the reference does not load (`models['x']`, `auxiliary['y']`), ignored here too. */
@@ -208,7 +206,7 @@ function scan(root: PickleValue, file: string): Scan {
   const models = dictOf(top.get('models'), "the checkpoint's 'models'", file);
   const dicts = new Map<string, PickleDict>();
   const ignored: string[] = [];
-  const entries = new Map<string, ModelEntry>(REFERENCE_MODELS.map((name) => [name, { name, state: 'absent', tensors: 0, values: 0, params: null }]));
+  const entries = new Map<string, ModelEntry>(REFERENCE_MODELS.map((name) => [name, { name, state: 'absent', values: 0, params: null }]));
   for (const [key, value] of models) {
     const name = String(key);
     const entry = entries.get(name);
@@ -223,7 +221,6 @@ function scan(root: PickleValue, file: string): Scan {
     const dict = dictOf(value, `models['${name}']`, file);
     for (const [k, t] of dict) {
       if (!isTensor(t)) throw new AlaeError(`models['${name}']['${String(k)}'] is a ${pyTypeName(t)}, not a tensor`, file);
-      entry.tensors++;
       entry.values += t.numel;
     }
     entry.state = 'present';
@@ -250,7 +247,6 @@ function scan(root: PickleValue, file: string): Scan {
     if (aux instanceof PickleDict) for (const k of aux.keys()) if (!(AUXILIARY as readonly PickleValue[]).includes(k)) ignored.push(`auxiliary['${String(k)}']`);
   }
   const contents: ReferenceContents = {
-    file,
     models: [...entries.values()],
     ignored,
     copies: { trained: complete('trained'), averaged: complete('averaged') },
