@@ -71,11 +71,16 @@ function survives(bytes: Uint8Array, name: string, options?: ReadCheckpointOptio
     flattenStateDicts(root, ['models'], name);
     return true;
   } catch (err) {
-    if (!(err instanceof AlaeError)) throw new Error(`${name}: foreign error ${(err as Error)?.stack ?? String(err)}`);
-    expect(err.message.startsWith(`${name}: `), err.message).toBe(true);
-    expect(err.message).not.toContain('internal error');
-    return false;
+    return failedCleanly(err, name);
   }
+}
+
+/** An AlaeError naming the file, and no internal error; anything else fails the test. */
+function failedCleanly(err: unknown, name: string): false {
+  if (!(err instanceof AlaeError)) throw new Error(`${name}: foreign error ${(err as Error)?.stack ?? String(err)}`);
+  expect(err.message.startsWith(`${name}: `), err.message).toBe(true);
+  expect(err.message).not.toContain('internal error');
+  return false;
 }
 
 function expectRefused(bytes: Uint8Array, name: string, pattern: RegExp): void {
@@ -243,10 +248,7 @@ describe.skipIf(!haveReference)('damaged checkpoints, header only (alae info)', 
       await readReferenceContents(file);
       return true;
     } catch (err) {
-      if (!(err instanceof AlaeError)) throw new Error(`${name}: foreign error ${(err as Error)?.stack ?? String(err)}`);
-      expect(err.message.startsWith(`${file}: `), err.message).toBe(true);
-      expect(err.message).not.toContain('internal error');
-      return false;
+      return failedCleanly(err, file);
     }
   }
 
