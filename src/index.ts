@@ -10,7 +10,8 @@ export { AlaeModel, STYLE_LEVELS, type DecodeOptions, type EncodeOptions } from 
 export { type NoiseMaps, noiseShape } from './model/generator.js';
 export { type ParamSpec, type NetworkName, paramSpecs, countParams } from './model/params.js';
 export { BACKENDS, type BackendName, type BackendRequest, useBackend, activeBackend, requestedBackend } from './backend/backend.js';
-export { importCheckpoint, type ReferenceCheckpoint } from './io/import.js';
+export { importCheckpoint, readReferenceContents, type ReferenceCheckpoint, type ReferenceContents, type NetworkCopy } from './io/import.js';
+export { openWeights, chooseWeights, sniffWeightsFile, type WeightsFile, type WeightsFileKind } from './io/open.js';
 export { saveModel, loadModelFile, readModelFile, encodeModelFile } from './io/model-file.js';
 export { runParity, type CaseResult } from './parity/parity.js';
 export { Rng } from './util/random.js';

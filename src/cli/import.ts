@@ -1,6 +1,6 @@
 /** `alae import <file.pth> [--preset P] --out <model.safetensors> [--weights averaged|trained]`. */
 import { parse } from './args.js';
-import { importCheckpoint } from '../io/import.js';
+import { chooseWeights, openWeights, sniffWeightsFile } from '../io/open.js';
 import { encodeModelFile } from '../io/model-file.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { describeConfig } from './info.js';
@@ -11,17 +11,20 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (values.help || positionals.length !== 1 || !values.out) {
     process.stdout.write(
       'usage: alae import <file.pth> --out <model.safetensors> [--preset P] [--weights averaged|trained]\n' +
-        '  Reads a checkpoint written by the reference ALAE (zip or legacy .pth). The averaged\n' +
-        '  networks (*_s), which the reference uses for inference, are the default; --weights trained\n' +
-        '  takes the trained ones. The preset is inferred from the shapes unless given.\n',
+        '  Reads a checkpoint written by the reference ALAE (zip or legacy .pth; also one of alae train\'s).\n' +
+        '  The averaged networks (*_s), which the reference uses for inference, are the default (a file\n' +
+        '  without them gives its trained ones); --weights trained takes the trained ones. The preset is\n' +
+        '  inferred from the shapes unless given. alae info <file.pth> shows what a file holds.\n',
     );
     return values.help ? 0 : 2;
   }
-  const which = values.weights ?? 'averaged';
-  if (which !== 'averaged' && which !== 'trained') throw new AlaeError(`--weights must be 'averaged' or 'trained' (got '${which}')`);
-  const ckpt = await importCheckpoint(positionals[0], { preset: values.preset });
-  const arrays = which === 'averaged' ? ckpt.averaged : ckpt.trained;
-  await writeFileAtomic(values.out, encodeModelFile(ckpt.config, arrays, { source: positionals[0], weights: which }));
-  process.stdout.write(`${describeConfig(ckpt.config)}\nwrote ${values.out} (${which} weights of ${positionals[0]})\n`);
+  const which = values.weights;
+  if (which !== undefined && which !== 'averaged' && which !== 'trained') throw new AlaeError(`--weights must be 'averaged' or 'trained' (got '${which}')`);
+  const file = positionals[0];
+  if ((await sniffWeightsFile(file)) === 'model') throw new AlaeError('is already an alae model file: nothing to import', file);
+  const weights = await openWeights(file, { preset: values.preset });
+  const { arrays, copy, notes } = chooseWeights(weights, which);
+  await writeFileAtomic(values.out, encodeModelFile(weights.config, arrays, { source: file, weights: copy }));
+  process.stdout.write(`${describeConfig(weights.config)}\n${notes.map((n) => `note: ${n}\n`).join('')}wrote ${values.out} (${copy} weights of ${file})\n`);
   return 0;
 }

@@ -14,10 +14,9 @@ import { type AlaeConfig, type DeepPartial, resolveConfig, resolutionOf } from '
 import { AlaeError } from '../errors.js';
 import { openDataset } from '../data/open.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { importCheckpoint } from '../io/import.js';
-import { readModelFile } from '../io/model-file.js';
-import { type CheckpointData, decodeCheckpoint, findCheckpoint, readCheckpoint } from '../train/checkpoint.js';
-import { isReferenceCheckpoint, readReferenceStart } from '../train/reference.js';
+import { isReferenceCheckpoint, openWeights } from '../io/open.js';
+import { type CheckpointData, findCheckpoint, readCheckpoint } from '../train/checkpoint.js';
+import { readReferenceStart } from '../train/reference.js';
 import { type IterationInfo, type SessionOptions, type TrainReport, Trainer } from '../train/trainer.js';
 import { type Level, learningRate, lodForEpoch } from '../train/schedule.js';
 import { type DashboardState, emptyDashboard, formatDuration } from '../tui/train-dashboard.js';
@@ -112,23 +111,11 @@ async function configFrom(preset: string | undefined, file: string | undefined):
   }
 }
 
-/** Trained and averaged weights to start from (--init). */
+/** Trained and averaged weights to start from (--init): a copy a reference .pth lacks starts as the other. */
 async function initWeights(file: string): Promise<{ config: AlaeConfig; trained: Map<string, Float32Array>; averaged: Map<string, Float32Array> }> {
-  if (isReferenceCheckpoint(file)) {
-    const ck = await importCheckpoint(file);
-    return { config: ck.config, trained: ck.trained, averaged: ck.averaged };
-  }
-  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new AlaeError(`cannot read (${e.code ?? e.message})`, file);
-  });
-  try {
-    const ck = decodeCheckpoint(bytes, file);
-    return { config: ck.config, trained: ck.trained, averaged: ck.averaged };
-  } catch (e) {
-    if (!(e instanceof AlaeError) || !/model file/.test(e.message)) throw e;
-  }
-  const m = await readModelFile(file);
-  return { config: m.config, trained: m.arrays, averaged: new Map(m.arrays) };
+  const w = await openWeights(file);
+  const trained = w.trained ?? new Map(w.averaged!);
+  return { config: w.config, trained, averaged: new Map(w.averaged ?? trained) };
 }
 
 /** Same networks? (maxChannels is left out: an imported file only shows its effective value; the weights' shapes are checked on load.) */
@@ -305,7 +292,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let config: AlaeConfig;
   if (values.resume !== undefined) {
     const from = values.resume || outDir;
-    if (isReferenceCheckpoint(from)) {
+    if (await isReferenceCheckpoint(from)) {
       reference = { file: from, start: await readReferenceStart(from, { preset: values.config ? undefined : values.preset, config: values.config ? (given ?? undefined) : undefined }) };
       config = reference.start.config;
     } else {

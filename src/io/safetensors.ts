@@ -422,22 +422,3 @@ export function fromFloat32(shape: readonly number[], values: Float32Array): Saf
   }
   return { dtype: 'F32', shape: shape.slice(), data };
 }
-
-/** Is this a safetensors file (8-byte header length, then '{')? Else we treat it as a .pth. */
-export async function isSafetensors(file: string): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AlaeError(`cannot read the model${code ? ` (${code})` : ''}`, file);
-  }
-  try {
-    const buf = Buffer.alloc(9);
-    const { bytesRead } = await fh.read(buf, 0, 9, 0);
-    if (bytesRead < 9) throw new AlaeError('not a model file (too short)', file);
-    return buf[8] === 0x7b;
-  } finally {
-    await fh.close();
-  }
-}

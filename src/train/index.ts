@@ -4,11 +4,13 @@ export type { TrainReport, IterationInfo, TrainerCallbacks, SessionOptions, Star
 export { trainIteration, blendReal, lerpAveraged, averagingBeta, drawNoise, MIN_MODEL_BLEND } from './step.js';
 export type { TrainState, StepLevel, StepOptions, StepLosses } from './step.js';
 export * from './schedule.js';
-export { encodeCheckpoint, decodeCheckpoint, readCheckpoint, writeCheckpoint, findCheckpoint, checkpointName, CHECKPOINT_FORMAT, CHECKPOINT_DIR, LATEST_FILE } from './checkpoint.js';
-export type { CheckpointData, TrainProgress, MetricsRecord, OptimizerSnapshot, LossSums } from './checkpoint.js';
+export { decodeCheckpoint, readCheckpoint, writeCheckpoint, findCheckpoint, checkpointName, CHECKPOINT_DIR, LATEST_FILE } from './checkpoint.js';
+export type { CheckpointData, TrainProgress, MetricsRecord, LossSums } from './checkpoint.js';
+export { encodeCheckpointFile, CHECKPOINT_FORMAT, type OptimizerSnapshot } from '../io/checkpoint-file.js';
 export { readMetrics, repairMetrics, METRICS_FILE } from './metrics.js';
 export { writeSampleGrid, sampleRows, gridPixels, SAMPLE_ROWS } from './samples.js';
-export { readReferenceStart, isReferenceCheckpoint } from './reference.js';
+export { readReferenceStart } from './reference.js';
+export { isReferenceCheckpoint } from '../io/open.js';
 export type { ReferenceStart } from './reference.js';
 export { seededNormals } from './noise.js';
 export { LREQAdam } from './lreq-adam.js';

@@ -11,16 +11,15 @@ import type { AlaeModel } from '../model/alae.js';
 import type { NetworkName } from '../model/params.js';
 import { hostMemoryBackend } from '../backend/backend.js';
 import { adamUpdateHost } from './host-update.js';
+import type { OptimizerState } from '../io/checkpoint-file.js';
 
 export interface ParamState {
   step: number;
   expAvgSq: tf.Variable;
 }
 
-export interface AdamStateArrays {
-  /** Per parameter name: step count and v in our layout. */
-  [name: string]: { step: number; expAvgSq: Float32Array };
-}
+/** Per parameter name: step count and v in our layout (as files hold it). */
+export type AdamStateArrays = OptimizerState;
 
 export class LREQAdam {
   readonly networks: NetworkName[];
