@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandListOptions, parseSeeds, progressRenderer } from '../../src/cli/support.js';
 import { defaultRowLevels } from '../../src/cli/mix.js';
-import { AlaeError } from '../../src/errors.js';
+import { UsageError } from '../../src/cli/args.js';
 
 function fakeStream(isTTY: boolean) {
   const out: string[] = [];
@@ -42,7 +42,7 @@ describe('option parsing', () => {
   it('seeds: ranges and lists', () => {
     expect(parseSeeds('1-4')).toEqual([1, 2, 3, 4]);
     expect(parseSeeds('7, 3,10-11')).toEqual([7, 3, 10, 11]);
-    expect(() => parseSeeds('4-1')).toThrow(AlaeError);
+    expect(() => parseSeeds('4-1')).toThrow(UsageError);
     expect(() => parseSeeds('-3')).toThrow(/bad --seeds/);
   });
 

@@ -168,7 +168,7 @@ describe('image folder', () => {
 
     const bad = newDir();
     writeFileSync(join(bad, 'x.jpg'), 'garbage');
-    await expect(FolderDataset.open(bad, { channels: 3, cacheDir: join(bad, 'cache') })).rejects.toThrow(/no readable images.*x\.jpg/);
+    await expect(FolderDataset.open(bad, { channels: 3, cacheDir: join(bad, 'cache') })).rejects.toThrow(/no usable images.*x\.jpg/);
     const empty = newDir();
     await expect(openDataset(empty, { channels: 3 })).rejects.toThrow(new RegExp(`${empty}.*no \\.jpg`));
     await expect(openDataset(join(root, 'nope'), { channels: 3 })).rejects.toThrow(/nope: no such folder/);

@@ -110,7 +110,8 @@ export interface ImagePaneProps {
 export function ImagePane({ pane, rect, graphics, trueColor, cell }: ImagePaneProps) {
   const box = imageBox(rect);
   const w = rect.width;
-  const title = safeText(pane.image && pane.note ? `${pane.title} · ${pane.note}` : pane.title);
+  const named = pane.face ? `${pane.title} · ${pane.face}` : pane.title;
+  const title = safeText(pane.image && pane.note ? `${named} · ${pane.note}` : named);
   const rows: ReactElement[] = [];
   if (pane.image) {
     const fit = placeImage(rect, pane.image.width, pane.image.height, graphics === 'blocks' ? BLOCK_CELL : cell);
@@ -209,8 +210,8 @@ export function Hints({ snap, width }: { snap: TuiSnapshot; width: number }) {
   const text = snap.filtering
     ? 'type to filter · ↑↓ move · Enter keep · Esc clear'
     : snap.view === 'browse'
-      ? '↑↓ select · / filter · a/b pick · m mix · ±ψ · r seed · s save · ? help · q quit'
-      : '1-3 levels · ←→ A · ↑↓ B · x swap · ±ψ · r seed · s save · m back · ? help · q quit';
+      ? '↑↓ select · [] face · / filter · a/b pick · m mix · ±ψ · r seed · s save · ? help · q quit'
+      : '1-3 levels · ←→ A · ↑↓ B · [] {} faces · x swap · ±ψ · r seed · s save · m back · ? help · q quit';
   return (
     <Box width={width} height={1}>
       <Text color="gray" wrap="truncate">
@@ -229,6 +230,8 @@ export const HELP_KEYS: [string, string][] = [
   ['← → / a A', 'mix: step A through the images'],
   ['↑ ↓ / b B', 'mix: step B through the images'],
   ['x', 'mix: swap A and B'],
+  ['[ ]', "the previous / next face of a group photo (browse: the selected image's; mix: A's)"],
+  ['{ }', "mix: the previous / next face of B's group photo"],
   ['+ / -', 'truncation ψ up / down by 0.1 (1 = none, 0 = the average face)'],
   ['r', 're-roll the noise seed'],
   ['s', 'save the image on the right as a PNG'],
