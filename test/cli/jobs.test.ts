@@ -76,7 +76,8 @@ describe('alae encode', () => {
     expect(r.stderr).toContain('alae encode: missing.png: cannot read file (ENOENT)');
     expect(r.stderr).toContain('alae encode: junk.jpg: unsupported image format');
     expect(r.stderr).toMatch(/^encode: 5\/5 \(100%\)/m); // plain progress lines: stderr is not a TTY
-    expect(r.stdout).toContain('encoded 3 faces from 3 of 5 images');
+    expect(r.stdout).toContain('encoded 3 faces into');
+    expect(r.stdout).toContain('3 of 5 inputs done; failed: missing.png (cannot read file (ENOENT)), junk.jpg (unsupported image format)');
     const { latents, sources } = await readLatents(out);
     expect([latents.count, latents.size]).toEqual([3, 16]);
     expect(sources.map((s) => path.basename(s.file))).toEqual(['00000.png', '00001.png', '00002.png']);
@@ -163,7 +164,7 @@ describe('alae mix / interpolate / edit', () => {
     const px = await sharp(path.join(tmp, 'grid.png')).raw().toBuffer();
     expect(px.subarray(0, 3).every((v) => v === 0)).toBe(true); // the empty corner
     const bad = await alae('mix', '--source', face(0), '--target', face(1), '--levels', '6-9', '--out', 'fine.png', '--model', model, '--no-align');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a level the model does not have: bad usage, found before any encoding
     expect(bad.stderr).toContain('select nothing of the model');
     expect(existsSync(path.join(tmp, 'fine.png'))).toBe(false);
   });
@@ -199,15 +200,16 @@ describe('usage and bad models', () => {
     expect(await readdir(path.join(tmp, 'gen-bad'))).toEqual([]);
   });
 
-  it('missing arguments print usage (exit 2); bad values are named (exit 1)', async () => {
+  it('missing arguments and bad values are usage errors: one line, exit 2', async () => {
     const r = await alae('encode', face(0), '--model', model);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('usage: alae encode');
+    expect(r.stderr).toBe('alae encode: --out <latents.safetensors|latents.json> is required (alae encode --help lists the options)\n');
     const help = await alae('mix', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--grid');
+    expect(help.stdout).toContain('--force');
     const seeds = await alae('generate', '--seeds', 'a-b', '--out', 'x', '--model', model);
-    expect(seeds.code).toBe(1);
+    expect(seeds.code).toBe(2);
     expect(seeds.stderr).toContain("bad --seeds 'a-b'");
   });
 });

@@ -159,7 +159,11 @@ describe('image folder', () => {
     copyFileSync(join(CELEBA, '00004.png'), join(d, 'sub', '00004.png'));
     writeFileSync(join(d, 'notes.txt'), 'ignored');
     expect(good).toBeGreaterThan(0);
-    const ds = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache'), resolutions: [8] });
+    // The folder's own images by default (as every command reads folders); its subfolders' with recursive.
+    const flat = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache-flat'), resolutions: [8] });
+    expect(flat.files).toEqual(['00000.png', '00001.png', '00002.png']);
+    await flat.close();
+    const ds = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache'), resolutions: [8], recursive: true });
     expect(ds.size).toBe(4);
     expect(ds.files).toEqual(['00000.png', '00001.png', '00002.png', join('sub', '00004.png')]);
     expect(ds.skipped.map((s) => s.file).sort()).toEqual([join(d, 'broken.png'), join(d, 'cut.png')]);
@@ -170,7 +174,7 @@ describe('image folder', () => {
     writeFileSync(join(bad, 'x.jpg'), 'garbage');
     await expect(FolderDataset.open(bad, { channels: 3, cacheDir: join(bad, 'cache') })).rejects.toThrow(/no usable images.*x\.jpg/);
     const empty = newDir();
-    await expect(openDataset(empty, { channels: 3 })).rejects.toThrow(new RegExp(`${empty}.*no \\.jpg`));
+    await expect(openDataset(empty, { channels: 3 })).rejects.toThrow(new RegExp(`${empty}: no images in the folder \\(subfolders are read with --recursive\\)`));
     await expect(openDataset(join(root, 'nope'), { channels: 3 })).rejects.toThrow(/nope: no such folder/);
   });
 
