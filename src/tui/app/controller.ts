@@ -31,7 +31,7 @@ export { styleLevels };
 
 export interface PaneState {
   title: string;
-  /** 'face 2 of 3' for a group photo ([ and ] step through them), else ''. */
+  /** 'face 2/3' for a group photo ([ and ] step through them), else ''. */
   face: string;
   image: RawImage | null;
   /** Shown instead of (or under) the image: 'encoding…', an error, ... */
@@ -235,7 +235,7 @@ export class TuiController {
 
   private faceLabel(file: string): string {
     const n = this.encoded.get(file)?.length ?? 0;
-    return n > 1 ? `face ${this.faceIndex(file) + 1} of ${n}` : '';
+    return n > 1 ? `face ${this.faceIndex(file) + 1}/${n}` : '';
   }
 
   private mixFiles(): { a: string; b: string } | null {
@@ -278,6 +278,7 @@ export class TuiController {
         const r = await this.engine.encode(file);
         return () => {
           this.encoded.set(file, r);
+          if (r.length > 1) this.status = { kind: 'info', text: `${path.basename(file)}: ${r.length} faces, the largest shown ([ and ] step through them)` };
         };
       },
       onError: (message) => {

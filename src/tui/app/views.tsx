@@ -110,7 +110,7 @@ export interface ImagePaneProps {
 export function ImagePane({ pane, rect, graphics, trueColor, cell }: ImagePaneProps) {
   const box = imageBox(rect);
   const w = rect.width;
-  const named = pane.face ? `${pane.title} · ${pane.face}` : pane.title;
+  const named = pane.face ? `${pane.face} · ${pane.title}` : pane.title;
   const title = safeText(pane.image && pane.note ? `${named} · ${pane.note}` : named);
   const rows: ReactElement[] = [];
   if (pane.image) {
@@ -210,8 +210,8 @@ export function Hints({ snap, width }: { snap: TuiSnapshot; width: number }) {
   const text = snap.filtering
     ? 'type to filter · ↑↓ move · Enter keep · Esc clear'
     : snap.view === 'browse'
-      ? '↑↓ select · [] face · / filter · a/b pick · m mix · ±ψ · r seed · s save · ? help · q quit'
-      : '1-3 levels · ←→ A · ↑↓ B · [] {} faces · x swap · ±ψ · r seed · s save · m back · ? help · q quit';
+      ? '↑↓ select · / filter · a/b pick · m mix · ±ψ · r seed · s save · ? help · q quit'
+      : '1-3 levels · ←→ A · ↑↓ B · x swap · ±ψ · r seed · s save · m back · ? help · q quit';
   return (
     <Box width={width} height={1}>
       <Text color="gray" wrap="truncate">
