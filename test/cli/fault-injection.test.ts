@@ -25,7 +25,7 @@ import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { encodeNpy } from '../../src/io/npy.js';
-import { runCli } from '../../src/cli/run.js';
+import { alaeIn, type CliResult } from './in-process.js';
 
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
 const CELEBA = path.resolve('../shared/faces/celeba-aligned128');
@@ -45,30 +45,8 @@ async function snapshot(dir = tmp, rel = ''): Promise<Map<string, string>> {
   return out;
 }
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `alae <args>` in this process, in tmp, with stdout and stderr captured. */
-async function alae(...args: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w = { out: process.stdout.write, err: process.stderr.write };
-  const cwd = process.cwd();
-  process.stdout.write = ((s: string | Uint8Array) => out.push(String(s)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => err.push(String(s)) > 0) as typeof process.stderr.write;
-  process.chdir(tmp);
-  try {
-    const code = await runCli(args);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.chdir(cwd);
-    process.stdout.write = w.out;
-    process.stderr.write = w.err;
-  }
-}
+type Result = CliResult;
+const alae = (...args: string[]): Promise<Result> => alaeIn(tmp, ...args);
 
 interface Case {
   /** What is tried. */

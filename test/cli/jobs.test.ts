@@ -4,7 +4,7 @@
  * byte-identical reruns, failures named and skipped, exit status, nothing
  * half-written.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,6 +185,30 @@ describe('alae mix / interpolate / edit', () => {
     expect(bad.stderr).toContain('bad-d.npy: a direction must have shape [16] or [1, 16]');
     expect(existsSync(path.join(tmp, 'bad.png'))).toBe(false);
   });
+});
+
+describe('Ctrl-C keeps what is done', () => {
+  it('reconstruct: the faces written so far stay, the sheet of them is written, exit 130', async () => {
+    const out = path.join(tmp, 'interrupted');
+    const inputs = Array<string>(2000).fill(face(0));
+    const child = spawn(process.execPath, [MAIN, 'reconstruct', ...inputs, '--out', out, '--model', model, '--no-align', '--batch-size', '1', '-q', '--backend', 'cpu'], { cwd: tmp });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    while (!(existsSync(out) && (await readdir(out)).some((f) => f.endsWith('.png'))) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    const files = (await readdir(out)).filter((f) => f.endsWith('.png'));
+    expect(files).toContain('sheet.png');
+    const faces = files.length - 1;
+    expect(faces).toBeGreaterThan(0);
+    expect(faces).toBeLessThan(2000);
+    expect(await tmpFiles(out)).toEqual([]);
+    for (const f of files) expect((await sharp(path.join(out, f)).metadata()).width).toBeGreaterThan(0);
+    expect(stdout).toContain(`reconstructed ${faces} face${faces === 1 ? '' : 's'} into ${out}`);
+    expect(stdout).toContain(`${faces} of 2000 inputs done (interrupted)`);
+  }, 120_000);
 });
 
 describe('usage and bad models', () => {
