@@ -16,6 +16,7 @@ import { rowOf, type Latents } from '../api/latents.js';
 import { DEFAULT_MODEL } from '../api/bundled.js';
 import type { AlignChoice, FaceSelection } from '../face/faces.js';
 import type { RawImage } from '../image/image.js';
+import { IMAGE_EXTENSIONS } from '../image/list-images.js';
 import { requestedBackend, type BackendRequest } from '../backend/backend.js';
 import { readModelFile } from '../io/model-file.js';
 import { UsageError, usageErrors } from './args.js';
@@ -55,7 +56,7 @@ const COMMON_HELP = `common options:
                         written and reported as it is done)
   --force, -f           replace outputs that exist (default: stop before any work, naming them)
   --quiet, -q           no progress lines
-Folders given as inputs: their image files (${'.png .jpg .jpeg .webp .tif .tiff .gif .avif .heic'}; not hidden
+Folders given as inputs: their image files (${IMAGE_EXTENSIONS.join(' ')}; not hidden
 ones), sorted, not their subfolders unless --recursive (-r). Output images are written in the format of
 their extension: .png, .jpg/.jpeg or .webp. Ctrl-C stops after the current batch, keeping what is done.
 exit status: 0 all done, 1 something failed (each failure is named on stderr), 2 bad usage, 130 interrupted.`;

@@ -178,6 +178,26 @@ describe('image folder', () => {
     await expect(openDataset(join(root, 'nope'), { channels: 3 })).rejects.toThrow(/nope: no such folder/);
   });
 
+  it('leaves out images smaller than minResolution, naming them; the same cache serves any minimum', async () => {
+    const d = newDir();
+    for (const f of ['00000.png', '00001.png']) copyFileSync(join(CELEBA, f), join(d, f));
+    await sharp({ create: { width: 12, height: 8, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toFile(join(d, 'small.png'));
+    let decodes = 0;
+    const strict = await FolderDataset.open(d, { channels: 3, resolutions: [8], minResolution: 16, onDecode: () => decodes++ });
+    expect(strict.files).toEqual(['00000.png', '00001.png']);
+    expect(strict.skipped).toEqual([{ file: join(resolve(d), 'small.png'), reason: '8x8 (its centre square) is smaller than the 16x16 it is trained at' }]);
+    const first = (await strict.get(1, 8)).slice();
+    await strict.close();
+    expect(decodes).toBe(3);
+    // A lower minimum takes the small image too, from the same files.json; the level is rebuilt to hold it.
+    const loose = await FolderDataset.open(d, { channels: 3, resolutions: [8], minResolution: 8, onDecode: () => decodes++ });
+    expect(loose.files).toEqual(['00000.png', '00001.png', 'small.png']);
+    expect(loose.skipped).toEqual([]);
+    expect(await loose.get(1, 8)).toEqual(first);
+    expect([...(await loose.get(2, 8)).subarray(0, 3)]).toEqual([10, 20, 30]);
+    await loose.close();
+  });
+
   it('reuses the cache without decoding and rebuilds it when a file changes', async () => {
     const d = newDir();
     for (const f of ['00010.png', '00011.png', '00012.png']) copyFileSync(join(CELEBA, f), join(d, f));
