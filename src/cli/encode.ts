@@ -44,12 +44,13 @@ export async function encodeCommand(argv: string[]): Promise<number> {
       failures.push(f);
     };
     const stop = stopOnSignal(stopNotice('encode'));
-    const done = new Set<string>();
+    // Inputs done: each one's first face (inputs may repeat a path, so they are counted, not named).
+    let done = 0;
     try {
       for await (const b of alae.encodeBatches(files, { onProgress: progress, onFailure, batchSize: batchSizeFor(alae, o) })) {
         const sources: LatentSource[] = b.faces.map((f) => ({ file: f.source, face: f.face, ...(f.box ? { box: [f.box.x, f.box.y, f.box.width, f.box.height] as [number, number, number, number] } : {}) }));
         await writer.append(b.latents, sources);
-        for (const f of b.faces) done.add(f.source);
+        done += b.faces.filter((f) => f.face === 0).length;
         if (b.faces.length) progress.faces(writer.rows, b.faces.at(-1)!.source);
         if (stop.signal) break;
       }
@@ -66,7 +67,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     } finally {
       stop.release();
     }
-    process.stdout.write(`encoded ${writer.rows} face${writer.rows === 1 ? '' : 's'} into ${out}; ${summaryLine(done.size, files.length, failures, 'input', stop.signal !== null)}\n`);
+    process.stdout.write(`encoded ${writer.rows} face${writer.rows === 1 ? '' : 's'} into ${out}; ${summaryLine(done, files.length, failures, 'input', stop.signal !== null)}\n`);
     if (stop.signal) return signalExit(stop.signal);
     return failures.length > 0 ? 1 : 0;
   });

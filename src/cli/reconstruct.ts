@@ -63,7 +63,8 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
     const stop = stopOnSignal(stopNotice('reconstruct'));
     const sheet: RawImage[] = [];
     const used = new Set<string>();
-    const inputsWithFaces = new Set<string>();
+    // Inputs done: each one's first face (inputs may repeat a path, so they are counted, not named).
+    let inputsDone = 0;
     let written = 0;
     try {
       for await (const b of alae.reconstructBatches(files, { onProgress: progress, onFailure, seed, batchSize: batchSizeFor(alae, o) })) {
@@ -72,7 +73,7 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
           for (let k = 2; used.has(name); k++) name = `${stemOf(f.source)}-${k}_${f.face}.png`;
           used.add(name);
           await writePng(path.join(outDir, name), f.reconstruction);
-          inputsWithFaces.add(f.source);
+          if (f.face === 0) inputsDone++;
           progress.faces(++written, `${f.source} face ${f.face}`);
           if (sheet.length < 2 * sheetMax) sheet.push(f.image, f.reconstruction);
         }
@@ -84,7 +85,7 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
     }
     if (sheet.length > 0) await writePng(path.join(outDir, SHEET), tile(sheet, { columns: 2 * Math.min(PAIRS_PER_ROW, sheet.length / 2) }));
     const into = `reconstructed ${written} face${written === 1 ? '' : 's'} into ${outDir}${sheet.length ? ` (${SHEET}: ${sheet.length / 2} of them)` : ''}`;
-    process.stdout.write(`${into}; ${summaryLine(inputsWithFaces.size, files.length, failures, 'input', stop.signal !== null)}\n`);
+    process.stdout.write(`${into}; ${summaryLine(inputsDone, files.length, failures, 'input', stop.signal !== null)}\n`);
     if (stop.signal) return signalExit(stop.signal);
     return failures.length > 0 || written === 0 ? 1 : 0;
   });
