@@ -21,7 +21,7 @@
  */
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type AlaeConfig, styleCount } from '../config/config.js';
 import { AlaeError } from '../errors.js';
@@ -235,6 +235,7 @@ export class Trainer {
 
   /** Build the run a plan describes (planRun checked the folder and the config; here the data). */
   static async open(plan: RunPlan, o: SessionOptions): Promise<Trainer> {
+    if (resolve(o.outDir) !== resolve(plan.outDir)) throw new AlaeError(`the session writes to ${o.outDir}, but the plan checked ${plan.outDir}`);
     if (plan.kind === 'new') return Trainer.fresh({ ...o, config: plan.config, seed: plan.seed, epochImages: plan.epochImages, init: plan.init ?? undefined });
     if (plan.kind === 'resume') return Trainer.continueRun(plan.file, o, plan.checkpoint);
     return Trainer.continueReference(plan.file, { ...o, seed: plan.seed, epochImages: plan.epochImages }, plan.start);

@@ -91,6 +91,7 @@ describe.skipIf(!existsSync(FACES))('planRun and Trainer.resume: a new schedule'
     const plan = await planRun({ outDir: out, resume: outA, config: given });
     expect(plan.kind).toBe('resume');
     expect(plan.config.train).toEqual({ ...micro().train, trainEpochs: 5, learningDecaySteps: [3, 4], learningDecayRate: 0.5 });
+    await expect(Trainer.open(plan, { dataset, outDir: outA })).rejects.toThrow(`the session writes to ${outA}, but the plan checked ${out}`);
     const lrs: number[] = [];
     const t = await Trainer.open(plan, { dataset, outDir: out, samples: false, onIteration: (i) => lrs.push(i.lr) });
     await train(t);
