@@ -21,3 +21,9 @@ export * from './api/index.js';
 
 // Measuring a model on held-out data (alae eval).
 export * from './eval/index.js';
+
+// Training, as `alae train` does it: the run plan (resume rules, the run folder), its data, the trainer.
+export { Trainer, planRun, openRunData, checkRunFolder, RunFolderTaken, findCheckpoint, readCheckpoint } from './train/index.js';
+export type { RunRequest, RunPlan, SessionOptions, StartOptions, ResumeOptions, ReferenceOptions, RunResult, TrainReport, IterationInfo } from './train/index.js';
+export { openDataset, type OpenDatasetOptions } from './data/open.js';
+export type { ImageDataset } from './data/dataset.js';

@@ -1,7 +1,7 @@
 /**
- * `--data <folder>`: every .jpg/.jpeg/.png/.webp file under the folder
- * (recursively; names starting with "." are ignored, so is the cache),
- * sorted by relative path (plain code-unit order, the same everywhere).
+ * `--data <folder>`: the folder's images by the one rule every command
+ * uses (image/list-images.ts: image extensions, hidden names and so the
+ * cache left out, sorted by relative path; subfolders with `recursive`).
  *
  * ## Decoding (sharp)
  *
@@ -19,15 +19,17 @@
  *    than r are upscaled by sharp (j = 0).
  *
  * A file that fails to decode is skipped and listed in `skipped` with the
- * decoder's message; it never stops loading. No readable image at all is
- * an AlaeError naming the folder.
+ * decoder's message; it never stops loading. So is an image whose square
+ * is smaller than `minResolution` (training would only upscale it). No
+ * readable image at all is an AlaeError naming the folder.
  *
  * ## Cache
  *
  * In `cacheDir` (default `<folder>/.alae-cache`):
  * - `files.json`: every candidate file (relative path, size, mtimeMs) and
- *   whether it decodes (with the error when not). It lets a later open
- *   know the usable images without decoding anything.
+ *   whether it decodes (with the error when not) and the side of its
+ *   square. It lets a later open know the usable images without decoding
+ *   anything.
  * - `r<res>-c<channels>.bin`: the usable images at that resolution, uint8
  *   HWC, one after the other in file order; `r<res>-c<channels>.json`: its
  *   index (resolution, channels, filter version, bytes per image and the
@@ -51,17 +53,17 @@ import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, open as openFile, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isValidResolution } from './dataset.js';
 import { boxDownscale, centerCropSquare, convertChannels } from './image.js';
+import { listImageFolder } from '../image/list-images.js';
 
 /** Bump when the decoding/filtering changes so old caches are rebuilt. */
-export const FOLDER_CACHE_VERSION = 1;
+export const FOLDER_CACHE_VERSION = 2;
 const FILTER = 'rotate,flatten-black,centre-crop,lanczos3-to-r*2^j,box-trunc';
-const IMAGE_EXT = /\.(jpe?g|png|webp)$/i;
 
 export interface FolderDatasetOptions {
   /** 1 (grayscale) or 3 (RGB). */
@@ -78,6 +80,10 @@ export interface FolderDatasetOptions {
   concurrency?: number;
   /** Keep a level in memory when its cache is at most this big (default 512 MiB). */
   memoryLimitBytes?: number;
+  /** Skip images whose square is smaller than this (named in `skipped`). */
+  minResolution?: number;
+  /** Take the images in subfolders too (default: the folder's own). */
+  recursive?: boolean;
 }
 
 interface FileEntry {
@@ -89,7 +95,8 @@ interface FileEntry {
 interface FilesIndex {
   kind: 'alae-folder-files';
   version: number;
-  files: Array<FileEntry & { error?: string }>;
+  /** `side`: of the decoded square, when it decodes. */
+  files: Array<FileEntry & { error?: string; side?: number }>;
 }
 
 interface LevelIndex {
@@ -151,35 +158,13 @@ function copyIfSame(out: Uint8Array, src: Uint8Array): Uint8Array {
   return out === src ? src.slice() : out;
 }
 
-/** Image files under `folder`, sorted by relative path. */
-async function listImages(folder: string): Promise<FileEntry[]> {
+/** The folder's images (list-images.ts) with their sizes and times. */
+async function listFiles(folder: string, recursive: boolean): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      throw new AlaeError(`cannot list folder: ${(e as Error).message}`, dir);
-    }
-    for (const d of entries) {
-      if (d.name.startsWith('.')) continue;
-      const full = join(dir, d.name);
-      let isDir = d.isDirectory();
-      let isFile = d.isFile();
-      if (d.isSymbolicLink()) {
-        const st = await stat(full).catch(() => null);
-        isDir = !!st?.isDirectory();
-        isFile = !!st?.isFile();
-      }
-      if (isDir) await walk(full);
-      else if (isFile && IMAGE_EXT.test(d.name)) {
-        const st = await stat(full);
-        out.push({ path: relative(folder, full), size: st.size, mtimeMs: st.mtimeMs });
-      }
-    }
-  };
-  await walk(folder);
-  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const rel of await listImageFolder(folder, { recursive })) {
+    const st = await stat(join(folder, rel));
+    out.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs });
+  }
   return out;
 }
 
@@ -324,8 +309,8 @@ export class FolderDataset implements ImageDataset {
     const resolutions = [...new Set(opts.resolutions ?? [])];
     for (const r of resolutions) if (!isValidResolution(r)) throw new AlaeError(`invalid resolution ${r}`);
 
-    const listing = await listImages(folder);
-    if (listing.length === 0) throw new AlaeError('no .jpg, .jpeg, .png or .webp images in the folder', folderPath);
+    const listing = await listFiles(folder, opts.recursive ?? false);
+    if (listing.length === 0) throw new AlaeError(`no images in the folder${opts.recursive ? ' or its subfolders' : ' (subfolders are read with --recursive)'}`, folderPath);
     const cacheDir = await chooseCacheDir(folder, opts.cacheDir);
     const ds0 = { cacheDir, channels };
 
@@ -337,13 +322,15 @@ export class FolderDataset implements ImageDataset {
       known = index.files;
     }
 
-    let usable: FileEntry[] = known ? known.filter((f) => !f.error).map(plainEntry) : [];
+    const minSide = opts.minResolution ?? 0;
+    const fits = (f: FilesIndex['files'][number]): boolean => !f.error && (f.side ?? 0) >= minSide;
+    let usable: FileEntry[] = known ? known.filter(fits).map(plainEntry) : [];
     const missing = known ? await Promise.all(resolutions.map(async (r) => ((await loadLevelIndex(ds0, r, usable)) ? null : r))) : resolutions;
     const toBuild = missing.filter((r): r is number => r !== null);
     const built = new Map<number, LevelStore>();
     if (!known || toBuild.length > 0) {
       const sources = known ? usable : listing;
-      const res = await decodePass(folder, sources, toBuild, { ...opts, channels }, cacheDir);
+      const res = await decodePass(folder, sources, toBuild, { ...opts, channels, minResolution: minSide }, cacheDir);
       if (known) {
         const bad = res.errors.findIndex((e) => e !== null);
         if (bad >= 0) {
@@ -351,17 +338,19 @@ export class FolderDataset implements ImageDataset {
           throw changedError(folder, usable[bad].path, res.errors[bad]!);
         }
       } else {
-        known = sources.map((e, i) => (res.errors[i] === null ? plainEntry(e) : { ...plainEntry(e), error: res.errors[i]! }));
+        known = sources.map((e, i) => (res.errors[i] === null ? { ...plainEntry(e), side: res.sides[i] } : { ...plainEntry(e), error: res.errors[i]! }));
         await writeFileAtomic(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
-        usable = known.filter((f) => !f.error).map(plainEntry);
+        usable = known.filter(fits).map(plainEntry);
       }
       for (const [r, store] of res.levels) built.set(r, store);
     }
-    const skipped: SkippedItem[] = known.filter((f) => f.error).map((f) => ({ file: join(folder, f.path), reason: f.error! }));
+    const skipped: SkippedItem[] = known
+      .filter((f) => !fits(f))
+      .map((f) => ({ file: join(folder, f.path), reason: f.error ?? `${f.side}x${f.side} (its centre square) is smaller than the ${minSide}x${minSide} it is trained at` }));
     if (usable.length === 0) {
       for (const s of built.values()) if (s.kind === 'file') await s.fh.close();
       const why = skipped.slice(0, 3).map((s) => `${s.file}: ${s.reason}`).join('; ');
-      throw new AlaeError(`no readable images in the folder (${skipped.length} could not be decoded: ${why})`, folderPath);
+      throw new AlaeError(`no usable images in the folder (${skipped.length} left out: ${why})`, folderPath);
     }
     const ds = new FolderDataset(folder, cacheDir, usable, skipped, { ...opts, channels });
     for (const [r, store] of built) ds.levels.set(r, Promise.resolve(store));
@@ -482,12 +471,14 @@ async function decodePass(
   resolutions: ReadonlyArray<number>,
   opts: FolderDatasetOptions,
   cacheDir: string,
-): Promise<{ errors: Array<string | null>; levels: Map<number, LevelStore> }> {
+): Promise<{ errors: Array<string | null>; sides: number[]; levels: Map<number, LevelStore> }> {
   const channels = opts.channels;
+  const minSide = opts.minResolution ?? 0;
   const concurrency = Math.max(1, opts.concurrency ?? Math.min(8, Math.max(2, availableParallelism())));
   const memoryLimit = opts.memoryLimitBytes ?? 512 << 20;
   const stage = resolutions.length ? `decode ${resolutions.map((r) => `r${r}`).join(',')}` : 'check images';
   const errors: Array<string | null> = new Array(sources.length).fill(null);
+  const sides: number[] = new Array(sources.length).fill(0);
   // Count is an upper bound when errors are allowed; the memory copy is trimmed at the end.
   const writers = resolutions.map(
     (r) => new LevelWriter(r, levelPaths({ cacheDir, channels }, r).bin, r * r * channels, sources.length, memoryLimit),
@@ -505,20 +496,23 @@ async function decodePass(
             opts.onDecode?.(file);
             const square = await decodeSquare(file, channels);
             const imgs: Uint8Array[] = [];
-            for (const r of resolutions) imgs.push(await squareToLevel(square, channels, r));
-            return { imgs, error: null };
+            // Too small for the run: decoded (its side is recorded) but kept out of the levels.
+            if (square.size >= minSide) for (const r of resolutions) imgs.push(await squareToLevel(square, channels, r));
+            return { imgs, side: square.size, error: null };
           } catch (e) {
             // Anything going wrong with one file (unreadable, corrupt, odd format) skips that file.
-            return { imgs: [], error: ((e as Error)?.message || String(e)).split('\n')[0] };
+            return { imgs: [], side: 0, error: ((e as Error)?.message || String(e)).split('\n')[0] };
           }
         }),
       );
       for (let i = 0; i < results.length; i++) {
         const r = results[i];
+        sides[start + i] = r.side;
         if (r.error !== null) {
           errors[start + i] = r.error;
           continue;
         }
+        if (r.side < minSide) continue;
         for (let j = 0; j < writers.length; j++) await writers[j].append(r.imgs[j]);
         written.push(plainEntry(sources[start + i]));
       }
@@ -541,7 +535,7 @@ async function decodePass(
       if (w.memory) levels.set(w.resolution, { kind: 'memory', data: w.memory.subarray(0, written.length * w.bytesPerImage) });
       else levels.set(w.resolution, await openLevelStore(w.binPath, idx, memoryLimit));
     }
-    return { errors, levels };
+    return { errors, sides, levels };
   } catch (e) {
     for (const w of writers) await w.abort();
     if (e instanceof AlaeError) throw e;

@@ -30,6 +30,10 @@ export interface OpenDatasetOptions {
   resolutions?: ReadonlyArray<number>;
   /** Image folder: called per source image decode. */
   onDecode?: (file: string) => void;
+  /** Image folder: skip (and name in `skipped`) images smaller than this. */
+  minResolution?: number;
+  /** Image folder: take the images in subfolders too (default: the folder's own). */
+  recursive?: boolean;
 }
 
 export type DatasetKind = 'mnist' | 'tfrecords' | 'folder';
@@ -58,6 +62,8 @@ export async function openDataset(spec: string, opts: OpenDatasetOptions): Promi
       onProgress: opts.onProgress,
       resolutions: opts.resolutions,
       onDecode: opts.onDecode,
+      minResolution: opts.minResolution,
+      recursive: opts.recursive,
     });
   }
   if (st.isFile() && (await isTfrecordFile(spec))) {

@@ -4,12 +4,13 @@
  * resize, convert channels, tile sheets, encode PNG, and move between uint8
  * pixels and the model's [-1, 1] floats. No tensors here: callers own those.
  */
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { convertChannels } from '../data/image.js';
+import { encodeImage } from './write-image.js';
 
 /** Interleaved (HWC) uint8 pixels. */
 export interface RawImage {
@@ -23,8 +24,8 @@ export interface RawImage {
 /** An image the library accepts: a file path, encoded bytes (PNG, JPEG, WebP, ...) or raw pixels. */
 export type ImageInput = string | Uint8Array | RawImage;
 
-/** Extensions `listImages` picks up when expanding a directory. */
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic'];
+/** Which files of a folder are images: one rule for every command (list-images.ts). */
+export { IMAGE_EXTENSIONS, listImages } from './list-images.js';
 
 export function isRawImage(x: unknown): x is RawImage {
   const r = x as RawImage;
@@ -193,40 +194,13 @@ export function scaleNearest(img: RawImage, factor: number): RawImage {
  * always give the same bytes (the CLI promises byte-identical files per seed).
  */
 export async function encodePng(img: RawImage): Promise<Uint8Array> {
-  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } })
-    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
-    .toBuffer();
-  return u8(buf);
+  return encodeImage(img, 'png');
 }
 
 /** Write a PNG atomically (creating the folder): readers never see half a file. */
 export async function writePng(file: string, img: RawImage): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   await writeFileAtomic(file, await encodePng(img));
-}
-
-/**
- * Expand arguments into image files: a directory gives its image files
- * (by extension, sorted, not recursive); anything else is kept as given, so
- * a missing or unsupported file is reported by the job rather than skipped.
- */
-export async function listImages(args: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const a of args) {
-    let isDir = false;
-    try {
-      isDir = (await stat(a)).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (!isDir) {
-      out.push(a);
-      continue;
-    }
-    const names = (await readdir(a)).filter((n) => IMAGE_EXTENSIONS.includes(path.extname(n).toLowerCase())).sort();
-    for (const n of names) out.push(path.join(a, n));
-  }
-  return out;
 }
 
 const TO_FLOAT = (() => {
