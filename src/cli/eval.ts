@@ -13,7 +13,7 @@ import { AlaeError } from '../errors.js';
 import { loadModel } from '../api/alae.js';
 import { intOption, numberOption, progressRenderer, withModel, type ProgressRenderer } from './support.js';
 import { requestedBackend } from '../backend/backend.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { CONFIDENT_VOTES, EVAL_K, MNIST_TARGETS, evaluateMnist, type EvalProgress, type EvalStage, type MnistEvalOptions, type MnistEvalReport } from '../eval/mnist.js';
 
 const USAGE = `usage: alae eval [--model <model>] [--data mnist] [options]

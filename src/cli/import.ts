@@ -2,7 +2,7 @@
 import { parse } from './args.js';
 import { importCheckpoint } from '../io/import.js';
 import { encodeModelFile } from '../io/model-file.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { describeConfig } from './info.js';
 import { AlaeError } from '../errors.js';
 

@@ -48,12 +48,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, open as openFile, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open as openFile, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
+import { AtomicFile, writeFileAtomic } from '../util/atomic.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isValidResolution } from './dataset.js';
 import { boxDownscale, centerCropSquare, convertChannels } from './image.js';
@@ -210,17 +211,11 @@ async function chooseCacheDir(folder: string, requested: string | undefined): Pr
   throw new AlaeError(`cannot write the image cache to ${first} nor to ${second}`, folder);
 }
 
-function tmpName(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tmpName(path);
+/** A cache file written atomically; a failure is an AlaeError naming it. */
+async function writeCacheFile(path: string, data: string | Uint8Array): Promise<void> {
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    await writeFileAtomic(path, data);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new AlaeError(`cannot write cache file: ${(e as Error).message}`, path);
   }
 }
@@ -243,10 +238,9 @@ function sameEntries(a: ReadonlyArray<FileEntry>, b: ReadonlyArray<FileEntry>): 
 
 const plainEntry = (e: FileEntry): FileEntry => ({ path: e.path, size: e.size, mtimeMs: e.mtimeMs });
 
-/** Writes one level's images, in order, to a temporary .bin, renamed on commit. */
+/** Writes one level's images, in order, to its .bin (atomically: renamed into place on commit). */
 class LevelWriter {
-  private fh: FileHandle | null = null;
-  private readonly tmp: string;
+  private file: AtomicFile | null = null;
   private pos = 0;
   readonly memory: Uint8Array | null;
   constructor(
@@ -256,30 +250,27 @@ class LevelWriter {
     count: number,
     memoryLimit: number,
   ) {
-    this.tmp = tmpName(binPath);
     this.memory = count * bytesPerImage <= memoryLimit ? new Uint8Array(count * bytesPerImage) : null;
   }
   async open(): Promise<void> {
-    this.fh = await openFile(this.tmp, 'w');
+    this.file = await AtomicFile.open(this.binPath);
   }
   async append(img: Uint8Array): Promise<void> {
     this.memory?.set(img, this.pos);
     let done = 0;
     while (done < img.length) {
-      const { bytesWritten } = await this.fh!.write(img, done, img.length - done, this.pos + done);
+      const { bytesWritten } = await this.file!.handle.write(img, done, img.length - done, this.pos + done);
       done += bytesWritten;
     }
     this.pos += img.length;
   }
   async commit(): Promise<void> {
-    await this.fh!.close();
-    this.fh = null;
-    await rename(this.tmp, this.binPath);
+    await this.file!.commit();
+    this.file = null;
   }
   async abort(): Promise<void> {
-    await this.fh?.close().catch(() => {});
-    this.fh = null;
-    await unlink(this.tmp).catch(() => {});
+    await this.file?.abort();
+    this.file = null;
   }
 }
 
@@ -352,7 +343,7 @@ export class FolderDataset implements ImageDataset {
         }
       } else {
         known = sources.map((e, i) => (res.errors[i] === null ? plainEntry(e) : { ...plainEntry(e), error: res.errors[i]! }));
-        await writeFileAtomic(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
+        await writeCacheFile(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
         usable = known.filter((f) => !f.error).map(plainEntry);
       }
       for (const [r, store] of res.levels) built.set(r, store);
@@ -537,7 +528,7 @@ async function decodePass(
         bytesPerImage: w.bytesPerImage,
         files: written,
       };
-      await writeFileAtomic(levelPaths({ cacheDir, channels }, w.resolution).json, JSON.stringify(idx));
+      await writeCacheFile(levelPaths({ cacheDir, channels }, w.resolution).json, JSON.stringify(idx));
       if (w.memory) levels.set(w.resolution, { kind: 'memory', data: w.memory.subarray(0, written.length * w.bytesPerImage) });
       else levels.set(w.resolution, await openLevelStore(w.binPath, idx, memoryLimit));
     }

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { convertChannels } from '../data/image.js';
 
 /** Interleaved (HWC) uint8 pixels. */

@@ -15,7 +15,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic.js';
 
 export type SafeDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 

@@ -25,7 +25,7 @@ import { type AlaeConfig, resolveConfig, styleCount } from '../config/config.js'
 import { AlaeError } from '../errors.js';
 import { paramSpecs } from '../model/params.js';
 import type { LoaderState } from '../data/loader.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { f32, fromFloat32, isSafetensors, parseSafetensors, readSafetensorsMetadata, serializeSafetensors, type SafeTensor } from '../io/safetensors.js';
 import type { RngState } from '../util/random.js';
 import type { AdamStateArrays } from './lreq-adam.js';

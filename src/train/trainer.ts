@@ -21,7 +21,7 @@ import { AlaeError } from '../errors.js';
 import { AlaeModel } from '../model/alae.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { BatchLoader, toFloatImage } from '../data/loader.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { encodeModelFile } from '../io/model-file.js';
 import { Rng } from '../util/random.js';
 import { LREQAdam, type AdamStateArrays } from './lreq-adam.js';
