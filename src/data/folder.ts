@@ -3,14 +3,13 @@
  * (recursively; names starting with "." are ignored, so is the cache),
  * sorted by relative path (plain code-unit order, the same everywhere).
  *
- * ## Decoding (sharp)
+ * ## Decoding
  *
- * 1. EXIF orientation applied (`.rotate()`).
- * 2. Alpha flattened onto black (a half-transparent pixel becomes half as
- *    bright), so 2- and 4-channel files work.
- * 3. Converted to the requested channels: `b-w` (libvips luminance) for 1,
- *    `srgb` for 3 (grayscale files are repeated into R, G, B); 8 bits.
- * 4. Centre crop to a square: side s = min(w, h), offset floor((long-s)/2).
+ * 1-3. `decodeImage` of image/image.ts, the path the jobs take too: EXIF
+ *    orientation applied, alpha dropped (as the reference), converted to
+ *    the requested channels (gray repeated into R, G, B; PIL's luma for 1).
+ * 4. Centre crop to a square (`centerSquare`): side s = min(w, h), offset
+ *    floor((long-s)/2).
  * 5. To resolution r: when s is an integer multiple k of r, k x k blocks
  *    are averaged in JS (`boxDownscale`: for k a power of two, repeated
  *    truncating 2x2 pooling, exactly how the reference builds each lower
@@ -54,14 +53,15 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
+import { centerSquare, convertChannels, decodeImage } from '../image/image.js';
 import { AtomicFile, writeFileAtomic } from '../util/atomic.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isValidResolution } from './dataset.js';
-import { boxDownscale, centerCropSquare, convertChannels } from './image.js';
+import { boxDownscale } from './downscale.js';
 
 /** Bump when the decoding/filtering changes so old caches are rebuilt. */
-export const FOLDER_CACHE_VERSION = 1;
-const FILTER = 'rotate,flatten-black,centre-crop,lanczos3-to-r*2^j,box-trunc';
+export const FOLDER_CACHE_VERSION = 2;
+const FILTER = 'rotate,drop-alpha,pil-luma,centre-crop,lanczos3-to-r*2^j,box-trunc';
 const IMAGE_EXT = /\.(jpe?g|png|webp)$/i;
 
 export interface FolderDatasetOptions {
@@ -108,24 +108,8 @@ type LevelStore = { kind: 'memory'; data: Uint8Array } | { kind: 'file'; fh: Fil
 
 /** The decoded square of one file, in the requested channels. */
 export async function decodeSquare(file: string, channels: number): Promise<{ data: Uint8Array; size: number }> {
-  const { data, info } = await sharp(file)
-    .rotate()
-    .flatten({ background: { r: 0, g: 0, b: 0 } })
-    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  let px = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  let ch = info.channels;
-  if (ch === 2 || ch === 4) {
-    // Should not happen after flatten; drop alpha to be safe.
-    const n = info.width * info.height;
-    const out = new Uint8Array(n * (ch - 1));
-    for (let i = 0; i < n; i++) for (let c = 0; c < ch - 1; c++) out[i * (ch - 1) + c] = px[i * ch + c];
-    px = out;
-    ch -= 1;
-  }
-  px = convertChannels(px, ch, channels);
-  return centerCropSquare(px, info.width, info.height, channels);
+  const sq = centerSquare(await decodeImage(file, channels));
+  return { data: sq.data, size: sq.width };
 }
 
 /** One level from a decoded square (see the module doc, step 5). */
@@ -500,7 +484,10 @@ async function decodePass(
             return { imgs, error: null };
           } catch (e) {
             // Anything going wrong with one file (unreadable, corrupt, odd format) skips that file.
-            return { imgs: [], error: ((e as Error)?.message || String(e)).split('\n')[0] };
+            // `skipped` names the file beside the reason, so the reason drops an AlaeError's file prefix.
+            const message = (e as Error)?.message || String(e);
+            const reason = e instanceof AlaeError && e.file ? message.slice(e.file.length + 2) : message;
+            return { imgs: [], error: reason.split('\n')[0] };
           }
         }),
       );
