@@ -6,7 +6,7 @@
 export { tf } from './tf.js';
 export { AlaeError } from './errors.js';
 export { type AlaeConfig, type ModelConfig, type TrainConfig, PRESETS, PRESET_NAMES, resolveConfig, resolutionOf } from './config/config.js';
-export { AlaeModel, STYLE_LEVELS, type DecodeOptions, type EncodeOptions } from './model/alae.js';
+export { AlaeModel, type DecodeOptions, type EncodeOptions } from './model/alae.js';
 export { type NoiseMaps, noiseShape } from './model/generator.js';
 export { type ParamSpec, type NetworkName, paramSpecs, countParams } from './model/params.js';
 export { BACKENDS, type BackendName, type BackendRequest, useBackend, activeBackend, requestedBackend } from './backend/backend.js';

@@ -31,13 +31,6 @@ export interface EncodeOptions {
   blend?: number;
 }
 
-/** Style slot ranges of the reference's style-mixing figure. */
-export const STYLE_LEVELS = {
-  coarse: [0, 4] as [number, number],
-  middle: [4, 8] as [number, number],
-  fine: [8, Infinity] as [number, number],
-};
-
 export class AlaeModel {
   readonly config: AlaeConfig;
   readonly specs: ParamSpec[];
@@ -181,7 +174,7 @@ export class AlaeModel {
     });
   }
 
-  /** Style mixing: slots [from, to) from `source`, the rest from `target`. */
+  /** Style mixing: slots [from, to) from `source`, the rest from `target` (named levels: api/latents.ts levelRanges). */
   mixStyles(target: Tensor, source: Tensor, range: [number, number]): Tensor {
     const slots = styleCount(this.config.model);
     const [from, to] = [Math.max(0, range[0]), Math.min(slots, range[1])];

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { resolveConfig, PRESET_NAMES } from '../../src/config/config.js';
-import { AlaeModel, STYLE_LEVELS } from '../../src/model/alae.js';
+import { AlaeModel } from '../../src/model/alae.js';
 import { countParams, paramSpecs } from '../../src/model/params.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -58,12 +58,12 @@ describe('AlaeModel', () => {
     const m = AlaeModel.create(cfg, 4);
     const a = m.broadcastStyles(tf.zeros([1, cfg.model.latentSize]));
     const b = m.broadcastStyles(tf.ones([1, cfg.model.latentSize]));
-    const mixed = m.mixStyles(a, b, STYLE_LEVELS.coarse).arraySync() as number[][][];
+    const mixed = m.mixStyles(a, b, [0, 4]).arraySync() as number[][][];
     expect(mixed[0].map((row) => row[0])).toEqual([1, 1, 1, 1, 0, 0]);
-    const middle = m.mixStyles(a, b, STYLE_LEVELS.middle).arraySync() as number[][][];
-    expect(middle[0].map((row) => row[0])).toEqual([0, 0, 0, 0, 1, 1]);
-    // a 16x16 model has 6 slots: no fine styles (64x64 and up) to take
-    expect(() => m.mixStyles(a, b, STYLE_LEVELS.fine)).toThrow(/empty style range/);
+    const tail = m.mixStyles(a, b, [4, 8]).arraySync() as number[][][];
+    expect(tail[0].map((row) => row[0])).toEqual([0, 0, 0, 0, 1, 1]);
+    // a 16x16 model has 6 slots: none from slot 8 on
+    expect(() => m.mixStyles(a, b, [8, Infinity])).toThrow(/empty style range/);
     m.dispose();
   });
 
