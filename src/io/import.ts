@@ -7,7 +7,8 @@
  */
 import { type AlaeConfig, type ModelConfig, PRESETS, PRESET_NAMES, resolveConfig } from '../config/config.js';
 import { AlaeError } from '../errors.js';
-import { CHECKPOINT_NAMES, NETWORKS, type NetworkName, bufferSpecs, paramSpecs } from '../model/params.js';
+import type { NetworkName } from '../model/lreq.js';
+import { CHECKPOINT_NAMES, NETWORKS, bufferSpecs, paramSpecs } from '../model/params.js';
 import type { AdamStateArrays } from '../train/lreq-adam.js';
 import { fromTorchLayout } from './layout.js';
 import { PickleDict, type PickleValue } from './pickle.js';

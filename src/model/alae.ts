@@ -14,7 +14,8 @@ import { Rng } from '../util/random.js';
 import { encode } from './encoder.js';
 import { decode, noiseShape, type NoiseMaps } from './generator.js';
 import { mappingD, mappingF } from './mapping.js';
-import { type NetworkName, type ParamSpec, paramSpecs } from './params.js';
+import type { NetworkName, ParamSpec } from './lreq.js';
+import { paramSpecs } from './params.js';
 import type { Weights } from './weights.js';
 
 export interface DecodeOptions {
@@ -104,9 +105,9 @@ export class AlaeModel {
   }
 
   /** Parameter lookup for the network functions; throws on an unknown name. */
-  readonly weights: Weights = (name) => {
-    const v = this.vars.get(name);
-    if (!v) throw new AlaeError(`no parameter named ${name}`);
+  readonly weights: Weights = (param) => {
+    const v = this.vars.get(param.name);
+    if (!v) throw new AlaeError(`no parameter named ${param.name}`);
     return v;
   };
 

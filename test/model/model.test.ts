@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { resolveConfig, PRESET_NAMES } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
-import { countParams, paramSpecs } from '../../src/model/params.js';
+import { usedBlocks } from '../../src/model/levels.js';
+import { countParams, idleParams, paramSpecs } from '../../src/model/params.js';
 import { testBackend } from '../setup-backend.js';
 
 beforeAll(testBackend);
@@ -110,5 +111,29 @@ describe('AlaeModel', () => {
     const ffhq = paramSpecs(resolveConfig('ffhq').model);
     expect(countParams(ffhq, 'mapping_f')).toBe(8 * (512 * 512 + 512));
     expect(countParams(ffhq, 'mapping_d')).toBe(2 * (512 * 512 + 512) + 512 * 1024 + 1024);
+  });
+
+  it('levels of detail: usedBlocks routes E and G, and the idle parameters are exactly those off the path', () => {
+    expect(usedBlocks(cfg.model, 1, 0.5)).toEqual({ fading: true, fromRgb: [1, 2], encodeBlocks: [1, 2], decodeBlocks: [0, 1], toRgb: [1, 0] });
+    expect(usedBlocks(cfg.model, 2, 1)).toEqual({ fading: false, fromRgb: [0], encodeBlocks: [0, 1, 2], decodeBlocks: [0, 1, 2], toRgb: [2] });
+    expect(usedBlocks(cfg.model, 0, 0.5)).toMatchObject({ fading: false, fromRgb: [2], toRgb: [0] });
+    const m = AlaeModel.create(cfg, 5);
+    for (const [lod, blend] of [[1, 0.5], [1, 1], [0, 1]]) {
+      const res = 4 * 2 ** lod;
+      const x = tf.randomNormal([2, res, res, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const z = tf.randomNormal([2, cfg.model.latentSize], 0, 1, 'float32', 2);
+      const noise = m.makeNoise(2, lod, 3);
+      const vars = m.variables('encoder', 'decoder');
+      const { value, grads } = tf.variableGrads(() => tf.add(tf.sum(m.encode(x, { lod, blend })), tf.sum(m.decode(z, { lod, blend, noise }))) as tf.Scalar, vars);
+      const idle = idleParams(cfg.model, lod, blend, ['encoder', 'decoder']);
+      expect(idle.size).toBeGreaterThan(0);
+      for (const s of m.specs.filter((s) => s.network === 'encoder' || s.network === 'decoder')) {
+        const g = grads[m.vars.get(s.name)!.name];
+        const moved = g ? tf.any(tf.notEqual(g, 0)).dataSync()[0] === 1 : false;
+        expect(moved, `${s.name} at lod ${lod}, blend ${blend}`).toBe(!idle.has(s.name));
+      }
+      tf.dispose([x, z, value, ...noise, ...Object.values(grads)]);
+    }
+    m.dispose();
   });
 });
