@@ -32,8 +32,3 @@ export function kittyPlace(id: number, placement: number, cols: number, rows: nu
 export function kittyDelete(id: number): string {
   return `${APC}a=d,d=I,i=${id},q=2${ST}`;
 }
-
-/** Delete every image placement on screen. */
-export function kittyDeleteAll(): string {
-  return `${APC}a=d,d=A,q=2${ST}`;
-}
