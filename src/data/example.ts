@@ -83,6 +83,24 @@ class Reader {
   }
 }
 
+/**
+ * The values of a FloatList or Int64List (field 1 of the list): packed (one
+ * length-delimited run) or one field per value of wire type `wire`.
+ */
+function numberList(list: Reader, wire: number, read: (r: Reader) => number): number[] {
+  const values: number[] = [];
+  while (!list.done()) {
+    const t = list.varint();
+    if (t === (1 << 3) + 2) {
+      const [vs, ve] = list.lengthDelimited();
+      const packed = new Reader(list.buf, vs, ve);
+      while (!packed.done()) values.push(read(packed));
+    } else if (t === (1 << 3) + wire) values.push(read(list));
+    else list.skip(t & 7);
+  }
+  return values;
+}
+
 function parseFeature(buf: Uint8Array, start: number, end: number): ExampleFeature | null {
   const r = new Reader(buf, start, end);
   let feature: ExampleFeature | null = null;
@@ -107,29 +125,9 @@ function parseFeature(buf: Uint8Array, start: number, end: number): ExampleFeatu
       }
       feature = { kind: 'bytes', values };
     } else if (field === 2) {
-      const values: number[] = [];
-      while (!list.done()) {
-        const t = list.varint();
-        if (t === (1 << 3) + 2) {
-          const [vs, ve] = list.lengthDelimited();
-          const packed = new Reader(buf, vs, ve);
-          while (!packed.done()) values.push(packed.float32());
-        } else if (t === (1 << 3) + 5) values.push(list.float32());
-        else list.skip(t & 7);
-      }
-      feature = { kind: 'float', values };
+      feature = { kind: 'float', values: numberList(list, 5, (rd) => rd.float32()) };
     } else {
-      const values: number[] = [];
-      while (!list.done()) {
-        const t = list.varint();
-        if (t === (1 << 3) + 2) {
-          const [vs, ve] = list.lengthDelimited();
-          const packed = new Reader(buf, vs, ve);
-          while (!packed.done()) values.push(packed.varint());
-        } else if (t === (1 << 3) + 0) values.push(list.varint());
-        else list.skip(t & 7);
-      }
-      feature = { kind: 'int64', values };
+      feature = { kind: 'int64', values: numberList(list, 0, (rd) => rd.varint()) };
     }
   }
   return feature;
