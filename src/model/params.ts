@@ -30,14 +30,26 @@ export function paramSpecs(cfg: ModelConfig, blocks: Blocks = allBlocks(cfg)): P
   return [...encoderParams(cfg, blocks), ...mappingDParams(cfg), ...generatorParams(cfg, blocks), ...mappingFParams(cfg)];
 }
 
+/** idleParams per config, by lod, fading and networks: every loss of every training step asks. */
+const idleCache = new WeakMap<ModelConfig, Map<string, ReadonlySet<string>>>();
+
 /**
  * Names of the parameters of `networks` that a pass at `lod` and `blend`
  * leaves out (FromRGB and ToRGB of other levels, blocks beyond the level):
  * tfjs gives them a gradient of zero where the reference has none.
  */
-export function idleParams(cfg: ModelConfig, lod: number, blend: number, networks: readonly NetworkName[] = NETWORKS): Set<string> {
-  const used = new Set(paramSpecs(cfg, usedBlocks(cfg, lod, blend)).map((s) => s.name));
-  return new Set(paramSpecs(cfg).filter((s) => networks.includes(s.network) && !used.has(s.name)).map((s) => s.name));
+export function idleParams(cfg: ModelConfig, lod: number, blend: number, networks: readonly NetworkName[] = NETWORKS): ReadonlySet<string> {
+  const use = usedBlocks(cfg, lod, blend);
+  const key = `${lod} ${use.fading} ${networks.join(',')}`;
+  let byKey = idleCache.get(cfg);
+  if (!byKey) idleCache.set(cfg, (byKey = new Map()));
+  let idle = byKey.get(key);
+  if (!idle) {
+    const used = new Set(paramSpecs(cfg, use).map((s) => s.name));
+    idle = new Set(paramSpecs(cfg).filter((s) => networks.includes(s.network) && !used.has(s.name)).map((s) => s.name));
+    byKey.set(key, idle);
+  }
+  return idle;
 }
 
 /** Buffers the reference stores beside the parameters. */

@@ -54,7 +54,7 @@ async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Sc
 }
 
 /** Parameters that tfjs gives a gradient of exactly zero because they are not on the path (e.g. unused from_rgb). */
-function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): Set<string> {
+function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): ReadonlySet<string> {
   return idleParams(model.config.model, lod, blend, networks);
 }
 
