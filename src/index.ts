@@ -6,9 +6,10 @@
 export { tf } from './tf.js';
 export { AlaeError } from './errors.js';
 export { type AlaeConfig, type ModelConfig, type TrainConfig, PRESETS, PRESET_NAMES, resolveConfig, resolutionOf } from './config/config.js';
-export { AlaeModel, STYLE_LEVELS, type DecodeOptions, type EncodeOptions } from './model/alae.js';
+export { AlaeModel, type DecodeOptions, type EncodeOptions } from './model/alae.js';
 export { type NoiseMaps, noiseShape } from './model/generator.js';
-export { type ParamSpec, type NetworkName, paramSpecs, countParams } from './model/params.js';
+export type { ParamSpec, NetworkName } from './model/lreq.js';
+export { paramSpecs, countParams } from './model/params.js';
 export { BACKENDS, type BackendName, type BackendRequest, useBackend, activeBackend, requestedBackend } from './backend/backend.js';
 export { importCheckpoint, readReferenceContents, type ReferenceCheckpoint, type ReferenceContents, type NetworkCopy } from './io/import.js';
 export { openWeights, chooseWeights, sniffWeightsFile, type WeightsFile, type WeightsFileKind } from './io/open.js';

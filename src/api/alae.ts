@@ -16,9 +16,9 @@ import { chooseWeights, openWeights } from '../io/open.js';
 import { loadNpy } from '../io/npy.js';
 import { ensureBackend, useBackend, type BackendName, type BackendRequest } from '../backend/backend.js';
 import { Rng } from '../util/random.js';
-import { floatToImages, imagesToFloat, inputName, type ImageInput, type RawImage } from '../image/image.js';
+import { floatToImages, inputName, type ImageInput, type RawImage } from '../image/image.js';
 import { FaceDetector, type DetectOptions } from '../face/detect.js';
-import { extractFaces, type AlignChoice, type FaceCrop, type FaceSelection } from '../face/faces.js';
+import { encoderInput, extractFaces, type AlignChoice, type FaceCrop, type FaceSelection } from '../face/faces.js';
 import {
   asStyles,
   concatLatents,
@@ -260,9 +260,7 @@ export class Alae {
   /** w for a batch of crops (one forward pass). */
   private async encodeCrops(crops: readonly FaceCrop[]): Promise<Latents> {
     const res = this.resolution;
-    const per = res * res * this.channels;
-    const x = new Float32Array(crops.length * per);
-    crops.forEach((c, i) => x.set(c.pixels ?? imagesToFloat([c.image], res, this.channels), i * per));
+    const x = encoderInput(crops, res, this.channels);
     const w = tf.tidy(() => this.model.encode(tf.tensor4d(x, [crops.length, res, res, this.channels])));
     try {
       return { kind: 'w', count: crops.length, size: this.latentSize, data: (await w.data()) as Float32Array };

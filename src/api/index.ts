@@ -21,7 +21,7 @@ export type {
   Truncation,
 } from './alae.js';
 export {
-  LEVEL_RANGES,
+  STYLE_LEVEL_NAMES,
   asStyles,
   broadcastStyles,
   concatLatents,

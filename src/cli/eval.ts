@@ -12,7 +12,7 @@ import { DEFAULT_MODEL } from '../api/bundled.js';
 import { loadModel } from '../api/alae.js';
 import { intOption, numberOption, progressRenderer, withModel, type ProgressRenderer } from './support.js';
 import { requestedBackend } from '../backend/backend.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { checkOutputFile } from '../io/outputs.js';
 import { CONFIDENT_VOTES, EVAL_K, MNIST_TARGETS, evaluateMnist, type EvalProgress, type EvalStage, type MnistEvalOptions, type MnistEvalReport } from '../eval/mnist.js';
 

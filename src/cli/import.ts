@@ -2,7 +2,7 @@
 import { parse, UsageError } from './args.js';
 import { chooseWeights, openWeights, sniffWeightsFile } from '../io/open.js';
 import { encodeModelFile } from '../io/model-file.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { checkOutputFile } from '../io/outputs.js';
 import { describeConfig } from './info.js';
 import { AlaeError } from '../errors.js';

@@ -3,14 +3,13 @@
  * uses (image/list-images.ts: image extensions, hidden names and so the
  * cache left out, sorted by relative path; subfolders with `recursive`).
  *
- * ## Decoding (sharp)
+ * ## Decoding
  *
- * 1. EXIF orientation applied (`.rotate()`).
- * 2. Alpha flattened onto black (a half-transparent pixel becomes half as
- *    bright), so 2- and 4-channel files work.
- * 3. Converted to the requested channels: `b-w` (libvips luminance) for 1,
- *    `srgb` for 3 (grayscale files are repeated into R, G, B); 8 bits.
- * 4. Centre crop to a square: side s = min(w, h), offset floor((long-s)/2).
+ * 1-3. `decodeImage` of image/image.ts, the path the jobs take too: EXIF
+ *    orientation applied, alpha dropped (as the reference), converted to
+ *    the requested channels (gray repeated into R, G, B; PIL's luma for 1).
+ * 4. Centre crop to a square (`centerSquare`): side s = min(w, h), offset
+ *    floor((long-s)/2).
  * 5. To resolution r: when s is an integer multiple k of r, k x k blocks
  *    are averaged in JS (`boxDownscale`: for k a power of two, repeated
  *    truncating 2x2 pooling, exactly how the reference builds each lower
@@ -50,20 +49,22 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, open as openFile, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open as openFile, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
+import { centerSquare, convertChannels, decodeImage } from '../image/image.js';
+import { AtomicFile, writeFileAtomic } from '../util/atomic.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isValidResolution } from './dataset.js';
-import { boxDownscale, centerCropSquare, convertChannels } from './image.js';
+import { boxDownscale } from './downscale.js';
 import { listImageFolder } from '../image/list-images.js';
 
 /** Bump when the decoding/filtering changes so old caches are rebuilt. */
-export const FOLDER_CACHE_VERSION = 2;
-const FILTER = 'rotate,flatten-black,centre-crop,lanczos3-to-r*2^j,box-trunc';
+export const FOLDER_CACHE_VERSION = 3;
+const FILTER = 'rotate,drop-alpha,pil-luma,centre-crop,lanczos3-to-r*2^j,box-trunc';
 
 export interface FolderDatasetOptions {
   /** 1 (grayscale) or 3 (RGB). */
@@ -114,24 +115,8 @@ type LevelStore = { kind: 'memory'; data: Uint8Array } | { kind: 'file'; fh: Fil
 
 /** The decoded square of one file, in the requested channels. */
 export async function decodeSquare(file: string, channels: number): Promise<{ data: Uint8Array; size: number }> {
-  const { data, info } = await sharp(file)
-    .rotate()
-    .flatten({ background: { r: 0, g: 0, b: 0 } })
-    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  let px = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  let ch = info.channels;
-  if (ch === 2 || ch === 4) {
-    // Should not happen after flatten; drop alpha to be safe.
-    const n = info.width * info.height;
-    const out = new Uint8Array(n * (ch - 1));
-    for (let i = 0; i < n; i++) for (let c = 0; c < ch - 1; c++) out[i * (ch - 1) + c] = px[i * ch + c];
-    px = out;
-    ch -= 1;
-  }
-  px = convertChannels(px, ch, channels);
-  return centerCropSquare(px, info.width, info.height, channels);
+  const sq = centerSquare(await decodeImage(file, channels));
+  return { data: sq.data, size: sq.width };
 }
 
 /** One level from a decoded square (see the module doc, step 5). */
@@ -195,17 +180,11 @@ async function chooseCacheDir(folder: string, requested: string | undefined): Pr
   throw new AlaeError(`cannot write the image cache to ${first} nor to ${second}`, folder);
 }
 
-function tmpName(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tmpName(path);
+/** A cache file written atomically; a failure is an AlaeError naming it. */
+async function writeCacheFile(path: string, data: string | Uint8Array): Promise<void> {
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    await writeFileAtomic(path, data);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new AlaeError(`cannot write cache file: ${(e as Error).message}`, path);
   }
 }
@@ -228,10 +207,9 @@ function sameEntries(a: ReadonlyArray<FileEntry>, b: ReadonlyArray<FileEntry>): 
 
 const plainEntry = (e: FileEntry): FileEntry => ({ path: e.path, size: e.size, mtimeMs: e.mtimeMs });
 
-/** Writes one level's images, in order, to a temporary .bin, renamed on commit. */
+/** Writes one level's images, in order, to its .bin (atomically: renamed into place on commit). */
 class LevelWriter {
-  private fh: FileHandle | null = null;
-  private readonly tmp: string;
+  private file: AtomicFile | null = null;
   private pos = 0;
   readonly memory: Uint8Array | null;
   constructor(
@@ -241,30 +219,27 @@ class LevelWriter {
     count: number,
     memoryLimit: number,
   ) {
-    this.tmp = tmpName(binPath);
     this.memory = count * bytesPerImage <= memoryLimit ? new Uint8Array(count * bytesPerImage) : null;
   }
   async open(): Promise<void> {
-    this.fh = await openFile(this.tmp, 'w');
+    this.file = await AtomicFile.open(this.binPath);
   }
   async append(img: Uint8Array): Promise<void> {
     this.memory?.set(img, this.pos);
     let done = 0;
     while (done < img.length) {
-      const { bytesWritten } = await this.fh!.write(img, done, img.length - done, this.pos + done);
+      const { bytesWritten } = await this.file!.handle.write(img, done, img.length - done, this.pos + done);
       done += bytesWritten;
     }
     this.pos += img.length;
   }
   async commit(): Promise<void> {
-    await this.fh!.close();
-    this.fh = null;
-    await rename(this.tmp, this.binPath);
+    await this.file!.commit();
+    this.file = null;
   }
   async abort(): Promise<void> {
-    await this.fh?.close().catch(() => {});
-    this.fh = null;
-    await unlink(this.tmp).catch(() => {});
+    await this.file?.abort();
+    this.file = null;
   }
 }
 
@@ -339,7 +314,7 @@ export class FolderDataset implements ImageDataset {
         }
       } else {
         known = sources.map((e, i) => (res.errors[i] === null ? { ...plainEntry(e), side: res.sides[i] } : { ...plainEntry(e), error: res.errors[i]! }));
-        await writeFileAtomic(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
+        await writeCacheFile(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
         usable = known.filter(fits).map(plainEntry);
       }
       for (const [r, store] of res.levels) built.set(r, store);
@@ -501,7 +476,10 @@ async function decodePass(
             return { imgs, side: square.size, error: null };
           } catch (e) {
             // Anything going wrong with one file (unreadable, corrupt, odd format) skips that file.
-            return { imgs: [], side: 0, error: ((e as Error)?.message || String(e)).split('\n')[0] };
+            // `skipped` names the file beside the reason, so the reason drops an AlaeError's file prefix.
+            const message = (e as Error)?.message || String(e);
+            const reason = e instanceof AlaeError && e.file ? message.slice(e.file.length + 2) : message;
+            return { imgs: [], side: 0, error: reason.split('\n')[0] };
           }
         }),
       );
@@ -531,7 +509,7 @@ async function decodePass(
         bytesPerImage: w.bytesPerImage,
         files: written,
       };
-      await writeFileAtomic(levelPaths({ cacheDir, channels }, w.resolution).json, JSON.stringify(idx));
+      await writeCacheFile(levelPaths({ cacheDir, channels }, w.resolution).json, JSON.stringify(idx));
       if (w.memory) levels.set(w.resolution, { kind: 'memory', data: w.memory.subarray(0, written.length * w.bytesPerImage) });
       else levels.set(w.resolution, await openLevelStore(w.binPath, idx, memoryLimit));
     }

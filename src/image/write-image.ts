@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { RawImage } from './image.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';

@@ -22,7 +22,8 @@
  */
 import { type AlaeConfig, type ModelConfig, PRESET_NAMES, resolveConfig, styleCount } from '../config/config.js';
 import { AlaeError } from '../errors.js';
-import { CHECKPOINT_NAMES, NETWORKS, type NetworkName, type ParamSpec, bufferSpecs, paramSpecs } from '../model/params.js';
+import type { NetworkName, ParamSpec } from '../model/lreq.js';
+import { CHECKPOINT_NAMES, NETWORKS, bufferSpecs, paramSpecs } from '../model/params.js';
 import type { OptimizerState } from './checkpoint-file.js';
 import { fromTorchLayout } from './layout.js';
 import { PickleDict, pickleGet, pyTypeName, type PickleValue } from './pickle.js';

@@ -13,9 +13,8 @@
  * {@link fromFloat32} convert to and from Float32Array.
  */
 import { open, readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export type SafeDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -300,17 +299,6 @@ export async function readSafetensorsMetadata(path: string): Promise<Record<stri
   }
 }
 
-/** Synchronous variant of {@link readSafetensors}. */
-export function readSafetensorsSync(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw readError(path, e);
-  }
-  return parseSafetensors(bytes, path);
-}
-
 /** Serializes and writes atomically (never leaves a half-written file). */
 export async function writeSafetensors(
   path: string,
@@ -318,15 +306,6 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
-}
-
-/** Synchronous variant of {@link writeSafetensors}. */
-export function writeSafetensorsSync(
-  path: string,
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
-  metadata?: Record<string, string>,
-): void {
-  writeFileAtomicSync(path, serializeSafetensors(tensors, metadata));
 }
 
 // ---------------------------------------------------------------------------

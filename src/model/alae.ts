@@ -14,7 +14,8 @@ import { Rng } from '../util/random.js';
 import { encode } from './encoder.js';
 import { decode, noiseShape, type NoiseMaps } from './generator.js';
 import { mappingD, mappingF } from './mapping.js';
-import { type NetworkName, type ParamSpec, paramSpecs } from './params.js';
+import type { NetworkName, ParamSpec } from './lreq.js';
+import { paramSpecs } from './params.js';
 import type { Weights } from './weights.js';
 
 export interface DecodeOptions {
@@ -30,13 +31,6 @@ export interface EncodeOptions {
   lod?: number;
   blend?: number;
 }
-
-/** Style slot ranges of the reference's style-mixing figure. */
-export const STYLE_LEVELS = {
-  coarse: [0, 4] as [number, number],
-  middle: [4, 8] as [number, number],
-  fine: [8, Infinity] as [number, number],
-};
 
 export class AlaeModel {
   readonly config: AlaeConfig;
@@ -111,9 +105,9 @@ export class AlaeModel {
   }
 
   /** Parameter lookup for the network functions; throws on an unknown name. */
-  readonly weights: Weights = (name) => {
-    const v = this.vars.get(name);
-    if (!v) throw new AlaeError(`no parameter named ${name}`);
+  readonly weights: Weights = (param) => {
+    const v = this.vars.get(param.name);
+    if (!v) throw new AlaeError(`no parameter named ${param.name}`);
     return v;
   };
 
@@ -181,7 +175,7 @@ export class AlaeModel {
     });
   }
 
-  /** Style mixing: slots [from, to) from `source`, the rest from `target`. */
+  /** Style mixing: slots [from, to) from `source`, the rest from `target` (named levels: api/latents.ts levelRanges). */
   mixStyles(target: Tensor, source: Tensor, range: [number, number]): Tensor {
     const slots = styleCount(this.config.model);
     const [from, to] = [Math.max(0, range[0]), Math.min(slots, range[1])];

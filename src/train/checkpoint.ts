@@ -13,7 +13,7 @@ import { readdir, readFile, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AlaeError } from '../errors.js';
 import type { LoaderState } from '../data/loader.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { type CheckpointContents, decodeCheckpointFile, encodeCheckpointFile, readCheckpointFile, readCheckpointHeader } from '../io/checkpoint-file.js';
 import type { AlaeConfig } from '../config/config.js';
 import type { RngState } from '../util/random.js';

@@ -10,7 +10,8 @@
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
-import type { NetworkName } from '../model/params.js';
+import type { NetworkName } from '../model/lreq.js';
+import { idleParams } from '../model/params.js';
 import { secondOrder, twiceDifferentiable } from '../nn/ops.js';
 
 export interface LossResult {
@@ -53,26 +54,8 @@ async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Sc
 }
 
 /** Parameters that tfjs gives a gradient of exactly zero because they are not on the path (e.g. unused from_rgb). */
-function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): Set<string> {
-  const L = model.config.model.layerCount;
-  const unused = new Set<string>();
-  for (const s of model.specs) {
-    if (!networks.includes(s.network)) continue;
-    const m = /^encoder\.(from_rgb|encode_block)\.(\d+)\./.exec(s.name);
-    if (m) {
-      const i = Number(m[2]);
-      const first = L - lod - 1;
-      const fromRgbUsed = i === first || (blend < 1 && i === first + 1);
-      if (m[1] === 'from_rgb' ? !fromRgbUsed : i < first) unused.add(s.name);
-    }
-    const g = /^decoder\.(to_rgb|decode_block)\.(\d+)\./.exec(s.name);
-    if (g) {
-      const i = Number(g[2]);
-      const toRgbUsed = i === lod || (blend < 1 && i === lod - 1);
-      if (g[1] === 'to_rgb' ? !toRgbUsed : i > lod) unused.add(s.name);
-    }
-  }
-  return unused;
+function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): ReadonlySet<string> {
+  return idleParams(model.config.model, lod, blend, networks);
 }
 
 function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: LevelOptions): LossResult {

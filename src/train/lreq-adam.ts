@@ -8,7 +8,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
-import type { NetworkName } from '../model/params.js';
+import type { NetworkName } from '../model/lreq.js';
 import { hostMemoryBackend } from '../backend/backend.js';
 import { adamUpdateHost } from './host-update.js';
 import type { OptimizerState } from '../io/checkpoint-file.js';
