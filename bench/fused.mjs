@@ -2,7 +2,7 @@
 // largest levels (forward, and forward + backward; second best of the last 4 of 5 runs):
 // the generator epilogue (nn/style-epilogue.ts) and the encoder statistics (nn/instance-stats.ts).
 // Run after `npm run build`:
-//   node bench/fused.mjs   (ALAE_NATIVE_FUSED=0 makes both rows of each pair the chain)
+//   node bench/fused.mjs   (ALAE_FUSED=0 or ALAE_NATIVE_FUSED=0 makes both rows of each pair the chain)
 import { tf } from '../dist/tf.js';
 import { useBackend } from '../dist/backend/backend.js';
 import { styleEpilogue, styleEpilogueChain } from '../dist/nn/style-epilogue.js';

@@ -1,10 +1,11 @@
 /**
  * The native backend's fused encoder statistics (nn/instance-stats.ts,
  * native/instance_stats.cc): mean, std and instance norm in one kernel, the
- * gradient in another. Float32 NHWC only. Off with ALAE_NATIVE_FUSED=0.
+ * gradient in another. Float32 NHWC only. Registered by kernel-adapter.ts
+ * (ALAE_NATIVE_FUSED=0 switches it off).
  */
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD } from '../nn/instance-stats.js';
-import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values } from './native-fused.js';
+import { type CpuBackend, type KernelFn, type TensorInfo, sizeOf, values } from './native-fused.js';
 
 /** The addon's entry points (native/instance_stats.cc). params: [N, H*W, C]. */
 export interface InstanceStatsAddon {
@@ -28,34 +29,39 @@ function params(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo
   return Int32Array.from([n, h * w, c]);
 }
 
-/** The kernels to register on the native backend: none when the addon build predates them or ALAE_NATIVE_FUSED=0. */
-export function nativeInstanceStatsKernels(addon: object): Record<string, KernelFn> {
-  if (fusedDisabled() || !hasInstanceStats(addon)) return {};
+const f32 = (b: CpuBackend, kernel: string, t: TensorInfo | undefined, name: string): Float32Array => values<Float32Array>(b, t, kernel, name, 'float32');
+
+/** The forward kernel, or null when the addon build predates it. */
+export function nativeInstanceStats(addon: object): KernelFn | null {
+  if (!hasInstanceStats(addon)) return null;
   const n = addon;
-  const f32 = (b: CpuBackend, kernel: string, t: TensorInfo | undefined, name: string): Float32Array => values<Float32Array>(b, t, kernel, name, 'float32');
-  return {
-    [INSTANCE_STATS]: ({ inputs, backend, attrs }) => {
-      const b = backend as CpuBackend;
-      const { x } = inputs;
-      const p = params(INSTANCE_STATS, x);
-      const [N, , , C] = x!.shape;
-      const normed = new Float32Array(sizeOf(x!.shape)), mean = new Float32Array(N * C), std = new Float32Array(N * C);
-      n.instanceStats(f32(b, INSTANCE_STATS, x, 'x'), normed, mean, std, p, Number(attrs?.eps));
-      return [
-        b.makeTensorInfo(x!.shape, 'float32', normed),
-        b.makeTensorInfo([N, 1, 1, C], 'float32', mean),
-        b.makeTensorInfo([N, 1, 1, C], 'float32', std),
-      ];
-    },
-    [INSTANCE_STATS_GRAD]: ({ inputs, backend, attrs }) => {
-      const b = backend as CpuBackend;
-      const { dnormed, dmean, dstd, normed, std } = inputs;
-      const p = params(INSTANCE_STATS_GRAD, dnormed, dmean, dstd, std);
-      if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
-      const dx = new Float32Array(sizeOf(dnormed!.shape));
-      const g = (t: TensorInfo | undefined, name: string) => f32(b, INSTANCE_STATS_GRAD, t, name);
-      n.instanceStatsGrad(g(dnormed, 'dnormed'), g(dmean, 'dmean'), g(dstd, 'dstd'), g(normed, 'normed'), g(std, 'std'), dx, p, Number(attrs?.eps));
-      return b.makeTensorInfo(dnormed!.shape, 'float32', dx);
-    },
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as CpuBackend;
+    const { x } = inputs;
+    const p = params(INSTANCE_STATS, x);
+    const [N, , , C] = x!.shape;
+    const normed = new Float32Array(sizeOf(x!.shape)), mean = new Float32Array(N * C), std = new Float32Array(N * C);
+    n.instanceStats(f32(b, INSTANCE_STATS, x, 'x'), normed, mean, std, p, Number(attrs?.eps));
+    return [
+      b.makeTensorInfo(x!.shape, 'float32', normed),
+      b.makeTensorInfo([N, 1, 1, C], 'float32', mean),
+      b.makeTensorInfo([N, 1, 1, C], 'float32', std),
+    ];
+  };
+}
+
+/** The gradient kernel, or null when the addon build predates it. */
+export function nativeInstanceStatsGrad(addon: object): KernelFn | null {
+  if (!hasInstanceStats(addon)) return null;
+  const n = addon;
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as CpuBackend;
+    const { dnormed, dmean, dstd, normed, std } = inputs;
+    const p = params(INSTANCE_STATS_GRAD, dnormed, dmean, dstd, std);
+    if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
+    const dx = new Float32Array(sizeOf(dnormed!.shape));
+    const g = (t: TensorInfo | undefined, name: string) => f32(b, INSTANCE_STATS_GRAD, t, name);
+    n.instanceStatsGrad(g(dnormed, 'dnormed'), g(dmean, 'dmean'), g(dstd, 'dstd'), g(normed, 'normed'), g(std, 'std'), dx, p, Number(attrs?.eps));
+    return b.makeTensorInfo(dnormed!.shape, 'float32', dx);
   };
 }

@@ -4,15 +4,15 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { leakyRelu, linear, pixelNorm } from '../nn/ops.js';
+import { type Differentiation, leakyRelu, linear, pixelNorm } from '../nn/ops.js';
 import type { Weights } from './weights.js';
 
-/** MappingF: pixel norm, then mappingLayers x (linear, leaky 0.2). Returns w [N, latent]. */
-export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor): Tensor {
+/** MappingF: pixel norm, then mappingLayers x (linear, leaky 0.2). Returns w [N, latent]; `d` as in nn/ops.ts. */
+export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor, d: Differentiation = 'none'): Tensor {
   return tf.tidy(() => {
     let x = pixelNorm(z);
     for (let i = 0; i < cfg.mappingLayers; i++) {
-      x = leakyRelu(linear(x, p(`mapping_f.map_blocks.${i}.fc.weight`), p(`mapping_f.map_blocks.${i}.fc.bias`)));
+      x = leakyRelu(linear(x, p(`mapping_f.map_blocks.${i}.fc.weight`), p(`mapping_f.map_blocks.${i}.fc.bias`)), d);
     }
     return x;
   });

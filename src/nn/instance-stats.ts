@@ -10,11 +10,11 @@
  * Its gradient is one first-order kernel, which tfjs cannot differentiate
  * again: with no other path it throws, beside another path it would drop
  * this one silently. So it is not used where the ops are differentiated
- * twice (R1's inner gradient runs inside secondOrder()): there the chain
+ * twice (Differentiation 'twice', R1's inner gradient): there the chain
  * runs, whose every op tfjs differentiates twice.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import { differentiatedTwice, statsAndNorm } from './ops.js';
+import { type Differentiation, statsAndNorm } from './ops.js';
 
 /** Kernel names a backend may register. Outputs: normed [N,H,W,C], mean and std [N,1,1,C]. */
 export const INSTANCE_STATS = 'AlaeInstanceStats';
@@ -50,8 +50,8 @@ if (!tf.getGradient(INSTANCE_STATS)) {
 }
 
 /** Mean, std and the instance norm of x (eps as nn.InstanceNorm2d's), fused where the backend can and the ops are differentiated at most once. */
-export function instanceStats(x: Tensor4D, eps: number): InstanceStats {
-  if (differentiatedTwice() || !instanceStatsFused()) return statsAndNorm(x, eps);
+export function instanceStats(x: Tensor4D, eps: number, d: Differentiation = 'none'): InstanceStats {
+  if (d === 'twice' || !instanceStatsFused()) return statsAndNorm(x, eps);
   const [normed, mean, std] = tf.engine().runKernel(INSTANCE_STATS, { x } as unknown as tf.NamedTensorMap, { eps }) as Tensor4D[];
   return { mean, std, normed };
 }

@@ -1,49 +1,35 @@
 /**
- * The primitives of the ALAE networks, in NHWC, in two forms:
- * - fast (the default): one tfjs kernel each where tfjs has one (leakyRelu,
- *   depthwise blur, avgPool, nearest resize, fused conv + bias + activation),
- *   since every op is a dispatch on a GPU;
- * - twice differentiable: the R1 penalty differentiates E and D twice, and
- *   tfjs's leakyRelu, depthwiseConv2d and avgPool double backprop throws.
- *   Convolutions, matMul and arithmetic are differentiated by tfjs (their
- *   second derivatives are right); blur, pooling, up-sampling and the leaky
- *   ReLU are customGrad ops whose gradients are written out in ops that can
- *   be differentiated again (one or two kernels each instead of the 4-10 of
- *   pad/slice/reshape formulations: 13,101 -> 10,165 kernels per mnist-small
- *   training iteration).
- * `twiceDifferentiable(f)` runs f with the second form. Both compute the same
- * function, first and second derivatives are checked (test/nn/ops.test.ts,
- * test/losses), and both pass parity.
+ * The primitives of the ALAE networks, in NHWC. How a caller will
+ * differentiate what they compute picks their form, passed down explicitly
+ * as a `Differentiation` (the caller knows; an op cannot):
+ * - 'none' (inference): one tfjs kernel each where tfjs has one (leakyRelu,
+ *   depthwise blur, avgPool, fused conv + bias + activation), since every
+ *   op is a dispatch on a GPU;
+ * - 'once' (training's parameter gradients) and 'twice' (R1's inner
+ *   gradient, which the outer gradient differentiates again): the
+ *   twice-differentiable forms. tfjs's leakyRelu, depthwiseConv2d and
+ *   avgPool double backprop throws. Convolutions, matMul and arithmetic are
+ *   differentiated by tfjs (their second derivatives are right); blur,
+ *   pooling, up-sampling and the leaky ReLU are customGrad ops whose
+ *   gradients are written out in ops that can be differentiated again (one
+ *   or two kernels each instead of the 4-10 of pad/slice/reshape
+ *   formulations). Training runs them in all three steps, not only where R1
+ *   needs them: the fast forms round differently and put pre-activations
+ *   near zero on the other side of a leaky-ReLU kink more often
+ *   (train/losses.ts).
+ * 'twice' also leaves out the fused kernels whose gradient is one
+ * first-order kernel (nn/instance-stats.ts): their gradient has no gradient
+ * of its own. Both forms compute the same function, first and second
+ * derivatives are checked (test/nn/ops.test.ts, test/losses), and both pass
+ * parity.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 
-/** Scoped modes: `twice` picks the twice-differentiable primitives; `second` marks ops that will be differentiated twice. */
-const mode = { twice: false, second: false };
+/** How the caller will differentiate an op's result (see the module doc). */
+export type Differentiation = 'none' | 'once' | 'twice';
 
-function withMode<T>(key: keyof typeof mode, f: () => T): T {
-  const prev = mode[key];
-  mode[key] = true;
-  try {
-    return f();
-  } finally {
-    mode[key] = prev;
-  }
-}
-
-/** Run f with the twice-differentiable primitives (for the R1 penalty). */
-export const twiceDifferentiable = <T>(f: () => T): T => withMode('twice', f);
-
-/**
- * Run f where its ops will be differentiated twice (R1's inner gradient,
- * losses.ts). Fused kernels whose gradient is written as one first-order
- * kernel (nn/instance-stats.ts) are left out here: their gradient has no
- * gradient of its own. Elsewhere, even under twiceDifferentiable, a
- * parameter gradient is first order and they may run.
- */
-export const secondOrder = <T>(f: () => T): T => withMode('second', f);
-
-/** Is the caller inside secondOrder(f)? */
-export const differentiatedTwice = (): boolean => mode.second;
+/** Does `d` call for the twice-differentiable forms? */
+const twiceForms = (d: Differentiation): boolean => d !== 'none';
 
 const BLUR_1D = [1, 2, 1];
 
@@ -101,10 +87,9 @@ const leakyTwice = tf.customGrad((x, save) => {
   return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
 });
 
-export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
-  if (!mode.twice) return tf.leakyRelu(x, alpha);
-  if (alpha !== 0.2) throw new Error(`leakyRelu: twice-differentiable form only for alpha 0.2 (got ${alpha})`);
-  return leakyTwice(x);
+/** leaky_relu(x, 0.2). */
+export function leakyRelu(x: Tensor, d: Differentiation = 'none'): Tensor {
+  return twiceForms(d) ? leakyTwice(x) : tf.leakyRelu(x, 0.2);
 }
 
 /** y = x @ W + b, W in [in, out] layout. */
@@ -146,13 +131,13 @@ export function styleMod(x: Tensor4D, style: Tensor): Tensor4D {
 }
 
 /** Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1. */
-export function blur(x: Tensor4D): Tensor4D {
-  return mode.twice ? blurLinear(x) : depthwiseBlur(x);
+export function blur(x: Tensor4D, d: Differentiation = 'none'): Tensor4D {
+  return twiceForms(d) ? blurLinear(x) : depthwiseBlur(x);
 }
 
 /** 2x2 average pooling (F.avg_pool2d(x, 2, 2)). */
-export function downscale2d(x: Tensor4D): Tensor4D {
-  return mode.twice ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
+export function downscale2d(x: Tensor4D, d: Differentiation = 'none'): Tensor4D {
+  return twiceForms(d) ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
 }
 
 /**
@@ -188,14 +173,14 @@ export function transformKernel(w: Tensor4D, scale: number): Tensor4D {
  * 3x3 (or 1x1) convolution, stride 1, 'same' zero padding; weight HWIO;
  * optional bias and leaky ReLU, fused into one kernel where tfjs can.
  */
-export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false): Tensor4D {
+export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false, d: Differentiation = 'none'): Tensor4D {
   const pad = (w.shape[0] - 1) / 2;
   const p = pad === 0 ? 'valid' : pad;
-  if (!mode.twice) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
+  if (!twiceForms(d)) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
   return tf.tidy(() => {
     let y: Tensor = tf.conv2d(x, w, 1, p);
     if (bias) y = tf.add(y, bias);
-    return (leaky ? leakyRelu(y) : y) as Tensor4D;
+    return (leaky ? leakyRelu(y, d) : y) as Tensor4D;
   });
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
+import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import { instanceStats, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { secondOrder, statsAndNorm } from '../../src/nn/ops.js';
+import { statsAndNorm } from '../../src/nn/ops.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -65,22 +66,23 @@ describe('encoder statistics (mean, std, instance norm)', () => {
       tf.dispose([x, ...r, gf, gc]);
     });
 
-  fusedIt('is left out where the ops are differentiated twice: secondOrder() runs the chain, whose gradient has a gradient', () => {
+  fusedIt('is left out where the ops are differentiated twice: \'twice\' runs the chain, whose gradient has a gradient', () => {
     const x = activations(2, 4, 6, 3);
     const r = normals(94, [2, 1, 1, 6]);
     // d/dx of |d(sum(std * r))/dx|^2: an R1-shaped second derivative.
-    const penalty = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(instanceStats(u as tf.Tensor4D, 1e-5).std, r)))(v)));
+    const penalty = (d: 'once' | 'twice') => (v: tf.Tensor) =>
+      tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(instanceStats(u as tf.Tensor4D, 1e-5, d).std, r)))(v)));
     const chain = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(statsAndNorm(u as tf.Tensor4D, 1e-5).std, r)))(v)));
     const before = tf.memory().numTensors;
-    const g2 = secondOrder(() => tf.grad(penalty)(x));
+    const g2 = tf.grad(penalty('twice'))(x);
     const g2c = tf.grad(chain)(x);
     expect(maxDiff(g2, g2c)).toBe(0);
     tf.dispose([g2, g2c]);
     expect(tf.memory().numTensors).toBe(before);
-    // Outside secondOrder the fused kernel runs, and tfjs finds no second-order path through it (where
-    // another path exists, it would drop this one silently: hence secondOrder around R1's inner gradient).
+    // Differentiated once, the fused kernel runs, and tfjs finds no second-order path through it (where
+    // another path exists, it would drop this one silently: hence 'twice' for R1's inner gradient).
     // (tfjs keeps the tensors of a gradient that throws half-way; not counted here.)
-    expect(() => tf.tidy(() => tf.grad(penalty)(x))).toThrow(/Cannot compute gradient/);
+    expect(() => tf.tidy(() => tf.grad(penalty('once'))(x))).toThrow(/Cannot compute gradient/);
     tf.dispose([x, r]);
   });
 
@@ -99,6 +101,6 @@ describe('encoder statistics (mean, std, instance norm)', () => {
   });
 
   it('is fused exactly where the backend registers the kernels', () => {
-    expect(instanceStatsFused()).toBe(tf.getBackend() === 'native' && process.env.ALAE_NATIVE_FUSED !== '0');
+    expect(instanceStatsFused()).toBe(customKernelsOn(tf.getBackend()));
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * alae's own kernels, declared per backend in one place: each kernel name
+ * (the nn/ and train/ modules define the names and the op chains they
+ * replace) maps to its implementation on the `native` backend (the C++
+ * addon, backend/native-*.ts) and on `webgpu` (WGSL, backend/webgpu/). They
+ * are registered in tfjs's kernel registry when a backend is set up
+ * (registerCustomKernels), and the ops pick the fused path where
+ * tf.getKernel(name, backend) finds one, the op chain elsewhere.
+ *
+ * ALAE_FUSED=0 leaves every backend to the op chains; ALAE_NATIVE_FUSED=0
+ * the native backend only (A/B comparisons, bisecting a numerical difference).
+ */
+import { tf } from '../tf.js';
+import { INSTANCE_STATS, INSTANCE_STATS_GRAD } from '../nn/instance-stats.js';
+import { LEAKY_TWICE } from '../nn/ops.js';
+import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
+import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
+import { nativeLeakyTwice } from './native-leaky-twice.js';
+import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
+import { webgpuInstanceStats, webgpuInstanceStatsGrad } from './webgpu/instance-stats.js';
+import { webgpuLeakyTwice } from './webgpu/leaky-twice.js';
+import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
+
+export type TensorInfo = tf.TensorInfo;
+
+export interface KernelArgs {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+export type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+/** The backends alae has kernels for. */
+export type CustomKernelBackend = 'native' | 'webgpu';
+
+interface Implementations {
+  /** Built from the addon; null when this build of it lacks the kernel. */
+  native?: (addon: object) => KernelFn | null;
+  webgpu?: KernelFn;
+}
+
+/** Kernel name -> implementation per backend. */
+const KERNELS: Record<string, Implementations> = {
+  [STYLE_EPILOGUE]: { native: nativeStyleEpilogue, webgpu: webgpuStyleEpilogue },
+  [STYLE_EPILOGUE_GRAD]: { native: nativeStyleEpilogueGrad, webgpu: webgpuStyleEpilogueGrad },
+  [INSTANCE_STATS]: { native: nativeInstanceStats, webgpu: webgpuInstanceStats },
+  [INSTANCE_STATS_GRAD]: { native: nativeInstanceStatsGrad, webgpu: webgpuInstanceStatsGrad },
+  [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
+};
+
+/** Are the custom kernels switched off for `backend` (ALAE_FUSED=0, or ALAE_NATIVE_FUSED=0 for native)? */
+export function customKernelsOff(backend: CustomKernelBackend, env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.ALAE_FUSED === '0' || (backend === 'native' && env.ALAE_NATIVE_FUSED === '0');
+}
+
+/** Does tfjs backend `name` get alae's kernels (one of ours, not switched off)? */
+export function customKernelsOn(name: string): boolean {
+  return (name === 'native' || name === 'webgpu') && !customKernelsOff(name);
+}
+
+/**
+ * Register the custom kernels of `backend` under its tfjs name (idempotent);
+ * the native ones need the loaded addon. Returns the names registered now.
+ */
+export function registerCustomKernels(backend: CustomKernelBackend, addon?: object): string[] {
+  if (customKernelsOff(backend)) return [];
+  const done: string[] = [];
+  for (const [kernelName, impl] of Object.entries(KERNELS)) {
+    if (tf.getKernel(kernelName, backend)) continue;
+    const fn = backend === 'native' ? (addon && impl.native ? impl.native(addon) : null) : impl.webgpu ?? null;
+    if (!fn) continue;
+    tf.registerKernel({ kernelName, backendName: backend, kernelFunc: fn as unknown as tf.KernelFunc });
+    done.push(kernelName);
+  }
+  return done;
+}

@@ -1,0 +1,65 @@
+/**
+ * WGSL pieces the per-(sample, channel) kernels share (style-epilogue.ts,
+ * instance-stats.ts): the sums in the order tfjs-webgpu's Mean and Sum
+ * programs add (so a fused kernel's statistics have the op chain's bits),
+ * and a product kept apart from the sum it feeds.
+ */
+import type { WebGPUBackendLike } from './runner.js';
+
+/**
+ * The workgroup size of tfjs-webgpu 4.22's ReduceProgram for a reduction over
+ * `m` values (reduce_webgpu.js): its threads each add a strided run, then a
+ * tree adds the partial sums; the same size gives the same order.
+ */
+export function chainReduceSize(b: WebGPUBackendLike, m: number): number {
+  if (m >= 32768 && b.device.limits.maxComputeWorkgroupSizeX >= 512) return 512;
+  return m >= 4096 ? 256 : 64;
+}
+
+/**
+ * `fn tree(t, v, count) -> f32`: the sum over a workgroup of size `wg` of each
+ * thread's v, added in tfjs's tree order (pairs `interval` apart, halving),
+ * for a reduction of `count` values (threads past it hold 0). Every thread
+ * gets the total; call it in uniform control flow. `treeVec2` adds two sums
+ * at once, each in the same order.
+ */
+export const treeSum = (wg: number): string => `
+var<workgroup> red: array<vec2<f32>, ${wg}>;
+fn treeVec2(t: u32, v: vec2<f32>, count: u32) -> vec2<f32> {
+  red[t] = v;
+  workgroupBarrier();
+  var size = min(count, ${wg}u);
+  loop {
+    if (size <= 1u) { break; }
+    let interval = (size + 1u) / 2u;
+    if (t < size / 2u) { red[t] = red[t] + red[t + interval]; }
+    size = interval;
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+fn tree(t: u32, v: f32, count: u32) -> f32 { return treeVec2(t, vec2<f32>(v, 0.0), count).x; }
+`;
+
+/**
+ * `fn kept(p) -> f32`: the product p rounded on its own, as the op chain's
+ * separate kernel rounds it. WGSL lets a compiler fuse a * b + c into one
+ * rounding (spec 15.7.5, reassociation and fusion); a product multiplied by
+ * a uniform 1.0 it cannot see through is not fused. Used where the chain's
+ * rounding decides a leaky-ReLU kink or a sum must match the chain's bits.
+ * Needs a uniform field `one` (1.0) in the struct `u`.
+ */
+export const KEPT = 'fn kept(p: f32) -> f32 { return p * u.one; }';
+
+/** Workgroups for one workgroup per (sample, channel) pair: x, spilling into y past the device's limit. */
+export function pairWorkgroups(b: WebGPUBackendLike, pairs: number): [number, number, number] {
+  const max = b.device.limits.maxComputeWorkgroupsPerDimension;
+  if (pairs <= max) return [pairs, 1, 1];
+  const y = Math.ceil(pairs / max);
+  return [Math.ceil(pairs / y), y, 1];
+}
+
+/** The (sample, channel) pair of a pairWorkgroups dispatch (may run past the last: check against N*C). */
+export const PAIR_INDEX = 'wid.y * nwg.x + wid.x';

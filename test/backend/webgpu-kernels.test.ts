@@ -1,0 +1,143 @@
+/**
+ * alae's WGSL kernels (backend/webgpu/) against the op chains they replace, on
+ * the webgpu backend: forward bits, gradients, no tensor left behind. Without
+ * a GPU they run on lavapipe (source ../shared/webgpu-cpu/setup.sh); with no
+ * adapter at all they show as skipped, with the reason.
+ */
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/tf.js';
+import { INSTANCE_STATS, instanceStats } from '../../src/nn/instance-stats.js';
+import { type Differentiation, LEAKY_TWICE, leakyRelu, statsAndNorm } from '../../src/nn/ops.js';
+import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
+import { seededNormals } from '../../src/train/noise.js';
+import { webgpuForTests } from '../setup-backend.js';
+
+const why = await webgpuForTests();
+const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
+const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.skipIf(why !== null)(title(name), f, timeout);
+
+const normals = (seed: number, shape: number[], scale = 1, shift = 0): tf.Tensor =>
+  tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale + shift), shape);
+
+/** Elements whose bits differ, and the largest difference relative to b's largest magnitude. */
+async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; rel: number }> {
+  expect(a.shape).toEqual(b.shape);
+  const [x, y] = [await a.data(), await b.data()];
+  let differ = 0, diff = 0, scale = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (!Object.is(x[i], y[i])) differ++;
+    diff = Math.max(diff, Math.abs(x[i] - y[i]));
+    scale = Math.max(scale, Math.abs(y[i]));
+  }
+  return { differ, rel: scale > 0 ? diff / scale : diff };
+}
+
+describe('webgpu kernels against the op chains', () => {
+  gpuIt('are registered on webgpu', async () => {
+    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+  });
+
+  gpuIt('the twice-differentiable leaky ReLU: the chain\'s bits and mask, kinks, subnormals, NaN', async () => {
+    const special = [0, -0, 1e-7, -1e-7, 1e-40, -1e-40, NaN, 3e38, -3e38, 0.5, -0.5];
+    const v = Float32Array.from({ length: 70_001 }, (_, i) => (i < special.length ? special[i] : Math.sin(i) * 10 ** ((i % 13) - 8)));
+    const x = tf.tensor(v);
+    const before = tf.memory().numTensors;
+    const value = leakyRelu(x, 'once');
+    const chain = tf.tidy(() => tf.add(tf.mul(x, 0.2), tf.mul(tf.relu(x), 0.8)));
+    expect(await compare(value, chain)).toEqual({ differ: 0, rel: expect.any(Number) });
+    const g = tf.grad((u: tf.Tensor) => tf.sum(leakyRelu(u, 'once')))(x);
+    const m = tf.step(x, 0.2);
+    expect((await compare(g, m)).differ).toBe(0);
+    tf.dispose([value, chain, g, m]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  const STATS: [string, number, number, number, number][] = [
+    // name, batch, size, channels, eps
+    ['4x4, 70 channels', 3, 4, 70, 1e-5],
+    ['3x3 (not a power of two)', 2, 3, 8, 1e-5],
+    ['64x64 (256 threads a pair, as tfjs\'s reduction)', 2, 64, 3, 1e-5],
+    ['2x2, eps 1e-8', 2, 2, 5, 1e-8],
+  ];
+  const activations = (n: number, h: number, c: number, seed: number): tf.Tensor4D =>
+    tf.tidy(() => tf.leakyRelu(normals(seed, [n, h, h, c], 1.5, 0.3), 0.2) as tf.Tensor4D);
+
+  for (const [name, n, h, c, eps] of STATS) {
+    gpuIt(`encoder statistics, forward = the chain bit for bit: ${name}`, async () => {
+      const x = activations(n, h, c, 10 * n + h);
+      const f = instanceStats(x, eps, 'once');
+      const ch = statsAndNorm(x, eps);
+      for (const k of ['mean', 'std', 'normed'] as const) expect(await compare(f[k], ch[k]), k).toEqual({ differ: 0, rel: 0 });
+      tf.dispose([x, f, ch]);
+    });
+
+    gpuIt(`encoder statistics, gradient = the chain's: ${name}`, async () => {
+      const x = activations(n, h, c, 10 * n + h + 5);
+      const r = [normals(91, [n, h, h, c]), normals(92, [n, 1, 1, c]), normals(93, [n, 1, 1, c])];
+      const use = (s: { mean: tf.Tensor; std: tf.Tensor; normed: tf.Tensor }) =>
+        tf.addN([tf.sum(tf.mul(s.normed, r[0])), tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.mul(s.std, r[2]))]) as tf.Scalar;
+      const before = tf.memory().numTensors;
+      const gf = tf.grad((v: tf.Tensor) => use(instanceStats(v as tf.Tensor4D, eps, 'once')))(x);
+      const gc = tf.grad((v: tf.Tensor) => use(statsAndNorm(v as tf.Tensor4D, eps)))(x);
+      expect(tf.memory().numTensors).toBe(before + 2);
+      expect((await compare(gf, gc)).rel).toBeLessThan(2e-5);
+      tf.dispose([x, ...r, gf, gc]);
+    });
+  }
+
+  const EPILOGUE: [string, number, number, number, number][] = [
+    // name, batch, size, channels, noise batch
+    ['4x4, 70 channels, noise batch 1', 3, 4, 70, 1],
+    ['8x8, noise per sample', 2, 8, 16, 2],
+    ['3x3', 2, 3, 8, 2],
+    ['64x64 (256 threads a pair)', 2, 64, 4, 2],
+  ];
+  /** Inputs of one epilogue: some pre-activations land within 1e-6 of zero, where leaky ReLU bends. */
+  function epilogueInputs(n: number, h: number, c: number, nb: number, seed: number) {
+    const x = tf.tidy(() => {
+      const v = normals(seed, [n, h, h, c]);
+      return tf.where(tf.less(tf.abs(v), 0.05), tf.mul(v, 1e-5), v);
+    }) as tf.Tensor4D;
+    return { x, nw: normals(seed + 1, [c], 0.3), noise: normals(seed + 2, [nb, h, h, 1]) as tf.Tensor4D, b: normals(seed + 3, [c], 0.1), style: normals(seed + 4, [n, 2 * c], 0.5) };
+  }
+
+  for (const [name, n, h, c, nb] of EPILOGUE) {
+    for (const d of ['none', 'once'] as Differentiation[]) {
+      gpuIt(`style epilogue (${d}), forward = the chain bit for bit: ${name}`, async () => {
+        const i = epilogueInputs(n, h, c, nb, 10 * n + h);
+        const fused = styleEpilogue(i.x, i.nw, i.noise, i.b, i.style, d);
+        const chain = styleEpilogueChain(i.x, i.nw, i.noise, i.b, i.style, d);
+        expect(await compare(fused, chain)).toEqual({ differ: 0, rel: 0 });
+        tf.dispose([fused, chain, ...Object.values(i)]);
+      });
+    }
+
+    gpuIt(`style epilogue, gradients = the chain's: ${name}`, async () => {
+      const i = epilogueInputs(n, h, c, nb, 10 * n + h + 5);
+      const r = normals(99, [n, h, h, c]);
+      const loss = (f: typeof styleEpilogue) => (x: tf.Tensor, nw: tf.Tensor, b: tf.Tensor, s: tf.Tensor) =>
+        tf.sum(tf.mul(f(x as tf.Tensor4D, nw, i.noise, b, s, 'once'), r));
+      const before = tf.memory().numTensors;
+      const gf = tf.grads(loss(styleEpilogue))([i.x, i.nw, i.b, i.style]);
+      const gc = tf.grads(loss(styleEpilogueChain))([i.x, i.nw, i.b, i.style]);
+      expect(tf.memory().numTensors).toBe(before + 8);
+      for (const [k, label] of ['x', 'noise weight', 'bias', 'style'].entries()) expect((await compare(gf[k], gc[k])).rel, label).toBeLessThan(2e-5);
+      tf.dispose([...gf, ...gc, r, ...Object.values(i)]);
+    });
+  }
+
+  gpuIt('style epilogue: a batch-1 input under a batch of styles, its gradient summed over the batch; no tensor left', async () => {
+    const i = epilogueInputs(3, 4, 8, 1, 21);
+    const x1 = tf.slice(i.x, [0, 0, 0, 0], [1, 4, 4, 8]) as tf.Tensor4D;
+    const r = normals(98, [3, 4, 4, 8]);
+    const before = tf.memory().numTensors;
+    const loss = (f: typeof styleEpilogue) => (x: tf.Tensor, s: tf.Tensor) => tf.sum(tf.mul(f(x as tf.Tensor4D, i.nw, i.noise, i.b, s, 'once'), r));
+    const [gf, gc] = [tf.grads(loss(styleEpilogue))([x1, i.style]), tf.grads(loss(styleEpilogueChain))([x1, i.style])];
+    expect(gf[0].shape).toEqual([1, 4, 4, 8]);
+    for (let k = 0; k < 2; k++) expect((await compare(gf[k], gc[k])).rel).toBeLessThan(2e-5);
+    tf.dispose([...gf, ...gc]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x1, r, ...Object.values(i)]);
+  });
+});
