@@ -14,11 +14,13 @@ import { tf } from '../tf.js';
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD } from '../nn/instance-stats.js';
 import { LEAKY_TWICE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
+import { ADAM_UPDATE, LERP_UPDATE } from '../train/param-update.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad } from './webgpu/instance-stats.js';
 import { webgpuLeakyTwice } from './webgpu/leaky-twice.js';
+import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
 export type TensorInfo = tf.TensorInfo;
@@ -46,6 +48,9 @@ const KERNELS: Record<string, Implementations> = {
   [INSTANCE_STATS]: { native: nativeInstanceStats, webgpu: webgpuInstanceStats },
   [INSTANCE_STATS_GRAD]: { native: nativeInstanceStatsGrad, webgpu: webgpuInstanceStatsGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
+  // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
+  [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },
+  [LERP_UPDATE]: { webgpu: webgpuLerpUpdate },
 };
 
 /** Are the custom kernels switched off for `backend` (ALAE_FUSED=0, or ALAE_NATIVE_FUSED=0 for native)? */

@@ -10,6 +10,11 @@ import { INSTANCE_STATS, instanceStats } from '../../src/nn/instance-stats.js';
 import { type Differentiation, LEAKY_TWICE, leakyRelu, statsAndNorm } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { AlaeModel } from '../../src/model/alae.js';
+import { LREQAdam } from '../../src/train/lreq-adam.js';
+import { lerpAveraged } from '../../src/train/step.js';
+import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
 
 const why = await webgpuForTests();
@@ -34,7 +39,7 @@ async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; re
 
 describe('webgpu kernels against the op chains', () => {
   gpuIt('are registered on webgpu', async () => {
-    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, ADAM_UPDATE, LERP_UPDATE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
   });
 
   gpuIt('the twice-differentiable leaky ReLU: the chain\'s bits and mask, kinks, subnormals, NaN', async () => {
@@ -139,5 +144,56 @@ describe('webgpu kernels against the op chains', () => {
     tf.dispose([...gf, ...gc]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x1, r, ...Object.values(i)]);
+  });
+});
+
+describe('webgpu parameter updates against the op chains', () => {
+  const config = resolveConfig('test-micro');
+  const bits = async (t: tf.Tensor): Promise<Uint32Array> => new Uint32Array(Float32Array.from(await t.data() as Float32Array).buffer);
+
+  gpuIt('LREQAdam over all parameters in one kernel: the op chain\'s bits, step after step, parameters without a gradient untouched', async () => {
+    const a = AlaeModel.create(config, 3), b = AlaeModel.create(config, 3);
+    const nets = ['encoder', 'mapping_d', 'decoder', 'mapping_f'] as const;
+    const opt = new LREQAdam(a, [...nets], { lr: 0.002 });
+    const lr = 0.002, beta2 = 0.99, eps = 1e-8;
+    const coef = new Map(a.specs.map((s) => [s.name, s.coef]));
+    const v = new Map([...b.vars].map(([k, p]) => [k, tf.zerosLike(p)]));
+    const skipped = 'decoder.const';
+    for (let step = 1; step <= 3; step++) {
+      const g = new Map([...a.vars].filter(([k]) => k !== skipped || step === 1).map(([k, p], i) =>
+        [k, tf.tensor(Float32Array.from(seededNormals(100 * step + i, p.size), (x, j) => (j % 7 === 0 ? 0 : j % 11 === 0 ? x * 1e4 : x)), p.shape)]));
+      const before = tf.memory().numTensors;
+      opt.step(a, g);
+      expect(tf.memory().numTensors).toBe(before + (step === 1 ? a.vars.size : 0));
+      for (const [k, gk] of g) {
+        const t = k === skipped ? 1 : step;
+        const stepSize = lr * Math.sqrt(1 - beta2 ** t) * coef.get(k)!;
+        const p = b.vars.get(k)!;
+        const nv = tf.tidy(() => tf.add(tf.mul(v.get(k)!, beta2), tf.mul(tf.square(gk), 1 - beta2)));
+        v.get(k)!.dispose();
+        v.set(k, nv);
+        tf.tidy(() => p.assign(tf.sub(p, tf.mul(tf.div(gk, tf.add(tf.sqrt(nv), eps)), stepSize))));
+      }
+      g.forEach((t) => t.dispose());
+    }
+    for (const [k, p] of a.vars) {
+      expect(await bits(p), k).toEqual(await bits(b.vars.get(k)!));
+      expect(await bits(opt.state.get(k)!.expAvgSq), k).toEqual(await bits(v.get(k)!));
+    }
+    expect(opt.state.get(skipped)!.step).toBe(1);
+    opt.dispose(); a.dispose(); b.dispose(); v.forEach((t) => t.dispose());
+  });
+
+  gpuIt('weight averaging over all parameters in one kernel: the op chain\'s bits, no tensor left', async () => {
+    const a1 = AlaeModel.create(config, 5), a2 = AlaeModel.create(config, 5), t = AlaeModel.create(config, 6);
+    const name = 'decoder.decode_block.1.conv_2.weight';
+    const start = await bits(a1.vars.get(name)!);
+    const before = tf.memory().numTensors;
+    lerpAveraged(a1, t, 0.5 ** (32 / 10000));
+    expect(tf.memory().numTensors).toBe(before);
+    for (const [k, v] of a2.vars) tf.tidy(() => v.assign(tf.add(v, tf.mul(tf.sub(t.vars.get(k)!, v), 1 - 0.5 ** (32 / 10000)))));
+    for (const [k, v] of a1.vars) expect(await bits(v), k).toEqual(await bits(a2.vars.get(k)!));
+    expect(await bits(a1.vars.get(name)!)).not.toEqual(start);
+    a1.dispose(); a2.dispose(); t.dispose();
   });
 });
