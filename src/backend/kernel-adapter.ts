@@ -11,14 +11,14 @@
  * the native backend only (A/B comparisons, bisecting a numerical difference).
  */
 import { tf } from '../tf.js';
-import { INSTANCE_STATS, INSTANCE_STATS_GRAD } from '../nn/instance-stats.js';
+import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
 import { LEAKY_TWICE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../train/param-update.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
-import { webgpuInstanceStats, webgpuInstanceStatsGrad } from './webgpu/instance-stats.js';
+import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
@@ -47,6 +47,8 @@ const KERNELS: Record<string, Implementations> = {
   [STYLE_EPILOGUE_GRAD]: { native: nativeStyleEpilogueGrad, webgpu: webgpuStyleEpilogueGrad },
   [INSTANCE_STATS]: { native: nativeInstanceStats, webgpu: webgpuInstanceStats },
   [INSTANCE_STATS_GRAD]: { native: nativeInstanceStatsGrad, webgpu: webgpuInstanceStatsGrad },
+  // Native keeps the op chain where R1 differentiates the statistics twice.
+  [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
   [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },

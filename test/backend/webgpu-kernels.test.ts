@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { INSTANCE_STATS, instanceStats } from '../../src/nn/instance-stats.js';
+import { INSTANCE_STATS, instanceStats, instanceStatsFused } from '../../src/nn/instance-stats.js';
 import { type Differentiation, LEAKY_TWICE, leakyRelu, statsAndNorm } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
@@ -88,6 +88,29 @@ describe('webgpu kernels against the op chains', () => {
       expect(tf.memory().numTensors).toBe(before + 2);
       expect((await compare(gf, gc)).rel).toBeLessThan(2e-5);
       tf.dispose([x, ...r, gf, gc]);
+    });
+  }
+
+  for (const [name, n, h, c, eps] of STATS) {
+    gpuIt(`encoder statistics differentiated twice (R1-shaped) = the chain's: ${name}`, async () => {
+      const x = activations(n, h, c, 10 * n + h + 7);
+      const r = [normals(81, [n, h, h, c]), normals(82, [n, 1, 1, c]), normals(83, [n, 1, 1, c])];
+      // |d/dx of a loss through all three outputs|^2, differentiated with respect to x and to a weight on normed.
+      const penalty = (f: (v: tf.Tensor4D) => { mean: tf.Tensor; std: tf.Tensor; normed: tf.Tensor }) => (v: tf.Tensor, k: tf.Tensor) => {
+        const inner = tf.grad((u: tf.Tensor) => {
+          const s = f(u as tf.Tensor4D);
+          return tf.addN([tf.sum(tf.mul(tf.square(s.normed), tf.mul(r[0], k))), tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.mul(tf.square(s.std), r[2]))]) as tf.Scalar;
+        })(v);
+        return tf.sum(tf.square(inner)) as tf.Scalar;
+      };
+      const k = normals(84, [n, h, h, c], 0.5, 1);
+      const before = tf.memory().numTensors;
+      expect(instanceStatsFused('twice')).toBe(true);
+      const gf = tf.grads(penalty((v) => instanceStats(v, eps, 'twice')))([x, k]);
+      const gc = tf.grads(penalty((v) => statsAndNorm(v, eps)))([x, k]);
+      expect(tf.memory().numTensors).toBe(before + 4);
+      for (let i = 0; i < 2; i++) expect((await compare(gf[i], gc[i])).rel, ['x', 'k'][i]).toBeLessThan(2e-4);
+      tf.dispose([x, k, ...r, ...gf, ...gc]);
     });
   }
 

@@ -20,12 +20,12 @@ export function chainReduceSize(b: WebGPUBackendLike, m: number): number {
  * `fn tree(t, v, count) -> f32`: the sum over a workgroup of size `wg` of each
  * thread's v, added in tfjs's tree order (pairs `interval` apart, halving),
  * for a reduction of `count` values (threads past it hold 0). Every thread
- * gets the total; call it in uniform control flow. `treeVec2` adds two sums
- * at once, each in the same order.
+ * gets the total; call it in uniform control flow. `treeVec2` and `treeVec4`
+ * add two or four sums at once, each in the same order.
  */
 export const treeSum = (wg: number): string => `
-var<workgroup> red: array<vec2<f32>, ${wg}>;
-fn treeVec2(t: u32, v: vec2<f32>, count: u32) -> vec2<f32> {
+var<workgroup> red: array<vec4<f32>, ${wg}>;
+fn treeVec4(t: u32, v: vec4<f32>, count: u32) -> vec4<f32> {
   red[t] = v;
   workgroupBarrier();
   var size = min(count, ${wg}u);
@@ -40,7 +40,8 @@ fn treeVec2(t: u32, v: vec2<f32>, count: u32) -> vec2<f32> {
   workgroupBarrier();
   return total;
 }
-fn tree(t: u32, v: f32, count: u32) -> f32 { return treeVec2(t, vec2<f32>(v, 0.0), count).x; }
+fn treeVec2(t: u32, v: vec2<f32>, count: u32) -> vec2<f32> { return treeVec4(t, vec4<f32>(v, 0.0, 0.0), count).xy; }
+fn tree(t: u32, v: f32, count: u32) -> f32 { return treeVec4(t, vec4<f32>(v, 0.0, 0.0, 0.0), count).x; }
 `;
 
 /**
