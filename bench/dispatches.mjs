@@ -16,12 +16,14 @@ const [preset = 'test-tiny32', res = '32', batch = '8'] = process.argv.slice(2);
 await useBackend('webgpu');
 
 const counts = new Map();
+const trace = [];
 let counting = false;
 const pass = globalThis.GPUComputePassEncoder.prototype;
 const setPipeline = pass.setPipeline, dispatch = pass.dispatchWorkgroups;
 const current = new WeakMap();
 pass.setPipeline = function (p) { current.set(this, p.label || '?'); return setPipeline.call(this, p); };
 pass.dispatchWorkgroups = function (...a) {
+  if (counting && process.env.TRACE && phase().startsWith(process.env.TRACE)) trace.push(`${stack.filter((s) => s).join('>') || '(custom op)'}:${current.get(this)}`);
   if (counting) { const k = process.env.BY === 'both' ? `${phase()} | ${stack.find((s) => s) ?? '(custom op)'}` : byPhase ? phase() : byKernel ? (stack.find((s) => s) ?? '(custom op)') : (current.get(this) ?? '?'); counts.set(k, (counts.get(k) ?? 0) + 1); }
   return dispatch.apply(this, a);
 };
@@ -74,4 +76,5 @@ await averaged.vars.get('mapping_f.map_blocks.0.fc.bias').data();
 counting = false;
 const total = [...counts.values()].reduce((a, b) => a + b, 0);
 console.log(`${preset} ${res}x${res} b${n}: ${total} dispatches, ${kernels} tfjs kernels, ${((performance.now() - t0) / 1000).toFixed(2)} s, tensors ${before} -> ${tf.memory().numTensors}, losses ${JSON.stringify(losses)}`);
+if (process.env.TRACE) console.log(trace.join('\n'));
 for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) console.log(String(v).padStart(6), k);

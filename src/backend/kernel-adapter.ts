@@ -5,7 +5,10 @@
  * addon, backend/native-*.ts) and on `webgpu` (WGSL, backend/webgpu/). They
  * are registered in tfjs's kernel registry when a backend is set up
  * (registerCustomKernels), and the ops pick the fused path where
- * tf.getKernel(name, backend) finds one, the op chain elsewhere.
+ * tf.getKernel(name, backend) finds one, the op chain elsewhere. A second
+ * table replaces kernels of tfjs's own on a backend (same name, same
+ * results, fewer dispatches); a replacement gets the kernel it replaces, to
+ * hand it the cases it does not take.
  *
  * ALAE_FUSED=0 leaves every backend to the op chains; ALAE_NATIVE_FUSED=0
  * the native backend only (A/B comparisons, bisecting a numerical difference).
@@ -21,6 +24,7 @@ import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epi
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
+import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
 export type TensorInfo = tf.TensorInfo;
@@ -55,6 +59,15 @@ const KERNELS: Record<string, Implementations> = {
   [LERP_UPDATE]: { webgpu: webgpuLerpUpdate },
 };
 
+/** tfjs kernel name -> alae's replacement per backend, given the backend's own kernel. */
+const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = {
+  Sum: { webgpu: webgpuSum },
+  Mean: { webgpu: webgpuMean },
+};
+
+/** `${backend}/${kernel}` of the kernels registered here (a replacement is registered once). */
+const registered = new Set<string>();
+
 /** Are the custom kernels switched off for `backend` (ALAE_FUSED=0, or ALAE_NATIVE_FUSED=0 for native)? */
 export function customKernelsOff(backend: CustomKernelBackend, env: NodeJS.ProcessEnv = process.env): boolean {
   return env.ALAE_FUSED === '0' || (backend === 'native' && env.ALAE_NATIVE_FUSED === '0');
@@ -72,12 +85,22 @@ export function customKernelsOn(name: string): boolean {
 export function registerCustomKernels(backend: CustomKernelBackend, addon?: object): string[] {
   if (customKernelsOff(backend)) return [];
   const done: string[] = [];
+  const register = (kernelName: string, fn: KernelFn, replaced?: tf.KernelConfig): void => {
+    if (replaced) tf.unregisterKernel(kernelName, backend);
+    tf.registerKernel({ ...replaced, kernelName, backendName: backend, kernelFunc: fn as unknown as tf.KernelFunc });
+    registered.add(`${backend}/${kernelName}`);
+    done.push(kernelName);
+  };
   for (const [kernelName, impl] of Object.entries(KERNELS)) {
     if (tf.getKernel(kernelName, backend)) continue;
     const fn = backend === 'native' ? (addon && impl.native ? impl.native(addon) : null) : impl.webgpu ?? null;
-    if (!fn) continue;
-    tf.registerKernel({ kernelName, backendName: backend, kernelFunc: fn as unknown as tf.KernelFunc });
-    done.push(kernelName);
+    if (fn) register(kernelName, fn);
+  }
+  for (const [kernelName, impl] of Object.entries(REPLACED)) {
+    const own = tf.getKernel(kernelName, backend);
+    const make = backend === 'webgpu' ? impl.webgpu : undefined;
+    if (!own || !make || registered.has(`${backend}/${kernelName}`)) continue;
+    register(kernelName, make(own.kernelFunc as unknown as KernelFn), own);
   }
   return done;
 }

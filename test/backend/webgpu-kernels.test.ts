@@ -37,6 +37,29 @@ async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; re
   return { differ, rel: scale > 0 ? diff / scale : diff };
 }
 
+/** The compute dispatches f records, by pipeline label. */
+function dispatchesOf(f: () => void): Record<string, number> {
+  const pass = (globalThis as unknown as { GPUComputePassEncoder: { prototype: Record<string, (...a: unknown[]) => unknown> } }).GPUComputePassEncoder.prototype;
+  const [setPipeline, dispatch] = [pass.setPipeline, pass.dispatchWorkgroups];
+  const labels = new WeakMap<object, string>();
+  const counts: Record<string, number> = {};
+  pass.setPipeline = function (this: object, p: unknown) {
+    labels.set(this, (p as { label: string }).label);
+    return setPipeline.call(this, p);
+  };
+  pass.dispatchWorkgroups = function (this: object, ...a: unknown[]) {
+    const k = labels.get(this) ?? '?';
+    counts[k] = (counts[k] ?? 0) + 1;
+    return dispatch.apply(this, a);
+  };
+  try {
+    f();
+  } finally {
+    [pass.setPipeline, pass.dispatchWorkgroups] = [setPipeline, dispatch];
+  }
+  return counts;
+}
+
 describe('webgpu kernels against the op chains', () => {
   gpuIt('are registered on webgpu', async () => {
     for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, ADAM_UPDATE, LERP_UPDATE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
@@ -168,6 +191,33 @@ describe('webgpu kernels against the op chains', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x1, r, ...Object.values(i)]);
   });
+});
+
+describe('webgpu Sum and Mean without a transpose', () => {
+  const CASES: [string, number[], number[], boolean][] = [
+    ['a bias gradient: NHWC over N, H, W', [8, 16, 16, 32], [0, 1, 2], false],
+    ['instance statistics: over H, W, kept', [3, 5, 7, 6], [1, 2], true],
+    ['a linear bias gradient: over the batch', [8, 96], [0], false],
+    ['axes out of order, 4096+ values a sum (256 threads)', [9, 3, 40, 120], [3, 0, 2], false],
+    ['one value a sum', [4, 1, 5], [1], false],
+  ];
+  for (const [name, shape, axes, keepDims] of CASES) {
+    gpuIt(`the bits of tfjs's transpose-then-reduce: ${name}`, async () => {
+      const x = normals(7, shape, 2, 0.5);
+      const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+      const perm = [...kept, ...axes];
+      const inner = axes.map((_, k) => kept.length + k);
+      const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => shape[i]);
+      for (const [label, op] of [['AlaeSum', tf.sum], ['AlaeMean', tf.mean]] as const) {
+        let ours = x;
+        expect(dispatchesOf(() => (ours = op(x, axes, keepDims)))).toEqual({ [label]: 1 });
+        const theirs = tf.tidy(() => tf.reshape(op(tf.transpose(x, perm), inner), outShape));
+        expect(await compare(ours, theirs)).toEqual({ differ: 0, rel: 0 });
+        tf.dispose([ours, theirs]);
+      }
+      x.dispose();
+    });
+  }
 });
 
 describe('webgpu parameter updates against the op chains', () => {
