@@ -17,9 +17,7 @@ function fromRgb(p: Weights, i: number, x: Tensor4D, d: Differentiation): Tensor
 }
 
 /** The style of one statistics pair: style_k(concat(mean, std)). */
-function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tensor {
-  const n = mean.shape[0];
-  const stats = tf.concat([tf.reshape(mean, [n, -1]), tf.reshape(std, [n, -1])], 1);
+function styleOf(p: Weights, name: string, stats: Tensor): Tensor {
   return linear(stats, p(`${name}.weight`), p(`${name}.bias`));
 }
 
@@ -31,14 +29,14 @@ function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tenso
 function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; w1: Tensor; w2: Tensor } {
   const b = `encoder.encode_block.${i}`;
   const s1 = instanceStats(conv(x, p(`${b}.conv_1.weight`) as Tensor4D, p(`${b}.bias_1`), true, d), 1e-5, d);
-  const w1 = styleOf(p, `${b}.style_1`, s1.mean, s1.std);
+  const w1 = styleOf(p, `${b}.style_1`, s1.stats);
   const blurred = blur(s1.normed, d);
   // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
   const h = encoderFused(cfg, i)
     ? (leakyRelu(tf.add(convDownFused(blurred, p(`${b}.conv_2.weight`) as Tensor4D), p(`${b}.bias_2`)), d) as Tensor4D)
     : (leakyRelu(downscale2d(conv(blurred, p(`${b}.conv_2.weight`) as Tensor4D, p(`${b}.bias_2`), false, d), d), d) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
-  const w2 = styleOf(p, `${b}.style_2`, s2.mean, s2.std);
+  const w2 = styleOf(p, `${b}.style_2`, s2.stats);
   return { x: s2.normed, w1, w2 };
 }
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { INSTANCE_STATS, instanceStats, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { type Differentiation, LEAKY_TWICE, leakyRelu, statsAndNorm } from '../../src/nn/ops.js';
+import { INSTANCE_STATS, type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
+import { type Differentiation, LEAKY_TWICE, leakyRelu } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
@@ -95,19 +95,18 @@ describe('webgpu kernels against the op chains', () => {
     gpuIt(`encoder statistics, forward = the chain bit for bit: ${name}`, async () => {
       const x = activations(n, h, c, 10 * n + h);
       const f = instanceStats(x, eps, 'once');
-      const ch = statsAndNorm(x, eps);
-      for (const k of ['mean', 'std', 'normed'] as const) expect(await compare(f[k], ch[k]), k).toEqual({ differ: 0, rel: 0 });
+      const ch = instanceStatsChain(x, eps);
+      for (const k of ['stats', 'normed'] as const) expect(await compare(f[k], ch[k]), k).toEqual({ differ: 0, rel: 0 });
       tf.dispose([x, f, ch]);
     });
 
     gpuIt(`encoder statistics, gradient = the chain's: ${name}`, async () => {
       const x = activations(n, h, c, 10 * n + h + 5);
-      const r = [normals(91, [n, h, h, c]), normals(92, [n, 1, 1, c]), normals(93, [n, 1, 1, c])];
-      const use = (s: { mean: tf.Tensor; std: tf.Tensor; normed: tf.Tensor }) =>
-        tf.addN([tf.sum(tf.mul(s.normed, r[0])), tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.mul(s.std, r[2]))]) as tf.Scalar;
+      const r = [normals(91, [n, h, h, c]), normals(92, [n, 2 * c])];
+      const use = (s: InstanceStats) => tf.add(tf.sum(tf.mul(s.normed, r[0])), tf.sum(tf.mul(s.stats, r[1]))) as tf.Scalar;
       const before = tf.memory().numTensors;
       const gf = tf.grad((v: tf.Tensor) => use(instanceStats(v as tf.Tensor4D, eps, 'once')))(x);
-      const gc = tf.grad((v: tf.Tensor) => use(statsAndNorm(v as tf.Tensor4D, eps)))(x);
+      const gc = tf.grad((v: tf.Tensor) => use(instanceStatsChain(v as tf.Tensor4D, eps)))(x);
       expect(tf.memory().numTensors).toBe(before + 2);
       expect((await compare(gf, gc)).rel).toBeLessThan(2e-5);
       tf.dispose([x, ...r, gf, gc]);
@@ -117,12 +116,12 @@ describe('webgpu kernels against the op chains', () => {
   for (const [name, n, h, c, eps] of STATS) {
     gpuIt(`encoder statistics differentiated twice (R1-shaped) = the chain's: ${name}`, async () => {
       const x = activations(n, h, c, 10 * n + h + 7);
-      const r = [normals(81, [n, h, h, c]), normals(82, [n, 1, 1, c]), normals(83, [n, 1, 1, c])];
-      // |d/dx of a loss through all three outputs|^2, differentiated with respect to x and to a weight on normed.
-      const penalty = (f: (v: tf.Tensor4D) => { mean: tf.Tensor; std: tf.Tensor; normed: tf.Tensor }) => (v: tf.Tensor, k: tf.Tensor) => {
+      const r = [normals(81, [n, h, h, c]), normals(82, [n, 2 * c])];
+      // |d/dx of a loss through both outputs, means and stds|^2, differentiated with respect to x and to a weight on normed.
+      const penalty = (f: (v: tf.Tensor4D) => InstanceStats) => (v: tf.Tensor, k: tf.Tensor) => {
         const inner = tf.grad((u: tf.Tensor) => {
           const s = f(u as tf.Tensor4D);
-          return tf.addN([tf.sum(tf.mul(tf.square(s.normed), tf.mul(r[0], k))), tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.mul(tf.square(s.std), r[2]))]) as tf.Scalar;
+          return tf.add(tf.sum(tf.mul(tf.square(s.normed), tf.mul(r[0], k))), tf.sum(tf.mul(tf.square(s.stats), r[1]))) as tf.Scalar;
         })(v);
         return tf.sum(tf.square(inner)) as tf.Scalar;
       };
@@ -130,7 +129,7 @@ describe('webgpu kernels against the op chains', () => {
       const before = tf.memory().numTensors;
       expect(instanceStatsFused('twice')).toBe(true);
       const gf = tf.grads(penalty((v) => instanceStats(v, eps, 'twice')))([x, k]);
-      const gc = tf.grads(penalty((v) => statsAndNorm(v, eps)))([x, k]);
+      const gc = tf.grads(penalty((v) => instanceStatsChain(v, eps)))([x, k]);
       expect(tf.memory().numTensors).toBe(before + 4);
       for (let i = 0; i < 2; i++) expect((await compare(gf[i], gc[i])).rel, ['x', 'k'][i]).toBeLessThan(2e-4);
       tf.dispose([x, k, ...r, ...gf, ...gc]);

@@ -6,7 +6,8 @@
  * has the op chain's bits on the same device.
  *
  * Forward: mean = sum(x) / M; var = sum((x - mean)^2) / M; std = sqrt(var);
- * normed = (x - mean) / sqrt(var + eps).
+ * normed = (x - mean) / sqrt(var + eps); stats [N, 2C] holds each sample's
+ * means, then its stds (the style linears' input).
  * Backward, with gn = dL/dnormed, gm = dL/dmean, gs = dL/dstd,
  * r = sqrt(std^2 + eps) and x - mean = normed r (as native/instance_stats.cc):
  *   dx = (gn - mean(gn) - normed mean(gn normed)) / r + gm / M + gs normed r / (M std)
@@ -25,22 +26,24 @@ import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Uniforms, type WgslProgram, copy, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
 import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
-/** N, H*W, C of an NHWC tensor, checked; `stats` tensors must be [N, 1, 1, C]. */
+/** N, H*W, C of an NHWC tensor, checked; `stats` tensors must be [N, 2C]. */
 function dims(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo | undefined)[]): { n: number; m: number; c: number } {
   if (!x || x.shape.length !== 4) throw new Error(`${kernel}: expected an NHWC tensor, got [${x?.shape ?? ''}]`);
   const [n, h, w, c] = x.shape;
   for (const s of stats) {
-    if (!s || s.shape.join() !== `${n},1,1,${c}`) throw new Error(`${kernel}: statistics [${s?.shape ?? ''}] do not fit [${x.shape}] (want [${n},1,1,${c}])`);
+    if (!s || s.shape.join() !== `${n},${2 * c}`) throw new Error(`${kernel}: statistics [${s?.shape ?? ''}] do not fit [${x.shape}] (want [${n},${2 * c}])`);
   }
   return { n, m: h * w, c };
 }
 
 const UNIFORMS = 'struct U { pairs: u32, m: u32, c: u32, eps: f32, one: f32 }';
 const MAIN = `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32`;
+// A pair's first value in x, and where its mean and std are in stats [N, 2C].
 const PAIR = `
   let pair = ${PAIR_INDEX};
   if (pair >= u.pairs) { return; }
-  let base = (pair / u.c) * u.m * u.c + pair % u.c;`;
+  let base = (pair / u.c) * u.m * u.c + pair % u.c;
+  let at = pair + (pair / u.c) * u.c;`;
 
 const forward = (wg: number): WgslProgram => ({
   name: INSTANCE_STATS,
@@ -48,10 +51,9 @@ const forward = (wg: number): WgslProgram => ({
   code: () => `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> normed: array<f32>;
-@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sd: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
 ${UNIFORMS}
-@group(0) @binding(4) var<uniform> u: U;
+@group(0) @binding(3) var<uniform> u: U;
 ${treeSum(wg)}
 ${KEPT}
 @compute @workgroup_size(${wg})
@@ -68,8 +70,8 @@ fn main(${MAIN}) {
   let v = tree(t, acc, u.m) / f32(u.m);
   let r = sqrt(v + u.eps);
   if (t == 0u) {
-    mean[pair] = mu;
-    sd[pair] = sqrt(v);
+    stats[at] = mu;
+    stats[at + u.c] = sqrt(v);
   }
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
@@ -83,13 +85,12 @@ const backward = (wg: number): WgslProgram => ({
   key: `${wg}`,
   code: () => `
 @group(0) @binding(0) var<storage, read> gn: array<f32>;
-@group(0) @binding(1) var<storage, read> gm: array<f32>;
-@group(0) @binding(2) var<storage, read> gs: array<f32>;
-@group(0) @binding(3) var<storage, read> normed: array<f32>;
-@group(0) @binding(4) var<storage, read> sd: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> dstats: array<f32>;
+@group(0) @binding(2) var<storage, read> normed: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 ${UNIFORMS}
-@group(0) @binding(6) var<uniform> u: U;
+@group(0) @binding(5) var<uniform> u: U;
 ${treeSum(wg)}
 @compute @workgroup_size(${wg})
 fn main(${MAIN}) {
@@ -101,11 +102,11 @@ fn main(${MAIN}) {
   }
   let sums = treeVec2(t, acc, u.m);
   let m = f32(u.m);
-  let s = sd[pair];
+  let s = stats[at + u.c];
   let r = sqrt(s * s + u.eps);
   let k1 = 1.0 / r;
-  let k0 = gm[pair] / m - sums.x / (m * r);
-  let kn = gs[pair] * r / (m * s) - sums.y / (m * r);
+  let k0 = dstats[at] / m - sums.x / (m * r);
+  let kn = dstats[at + u.c] * r / (m * s) - sums.y / (m * r);
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
     dx[i] = gn[i] * k1 + k0 + normed[i] * kn;
@@ -119,12 +120,12 @@ const backwardGrad = (wg: number): WgslProgram => ({
   code: () => `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read> gn: array<f32>;
-@group(0) @binding(2) var<storage, read> gs: array<f32>;
+@group(0) @binding(2) var<storage, read> dstats: array<f32>;
 @group(0) @binding(3) var<storage, read> normed: array<f32>;
-@group(0) @binding(4) var<storage, read> sd: array<f32>;
+@group(0) @binding(4) var<storage, read> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dgn: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dnormed: array<f32>;
-// Per pair: d gm, then d gs, then d std (each u.pairs long).
+// Laid out as stats, twice: the gradients of dstats (gm, gs), then of stats (mean: none, std).
 @group(0) @binding(7) var<storage, read_write> scalars: array<f32>;
 ${UNIFORMS}
 @group(0) @binding(8) var<uniform> u: U;
@@ -145,9 +146,9 @@ fn main(${MAIN}) {
   let sums = treeVec4(t, acc, u.m);
   let sumGy = tree(t, gy, u.m);
   let m = f32(u.m);
-  let s = sd[pair];
+  let s = stats[at + u.c];
   let r = sqrt(s * s + u.eps);
-  let b = gs[pair];
+  let b = dstats[at + u.c];
   let w1 = sums.x / m;
   let wy = sums.y / m;
   let k = b * r / (m * s) - sumGy / (m * r);
@@ -158,9 +159,11 @@ fn main(${MAIN}) {
     dnormed[i] = w[i] * k - gn[i] * kg;
   }
   if (t == 0u) {
-    scalars[pair] = w1;
-    scalars[u.pairs + pair] = sums.y * r / (m * s);
-    scalars[2u * u.pairs + pair] = s / (r * r * r) * (sums.x * sums.w / m + sums.y * sumGy / m - sums.z) - b * u.eps * sums.y / (m * r * s * s);
+    let second = 2u * u.pairs;
+    scalars[at] = w1;
+    scalars[at + u.c] = sums.y * r / (m * s);
+    scalars[second + at] = 0.0;
+    scalars[second + at + u.c] = s / (r * r * r) * (sums.x * sums.w / m + sums.y * sumGy / m - sums.z) - b * u.eps * sums.y / (m * r * s * s);
   }
 }`,
 });
@@ -172,35 +175,35 @@ export const webgpuInstanceStats: KernelFn = ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
   const { x } = inputs;
   const { n, m, c } = dims(INSTANCE_STATS, x);
-  return run(b, forward(chainReduceSize(b, m)), [x!], [{ shape: x!.shape }, { shape: [n, 1, 1, c] }, { shape: [n, 1, 1, c] }],
+  return run(b, forward(chainReduceSize(b, m)), [x!], [{ shape: x!.shape }, { shape: [n, 2 * c] }],
     uniforms(n, m, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
 };
 
 export const webgpuInstanceStatsGrad: KernelFn = ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
-  const { dnormed, dmean, dstd, normed, std } = inputs;
-  const { n, m, c } = dims(INSTANCE_STATS_GRAD, dnormed, dmean, dstd, std);
+  const { dnormed, dstats, normed, stats } = inputs;
+  const { n, m, c } = dims(INSTANCE_STATS_GRAD, dnormed, dstats, stats);
   if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
-  const [dx] = run(b, backward(chainReduceSize(b, m)), [dnormed!, dmean!, dstd!, normed, std!], [{ shape: dnormed!.shape }],
+  const [dx] = run(b, backward(chainReduceSize(b, m)), [dnormed!, dstats!, normed, stats!], [{ shape: dnormed!.shape }],
     uniforms(n, m, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
   return dx;
 };
 
 export const webgpuInstanceStatsGradGrad: KernelFn = ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
-  const { ddx, dnormed, dstd, normed, std } = inputs;
-  const { n, m, c } = dims(INSTANCE_STATS_GRAD_GRAD, ddx, dstd, std);
+  const { ddx, dnormed, dstats, normed, stats } = inputs;
+  const { n, m, c } = dims(INSTANCE_STATS_GRAD_GRAD, ddx, dstats, stats);
   for (const t of [dnormed, normed]) {
     if (t?.shape.join() !== ddx!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD_GRAD}: [${t?.shape ?? ''}] is not [${ddx!.shape}]`);
   }
-  const pairs = [n, 1, 1, c];
-  const [dgn, dgm, dgs, dy, ds] = outputs(b, [{ shape: ddx!.shape }, { shape: pairs }, { shape: pairs }, { shape: ddx!.shape }, { shape: pairs }]);
-  if (n * m * c === 0) return [dgn, dgm, dgs, dy, ds];
-  const scalars = scratch(b, 12 * n * c);
+  const [ddnormed, ddstats, dnormedOut, dstatsOut] = outputs(b, [{ shape: ddx!.shape }, { shape: [n, 2 * c] }, { shape: ddx!.shape }, { shape: [n, 2 * c] }]);
+  if (n * m * c === 0) return [ddnormed, ddstats, dnormedOut, dstatsOut];
+  const scalars = scratch(b, 16 * n * c);
   dispatch(b, backwardGrad(chainReduceSize(b, m)), [
-    ...[ddx!, dnormed!, dstd!, normed!, std!].map((tensor) => ({ tensor })),
-    { tensor: dgn, write: true }, { tensor: dy, write: true }, { buffer: scalars, write: true },
+    ...[ddx!, dnormed!, dstats!, normed!, stats!].map((tensor) => ({ tensor })),
+    { tensor: ddnormed, write: true }, { tensor: dnormedOut, write: true }, { buffer: scalars, write: true },
   ], uniforms(n, m, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
-  [dgm, dgs, ds].forEach((t, k) => copy(b, { buffer: scalars }, 4 * k * n * c, { tensor: t }, 0, 4 * n * c));
-  return [dgn, dgm, dgs, dy, ds];
+  copy(b, { buffer: scalars }, 0, { tensor: ddstats }, 0, 8 * n * c);
+  copy(b, { buffer: scalars }, 8 * n * c, { tensor: dstatsOut }, 0, 8 * n * c);
+  return [ddnormed, ddstats, dnormedOut, dstatsOut];
 };
