@@ -15,7 +15,7 @@
  */
 import { tf } from '../tf.js';
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
-import { LEAKY_TWICE } from '../nn/ops.js';
+import { DOWNSAMPLE, LEAKY_TWICE, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../train/param-update.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
@@ -25,6 +25,7 @@ import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGr
 import { webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
+import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
 export type TensorInfo = tf.TensorInfo;
@@ -54,6 +55,8 @@ const KERNELS: Record<string, Implementations> = {
   // Native keeps the op chain where R1 differentiates the statistics twice.
   [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
+  [UPSAMPLE]: { webgpu: webgpuUpsample },
+  [DOWNSAMPLE]: { webgpu: webgpuDownsample },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
   [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },
   [LERP_UPDATE]: { webgpu: webgpuLerpUpdate },

@@ -56,16 +56,38 @@ function blurKernel(c: number): tf.Tensor4D {
 const depthwiseBlur: Unary = (x) => tf.tidy(() => tf.depthwiseConv2d(x, blurKernel(x.shape[3]), 1, 1));
 /** The blur is its own adjoint: a symmetric kernel with symmetric zero padding. */
 const blurLinear: Unary = linearOp(depthwiseBlur, () => blurLinear);
-/** 2x2 average pooling; adjoint: nearest 2x up-sampling times 1/4. */
-const downLinear: Unary = linearOp(
-  (x) => tf.avgPool(x, 2, 2, 'valid'),
-  () => (dy) => tf.tidy(() => tf.mul(upLinear(dy), 0.25)),
-);
-/** Nearest 2x up-sampling; adjoint: 2x2 sum pooling (4 times the average). */
-const upLinear: Unary = linearOp(
-  (x) => tf.image.resizeNearestNeighbor(x, [2 * x.shape[1], 2 * x.shape[2]]),
-  () => (dy) => tf.tidy(() => tf.mul(downLinear(dy), 4)),
-);
+/**
+ * Kernel names a backend may register: UPSAMPLE, nearest 2x up-sampling
+ * times attr scale; DOWNSAMPLE, 2x2 average pooling times attr scale. The op
+ * chains are tfjs's resize or pooling, then a multiply where scale is not 1.
+ */
+export const UPSAMPLE = 'AlaeUpsample2x';
+export const DOWNSAMPLE = 'AlaeDownsample2x';
+
+function scaled(kernel: string, x: Tensor4D, scale: number, chain: (x: Tensor4D) => Tensor4D): Tensor4D {
+  if (tf.getKernel(kernel, tf.getBackend())) return tf.engine().runKernel(kernel, { x } as unknown as tf.NamedTensorMap, { scale }) as Tensor4D;
+  return scale === 1 ? chain(x) : tf.tidy(() => tf.mul(chain(x), scale) as Tensor4D);
+}
+
+const ups = new Map<number, Unary>(), downs = new Map<number, Unary>();
+/** scale times nearest 2x up-sampling; adjoint: scale times the 2x2 sum, i.e. 4 scale times the 2x2 average. */
+function upLinear(scale: number): Unary {
+  let op = ups.get(scale);
+  if (!op) {
+    op = linearOp((x) => scaled(UPSAMPLE, x, scale, (t) => tf.image.resizeNearestNeighbor(t, [2 * t.shape[1], 2 * t.shape[2]])), () => downLinear(4 * scale));
+    ups.set(scale, op);
+  }
+  return op;
+}
+/** scale times 2x2 average pooling; adjoint: scale / 4 times nearest 2x up-sampling. */
+function downLinear(scale: number): Unary {
+  let op = downs.get(scale);
+  if (!op) {
+    op = linearOp((x) => scaled(DOWNSAMPLE, x, scale, (t) => tf.avgPool(t, 2, 2, 'valid')), () => upLinear(scale / 4));
+    downs.set(scale, op);
+  }
+  return op;
+}
 
 /**
  * leaky_relu(x, 0.2), twice differentiable: the gradient is dy * m with
@@ -137,7 +159,7 @@ export function blur(x: Tensor4D, d: Differentiation = 'none'): Tensor4D {
 
 /** 2x2 average pooling (F.avg_pool2d(x, 2, 2)). */
 export function downscale2d(x: Tensor4D, d: Differentiation = 'none'): Tensor4D {
-  return twiceForms(d) ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
+  return twiceForms(d) ? downLinear(1)(x) : tf.avgPool(x, 2, 2, 'valid');
 }
 
 /**
@@ -146,7 +168,7 @@ export function downscale2d(x: Tensor4D, d: Differentiation = 'none'): Tensor4D 
  * resizeNearestNeighbor gradient is wrong (test/nn/ops.test.ts).
  */
 export function upscale2d(x: Tensor4D): Tensor4D {
-  return upLinear(x);
+  return upLinear(1)(x);
 }
 
 /** torch.lerp(a, b, t) = a + t (b - a). */

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { INSTANCE_STATS, type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { type Differentiation, LEAKY_TWICE, leakyRelu } from '../../src/nn/ops.js';
+import { type Differentiation, LEAKY_TWICE, downscale2d, leakyRelu, upscale2d } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
@@ -79,6 +79,27 @@ describe('webgpu kernels against the op chains', () => {
     tf.dispose([value, chain, g, m]);
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+
+  gpuIt('2x up- and down-sampling and their adjoints: tfjs\'s resize and pooling bits, one dispatch each, twice differentiable', async () => {
+    const x = normals(3, [2, 6, 10, 3]) as tf.Tensor4D, v = normals(4, [2, 6, 10, 3]) as tf.Tensor4D;
+    const dyDown = normals(5, [2, 3, 5, 3]) as tf.Tensor4D, dyUp = normals(6, [2, 12, 20, 3]) as tf.Tensor4D;
+    let down = x, up = x, gDown = x, gUp = x;
+    expect(dispatchesOf(() => (down = downscale2d(x, 'once')))).toEqual({ AlaeDownsample2x: 1 });
+    expect(dispatchesOf(() => (up = upscale2d(x)))).toEqual({ AlaeUpsample2x: 1 });
+    expect(dispatchesOf(() => (gDown = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(downscale2d(u as tf.Tensor4D, 'once'), dyDown)))(x) as tf.Tensor4D)))
+      .toMatchObject({ AlaeUpsample2x: 1 });
+    gUp = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(upscale2d(u as tf.Tensor4D), dyUp)))(x) as tf.Tensor4D;
+    const chain = tf.tidy(() => [
+      tf.avgPool(x, 2, 2, 'valid'), tf.image.resizeNearestNeighbor(x, [12, 20]),
+      tf.mul(tf.image.resizeNearestNeighbor(dyDown, [6, 10]), 0.25), tf.mul(tf.avgPool(dyUp, 2, 2, 'valid'), 4),
+    ]);
+    for (const [i, t] of [down, up, gDown, gUp].entries()) expect(await compare(t, chain[i]), `${i}`).toEqual({ differ: 0, rel: 0 });
+    // The second derivative of |A x|^2 along v is 2 A^T A v.
+    const hv = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((w: tf.Tensor) => tf.sum(tf.square(downscale2d(w as tf.Tensor4D, 'twice'))))(u), v)))(x);
+    const want = tf.tidy(() => tf.mul(tf.mul(tf.image.resizeNearestNeighbor(tf.avgPool(v, 2, 2, 'valid'), [6, 10]), 0.25), 2));
+    expect((await compare(hv, want)).rel).toBeLessThan(1e-6);
+    tf.dispose([x, v, dyDown, dyUp, down, up, gDown, gUp, hv, want, ...chain]);
   });
 
   const STATS: [string, number, number, number, number][] = [
