@@ -15,14 +15,14 @@
  */
 import { tf } from '../tf.js';
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
-import { DOWNSAMPLE, LEAKY_TWICE, UPSAMPLE } from '../nn/ops.js';
+import { BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../train/param-update.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
-import { webgpuLeakyTwice } from './webgpu/leaky-twice.js';
+import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
@@ -55,6 +55,7 @@ const KERNELS: Record<string, Implementations> = {
   // Native keeps the op chain where R1 differentiates the statistics twice.
   [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
+  [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },
   [UPSAMPLE]: { webgpu: webgpuUpsample },
   [DOWNSAMPLE]: { webgpu: webgpuDownsample },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).

@@ -33,7 +33,7 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Di
   const blurred = blur(s1.normed, d);
   // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
   const h = encoderFused(cfg, i)
-    ? (leakyRelu(tf.add(convDownFused(blurred, p(`${b}.conv_2.weight`) as Tensor4D), p(`${b}.bias_2`)), d) as Tensor4D)
+    ? (leakyRelu(convDownFused(blurred, p(`${b}.conv_2.weight`) as Tensor4D), d, p(`${b}.bias_2`)) as Tensor4D)
     : (leakyRelu(downscale2d(conv(blurred, p(`${b}.conv_2.weight`) as Tensor4D, p(`${b}.bias_2`), false, d), d), d) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
   const w2 = styleOf(p, `${b}.style_2`, s2.stats);

@@ -12,7 +12,7 @@ export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor, d: Differentia
   return tf.tidy(() => {
     let x = pixelNorm(z);
     for (let i = 0; i < cfg.mappingLayers; i++) {
-      x = leakyRelu(linear(x, p(`mapping_f.map_blocks.${i}.fc.weight`), p(`mapping_f.map_blocks.${i}.fc.bias`)), d);
+      x = leakyRelu(linear(x, p(`mapping_f.map_blocks.${i}.fc.weight`)), d, p(`mapping_f.map_blocks.${i}.fc.bias`));
     }
     return x;
   });

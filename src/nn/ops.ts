@@ -31,6 +31,9 @@ export type Differentiation = 'none' | 'once' | 'twice';
 /** Does `d` call for the twice-differentiable forms? */
 const twiceForms = (d: Differentiation): boolean => d !== 'none';
 
+/** Does the active backend register `name` (backend/kernel-adapter.ts)? */
+const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
+
 const BLUR_1D = [1, 2, 1];
 
 /**
@@ -65,7 +68,7 @@ export const UPSAMPLE = 'AlaeUpsample2x';
 export const DOWNSAMPLE = 'AlaeDownsample2x';
 
 function scaled(kernel: string, x: Tensor4D, scale: number, chain: (x: Tensor4D) => Tensor4D): Tensor4D {
-  if (tf.getKernel(kernel, tf.getBackend())) return tf.engine().runKernel(kernel, { x } as unknown as tf.NamedTensorMap, { scale }) as Tensor4D;
+  if (hasKernel(kernel)) return tf.engine().runKernel(kernel, { x } as unknown as tf.NamedTensorMap, { scale }) as Tensor4D;
   return scale === 1 ? chain(x) : tf.tidy(() => tf.mul(chain(x), scale) as Tensor4D);
 }
 
@@ -98,20 +101,46 @@ function downLinear(scale: number): Unary {
  * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
  * A backend may run the forward (value and mask, 5 activation-sized kernels
  * as ops) as one kernel, LEAKY_TWICE, with the same roundings (native:
- * native/leaky_twice.cc); the gradient stays a product with a constant.
+ * native/leaky_twice.cc), and leaky_relu(x + bias) as BIAS_LEAKY_TWICE (x
+ * and bias, the add rounded as tf.add's); the gradient stays a product with
+ * a constant.
  */
 export const LEAKY_TWICE = 'AlaeLeakyTwice';
+export const BIAS_LEAKY_TWICE = 'AlaeBiasLeakyTwice';
+
+
+/** The value and the constant gradient mask of leaky_relu(x + bias) (bias along the last axis, optional). */
+function leakyTwiceForward(x: Tensor, bias?: Tensor): Tensor[] {
+  if (bias && hasKernel(BIAS_LEAKY_TWICE)) return tf.engine().runKernel(BIAS_LEAKY_TWICE, { x, bias } as unknown as tf.NamedTensorMap) as Tensor[];
+  return tf.tidy(() => {
+    const h = bias ? tf.add(x, bias) : x;
+    if (hasKernel(LEAKY_TWICE)) return tf.engine().runKernel(LEAKY_TWICE, { x: h } as unknown as tf.NamedTensorMap) as Tensor[];
+    return [tf.add(tf.mul(h, 0.2), tf.mul(tf.relu(h), 0.8)), tf.step(h, 0.2)];
+  });
+}
 const leakyTwice = tf.customGrad((x, save) => {
-  const [value, m] = tf.getKernel(LEAKY_TWICE, tf.getBackend())
-    ? (tf.engine().runKernel(LEAKY_TWICE, { x } as unknown as tf.NamedTensorMap) as Tensor[])
-    : [tf.add(tf.mul(x as Tensor, 0.2), tf.mul(tf.relu(x as Tensor), 0.8)), tf.step(x as Tensor, 0.2)];
+  const [value, m] = leakyTwiceForward(x as Tensor);
   (save as tf.GradSaveFunc)([m]);
   return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
 });
+/** leaky_relu(x + bias), twice differentiable: the bias's gradient is the sum of x's over the broadcast axes, as tf.add's. */
+const biasLeakyTwice = tf.customGrad((x, bias, save) => {
+  const [value, m] = leakyTwiceForward(x as Tensor, bias as Tensor);
+  (save as tf.GradSaveFunc)([m]);
+  return {
+    value,
+    gradFunc: (dy, saved) => {
+      const dx = tf.mul(dy, saved[0]);
+      const axes = tf.backend_util.getReductionAxes((bias as Tensor).shape, dx.shape);
+      return [dx, tf.reshape(axes.length > 0 ? tf.sum(dx, axes) : dx, (bias as Tensor).shape)];
+    },
+  };
+});
 
-/** leaky_relu(x, 0.2). */
-export function leakyRelu(x: Tensor, d: Differentiation = 'none'): Tensor {
-  return twiceForms(d) ? leakyTwice(x) : tf.leakyRelu(x, 0.2);
+/** leaky_relu(x + bias, 0.2), the bias (along the last axis) optional; in a training form, the add rides in the leaky ReLU's kernel. */
+export function leakyRelu(x: Tensor, d: Differentiation = 'none', bias?: Tensor): Tensor {
+  if (twiceForms(d)) return bias ? biasLeakyTwice(x, bias) : leakyTwice(x);
+  return bias ? tf.tidy(() => tf.leakyRelu(tf.add(x, bias), 0.2)) : tf.leakyRelu(x, 0.2);
 }
 
 /** y = x @ W + b, W in [in, out] layout. */
@@ -200,9 +229,9 @@ export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false, d: 
   const p = pad === 0 ? 'valid' : pad;
   if (!twiceForms(d)) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
   return tf.tidy(() => {
-    let y: Tensor = tf.conv2d(x, w, 1, p);
-    if (bias) y = tf.add(y, bias);
-    return (leaky ? leakyRelu(y, d) : y) as Tensor4D;
+    const y: Tensor = tf.conv2d(x, w, 1, p);
+    if (leaky) return leakyRelu(y, d, bias) as Tensor4D;
+    return (bias ? tf.add(y, bias) : y) as Tensor4D;
   });
 }
 

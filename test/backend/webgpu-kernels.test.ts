@@ -81,6 +81,24 @@ describe('webgpu kernels against the op chains', () => {
     x.dispose();
   });
 
+  gpuIt('leaky ReLU of x + bias: the add and the leaky ReLU in one dispatch, the chain\'s bits, gradients and second derivatives', async () => {
+    const x = normals(8, [2, 5, 4, 6], 1, 0) as tf.Tensor4D, bias = normals(9, [6], 0.5);
+    const r = normals(10, [2, 5, 4, 6]);
+    let fused = x;
+    expect(dispatchesOf(() => (fused = leakyRelu(x, 'once', bias) as tf.Tensor4D))).toEqual({ AlaeBiasLeakyTwice: 1 });
+    const chain = tf.tidy(() => { const h = tf.add(x, bias); return tf.add(tf.mul(h, 0.2), tf.mul(tf.relu(h), 0.8)); });
+    expect(await compare(fused, chain)).toEqual({ differ: 0, rel: 0 });
+    // |d/dx of <leaky(x + b)^2, r>|^2, differentiated with respect to x and b, against leaky(x + b) as two ops.
+    const penalty = (f: (v: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (v: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.square(f(u, c)), r)))(v)));
+    const before = tf.memory().numTensors;
+    const gf = tf.grads(penalty((v, c) => leakyRelu(v, 'twice', c)))([x, bias]);
+    const gc = tf.grads(penalty((v, c) => leakyRelu(tf.add(v, c), 'twice')))([x, bias]);
+    expect(tf.memory().numTensors).toBe(before + 4);
+    for (let i = 0; i < 2; i++) expect(await compare(gf[i], gc[i])).toEqual({ differ: 0, rel: 0 });
+    tf.dispose([x, bias, r, fused, chain, ...gf, ...gc]);
+  });
+
   gpuIt('2x up- and down-sampling and their adjoints: tfjs\'s resize and pooling bits, one dispatch each, twice differentiable', async () => {
     const x = normals(3, [2, 6, 10, 3]) as tf.Tensor4D, v = normals(4, [2, 6, 10, 3]) as tf.Tensor4D;
     const dyDown = normals(5, [2, 3, 5, 3]) as tf.Tensor4D, dyUp = normals(6, [2, 12, 20, 3]) as tf.Tensor4D;
