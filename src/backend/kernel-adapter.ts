@@ -8,7 +8,9 @@
  * tf.getKernel(name, backend) finds one, the op chain elsewhere. A second
  * table replaces kernels of tfjs's own on a backend (same name, same
  * results, fewer dispatches); a replacement gets the kernel it replaces, to
- * hand it the cases it does not take.
+ * hand it the cases it does not take. A third replaces tfjs gradients
+ * (registered per kernel name, for every backend) where the backend is one
+ * of these.
  *
  * ALAE_FUSED=0 leaves every backend to the op chains; ALAE_NATIVE_FUSED=0
  * the native backend only (A/B comparisons, bisecting a numerical difference).
@@ -26,6 +28,7 @@ import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js'
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
+import { tileGradient } from './webgpu/tile-grad.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
 export type TensorInfo = tf.TensorInfo;
@@ -69,6 +72,13 @@ const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = 
   Mean: { webgpu: webgpuMean },
 };
 
+type GradFunc = tf.GradConfig['gradFunc'];
+
+/** tfjs kernel name -> the gradient alae uses instead on a backend, given tfjs's. */
+const GRADIENTS: Record<string, { webgpu?: (theirs: GradFunc) => GradFunc }> = {
+  Tile: { webgpu: tileGradient },
+};
+
 /** `${backend}/${kernel}` of the kernels registered here (a replacement is registered once). */
 const registered = new Set<string>();
 
@@ -105,6 +115,16 @@ export function registerCustomKernels(backend: CustomKernelBackend, addon?: obje
     const make = backend === 'webgpu' ? impl.webgpu : undefined;
     if (!own || !make || registered.has(`${backend}/${kernelName}`)) continue;
     register(kernelName, make(own.kernelFunc as unknown as KernelFn), own);
+  }
+  for (const [kernelName, impl] of Object.entries(GRADIENTS)) {
+    const config = tf.getGradient(kernelName);
+    const make = backend === 'webgpu' ? impl.webgpu : undefined;
+    if (!config || !make || registered.has(`${backend}/${kernelName} gradient`)) continue;
+    const theirs = config.gradFunc;
+    const ours = make(theirs);
+    // Gradients are not per backend: ours where the active backend is this one.
+    tf.registerGradient({ ...config, gradFunc: (dy, saved, attrs) => (tf.getBackend() === backend ? ours : theirs)(dy, saved, attrs) });
+    registered.add(`${backend}/${kernelName} gradient`);
   }
   return done;
 }

@@ -99,6 +99,22 @@ describe('webgpu kernels against the op chains', () => {
     tf.dispose([x, bias, r, fused, chain, ...gf, ...gc]);
   });
 
+  gpuIt('the gradient of tile (the style slots): one reduction, the sum of the copies, twice differentiable', async () => {
+    const w = normals(11, [3, 1, 5]);
+    const r = normals(12, [3, 8, 5]);
+    let g = w;
+    const counts = dispatchesOf(() => (g = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.tile(u, [1, 8, 1]), r)))(w)));
+    expect(counts).toMatchObject({ AlaeSum: 1 });
+    expect(counts).not.toHaveProperty('SliceProgram');
+    const want = tf.sum(r, 1, true);
+    expect((await compare(g, want)).rel).toBeLessThan(1e-6);
+    // d/dw of |d<tile(w)^2, r>/dw|^2 = 8 w (sum of r over the copies)^2.
+    const gg = tf.grad((u: tf.Tensor) => tf.sum(tf.square(tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.square(tf.tile(v, [1, 8, 1])), r)))(u))))(w);
+    const want2 = tf.tidy(() => tf.mul(tf.mul(w, tf.square(want)), 8));
+    expect((await compare(gg, want2)).rel).toBeLessThan(1e-5);
+    tf.dispose([w, r, g, want, gg, want2]);
+  });
+
   gpuIt('2x up- and down-sampling and their adjoints: tfjs\'s resize and pooling bits, one dispatch each, twice differentiable', async () => {
     const x = normals(3, [2, 6, 10, 3]) as tf.Tensor4D, v = normals(4, [2, 6, 10, 3]) as tf.Tensor4D;
     const dyDown = normals(5, [2, 3, 5, 3]) as tf.Tensor4D, dyUp = normals(6, [2, 12, 20, 3]) as tf.Tensor4D;
