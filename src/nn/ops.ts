@@ -143,10 +143,30 @@ export function leakyRelu(x: Tensor, d: Differentiation = 'none', bias?: Tensor)
   return bias ? tf.tidy(() => tf.leakyRelu(tf.add(x, bias), 0.2)) : tf.leakyRelu(x, 0.2);
 }
 
-/** y = x @ W + b, W in [in, out] layout. */
+// The gradient of tfjs's fused product kernel as linear() runs it (no activation): the
+// product's and the add's, each only where the tape asks for it (tfjs's fused matMul op
+// computes all three in a customGrad, where R1's inner gradient needs only the input's).
+// tfjs registers none for the kernel itself; its ops reach it through their own customGrad.
+if (!tf.getGradient(tf._FusedMatMul)) {
+  tf.registerGradient({
+    kernelName: tf._FusedMatMul,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved) => {
+      const [a, b] = saved;
+      return {
+        a: () => tf.matMul(dy as Tensor, b, false, true),
+        b: () => tf.matMul(a, dy as Tensor, true, false),
+        bias: () => tf.sum(dy as Tensor, 0),
+      };
+    },
+  });
+}
+
+/** y = x @ W + b, W in [in, out] layout; the bias rides in the product's kernel. */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  const y = tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
-  return b ? tf.add(y, b) : y;
+  if (!b) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
+  return tf.engine().runKernel(tf._FusedMatMul, { a: x, b: w, bias: b } as unknown as tf.NamedTensorMap,
+    { transposeA: false, transposeB: false, activation: 'linear' }) as Tensor;
 }
 
 /** pixel_norm of net.py: x * rsqrt(mean(x^2, features) + eps). */
