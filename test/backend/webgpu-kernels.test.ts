@@ -15,6 +15,7 @@ import { AlaeModel } from '../../src/model/alae.js';
 import { LREQAdam } from '../../src/train/lreq-adam.js';
 import { lerpAveraged } from '../../src/train/step.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
+import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
 
 const why = await webgpuForTests();
@@ -141,6 +142,7 @@ describe('webgpu kernels against the op chains', () => {
     ['4x4, 70 channels', 3, 4, 70, 1e-5],
     ['3x3 (not a power of two)', 2, 3, 8, 1e-5],
     ['64x64 (256 threads a pair, as tfjs\'s reduction)', 2, 64, 3, 1e-5],
+    ['192x192 (512 threads a pair)', 1, 192, 2, 1e-5],
     ['2x2, eps 1e-8', 2, 2, 5, 1e-8],
   ];
   const activations = (n: number, h: number, c: number, seed: number): tf.Tensor4D =>
@@ -149,7 +151,8 @@ describe('webgpu kernels against the op chains', () => {
   for (const [name, n, h, c, eps] of STATS) {
     gpuIt(`encoder statistics, forward = the chain bit for bit: ${name}`, async () => {
       const x = activations(n, h, c, 10 * n + h);
-      const f = instanceStats(x, eps, 'once');
+      let f = { normed: x, stats: x as tf.Tensor };
+      expect(dispatchesOf(() => (f = instanceStats(x, eps, 'once')))).toEqual({ AlaeInstanceStats: 1 });
       const ch = instanceStatsChain(x, eps);
       for (const k of ['stats', 'normed'] as const) expect(await compare(f[k], ch[k]), k).toEqual({ differ: 0, rel: 0 });
       tf.dispose([x, f, ch]);
@@ -197,6 +200,7 @@ describe('webgpu kernels against the op chains', () => {
     ['8x8, noise per sample', 2, 8, 16, 2],
     ['3x3', 2, 3, 8, 2],
     ['64x64 (256 threads a pair)', 2, 64, 4, 2],
+    ['192x192 (512 threads a pair)', 1, 192, 2, 1],
   ];
   /** Inputs of one epilogue: some pre-activations land within 1e-6 of zero, where leaky ReLU bends. */
   function epilogueInputs(n: number, h: number, c: number, nb: number, seed: number) {
@@ -211,7 +215,8 @@ describe('webgpu kernels against the op chains', () => {
     for (const d of ['none', 'once'] as Differentiation[]) {
       gpuIt(`style epilogue (${d}), forward = the chain bit for bit: ${name}`, async () => {
         const i = epilogueInputs(n, h, c, nb, 10 * n + h);
-        const fused = styleEpilogue(i.x, i.nw, i.noise, i.b, i.style, d);
+        let fused = i.x;
+        expect(dispatchesOf(() => (fused = styleEpilogue(i.x, i.nw, i.noise, i.b, i.style, d)))).toEqual({ AlaeStyleEpilogue: 1 });
         const chain = styleEpilogueChain(i.x, i.nw, i.noise, i.b, i.style, d);
         expect(await compare(fused, chain)).toEqual({ differ: 0, rel: 0 });
         tf.dispose([fused, chain, ...Object.values(i)]);
@@ -275,6 +280,12 @@ describe('webgpu Sum and Mean without a transpose', () => {
 });
 
 describe('webgpu parameter updates against the op chains', () => {
+  it('splits the parameters into flat groups within the binding limit, in order', () => {
+    expect(groupsOf([3, 4, 2, 9, 1, 1], 8)).toEqual([[0, 1], [2], [3], [4, 5]]);
+    expect(groupsOf([8, 8], 8)).toEqual([[0], [1]]);
+    expect(groupsOf([], 8)).toEqual([]);
+  });
+
   const config = resolveConfig('test-micro');
   const bits = async (t: tf.Tensor): Promise<Uint32Array> => new Uint32Array(Float32Array.from(await t.data() as Float32Array).buffer);
 

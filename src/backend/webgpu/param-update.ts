@@ -23,9 +23,8 @@ const GROUP_FLOATS = 1 << 26;
 
 const sizeOf = (t: TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
 
-/** Consecutive runs of indices whose sizes add up to at most the group limit (and the device's binding size). */
-function groups(b: WebGPUBackendLike, sizes: number[]): number[][] {
-  const cap = Math.min(GROUP_FLOATS, Math.floor(b.device.limits.maxStorageBufferBindingSize / 4));
+/** Consecutive runs of indices whose sizes add up to at most `cap` (a larger size gets a run of its own). */
+export function groupsOf(sizes: number[], cap: number): number[][] {
   const out: number[][] = [];
   let run: number[] = [], total = 0;
   sizes.forEach((n, i) => {
@@ -40,6 +39,10 @@ function groups(b: WebGPUBackendLike, sizes: number[]): number[][] {
   if (run.length > 0) out.push(run);
   return out;
 }
+
+/** The groups of one update: at most GROUP_FLOATS values, and what the device binds. */
+const groups = (b: WebGPUBackendLike, sizes: number[]): number[][] =>
+  groupsOf(sizes, Math.min(GROUP_FLOATS, Math.floor(b.device.limits.maxStorageBufferBindingSize / 4)));
 
 /** Input tensors named prefix0, prefix1, ..., checked against the first list's shapes. */
 function list(kernel: string, inputs: Record<string, TensorInfo | undefined>, prefix: string, count: number, like?: TensorInfo[]): TensorInfo[] {
