@@ -6,8 +6,7 @@
 import { tf } from '../dist/tf.js';
 import { useBackend } from '../dist/backend/backend.js';
 import { styleEpilogue, styleEpilogueChain } from '../dist/nn/style-epilogue.js';
-import { instanceStats } from '../dist/nn/instance-stats.js';
-import { statsAndNorm } from '../dist/nn/ops.js';
+import { instanceStats, instanceStatsChain } from '../dist/nn/instance-stats.js';
 await useBackend('native');
 const N = 128;
 
@@ -24,15 +23,15 @@ function time(label, f, g) {
 
 for (const [r, c] of [[16, 128], [32, 64]]) {
   const x = tf.randomNormal([N, r, r, c]), noise = tf.randomNormal([N, r, r, 1]), nw = tf.randomNormal([c]), b = tf.randomNormal([c]);
-  const style = tf.randomNormal([N, 2 * c]), dy = tf.randomNormal([N, r, r, c]), ds = tf.randomNormal([N, 1, 1, c]);
+  const style = tf.randomNormal([N, 2 * c]), dy = tf.randomNormal([N, r, r, c]), ds = tf.randomNormal([N, 2 * c]);
   for (const [name, f] of [['chain', styleEpilogueChain], ['fused', styleEpilogue]]) {
     const g = tf.grads((x, nw, b, s) => tf.sum(tf.mul(f(x, nw, noise, b, s), dy)));
     time(`epilogue ${r}x${r}x${c} ${name}`, () => [f(x, nw, noise, b, style)], () => g([x, nw, b, style]));
   }
-  for (const [name, f] of [['chain', statsAndNorm], ['fused', instanceStats]]) {
+  for (const [name, f] of [['chain', instanceStatsChain], ['fused', instanceStats]]) {
     const g = tf.grad((x) => {
       const s = f(x, 1e-5);
-      return tf.addN([tf.sum(tf.mul(s.normed, dy)), tf.sum(tf.mul(s.mean, ds)), tf.sum(tf.mul(s.std, ds))]);
+      return tf.add(tf.sum(tf.mul(s.normed, dy)), tf.sum(tf.mul(s.stats, ds)));
     });
     time(`stats    ${r}x${r}x${c} ${name}`, () => Object.values(f(x, 1e-5)), () => [g(x)]);
   }
