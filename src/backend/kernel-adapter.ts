@@ -17,7 +17,7 @@
  */
 import { tf } from '../tf.js';
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
-import { BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, UPSAMPLE } from '../nn/ops.js';
+import { BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../train/param-update.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
@@ -26,6 +26,7 @@ import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epi
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
+import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
 import { tileGradient } from './webgpu/tile-grad.js';
@@ -61,6 +62,7 @@ const KERNELS: Record<string, Implementations> = {
   [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },
   [UPSAMPLE]: { webgpu: webgpuUpsample },
   [DOWNSAMPLE]: { webgpu: webgpuDownsample },
+  [PIXEL_NORM]: { webgpu: webgpuPixelNorm },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
   [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },
   [LERP_UPDATE]: { webgpu: webgpuLerpUpdate },

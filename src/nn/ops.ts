@@ -169,9 +169,33 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
     { transposeA: false, transposeB: false, activation: 'linear' }) as Tensor;
 }
 
+/**
+ * Kernel name a backend may register: PIXEL_NORM, pixelNorm's value with the
+ * chain's roundings (attr eps). Its gradient is written out in ops (mapping
+ * F's input is constant: training never asks for it).
+ */
+export const PIXEL_NORM = 'AlaePixelNorm';
+
+const pixelNormChain = (x: Tensor, eps: number): Tensor =>
+  tf.tidy(() => tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
+
 /** pixel_norm of net.py: x * rsqrt(mean(x^2, features) + eps). */
 export function pixelNorm(x: Tensor, eps = 1e-8): Tensor {
-  return tf.tidy(() => tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
+  if (!hasKernel(PIXEL_NORM)) return pixelNormChain(x, eps);
+  const op = tf.customGrad((xi, save) => {
+    (save as tf.GradSaveFunc)([xi as Tensor]);
+    return {
+      value: tf.engine().runKernel(PIXEL_NORM, { x: xi } as unknown as tf.NamedTensorMap, { eps }) as Tensor,
+      // d(x / r)/dx with r = sqrt(mean(x^2) + eps): dy / r - x sum(dy x) / (M r^3).
+      gradFunc: (dy, saved) => {
+        const [v] = saved;
+        const r = tf.sqrt(tf.add(tf.mean(tf.square(v), -1, true), eps));
+        const k = tf.div(tf.sum(tf.mul(dy as Tensor, v), -1, true), tf.mul(tf.pow(r, 3), v.shape[v.rank - 1]));
+        return tf.sub(tf.div(dy as Tensor, r), tf.mul(v, k));
+      },
+    };
+  });
+  return op(x) as Tensor;
 }
 
 /**

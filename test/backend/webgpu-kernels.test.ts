@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { INSTANCE_STATS, type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { type Differentiation, LEAKY_TWICE, downscale2d, leakyRelu, upscale2d } from '../../src/nn/ops.js';
+import { type Differentiation, LEAKY_TWICE, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
@@ -114,6 +114,21 @@ describe('webgpu kernels against the op chains', () => {
     const want2 = tf.tidy(() => tf.mul(tf.mul(w, tf.square(want)), 8));
     expect((await compare(gg, want2)).rel).toBeLessThan(1e-5);
     tf.dispose([w, r, g, want, gg, want2]);
+  });
+
+  gpuIt('pixel norm: the chain\'s bits in one dispatch, the chain\'s gradient', async () => {
+    const z = normals(13, [5, 40], 2);
+    const r = normals(14, [5, 40]);
+    let y = z;
+    expect(dispatchesOf(() => (y = pixelNorm(z)))).toEqual({ AlaePixelNorm: 1 });
+    const chain = tf.tidy(() => tf.div(z, tf.sqrt(tf.add(tf.mean(tf.square(z), -1, true), 1e-8))));
+    expect(await compare(y, chain)).toEqual({ differ: 0, rel: 0 });
+    const before = tf.memory().numTensors;
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(pixelNorm(v), r)))(z);
+    const gc = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.div(v, tf.sqrt(tf.add(tf.mean(tf.square(v), -1, true), 1e-8))), r)))(z);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    expect((await compare(g, gc)).rel).toBeLessThan(1e-6);
+    tf.dispose([z, r, y, chain, g, gc]);
   });
 
   gpuIt('2x up- and down-sampling and their adjoints: tfjs\'s resize and pooling bits, one dispatch each, twice differentiable', async () => {
