@@ -23,7 +23,7 @@
  */
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../../nn/instance-stats.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
-import { type Uniforms, type WgslProgram, copy, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
+import { type Uniforms, type WgslProgram, bindings, copy, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
 import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 /** N, H*W, C of an NHWC tensor, checked; `stats` tensors must be [N, 2C]. */
@@ -36,7 +36,7 @@ function dims(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo |
   return { n, m: h * w, c };
 }
 
-const UNIFORMS = 'struct U { pairs: u32, m: u32, c: u32, eps: f32, one: f32 }';
+const FIELDS = 'pairs: u32, m: u32, c: u32, eps: f32, one: f32';
 const MAIN = `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32`;
 // A pair's first value in x, and where its mean and std are in stats [N, 2C].
 const PAIR = `
@@ -49,11 +49,7 @@ const forward = (wg: number): WgslProgram => ({
   name: INSTANCE_STATS,
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> normed: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
-${UNIFORMS}
-@group(0) @binding(3) var<uniform> u: U;
+${bindings(['x'], ['normed', 'stats'], FIELDS)}
 ${treeSum(wg)}
 ${KEPT}
 @compute @workgroup_size(${wg})
@@ -84,13 +80,7 @@ const backward = (wg: number): WgslProgram => ({
   name: INSTANCE_STATS_GRAD,
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> gn: array<f32>;
-@group(0) @binding(1) var<storage, read> dstats: array<f32>;
-@group(0) @binding(2) var<storage, read> normed: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-${UNIFORMS}
-@group(0) @binding(5) var<uniform> u: U;
+${bindings(['gn', 'dstats', 'normed', 'stats'], ['dx'], FIELDS)}
 ${treeSum(wg)}
 @compute @workgroup_size(${wg})
 fn main(${MAIN}) {
@@ -118,17 +108,8 @@ const backwardGrad = (wg: number): WgslProgram => ({
   name: INSTANCE_STATS_GRAD_GRAD,
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read> gn: array<f32>;
-@group(0) @binding(2) var<storage, read> dstats: array<f32>;
-@group(0) @binding(3) var<storage, read> normed: array<f32>;
-@group(0) @binding(4) var<storage, read> stats: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dgn: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dnormed: array<f32>;
-// Laid out as stats, twice: the gradients of dstats (gm, gs), then of stats (mean: none, std).
-@group(0) @binding(7) var<storage, read_write> scalars: array<f32>;
-${UNIFORMS}
-@group(0) @binding(8) var<uniform> u: U;
+// scalars is laid out as stats, twice: the gradients of dstats (gm, gs), then of stats (mean: none, std).
+${bindings(['w', 'gn', 'dstats', 'normed', 'stats'], ['dgn', 'dnormed', 'scalars'], FIELDS)}
 ${treeSum(wg)}
 @compute @workgroup_size(${wg})
 fn main(${MAIN}) {

@@ -7,7 +7,7 @@
  */
 import { BIAS_LEAKY_TWICE, LEAKY_TWICE } from '../../nn/ops.js';
 import type { KernelFn } from '../kernel-adapter.js';
-import { FLAT_PARAMS, type WgslProgram, flatIndex, flatWorkgroups, run, webgpuBackend } from './runner.js';
+import { FLAT_PARAMS, type WgslProgram, bindings, flatIndex, flatWorkgroups, run, webgpuBackend } from './runner.js';
 import { KEPT } from './wgsl.js';
 
 const WG = 256;
@@ -16,12 +16,7 @@ const program = (bias: boolean): WgslProgram => ({
   name: bias ? BIAS_LEAKY_TWICE : LEAKY_TWICE,
   key: '',
   code: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-${bias ? '@group(0) @binding(1) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> value: array<f32>;
-@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> mask: array<f32>;
-struct U { size: u32, channels: u32, one: f32 }
-@group(0) @binding(${bias ? 4 : 3}) var<uniform> u: U;
+${bindings(bias ? ['x', 'bias'] : ['x'], ['value', 'mask'], 'size: u32, channels: u32, one: f32')}
 ${KEPT}
 fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 @compute @workgroup_size(${WG})

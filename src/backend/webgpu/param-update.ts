@@ -14,7 +14,7 @@
  */
 import { ADAM_UPDATE, LERP_UPDATE } from '../../train/param-update.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
-import { FLAT_PARAMS, type WebGPUBackendLike, type WgslProgram, copy, dispatch, flatIndex, flatWorkgroups, outputs, scratch, webgpuBackend } from './runner.js';
+import { FLAT_PARAMS, type WebGPUBackendLike, type WgslProgram, bindings, copy, dispatch, flatIndex, flatWorkgroups, outputs, scratch, webgpuBackend } from './runner.js';
 import { KEPT } from './wgsl.js';
 
 const WG = 256;
@@ -76,14 +76,9 @@ const adam: WgslProgram = {
   name: ADAM_UPDATE,
   key: '',
   code: () => `
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
-@group(0) @binding(1) var<storage, read_write> v: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
 // Per parameter: where its values end in the flat buffers, and its step size.
 struct Segment { end: u32, step: f32 }
-@group(0) @binding(3) var<storage, read> segments: array<Segment>;
-struct U { size: u32, count: u32, beta2: f32, omb2: f32, eps: f32, one: f32 }
-@group(0) @binding(4) var<uniform> u: U;
+${bindings(['g', 'segments: array<Segment>'], ['p', 'v'], 'size: u32, count: u32, beta2: f32, omb2: f32, eps: f32, one: f32')}
 ${KEPT}
 @compute @workgroup_size(${WG})
 fn main(${FLAT_PARAMS}) {
@@ -126,7 +121,7 @@ export const webgpuAdamUpdate: KernelFn = ({ inputs, backend, attrs }) => {
     });
     const segments = scratch(b, table.byteLength);
     b.device.queue.writeBuffer(segments, 0, table);
-    dispatch(b, adam, [{ buffer: P, write: true }, { buffer: V, write: true }, { buffer: G }, { buffer: segments }],
+    dispatch(b, adam, [{ buffer: G }, { buffer: segments }, { buffer: P, write: true }, { buffer: V, write: true }],
       [['u32', total], ['u32', idx.length], ['f32', beta2], ['f32', 1 - beta2], ['f32', eps], ['f32', 1]], flatWorkgroups(b, total, WG));
     newP.push(...scatter(b, pick(ps), P, offsets));
     newV.push(...scatter(b, pick(vs), V, offsets));
@@ -138,10 +133,7 @@ const lerp: WgslProgram = {
   name: LERP_UPDATE,
   key: '',
   code: () => `
-@group(0) @binding(0) var<storage, read_write> a: array<f32>;
-@group(0) @binding(1) var<storage, read> t: array<f32>;
-struct U { size: u32, rate: f32, one: f32 }
-@group(0) @binding(2) var<uniform> u: U;
+${bindings(['t'], ['a'], 'size: u32, rate: f32, one: f32')}
 ${KEPT}
 @compute @workgroup_size(${WG})
 fn main(${FLAT_PARAMS}) {
@@ -163,7 +155,7 @@ export const webgpuLerpUpdate: KernelFn = ({ inputs, backend, attrs }) => {
     const [A, T] = [scratch(b, 4 * total), scratch(b, 4 * total)];
     const offsets = gather(b, pick(as), A);
     gather(b, pick(ts), T);
-    dispatch(b, lerp, [{ buffer: A, write: true }, { buffer: T }], [['u32', total], ['f32', Number(attrs?.rate)], ['f32', 1]],
+    dispatch(b, lerp, [{ buffer: T }, { buffer: A, write: true }], [['u32', total], ['f32', Number(attrs?.rate)], ['f32', 1]],
       flatWorkgroups(b, total, WG));
     out.push(...scatter(b, pick(as), A, offsets));
   }

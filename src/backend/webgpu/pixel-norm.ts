@@ -5,17 +5,14 @@
  */
 import { PIXEL_NORM } from '../../nn/ops.js';
 import type { KernelFn } from '../kernel-adapter.js';
-import { type WgslProgram, run, webgpuBackend } from './runner.js';
+import { type WgslProgram, bindings, run, webgpuBackend } from './runner.js';
 import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const program = (wg: number): WgslProgram => ({
   name: PIXEL_NORM,
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-struct U { rows: u32, m: u32, eps: f32, one: f32 }
-@group(0) @binding(2) var<uniform> u: U;
+${bindings(['x'], ['y'], 'rows: u32, m: u32, eps: f32, one: f32')}
 ${treeSum(wg)}
 ${KEPT}
 @compute @workgroup_size(${wg})

@@ -10,7 +10,7 @@
  */
 import { tf } from '../../tf.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
-import { type Uniforms, type WgslProgram, run, webgpuBackend } from './runner.js';
+import { type Uniforms, type WgslProgram, bindings, run, webgpuBackend } from './runner.js';
 import { PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 /** Dimensions a reduction walks, outermost first: at most this many kept and this many reduced. */
@@ -32,10 +32,7 @@ const program = (wg: number, mean: boolean): WgslProgram => ({
   name: mean ? 'AlaeMean' : 'AlaeSum',
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-struct U { outSize: u32, reduceSize: u32, ${dimFields('kept')} ${dimFields('red')} }
-@group(0) @binding(2) var<uniform> u: U;
+${bindings(['x'], ['y'], `outSize: u32, reduceSize: u32, ${dimFields('kept')} ${dimFields('red')}`)}
 ${treeSum(wg)}
 ${offsetOf('kept')}
 ${offsetOf('red')}

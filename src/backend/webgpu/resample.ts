@@ -8,7 +8,7 @@
  */
 import { DOWNSAMPLE, UPSAMPLE } from '../../nn/ops.js';
 import type { KernelFn } from '../kernel-adapter.js';
-import { FLAT_PARAMS, type WgslProgram, flatIndex, flatWorkgroups, run, webgpuBackend } from './runner.js';
+import { FLAT_PARAMS, type WgslProgram, bindings, flatIndex, flatWorkgroups, run, webgpuBackend } from './runner.js';
 
 const WG = 256;
 
@@ -16,11 +16,8 @@ const program = (up: boolean): WgslProgram => ({
   name: up ? UPSAMPLE : DOWNSAMPLE,
   key: '',
   code: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
 // Output height, width, channels; input height, width; the scale.
-struct U { size: u32, h: u32, w: u32, c: u32, inH: u32, inW: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: U;
+${bindings(['x'], ['y'], 'size: u32, h: u32, w: u32, c: u32, inH: u32, inW: u32, scale: f32')}
 fn at(n: u32, r: u32, col: u32, ch: u32) -> f32 { return x[((n * u.inH + r) * u.inW + col) * u.c + ch]; }
 @compute @workgroup_size(${WG})
 fn main(${FLAT_PARAMS}) {

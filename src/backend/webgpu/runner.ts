@@ -192,6 +192,21 @@ export function outputs(b: WebGPUBackendLike, specs: { shape: number[]; dtype?: 
   });
 }
 
+/**
+ * The WGSL declarations of a call's bindings in the runner's order: `reads`
+ * (read-only storage), `writes` (read_write storage), then, with `fields`
+ * (4-byte scalars in the order of the call's Uniforms), the uniform struct
+ * `u`. A storage binding is an array<f32> unless its entry says otherwise
+ * ('segments: array<Segment>').
+ */
+export function bindings(reads: string[], writes: string[], fields?: string): string {
+  const decl = (entry: string, i: number, access: string): string =>
+    `@group(0) @binding(${i}) var<storage, ${access}> ${entry.includes(':') ? entry : `${entry}: array<f32>`};`;
+  const lines = [...reads.map((e, i) => decl(e, i, 'read')), ...writes.map((e, i) => decl(e, reads.length + i, 'read_write'))];
+  if (fields) lines.push(`struct U { ${fields} }`, `@group(0) @binding(${reads.length + writes.length}) var<uniform> u: U;`);
+  return lines.join('\n');
+}
+
 /** Run `program` on `inputs`, returning new tensors of the given shapes bound after the inputs. */
 export function run(b: WebGPUBackendLike, program: WgslProgram, inputs: TensorInfo[], out: { shape: number[]; dtype?: tf.DataType }[],
   uniforms: Uniforms | null, workgroups: readonly [number, number, number]): TensorInfo[] {

@@ -22,7 +22,7 @@
  */
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../../nn/style-epilogue.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
-import { type Uniforms, type WgslProgram, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
+import { type Uniforms, type WgslProgram, bindings, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
 import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const size = (t: TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
@@ -38,22 +38,13 @@ function dims(kernel: string, x: TensorInfo | undefined, noise: TensorInfo | und
   return { n, m: h * w, c, nb };
 }
 
-const UNIFORMS = 'struct U { pairs: u32, m: u32, c: u32, noiseBatch: u32, eps: f32, twice: u32, one: f32 }';
+const FIELDS = 'pairs: u32, m: u32, c: u32, noiseBatch: u32, eps: f32, twice: u32, one: f32';
 
 const forward = (wg: number): WgslProgram => ({
   name: STYLE_EPILOGUE,
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> noise: array<f32>;
-@group(0) @binding(2) var<storage, read> nw: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> style: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> act: array<f32>;
-@group(0) @binding(7) var<storage, read_write> stats: array<f32>;
-${UNIFORMS}
-@group(0) @binding(8) var<uniform> u: U;
+${bindings(['x', 'noise', 'nw', 'bias', 'style'], ['out', 'act', 'stats'], FIELDS)}
 ${treeSum(wg)}
 ${KEPT}
 
@@ -106,16 +97,7 @@ const backward = (wg: number): WgslProgram => ({
   name: STYLE_EPILOGUE_GRAD,
   key: `${wg}`,
   code: () => `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> style: array<f32>;
-@group(0) @binding(2) var<storage, read> noise: array<f32>;
-@group(0) @binding(3) var<storage, read> act: array<f32>;
-@group(0) @binding(4) var<storage, read> stats: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dstyle: array<f32>;
-@group(0) @binding(7) var<storage, read_write> partial: array<f32>;
-${UNIFORMS}
-@group(0) @binding(8) var<uniform> u: U;
+${bindings(['dy', 'style', 'noise', 'act', 'stats'], ['dx', 'dstyle', 'partial'], FIELDS)}
 ${treeSum(wg)}
 
 @compute @workgroup_size(${wg})
@@ -162,11 +144,7 @@ const batchSum: WgslProgram = {
   name: `${STYLE_EPILOGUE_GRAD}Batch`,
   key: '',
   code: () => `
-@group(0) @binding(0) var<storage, read> partial: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dnw: array<f32>;
-@group(0) @binding(2) var<storage, read_write> db: array<f32>;
-struct U { n: u32, c: u32 }
-@group(0) @binding(3) var<uniform> u: U;
+${bindings(['partial'], ['dnw', 'db'], 'n: u32, c: u32')}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let c = id.x;
