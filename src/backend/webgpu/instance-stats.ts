@@ -24,7 +24,7 @@
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../../nn/instance-stats.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Uniforms, type WgslProgram, bindings, copy, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { KEPT, PAIR_PARAMS, PAIR_PROLOGUE, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 /** N, H*W, C of an NHWC tensor, checked; `stats` tensors must be [N, 2C]. */
 function dims(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo | undefined)[]): { n: number; m: number; c: number } {
@@ -37,13 +37,9 @@ function dims(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo |
 }
 
 const FIELDS = 'pairs: u32, m: u32, c: u32, eps: f32, one: f32';
-const MAIN = `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32`;
 // A pair's first value in x, and where its mean and std are in stats [N, 2C].
-const PAIR = `
-  let pair = ${PAIR_INDEX};
-  if (pair >= u.pairs) { return; }
-  let base = (pair / u.c) * u.m * u.c + pair % u.c;
-  let at = pair + (pair / u.c) * u.c;`;
+const PAIR = `${PAIR_PROLOGUE}
+  let at = 2u * n * u.c + c;`;
 
 const forward = (wg: number): WgslProgram => ({
   name: INSTANCE_STATS,
@@ -53,7 +49,7 @@ ${bindings(['x'], ['normed', 'stats'], FIELDS)}
 ${treeSum(wg)}
 ${KEPT}
 @compute @workgroup_size(${wg})
-fn main(${MAIN}) {
+fn main(${PAIR_PARAMS}) {
   ${PAIR}
   var acc = 0.0;
   for (var p = t; p < u.m; p += ${wg}u) { acc += x[base + p * u.c]; }
@@ -83,7 +79,7 @@ const backward = (wg: number): WgslProgram => ({
 ${bindings(['gn', 'dstats', 'normed', 'stats'], ['dx'], FIELDS)}
 ${treeSum(wg)}
 @compute @workgroup_size(${wg})
-fn main(${MAIN}) {
+fn main(${PAIR_PARAMS}) {
   ${PAIR}
   var acc = vec2<f32>(0.0);
   for (var p = t; p < u.m; p += ${wg}u) {
@@ -112,7 +108,7 @@ const backwardGrad = (wg: number): WgslProgram => ({
 ${bindings(['w', 'gn', 'dstats', 'normed', 'stats'], ['dgn', 'dnormed', 'scalars'], FIELDS)}
 ${treeSum(wg)}
 @compute @workgroup_size(${wg})
-fn main(${MAIN}) {
+fn main(${PAIR_PARAMS}) {
   ${PAIR}
   var acc = vec4<f32>(0.0);
   var gy = 0.0;

@@ -6,7 +6,7 @@
 import { PIXEL_NORM } from '../../nn/ops.js';
 import type { KernelFn } from '../kernel-adapter.js';
 import { type WgslProgram, bindings, run, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { KEPT, PAIR_INDEX, PAIR_PARAMS, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const program = (wg: number): WgslProgram => ({
   name: PIXEL_NORM,
@@ -16,7 +16,7 @@ ${bindings(['x'], ['y'], 'rows: u32, m: u32, eps: f32, one: f32')}
 ${treeSum(wg)}
 ${KEPT}
 @compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(${PAIR_PARAMS}) {
   let row = ${PAIR_INDEX};
   if (row >= u.rows) { return; }
   let base = row * u.m;

@@ -11,7 +11,7 @@
 import { tf } from '../../tf.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Uniforms, type WgslProgram, bindings, run, webgpuBackend } from './runner.js';
-import { PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { PAIR_INDEX, PAIR_PARAMS, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 /** Dimensions a reduction walks, outermost first: at most this many kept and this many reduced. */
 const MAX_DIMS = 6;
@@ -37,7 +37,7 @@ ${treeSum(wg)}
 ${offsetOf('kept')}
 ${offsetOf('red')}
 @compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(${PAIR_PARAMS}) {
   let o = ${PAIR_INDEX};
   if (o >= u.outSize) { return; }
   let base = keptOffset(o);

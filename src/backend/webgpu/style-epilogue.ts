@@ -23,7 +23,7 @@
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../../nn/style-epilogue.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Uniforms, type WgslProgram, bindings, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_INDEX, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { KEPT, PAIR_PARAMS, PAIR_PROLOGUE, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const size = (t: TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
 
@@ -56,12 +56,8 @@ fn leaky(v: f32) -> f32 {
 }
 
 @compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let pair = ${PAIR_INDEX};
-  if (pair >= u.pairs) { return; }
-  let n = pair / u.c;
-  let c = pair % u.c;
-  let base = n * u.m * u.c + c;
+fn main(${PAIR_PARAMS}) {
+  ${PAIR_PROLOGUE}
   let zbase = select(n * u.m, 0u, u.noiseBatch == 1u);
   let w = nw[c];
   let b = bias[c];
@@ -101,12 +97,8 @@ ${bindings(['dy', 'style', 'noise', 'act', 'stats'], ['dx', 'dstyle', 'partial']
 ${treeSum(wg)}
 
 @compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let pair = ${PAIR_INDEX};
-  if (pair >= u.pairs) { return; }
-  let n = pair / u.c;
-  let c = pair % u.c;
-  let base = n * u.m * u.c + c;
+fn main(${PAIR_PARAMS}) {
+  ${PAIR_PROLOGUE}
   let zbase = select(n * u.m, 0u, u.noiseBatch == 1u);
   let mean = stats[2u * pair];
   let r = stats[2u * pair + 1u];

@@ -62,5 +62,20 @@ export function pairWorkgroups(b: WebGPUBackendLike, pairs: number): [number, nu
   return [Math.ceil(pairs / y), y, 1];
 }
 
-/** The (sample, channel) pair of a pairWorkgroups dispatch (may run past the last: check against N*C). */
+/** The entry point's parameters of a pairWorkgroups dispatch (t: the thread in its workgroup). */
+export const PAIR_PARAMS = '@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32';
+
+/** The workgroup's index in a pairWorkgroups dispatch (may run past the last: check). */
 export const PAIR_INDEX = 'wid.y * nwg.x + wid.x';
+
+/**
+ * The start of a per-(sample, channel) kernel over NHWC values (uniforms
+ * pairs = N*C, m = H*W, c = C): its pair, sample n, channel c and `base`,
+ * the index of its first value (the others follow every c).
+ */
+export const PAIR_PROLOGUE = `
+  let pair = ${PAIR_INDEX};
+  if (pair >= u.pairs) { return; }
+  let n = pair / u.c;
+  let c = pair % u.c;
+  let base = n * u.m * u.c + c;`;
