@@ -17,9 +17,8 @@
  *   needs them: the fast forms round differently and put pre-activations
  *   near zero on the other side of a leaky-ReLU kink more often
  *   (train/losses.ts).
- * 'twice' also leaves out the fused kernels whose gradient is one
- * first-order kernel (nn/instance-stats.ts): their gradient has no gradient
- * of its own. Both forms compute the same function, first and second
+ * 'twice' also leaves out fused kernels whose gradient the backend cannot
+ * differentiate again (nn/instance-stats.ts). Both forms compute the same function, first and second
  * derivatives are checked (test/nn/ops.test.ts, test/losses), and both pass
  * parity.
  */
@@ -108,7 +107,6 @@ function downLinear(scale: number): Unary {
 export const LEAKY_TWICE = 'AlaeLeakyTwice';
 export const BIAS_LEAKY_TWICE = 'AlaeBiasLeakyTwice';
 
-
 /** The value and the constant gradient mask of leaky_relu(x + bias) (bias along the last axis, optional). */
 function leakyTwiceForward(x: Tensor, bias?: Tensor): Tensor[] {
   if (bias && hasKernel(BIAS_LEAKY_TWICE)) return tf.engine().runKernel(BIAS_LEAKY_TWICE, { x, bias } as unknown as tf.NamedTensorMap) as Tensor[];
@@ -156,17 +154,21 @@ if (!tf.getGradient(tf._FusedMatMul)) {
       return {
         a: () => tf.matMul(dy as Tensor, b, false, true),
         b: () => tf.matMul(a, dy as Tensor, true, false),
-        bias: () => tf.sum(dy as Tensor, 0),
+        bias: () => tf.sum(dy as Tensor, [0, 1]),
       };
     },
   });
 }
 
-/** y = x @ W + b, W in [in, out] layout; the bias rides in the product's kernel. */
+/** y = x @ W + b, W in [in, out] layout; the bias rides in the product's kernel (batch-1 3D, as tfjs's own op calls it). */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   if (!b) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
-  return tf.engine().runKernel(tf._FusedMatMul, { a: x, b: w, bias: b } as unknown as tf.NamedTensorMap,
-    { transposeA: false, transposeB: false, activation: 'linear' }) as Tensor;
+  return tf.tidy(() => {
+    const a = tf.reshape(x, [1, ...x.shape]), wb = tf.reshape(w, [1, ...w.shape]);
+    const y = tf.engine().runKernel(tf._FusedMatMul, { a, b: wb, bias: b } as unknown as tf.NamedTensorMap,
+      { transposeA: false, transposeB: false, activation: 'linear' }) as Tensor;
+    return tf.reshape(y, [x.shape[0], w.shape[w.rank - 1]]);
+  });
 }
 
 /**
