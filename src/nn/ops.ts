@@ -149,7 +149,11 @@ if (!tf.getGradient(tf._FusedMatMul)) {
   tf.registerGradient({
     kernelName: tf._FusedMatMul,
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, saved) => {
+    gradFunc: (dy, saved, attrs) => {
+      const { transposeA, transposeB, activation } = attrs as unknown as tf._FusedMatMulAttrs;
+      if (transposeA || transposeB || (activation ?? 'linear') !== 'linear') {
+        throw new Error(`${tf._FusedMatMul}: alae's gradient covers linear() only (no transpose, no activation)`);
+      }
       const [a, b] = saved;
       return {
         a: () => tf.matMul(dy as Tensor, b, false, true),
