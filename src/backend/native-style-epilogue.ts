@@ -6,7 +6,7 @@
  * The forward keeps normed, mask and sd for the gradient (saved0..2).
  * Registered by kernel-adapter.ts (ALAE_NATIVE_FUSED=0 switches it off).
  */
-import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
+import { STYLE_EPILOGUE } from '../nn/style-epilogue.js';
 import { type CpuBackend, type KernelFn, type TensorInfo, sizeOf, values as valuesOf } from './native-fused.js';
 
 const values = <T extends Float32Array | Uint8Array>(b: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T =>
