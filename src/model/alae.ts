@@ -14,6 +14,7 @@ import { Rng } from '../util/random.js';
 import { encode } from './encoder.js';
 import { decode, noiseShape, type NoiseMaps } from './generator.js';
 import { mappingD, mappingF } from './mapping.js';
+import type { Differentiation } from '../nn/ops.js';
 import type { NetworkName, ParamSpec } from './lreq.js';
 import { paramSpecs } from './params.js';
 import type { Weights } from './weights.js';
@@ -25,11 +26,15 @@ export interface DecodeOptions {
   blend?: number;
   /** Explicit noise maps (reproducible output), or a seed to draw them. Default seed 0. */
   noise?: NoiseMaps | { seed: number };
+  /** How the caller will differentiate the result (nn/ops.ts); default 'none'. */
+  differentiation?: Differentiation;
 }
 
 export interface EncodeOptions {
   lod?: number;
   blend?: number;
+  /** How the caller will differentiate the result (nn/ops.ts); default 'none'. */
+  differentiation?: Differentiation;
 }
 
 export class AlaeModel {
@@ -134,10 +139,10 @@ export class AlaeModel {
     if (this.disposed) throw new AlaeError('this model has been disposed');
   }
 
-  /** F: z [N, latent] -> w [N, latent]. */
-  map(z: Tensor): Tensor {
+  /** F: z [N, latent] -> w [N, latent]; `d`: how the caller will differentiate w (nn/ops.ts). */
+  map(z: Tensor, d: Differentiation = 'none'): Tensor {
     this.assertLive();
-    return mappingF(this.weights, this.config.model, z);
+    return mappingF(this.weights, this.config.model, z, d);
   }
 
   /** E: images NHWC in [-1, 1] at 4*2^lod -> w [N, latent]. */
@@ -149,7 +154,7 @@ export class AlaeModel {
     if (x.rank !== 4 || x.shape[1] !== res || x.shape[2] !== res || x.shape[3] !== this.config.model.channels) {
       throw new AlaeError(`encode expects images [N, ${res}, ${res}, ${this.config.model.channels}] at lod ${lod}, got [${x.shape}]`);
     }
-    return encode(this.weights, this.config.model, x, lod, blend);
+    return encode(this.weights, this.config.model, x, lod, blend, opts.differentiation);
   }
 
   /** D: w [N, latent] -> score [N]. */
@@ -216,7 +221,7 @@ export class AlaeModel {
       }
       return tf.tidy(() => {
         const styles = stylesOrW.rank === 2 ? this.broadcastStyles(stylesOrW) : stylesOrW;
-        return decode(this.weights, this.config.model, styles, lod, blend, noise);
+        return decode(this.weights, this.config.model, styles, lod, blend, noise, opts.differentiation);
       });
     } finally {
       if (ownNoise) noise.forEach((t) => t.dispose());

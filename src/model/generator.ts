@@ -5,7 +5,7 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, decoderChannels } from '../config/config.js';
-import { blur, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
+import { type Differentiation, blur, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
 import { styleEpilogue } from '../nn/style-epilogue.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
@@ -48,22 +48,22 @@ function decodeBlockParams(cfg: ModelConfig, i: number) {
 }
 
 /** noise, bias, leaky, instance norm (eps 1e-8), style modulation (one fused op where the backend has it). */
-function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec; style: LinearParams }, x: Tensor4D, noise: Tensor4D, style: Tensor): Tensor4D {
+function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec; style: LinearParams }, x: Tensor4D, noise: Tensor4D, style: Tensor, d: Differentiation): Tensor4D {
   const s = linear(style, p(P.style.weight), p(P.style.bias));
-  return styleEpilogue(x, p(P.noiseWeight), noise, p(P.bias), s);
+  return styleEpilogue(x, p(P.noiseWeight), noise, p(P.bias), s, d);
 }
 
 /** DecodeBlock i: (up-sample + conv_1 + blur for i > 0), epilogue, conv_2, epilogue. */
-function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: Tensor, s2: Tensor, n1: Tensor4D, n2: Tensor4D): Tensor4D {
+function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: Tensor, s2: Tensor, n1: Tensor4D, n2: Tensor4D, d: Differentiation): Tensor4D {
   const P = decodeBlockParams(cfg, i);
   let h = x;
   if (P.conv1) {
     const w = p(P.conv1.weight) as Tensor4D;
-    h = blur(decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w));
+    h = blur(decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w, undefined, false, d), d);
   }
-  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1, style: P.style1 }, h, n1, s1);
-  h = conv(h, p(P.conv2.weight) as Tensor4D);
-  return epilogue(p, { noiseWeight: P.noiseWeight2, bias: P.bias2, style: P.style2 }, h, n2, s2);
+  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1, style: P.style1 }, h, n1, s1, d);
+  h = conv(h, p(P.conv2.weight) as Tensor4D, undefined, false, d);
+  return epilogue(p, { noiseWeight: P.noiseWeight2, bias: P.bias2, style: P.style2 }, h, n2, s2, d);
 }
 
 /** ToRGB i's parameters: a 1x1 conv with bias, gain 0.03. */
@@ -73,9 +73,9 @@ function toRgbParams(cfg: ModelConfig, i: number) {
 }
 
 /** ToRGB: 1x1 conv with bias (gain 0.03 lives in the weights' scale). */
-function toRgb(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): Tensor4D {
+function toRgb(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): Tensor4D {
   const P = toRgbParams(cfg, i);
-  return conv(x, p(P.toRgb.weight) as Tensor4D, p(P.toRgb.bias));
+  return conv(x, p(P.toRgb.weight) as Tensor4D, p(P.toRgb.bias), false, d);
 }
 
 /** G's parameters of the given blocks, in the reference's state_dict order: const, every decode_block, every to_rgb. */
@@ -90,9 +90,10 @@ export function generatorParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
 /**
  * G(styles) at level of detail `lod` with `blend` (decode2 of net.py when
  * < 1). `styles` is [N, 2*layerCount, latent]; `noise` holds 2*(lod+1) maps
- * shaped by noiseShape. Returns images [N, 4*2^lod, 4*2^lod, channels].
+ * shaped by noiseShape; `d`: how the caller will differentiate the result
+ * (nn/ops.ts). Returns images [N, 4*2^lod, 4*2^lod, channels].
  */
-export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number, blend: number, noise: NoiseMaps): Tensor4D {
+export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number, blend: number, noise: NoiseMaps, d: Differentiation = 'none'): Tensor4D {
   return tf.tidy(() => {
     const n = styles.shape[0];
     const slot = (k: number): Tensor => tf.reshape(tf.slice(styles, [0, k, 0], [n, 1, cfg.latentSize]), [n, cfg.latentSize]);
@@ -100,10 +101,10 @@ export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number
     let x = p(constParams(cfg).const) as Tensor4D;
     let prev: Tensor4D | null = null;
     for (const i of use.decodeBlocks) {
-      if (use.fading && i === lod) prev = toRgb(p, cfg, use.toRgb[1], x);
-      x = decodeBlock(p, cfg, i, x, slot(2 * i), slot(2 * i + 1), noise[2 * i], noise[2 * i + 1]);
+      if (use.fading && i === lod) prev = toRgb(p, cfg, use.toRgb[1], x, d);
+      x = decodeBlock(p, cfg, i, x, slot(2 * i), slot(2 * i + 1), noise[2 * i], noise[2 * i + 1], d);
     }
-    const img = toRgb(p, cfg, use.toRgb[0], x);
+    const img = toRgb(p, cfg, use.toRgb[0], x, d);
     return prev ? (lerp(upscale2d(prev), img, blend) as Tensor4D) : img;
   });
 }

@@ -4,7 +4,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { leakyRelu, linear, pixelNorm } from '../nn/ops.js';
+import { type Differentiation, leakyRelu, linear, pixelNorm } from '../nn/ops.js';
 import { type LinearParams, type ParamSpec, Scope } from './lreq.js';
 import type { Weights } from './weights.js';
 
@@ -27,11 +27,11 @@ export function mappingDParams(cfg: ModelConfig): ParamSpec[] {
   return mappingDLayers(cfg).flatMap((l) => [l.weight, l.bias]);
 }
 
-/** MappingF: pixel norm, then mappingLayers x (linear, leaky 0.2). Returns w [N, latent]. */
-export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor): Tensor {
+/** MappingF: pixel norm, then mappingLayers x (linear, leaky 0.2). Returns w [N, latent]; `d` as in nn/ops.ts. */
+export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor, d: Differentiation = 'none'): Tensor {
   return tf.tidy(() => {
     let x = pixelNorm(z);
-    for (const l of mappingFLayers(cfg)) x = leakyRelu(linear(x, p(l.weight), p(l.bias)));
+    for (const l of mappingFLayers(cfg)) x = leakyRelu(linear(x, p(l.weight)), d, p(l.bias));
     return x;
   });
 }
