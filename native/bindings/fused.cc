@@ -79,37 +79,35 @@ bool stats_shape(Args& a, size_t i, int64_t* N, int64_t* M, int64_t* C) {
   return true;
 }
 
-// instanceStats(x, normed, mean, std, params [N, H*W, C], eps)
+// instanceStats(x, normed, stats [N, 2C], params [N, H*W, C], eps)
 napi_value InstanceStats(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.need(6)) return nullptr;
+  if (!a.need(5)) return nullptr;
   int64_t N = 0, M = 0, C = 0;
-  if (!stats_shape(a, 4, &N, &M, &C)) return nullptr;
+  if (!stats_shape(a, 3, &N, &M, &C)) return nullptr;
   const float* x = a.typed<float>(0, napi_float32_array, N * M * C, "x");
   float* normed = a.typed<float>(1, napi_float32_array, N * M * C, "normed");
-  float* mean = a.typed<float>(2, napi_float32_array, N * C, "mean");
-  float* sd = a.typed<float>(3, napi_float32_array, N * C, "std");
-  const double eps = a.number(5, "eps");
+  float* stats = a.typed<float>(2, napi_float32_array, N * 2 * C, "stats");
+  const double eps = a.number(4, "eps");
   if (a.failed) return nullptr;
-  instance_stats_forward(N, M, C, x, float(eps), normed, mean, sd);
+  instance_stats_forward(N, M, C, x, float(eps), normed, stats);
   return undefined(env);
 }
 
-// instanceStatsGrad(dnormed, dmean, dstd, normed, std, dx, params [N, H*W, C], eps)
+// instanceStatsGrad(dnormed, dstats, normed, stats, dx, params [N, H*W, C], eps)
 napi_value InstanceStatsGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.need(8)) return nullptr;
+  if (!a.need(7)) return nullptr;
   int64_t N = 0, M = 0, C = 0;
-  if (!stats_shape(a, 6, &N, &M, &C)) return nullptr;
+  if (!stats_shape(a, 5, &N, &M, &C)) return nullptr;
   const float* gn = a.typed<float>(0, napi_float32_array, N * M * C, "dnormed");
-  const float* gm = a.typed<float>(1, napi_float32_array, N * C, "dmean");
-  const float* gs = a.typed<float>(2, napi_float32_array, N * C, "dstd");
-  const float* normed = a.typed<float>(3, napi_float32_array, N * M * C, "normed");
-  const float* sd = a.typed<float>(4, napi_float32_array, N * C, "std");
-  float* dx = a.typed<float>(5, napi_float32_array, N * M * C, "dx");
-  const double eps = a.number(7, "eps");
+  const float* gstats = a.typed<float>(1, napi_float32_array, N * 2 * C, "dstats");
+  const float* normed = a.typed<float>(2, napi_float32_array, N * M * C, "normed");
+  const float* stats = a.typed<float>(3, napi_float32_array, N * 2 * C, "stats");
+  float* dx = a.typed<float>(4, napi_float32_array, N * M * C, "dx");
+  const double eps = a.number(6, "eps");
   if (a.failed) return nullptr;
-  instance_stats_backward(N, M, C, gn, gm, gs, normed, sd, double(float(eps)), dx);
+  instance_stats_backward(N, M, C, gn, gstats, normed, stats, double(float(eps)), dx);
   return undefined(env);
 }
 

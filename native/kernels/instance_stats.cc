@@ -11,7 +11,8 @@
 // each rounded to float32 as the op chain does, so the outputs have the
 // chain's bits up to the order of a double sum.
 // Backward (first order; R1's twice-differentiated pass keeps the chain),
-// with gn = dL/dnormed, gm = dL/dmean, gs = dL/dstd and x - mean = normed r:
+// with gn = dL/dnormed, gm = dL/dmean, gs = dL/dstd (gm and gs from dL/dstats) and
+// x - mean = normed r:
 //   dx = (gn - mean(gn) - normed mean(gn normed)) / r      (instance norm)
 //        + gm / M + gs normed r / (M std)                  (mean and std)
 // A constant channel (std 0) gives NaN, as the chain and PyTorch do.
@@ -27,7 +28,7 @@
 
 namespace alae {
 
-void instance_stats_forward(int64_t N, int64_t M, int64_t C, const float* x, float eps, float* normed, float* mean, float* sd) {
+void instance_stats_forward(int64_t N, int64_t M, int64_t C, const float* x, float eps, float* normed, float* stats) {
   const MeanElem me(M);
   for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
     const size_t w = size_t(c1 - c0);
@@ -48,8 +49,8 @@ void instance_stats_forward(int64_t N, int64_t M, int64_t C, const float* x, flo
     }
     for (size_t j = 0; j < w; ++j) {
       const float var = float(acc[j]);
-      mean[n * C + c0 + int64_t(j)] = mu[j];
-      sd[n * C + c0 + int64_t(j)] = std::sqrt(var);
+      stats[n * 2 * C + c0 + int64_t(j)] = mu[j];
+      stats[n * 2 * C + C + c0 + int64_t(j)] = std::sqrt(var);
       r[j] = std::sqrt(var + eps);
     }
     for (int64_t p = 0; p < M; ++p) {
@@ -59,8 +60,8 @@ void instance_stats_forward(int64_t N, int64_t M, int64_t C, const float* x, flo
   });
 }
 
-void instance_stats_backward(int64_t N, int64_t M, int64_t C, const float* gn, const float* gm, const float* gs, const float* normed,
-              const float* sd, double eps, float* dx) {
+void instance_stats_backward(int64_t N, int64_t M, int64_t C, const float* gn, const float* gstats, const float* normed,
+                             const float* stats, double eps, float* dx) {
   for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
     const size_t w = size_t(c1 - c0);
     std::vector<double> s1(w, 0.0), s2(w, 0.0), k1(w), k0(w), kn(w);
@@ -76,11 +77,11 @@ void instance_stats_backward(int64_t N, int64_t M, int64_t C, const float* gn, c
     const double m = double(M);
     for (int64_t c = c0; c < c1; ++c) {
       const size_t j = size_t(c - c0);
-      const double s = sd[n * C + c];
+      const double s = stats[n * 2 * C + C + c];
       const double r = std::sqrt(s * s + eps);
       k1[j] = 1.0 / r;
-      k0[j] = double(gm[n * C + c]) / m - s1[j] / (m * r);
-      kn[j] = double(gs[n * C + c]) * r / (m * s) - s2[j] / (m * r);
+      k0[j] = double(gstats[n * 2 * C + c]) / m - s1[j] / (m * r);
+      kn[j] = double(gstats[n * 2 * C + C + c]) * r / (m * s) - s2[j] / (m * r);
     }
     for (int64_t p = 0; p < M; ++p) {
       const int64_t o = base + p * C;

@@ -22,10 +22,7 @@ import { tf } from '../tf.js';
 import { type NativeAbi, packParams } from './native-abi.js';
 import { nativeElementwiseKernels } from './native-elementwise.js';
 import { BufferPool, poolEnabled, poolOf, pooledCpuBackend } from './native-memory.js';
-import { nativeStyleEpilogueKernels } from './native-style-epilogue.js';
-import { nativeInstanceStatsKernels } from './native-instance-stats.js';
-import { nativeLeakyTwiceKernels } from './native-leaky-twice.js';
-import { registerReduceGradients } from './reduce-gradients.js';
+import { registerCustomKernels } from './kernel-adapter.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -378,9 +375,8 @@ export async function registerNativeBackend(): Promise<void> {
       return b;
     }, 1);
   }
-  registerReduceGradients();
   const elementwise = nativeElementwiseKernels(n);
-  const native = { ...elementwise, ...nativeStyleEpilogueKernels(n), ...nativeInstanceStatsKernels(n), ...nativeLeakyTwiceKernels(n), ...makeKernels(n, elementwise) };
+  const native = { ...elementwise, ...makeKernels(n, elementwise) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });
@@ -389,5 +385,6 @@ export async function registerNativeBackend(): Promise<void> {
     if (tf.getKernel(kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: fn as unknown as tf.KernelFunc });
   }
+  registerCustomKernels(NATIVE_BACKEND_NAME, n);
   registered = true;
 }

@@ -10,8 +10,11 @@
  * whose own gradient sums those axes again, so the gradients stay
  * differentiable any number of times. Multiplying by one is exact, so every
  * derivative, first or second, has the bits of tfjs's (test/backend/reduce-gradients.test.ts).
+ * Registered for the native backend by kernel-adapter.ts.
  */
 import { tf, type Tensor } from '../tf.js';
+
+type GradFunc = tf.GradConfig['gradFunc'];
 
 /** dy [reduced shape] broadcast to `shape` over `axes`; the gradient sums over `axes` again. */
 function expand(dy: Tensor, shape: number[], axes: number[]): Tensor {
@@ -25,29 +28,16 @@ function expand(dy: Tensor, shape: number[], axes: number[]): Tensor {
 
 const axesOf = (attrs: tf.NamedAttrMap, x: Tensor): number[] => tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
 
-/** The replacement gradient configs of Sum and Mean. */
-export const REDUCE_GRADIENTS: readonly tf.GradConfig[] = [
-  {
-    kernelName: tf.Sum,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      return { x: () => expand(dy as Tensor, x.shape, axesOf(attrs, x)) };
-    },
-  },
-  {
-    kernelName: tf.Mean,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      const axes = axesOf(attrs, x);
-      const count = axes.reduce((n, a) => n * x.shape[a], 1);
-      return { x: () => tf.div(expand(dy as Tensor, x.shape, axes), count) };
-    },
-  },
-];
+/** Sum's gradient (tfjs's saves x, as this one needs). */
+export const sumGradient = (): GradFunc => (dy, saved, attrs) => {
+  const [x] = saved;
+  return { x: () => expand(dy as Tensor, x.shape, axesOf(attrs, x)) };
+};
 
-/** Put them in place of tfjs's (for every backend: gradients are registered per kernel name). */
-export function registerReduceGradients(): void {
-  for (const g of REDUCE_GRADIENTS) if (tf.getGradient(g.kernelName) !== g) tf.registerGradient(g);
-}
+/** Mean's gradient: Sum's divided by the count, as tfjs's. */
+export const meanGradient = (): GradFunc => (dy, saved, attrs) => {
+  const [x] = saved;
+  const axes = axesOf(attrs, x);
+  const count = axes.reduce((n, a) => n * x.shape[a], 1);
+  return { x: () => tf.div(expand(dy as Tensor, x.shape, axes), count) };
+};
