@@ -1,0 +1,77 @@
+/**
+ * Conv2D and FusedConv2D on webgpu as one implicit GEMM each (conv-gemm.ts):
+ * rows are output pixels (batch, y, x), columns output channels, k runs over
+ * (ky, kx, input channel), gathered from the NHWC input with zero padding.
+ * FusedConv2D adds the bias and activation to the rounded sum, as native's
+ * kernel does after its double accumulation.
+ */
+import { tf } from '../../tf.js';
+import { runGemm, type WebGpuBackendLike } from './conv-gemm.js';
+import { geometryKey, type ConvGeometry } from './conv-geometry.js';
+
+type TensorInfo = tf.TensorInfo;
+
+/** The activations FusedConv2D handles here (others fall back to tfjs's kernel). */
+export type ConvActivation = 'linear' | 'relu' | 'leakyrelu';
+
+export interface ConvEpilogue {
+  bias?: TensorInfo;
+  activation: ConvActivation;
+  leakyreluAlpha: number;
+}
+
+function activationCode(e: ConvEpilogue): string {
+  switch (e.activation) {
+    case 'linear': return '';
+    case 'relu': return 'v = max(v, 0.0);';
+    // tfjs: x < 0 ? alpha * x : x
+    case 'leakyrelu': return `if (v < 0.0) { v = v * ${f32Literal(e.leakyreluAlpha)}; }`;
+  }
+}
+
+/** A float as a WGSL literal that round-trips exactly through float32. */
+export function f32Literal(v: number): string {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) throw new Error(`not a finite float32: ${v}`);
+  return `${f.toPrecision(9)}f`;
+}
+
+/** y = conv2d(x, w) (+ bias, activation); x [N,H,W,C], w [KH,KW,C,O]. */
+export function conv2dForward(backend: WebGpuBackendLike, x: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean,
+  epilogue: ConvEpilogue = { activation: 'linear', leakyreluAlpha: 0 }): TensorInfo {
+  const { inH: H, inW: W, inC: C, outH: OH, outW: OW, outC: O, kW: KW } = g;
+  const K = g.kH * KW * C;
+  const hasBias = epilogue.bias !== undefined;
+  const code = /* wgsl */ `
+fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(0, ${K}); }
+fn aK(k: i32, z: i32) -> vec4<i32> {
+  let u = k / ${C};
+  return vec4<i32>(u / ${KW}, u % ${KW}, k % ${C}, 0);
+}
+fn aRow(m: i32, z: i32) -> vec4<i32> {
+  let ox = m % ${OW}; let t = m / ${OW};
+  return vec4<i32>(t % ${OH} * ${g.sH} - ${g.padTop}, ox * ${g.sW} - ${g.padLeft}, t / ${OH} * ${H}, 0);
+}
+fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
+  let iy = r.x + q.x; let ix = r.y + q.y;
+  if (iy < 0 || iy >= ${H} || ix < 0 || ix >= ${W}) { return 0.0; }
+  return x[((r.z + iy) * ${W} + ix) * ${C} + q.z];
+}
+fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
+fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
+fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
+fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
+  var v = hi + lo;
+  ${hasBias ? 'v = v + bias[n];' : ''}
+  ${activationCode(epilogue)}
+  result[m * ${O} + n] = v;
+}`;
+  const act = epilogue.activation === 'leakyrelu' ? `leaky${f32Literal(epilogue.leakyreluAlpha)}` : epilogue.activation;
+  return runGemm(backend, {
+    key: `conv2d_${geometryKey(g)}_${hasBias ? 'b' : ''}${act}`,
+    M: g.batch * OH * OW, N: O, kMax: K, Z: 1, exact,
+    inputs: hasBias ? ['x', 'w', 'bias'] : ['x', 'w'],
+    outputShape: [g.batch, OH, OW, O],
+    code, bAlongK: false,
+  }, hasBias ? [x, w, epilogue.bias!] : [x, w]);
+}
