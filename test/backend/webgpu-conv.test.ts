@@ -159,7 +159,7 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
     }
   });
 
-  it('forward accumulates almost exactly: the float64 sum rounded once (float32 accumulation is not)', async () => {
+  it.skipIf(process.env.ALAE_WEBGPU_CONV_FP32 === '1')('forward accumulates almost exactly: the float64 sum rounded once (float32 accumulation is not)', async () => {
     const c = convCases[2];
     const [xi, wi] = [input(c.x, 14), input(c.w, 15)];
     const [H, W, C, O] = [c.x[1], c.x[2], c.x[3], c.w[3]];
@@ -187,14 +187,13 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
     };
     const ours = stats((await runOn('webgpu', [xi, wi], conv(c)))[0]);
     const f32 = stats((await runOn('cpu', [xi, wi], conv(c)))[0]);
-    // Measured: ours 99.4% rounded correctly, the rest within 2^-35.8 of sum |terms|; tfjs cpu 7.7%, 2^-22.1.
     expect(ours.rounded).toBeGreaterThan(0.99);
     expect(ours.worst).toBeLessThan(2 ** -34);
     expect(f32.rounded).toBeLessThan(0.5);
     expect(f32.worst).toBeGreaterThan(2 ** -30);
   });
 
-  it('forward keeps what float32 accumulation loses (the error-free transformations survive the shader compiler)', async () => {
+  it.skipIf(process.env.ALAE_WEBGPU_CONV_FP32 === '1')('forward keeps what float32 accumulation loses (the error-free transformations survive the shader compiler)', async () => {
     // (1+2^-12)^2 - (1+2^-11) = 2^-24, lost by a float32 product; 1e8 + 1 - 1e8 = 1, lost by a float32 sum
     // (and by TwoSum without opq: Mesa folds it).
     const x: Input = { shape: [2, 1, 1, 3], data: new Float32Array([1 + 2 ** -12, -(1 + 2 ** -11), 0, 1e8, 1, -1e8]) };
@@ -210,17 +209,17 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
     expect(dx.map((k) => k.split('_')[1])).toEqual(['conv2dDx']);
     for (const d of [convCases[0], convCases[4]]) {
       const K = d.x[0] * d.x[1] * d.x[2];
-      const { splits } = filterSplits(size(d.w.slice(0, 3)), d.w[3], K, false);
+      const { splits } = filterSplits(size(d.w.slice(0, 3)), d.w[3], K);
       const keys = await dispatches([input(d.x, 1), input(d.w, 2)], (x, w) => tf.grad((b: tf.Tensor) => tf.sum(conv(d)(x, b)))(w));
       const ours = keys.filter((k) => k.startsWith('alae')).map((k) => k.split('_')[1]);
       expect(ours).toEqual(splits === 1 ? ['conv2d', 'conv2dDw'] : ['conv2d', 'conv2dDw', 'conv2dDwSum']);
     }
     // A long reduction is split (chunks of at least 1024 steps), a short one is not.
-    const long = filterSplits(576, 64, 32 * 64 * 64, false);
+    const long = filterSplits(576, 64, 32 * 64 * 64);
     expect(long.splits).toBeGreaterThan(8);
     expect(long.chunk).toBeGreaterThanOrEqual(1024);
     expect(long.chunk * long.splits).toBeGreaterThanOrEqual(32 * 64 * 64);
-    expect(filterSplits(576, 64, 4096, false).splits).toBe(1);
+    expect(filterSplits(576, 64, 4096).splits).toBe(1);
   });
 
   it('hands what it does not handle to tfjs (dilation, NCHW)', async () => {

@@ -63,6 +63,7 @@ export interface GemmSpec {
   kMax: number;
   /** Third dispatch dimension (phases, k splits); 1 for a plain GEMM. */
   Z: number;
+  /** Exact accumulation (see the module doc) rather than float32: store then gets the sum as hi + lo, else as hi (lo 0). */
   exact: boolean;
   /** Tensor names as the WGSL sees them, in input order. */
   inputs: string[];
@@ -78,8 +79,9 @@ export interface GemmSpec {
    *   fn bK(k: i32, z: i32) -> vec4<i32>
    *   fn bCol(n: i32, z: i32) -> vec4<i32>
    *   fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32         B[k, n]
-   *   fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32)  C[m, n] = hi + lo
-   * loadA / loadB are called for m < M, n < N and k in range only; store
+   *   fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32)  C[m, n] is hi + lo
+   * loadA / loadB are called for m < M, n < N and k in range only, and
+   * should not branch (select; a whole workgroup runs them in step); store
    * for m < M, n < N, and may skip rows (a phase with fewer rows).
    */
   code: string;
@@ -119,32 +121,35 @@ fn hi12(v: vec4<f32>) -> vec4<f32> { return bitcast<vec4<f32>>(bitcast<vec4<u32>
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /**
- * Staging of one operand's TK x `rows` slice into workgroup memory (as vec4s
- * of 4 consecutive rows, so that a thread reads its 4 x 4 block as one vec4
- * of A and one of B per k). Element e = tid + j * threads of the slice is
- * (kk, r), kk on neighbouring threads when `alongK`. (kk, r) and the row
- * half of the gather are fixed per thread: `setup` computes them once,
- * `load` runs per k step.
+ * Staging of one operand's TK x `rows` slice into workgroup memory, as vec4s
+ * of 4 consecutive rows (columns), so that a thread reads its 4 x 4 block as
+ * one vec4 of A and one of B per k and writes whole vec4s here. Element
+ * e = tid + j * threads of the slice is (kk, quad), kk on neighbouring
+ * threads when `alongK`. (kk, quad) and the row half of the gather are
+ * fixed per thread: `setup` computes them once, `load` runs per k step.
  */
 function staging(op: 'A' | 'B', rows: number, limit: number, TK: number, threads: number, alongK: boolean): { setup: string; load: string } {
-  const n = Math.ceil((rows * TK) / threads);
+  const quads = rows / 4;
+  const n = Math.ceil((quads * TK) / threads);
   const [row, kFn, loadFn, origin] = op === 'A' ? ['aRow', 'aK', 'loadA', 'm0'] : ['bCol', 'bK', 'loadB', 'n0'];
   const v = op.toLowerCase();
   // With k along threads and TK dividing the thread count, every j has the same kk: one k half per step.
   const sharedK = alongK && threads % TK === 0;
+  // Rows beyond the matrix are gathered at the last row (in bounds) and zeroed: no branches, so no divergence.
   const setup = range(n).map((j) => {
     const e = `(tid + ${j * threads})`;
-    const [kk, r] = alongK ? [`${e} % ${TK}`, `${e} / ${TK}`] : [`${e} / ${rows}`, `${e} % ${rows}`];
-    return `let ${v}kk${j} = ${kk}; let ${v}r${j} = ${r};
-  let ${v}in${j} = ${e} < ${rows * TK} && ${origin} + ${v}r${j} < ${limit};
-  let ${v}row${j} = ${row}(${origin} + ${v}r${j}, z);`;
+    const [kk, quad] = alongK ? [`${e} % ${TK}`, `${e} / ${TK}`] : [`${e} / ${quads}`, `${e} % ${quads}`];
+    return `let ${v}kk${j} = ${kk}; let ${v}q${j} = ${quad};
+  let ${v}on${j} = ${e} < ${quads * TK};
+  ${range(4).map((i) => `let ${v}in${j}${i} = ${origin} + ${v}q${j} * 4 + ${i} < ${limit};
+  let ${v}row${j}${i} = ${row}(min(${origin} + ${v}q${j} * 4 + ${i}, ${limit - 1}), z);`).join('\n  ')}`;
   }).join('\n  ');
-  const load = (sharedK ? [`let ${v}q = ${kFn}(k0 + ${v}kk0, z);`] : []).concat(range(n).map((j) => `{
-      let k = k0 + ${v}kk${j};
-      var val = 0.0;
-      if (${v}in${j} && k < kr.y) { val = ${loadFn}(${sharedK ? `${v}q` : `${kFn}(k, z)`}, ${v}row${j}); }
-      if (${j * threads} + tid < ${rows * TK}) { ${op}s[${v}kk${j} * ${rows / 4} + ${v}r${j} / 4][${v}r${j} % 4] = val; }
-    }`)).join('\n    ');
+  const kStep = (kk: string): string => `let k = k0 + ${kk}; let kin = k < kr.y; let kq = ${kFn}(min(k, kr.y - 1), z);`;
+  const load = (sharedK ? [`{ ${kStep(`${v}kk0`)}`] : ['{']).concat(range(n).map((j) => `if (${v}on${j}) {
+      ${sharedK ? '' : kStep(`${v}kk${j}`)}
+      ${op}s[${v}kk${j} * ${quads} + ${v}q${j}] = vec4<f32>(${range(4).map((i) => `
+        select(0.0, ${loadFn}(kq, ${v}row${j}${i}), kin && ${v}in${j}${i})`).join(',')});
+    }`)).concat(['}']).join('\n    ');
   return { setup, load };
 }
 
@@ -154,6 +159,7 @@ function gemmCode(s: GemmSpec, TM: number, TN: number, TK: number): string {
   const tilesN = Math.ceil(s.N / TN);
   const tiles = Math.ceil(s.M / TM) * tilesN;
   const kTiles = Math.ceil(s.kMax / TK);
+  const unroll = Math.min(4, TK);
   const a = staging('A', TM, s.M, TK, threads, true);
   const b = staging('B', TN, s.N, TK, threads, s.bAlongK);
   const rows = range(4);
@@ -185,15 +191,20 @@ fn main() {
   ${a.setup}
   ${b.setup}
   ${rows.map((i) => `var hi${i} = vec4<f32>(0.0); var lo${i} = vec4<f32>(0.0);`).join(' ')}
-  for (var t = 0; t < ${kTiles}; t++) {
+  for (var t = 0; t < ${kTiles} + i32(uniforms.zero); t++) {
     let k0 = kr.x + t * ${TK};
     ${a.load}
     ${b.load}
     workgroupBarrier();
-    for (var kk = 0; kk < ${TK}; kk++) {
+    // Unrolled by hand, ${unroll} k at a time, under an opaque bound: a compiler that sees the whole count unrolls
+    // it all, and lavapipe then takes seconds per pipeline.
+    for (var k4 = 0; k4 < ${TK / unroll} + i32(uniforms.zero); k4++) {
+      ${range(unroll).map((u) => `{
+      let kk = k4 * ${unroll} + ${u};
       let a = As[kk * ${TM / 4} + ty];
       let b = Bs[kk * ${TN / 4} + tx];
       ${step}
+      }`).join('\n      ')}
     }
     workgroupBarrier();
   }

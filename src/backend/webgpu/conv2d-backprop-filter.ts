@@ -7,8 +7,10 @@
  * Rows are filter taps (ky, kx, c), columns output channels, and k runs over
  * batch x height x width: up to millions of steps against a few hundred
  * rows. The k range is cut into `splits` chunks, one per dispatch z, each
- * writing a partial sum ((hi, lo) pairs in exact mode); a second pass adds
- * the partials (with TwoSum in exact mode). One chunk writes dw directly.
+ * writing a partial sum, and a second pass adds the partials in a fixed
+ * order (the result does not depend on scheduling); a single chunk writes
+ * dw directly. Float32 accumulation, as native's filter gradient: parity
+ * does not need more (the forward's exact sums are what it needs).
  */
 import { tf } from '../../tf.js';
 import { gemmTiles, runGemm, runWgsl, type WebGpuBackendLike } from './conv-gemm.js';
@@ -27,30 +29,25 @@ const MIN_CHUNK = 1024;
 const MAX_PARTIAL_FLOATS = 1 << 24;
 
 /** How the reduction of K steps over an M x N gradient is split: chunk length (a multiple of the tile depth) and count. */
-export function filterSplits(M: number, N: number, K: number, exact: boolean): { chunk: number; splits: number } {
+export function filterSplits(M: number, N: number, K: number): { chunk: number; splits: number } {
   const { TM, TN, TK } = gemmTiles(M, N);
   const tiles = Math.ceil(M / TM) * Math.ceil(N / TN);
   const wanted = K <= 4 * MIN_CHUNK ? 1 : Math.ceil(TARGET_WORKGROUPS / tiles);
   const byLength = Math.floor(K / MIN_CHUNK);
-  const byMemory = Math.floor(MAX_PARTIAL_FLOATS / (M * N * (exact ? 2 : 1)));
+  const byMemory = Math.floor(MAX_PARTIAL_FLOATS / (M * N));
   const splits = Math.max(1, Math.min(wanted, byLength, byMemory));
   const chunk = Math.ceil(Math.ceil(K / splits) / TK) * TK;
   return { chunk, splits: Math.ceil(K / chunk) };
 }
 
 /** dw [KH,KW,C,O] from x [N,H,W,C] and dy [N,OH,OW,O]. */
-export function conv2dBackpropFilter(backend: WebGpuBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, exact: boolean): TensorInfo {
+export function conv2dBackpropFilter(backend: WebGpuBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const { inH: H, inW: W, inC: C, outH: OH, outW: OW, outC: O, kW: KW } = g;
   const M = g.kH * KW * C;
   const K = g.batch * OH * OW;
-  const { chunk, splits } = filterSplits(M, O, K, exact);
+  const { chunk, splits } = filterSplits(M, O, K);
   const direct = splits === 1;
   const size = M * O;
-  const store = direct
-    ? `result[m * ${O} + n] = hi + lo;`
-    : exact
-      ? `let i = (z * ${size} + m * ${O} + n) * 2; result[i] = hi; result[i + 1] = lo;`
-      : `result[z * ${size} + m * ${O} + n] = hi;`;
   const code = /* wgsl */ `
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(z * ${chunk}, min(${K}, (z + 1) * ${chunk})); }
 // k = (b, oy, ox): the input row and column of tap (0, 0), and the batch's first row.
@@ -65,43 +62,32 @@ fn aRow(m: i32, z: i32) -> vec4<i32> {
 }
 fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
   let iy = q.x + r.x; let ix = q.y + r.y;
-  if (iy < 0 || iy >= ${H} || ix < 0 || ix >= ${W}) { return 0.0; }
-  return x[((q.z + iy) * ${W} + ix) * ${C} + r.z];
+  let inside = iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W};
+  return select(0.0, x[select(0, ((q.z + iy) * ${W} + ix) * ${C} + r.z, inside)], inside);
 }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return dy[q.x + c.x]; }
-fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) { ${store} }`;
+fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) { result[${direct ? '' : `z * ${size} + `}m * ${O} + n] = hi; }`;
   const filterShape = [g.kH, KW, C, O];
   const partial = runGemm(backend, {
     key: `conv2dDw_${geometryKey(g)}_${chunk}`,
-    M, N: O, kMax: chunk, Z: splits, exact,
+    M, N: O, kMax: chunk, Z: splits, exact: false,
     inputs: ['x', 'dy'],
-    outputShape: direct ? filterShape : [splits, size, exact ? 2 : 1],
+    outputShape: direct ? filterShape : [splits, size],
     code, bAlongK: false,
   }, [x, dy]);
   if (direct) return partial;
-  // Sum of the partials, one thread per filter element; exact: TwoSum over the hi parts plus the lo parts.
-  const sum = exact
-    ? `var hi = 0.0; var lo = 0.0;
-    for (var z = 0; z < ${splits}; z++) {
-      let p = partial[(z * ${size} + i) * 2];
-      let t = hi + p;
-      lo = lo + sumErr(vec4<f32>(hi), vec4<f32>(p), vec4<f32>(t)).x + partial[(z * ${size} + i) * 2 + 1];
-      hi = t;
-    }
-    result[i] = hi + lo;`
-    : `var s = 0.0;
-    for (var z = 0; z < ${splits}; z++) { s = s + partial[z * ${size} + i]; }
-    result[i] = opq(vec4<f32>(s)).x;`;
   const out = runWgsl(backend, {
-    key: `conv2dDwSum_${size}_${splits}_${exact ? 'x' : 'f'}`,
+    key: `conv2dDwSum_${size}_${splits}`,
     inputs: ['partial'], outputShape: filterShape, workgroups: Math.ceil(size / 64), threads: 64,
     code: `
 fn main() {
   let i = (i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x)) * 64 + i32(localIndex);
   if (i < ${size}) {
-    ${sum}
+    var s = 0.0;
+    for (var z = 0; z < ${splits}; z++) { s = s + partial[z * ${size} + i]; }
+    result[i] = opq(vec4<f32>(s)).x;
   }
 }`,
   }, [partial]);

@@ -9,7 +9,8 @@
  * iy, so the output is computed in s*s phases (iy mod s, ix mod s), one per
  * dispatch z: each phase is a dense GEMM over its own taps (k = (jy, jx, o))
  * with no multiplications by the zeros a transposed conv's dilated input
- * would have. Stride 1 is one phase over every tap.
+ * would have. Stride 1 is one phase over every tap. Float32 accumulation,
+ * as native's (parity needs exact sums in the forward only).
  */
 import { tf } from '../../tf.js';
 import { runGemm, type WebGpuBackendLike } from './conv-gemm.js';
@@ -18,15 +19,15 @@ import { geometryKey, type ConvGeometry } from './conv-geometry.js';
 type TensorInfo = tf.TensorInfo;
 
 /** dx [N,H,W,C] from dy [N,OH,OW,O] and w [KH,KW,C,O]. */
-export function conv2dBackpropInput(backend: WebGpuBackendLike, dy: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean): TensorInfo {
+export function conv2dBackpropInput(backend: WebGpuBackendLike, dy: TensorInfo, w: TensorInfo, g: ConvGeometry): TensorInfo {
   const { inH: H, inW: W, inC: C, outH: OH, outW: OW, outC: O, kH: KH, kW: KW, sH, sW } = g;
   const QH = Math.ceil(H / sH);
   const QW = Math.ceil(W / sW);
   const jMax = (k: number, s: number): number => Math.ceil(k / s);
   // Per phase z = py * sW + px: first tap r = (p + pad) mod s, tap count ceil((K - r) / s), and the
   // dy offset d0 = (p + pad - r) / s, so that oy = qy + d0 - j for iy = p + s*qy and ky = r + s*j.
-  // Taps per phase in x: a compile-time constant when the kernel width is a multiple of the stride (every
-  // model case), else the phase's own count.
+  // The tap count in x is a compile-time constant when the kernel width is a multiple of the stride
+  // (every model case): k's index arithmetic then divides by constants.
   const jx = KW % sW === 0 ? `${KW / sW}` : 'p.jx';
   const code = /* wgsl */ `
 struct Phase { py: i32, px: i32, ry: i32, rx: i32, jx: i32, k: i32, dy0: i32, dx0: i32 };
@@ -49,8 +50,8 @@ fn aRow(m: i32, z: i32) -> vec4<i32> {
 }
 fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
   let oy = r.x + q.x; let ox = r.y + q.y;
-  if (oy < 0 || oy >= ${OH} || ox < 0 || ox >= ${OW}) { return 0.0; }
-  return dy[((r.z + oy) * ${OW} + ox) * ${O} + q.z];
+  let inside = oy >= 0 && oy < ${OH} && ox >= 0 && ox < ${OW};
+  return select(0.0, dy[select(0, ((r.z + oy) * ${OW} + ox) * ${O} + q.z, inside)], inside);
 }
 // B[k, c] = w[ky, kx, c, o] with ky = ry + s*jy, kx = rx + s*jx.
 fn bK(k: i32, z: i32) -> vec4<i32> {
@@ -68,7 +69,7 @@ fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
 }`;
   return runGemm(backend, {
     key: `conv2dDx_${geometryKey(g)}`,
-    M: g.batch * QH * QW, N: C, kMax: jMax(KH, sH) * jMax(KW, sW) * O, Z: sH * sW, exact,
+    M: g.batch * QH * QW, N: C, kMax: jMax(KH, sH) * jMax(KW, sW) * O, Z: sH * sW, exact: false,
     inputs: ['dy', 'w'],
     outputShape: [g.batch, H, W, C],
     code, bAlongK: true,

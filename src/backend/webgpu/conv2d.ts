@@ -54,8 +54,8 @@ fn aRow(m: i32, z: i32) -> vec4<i32> {
 }
 fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
   let iy = r.x + q.x; let ix = r.y + q.y;
-  if (iy < 0 || iy >= ${H} || ix < 0 || ix >= ${W}) { return 0.0; }
-  return x[((r.z + iy) * ${W} + ix) * ${C} + q.z];
+  let inside = iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W};
+  return select(0.0, x[select(0, ((r.z + iy) * ${W} + ix) * ${C} + q.z, inside)], inside);
 }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
