@@ -12,8 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
 import { useBackend } from '../../src/backend/backend.js';
-import { WEBGPU_CONV_KERNELS } from '../../src/backend/webgpu/conv-kernels.js';
+import { WEBGPU_CONV_KERNELS, tfjsWebgpuConvKernels } from '../../src/backend/webgpu/conv-kernels.js';
 import { filterSplits } from '../../src/backend/webgpu/conv2d-backprop-filter.js';
+import { relErr } from '../../src/parity/parity.js';
 import { randArray, size } from './random-array.js';
 
 let whyNot = '';
@@ -42,17 +43,6 @@ async function runOn(backend: string, inputs: Input[], f: Fn): Promise<Float32Ar
   const data = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
   tf.dispose([...outs, ...ts]);
   return data;
-}
-
-/** max |a - b| / max |b| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let e = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? e : e / m;
 }
 
 let worstSeen = 0;
@@ -118,8 +108,12 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
     console.info(`[webgpu-conv.test] worst relative error vs cpu: ${worstSeen.toExponential(2)}`);
   });
 
-  it('replace tfjs\'s kernels for webgpu', () => {
-    expect(WEBGPU_CONV_KERNELS).toEqual(['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  it('replace tfjs\'s kernels for webgpu, keeping them to fall back to', () => {
+    const names = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+    expect(WEBGPU_CONV_KERNELS).toEqual(names);
+    const tfjs = tfjsWebgpuConvKernels();
+    expect(tfjs.map((k) => k.kernelName)).toEqual(names);
+    for (const k of tfjs) expect(tf.getKernel(k.kernelName, 'webgpu')!.kernelFunc).not.toBe(k.kernelFunc);
   });
 
   for (const c of convCases) {
@@ -160,7 +154,7 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
   });
 
   it.skipIf(process.env.ALAE_WEBGPU_CONV_FP32 === '1')('forward accumulates almost exactly: the float64 sum rounded once (float32 accumulation is not)', async () => {
-    const c = convCases[2];
+    const c: ConvCase = { name: '3x3, batch 8, 64 -> 64 at 8x8', x: [8, 8, 8, 64], w: [3, 3, 64, 64], strides: 1, pad: 1 };
     const [xi, wi] = [input(c.x, 14), input(c.w, 15)];
     const [H, W, C, O] = [c.x[1], c.x[2], c.x[3], c.w[3]];
     const sums = new Float64Array(size(outShape(c)));
@@ -187,6 +181,8 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
     };
     const ours = stats((await runOn('webgpu', [xi, wi], conv(c)))[0]);
     const f32 = stats((await runOn('cpu', [xi, wi], conv(c)))[0]);
+    const show = (r: { rounded: number; worst: number }) => `${(100 * r.rounded).toFixed(1)}% rounded once, worst 2^${Math.log2(r.worst).toFixed(1)} of sum |terms|`;
+    console.info(`[webgpu-conv.test] ${c.name}: ours ${show(ours)}; tfjs cpu ${show(f32)}`);
     expect(ours.rounded).toBeGreaterThan(0.99);
     expect(ours.worst).toBeLessThan(2 ** -34);
     expect(f32.rounded).toBeLessThan(0.5);

@@ -196,8 +196,9 @@ fn main() {
     ${a.load}
     ${b.load}
     workgroupBarrier();
-    // Unrolled by hand, ${unroll} k at a time, under an opaque bound: a compiler that sees the whole count unrolls
-    // it all, and lavapipe then takes seconds per pipeline.
+    // Unrolled by hand, ${unroll} k at a time. The loops' bounds go through the uniform zero (the same in every
+    // program: pipelines with 'layout: auto' must use it): a compiler that sees the whole count unrolls it all,
+    // and lavapipe then takes seconds per pipeline.
     for (var k4 = 0; k4 < ${TK / unroll} + i32(uniforms.zero); k4++) {
       ${range(unroll).map((u) => `{
       let kk = k4 * ${unroll} + ${u};
@@ -213,8 +214,7 @@ fn main() {
       let m = m0 + ty * 4 + ${i};
       for (var c = 0; c < 4; c++) {
         let n = n0 + tx * 4 + c;
-        // opq keeps the uniform bound in every program (auto layouts drop unused bindings).
-        if (m < ${s.M} && n < ${s.N}) { store(m, n, z, opq(hi${i})[c], lo${i}[c]); }
+        if (m < ${s.M} && n < ${s.N}) { store(m, n, z, hi${i}[c], lo${i}[c]); }
       }
     }`).join('\n    ')}
   }

@@ -39,6 +39,32 @@ export function convGeometry(xShape: number[], filterShape: number[], attrs: Con
   };
 }
 
+/**
+ * WGSL gathering the input x [N,H,W,C] through the filter's window, the
+ * operand the forward (rows: output pixels, k: taps) and the filter
+ * gradient (rows: taps, k: output pixels) share:
+ *   fn windowOf(p: i32) -> vec4<i32>   output pixel (b, oy, ox) -> top-left input row, column, b * H
+ *   fn tapOf(t: i32) -> vec4<i32>      filter tap (ky, kx, c)
+ *   fn inputAt(w: vec4<i32>, t: vec4<i32>) -> f32   x under tap t of window w, 0 in the padding (no branch)
+ */
+export function inputWindowWgsl(g: ConvGeometry): string {
+  const { inH: H, inW: W, inC: C, outH: OH, outW: OW, kW: KW } = g;
+  return /* wgsl */ `
+fn windowOf(p: i32) -> vec4<i32> {
+  let ox = p % ${OW}; let t = p / ${OW};
+  return vec4<i32>(t % ${OH} * ${g.sH} - ${g.padTop}, ox * ${g.sW} - ${g.padLeft}, t / ${OH} * ${H}, 0);
+}
+fn tapOf(t: i32) -> vec4<i32> {
+  let u = t / ${C};
+  return vec4<i32>(u / ${KW}, u % ${KW}, t % ${C}, 0);
+}
+fn inputAt(w: vec4<i32>, t: vec4<i32>) -> f32 {
+  let iy = w.x + t.x; let ix = w.y + t.y;
+  let inside = iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W};
+  return select(0.0, x[select(0, ((w.z + iy) * ${W} + ix) * ${C} + t.z, inside)], inside);
+}`;
+}
+
 /** A key naming every field of a geometry. */
 export const geometryKey = (g: ConvGeometry): string => Object.values(g).join('_');
 

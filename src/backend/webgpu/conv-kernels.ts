@@ -12,7 +12,7 @@
  * a float64 reference, and with float32 sums pre-activations next to a
  * leaky-ReLU kink land on the side their summation order puts them, which
  * decides gradients that an instance norm nearly cancels (README,
- * "Backends"). The gradients accumulate in float32, as native's do.
+ * "Convolutions on webgpu"). The gradients accumulate in float32, as native's do.
  * ALAE_WEBGPU_CONV_FP32=1 makes the forward float32 too (for speed
  * comparisons; parity then fails).
  */

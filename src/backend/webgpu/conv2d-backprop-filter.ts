@@ -14,7 +14,7 @@
  */
 import { tf } from '../../tf.js';
 import { gemmTiles, runGemm, runWgsl, type WebGpuBackendLike } from './conv-gemm.js';
-import { geometryKey, type ConvGeometry } from './conv-geometry.js';
+import { geometryKey, inputWindowWgsl, type ConvGeometry } from './conv-geometry.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -42,34 +42,23 @@ export function filterSplits(M: number, N: number, K: number): { chunk: number; 
 
 /** dw [KH,KW,C,O] from x [N,H,W,C] and dy [N,OH,OW,O]. */
 export function conv2dBackpropFilter(backend: WebGpuBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { inH: H, inW: W, inC: C, outH: OH, outW: OW, outC: O, kW: KW } = g;
-  const M = g.kH * KW * C;
+  const { outH: OH, outW: OW, outC: O } = g;
+  const M = g.kH * g.kW * g.inC;
   const K = g.batch * OH * OW;
   const { chunk, splits } = filterSplits(M, O, K);
   const direct = splits === 1;
   const size = M * O;
   const code = /* wgsl */ `
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(z * ${chunk}, min(${K}, (z + 1) * ${chunk})); }
-// k = (b, oy, ox): the input row and column of tap (0, 0), and the batch's first row.
-fn aK(k: i32, z: i32) -> vec4<i32> {
-  let ox = k % ${OW}; let t = k / ${OW};
-  return vec4<i32>(t % ${OH} * ${g.sH} - ${g.padTop}, ox * ${g.sW} - ${g.padLeft}, t / ${OH} * ${H}, 0);
-}
-// m = (ky, kx, c)
-fn aRow(m: i32, z: i32) -> vec4<i32> {
-  let u = m / ${C};
-  return vec4<i32>(u / ${KW}, u % ${KW}, m % ${C}, 0);
-}
-fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
-  let iy = q.x + r.x; let ix = q.y + r.y;
-  let inside = iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W};
-  return select(0.0, x[select(0, ((q.z + iy) * ${W} + ix) * ${C} + r.z, inside)], inside);
-}
+${inputWindowWgsl(g)}
+fn aK(k: i32, z: i32) -> vec4<i32> { return windowOf(k); }
+fn aRow(m: i32, z: i32) -> vec4<i32> { return tapOf(m); }
+fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(q, r); }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return dy[q.x + c.x]; }
 fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) { result[${direct ? '' : `z * ${size} + `}m * ${O} + n] = hi; }`;
-  const filterShape = [g.kH, KW, C, O];
+  const filterShape = [g.kH, g.kW, g.inC, O];
   const partial = runGemm(backend, {
     key: `conv2dDw_${geometryKey(g)}_${chunk}`,
     M, N: O, kMax: chunk, Z: splits, exact: false,
@@ -86,8 +75,8 @@ fn main() {
   let i = (i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x)) * 64 + i32(localIndex);
   if (i < ${size}) {
     var s = 0.0;
-    for (var z = 0; z < ${splits}; z++) { s = s + partial[z * ${size} + i]; }
-    result[i] = opq(vec4<f32>(s)).x;
+    for (var z = 0; z < ${splits} + i32(uniforms.zero); z++) { s = s + partial[z * ${size} + i]; }
+    result[i] = s;
   }
 }`,
   }, [partial]);

@@ -1,13 +1,14 @@
 /**
  * Conv2D and FusedConv2D on webgpu as one implicit GEMM each (conv-gemm.ts):
  * rows are output pixels (batch, y, x), columns output channels, k runs over
- * (ky, kx, input channel), gathered from the NHWC input with zero padding.
+ * the filter's taps (ky, kx, input channel), gathered from the NHWC input
+ * with zero padding (conv-geometry.ts).
  * FusedConv2D adds the bias and activation to the rounded sum, as native's
  * kernel does after its double accumulation.
  */
 import { tf } from '../../tf.js';
 import { runGemm, type WebGpuBackendLike } from './conv-gemm.js';
-import { geometryKey, type ConvGeometry } from './conv-geometry.js';
+import { geometryKey, inputWindowWgsl, type ConvGeometry } from './conv-geometry.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -30,7 +31,7 @@ function activationCode(e: ConvEpilogue): string {
 }
 
 /** A float as a WGSL literal that round-trips exactly through float32. */
-export function f32Literal(v: number): string {
+function f32Literal(v: number): string {
   const f = Math.fround(v);
   if (!Number.isFinite(f)) throw new Error(`not a finite float32: ${v}`);
   return `${f.toPrecision(9)}f`;
@@ -39,24 +40,15 @@ export function f32Literal(v: number): string {
 /** y = conv2d(x, w) (+ bias, activation); x [N,H,W,C], w [KH,KW,C,O]. */
 export function conv2dForward(backend: WebGpuBackendLike, x: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean,
   epilogue: ConvEpilogue = { activation: 'linear', leakyreluAlpha: 0 }): TensorInfo {
-  const { inH: H, inW: W, inC: C, outH: OH, outW: OW, outC: O, kW: KW } = g;
-  const K = g.kH * KW * C;
+  const { outH: OH, outW: OW, outC: O } = g;
+  const K = g.kH * g.kW * g.inC;
   const hasBias = epilogue.bias !== undefined;
   const code = /* wgsl */ `
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(0, ${K}); }
-fn aK(k: i32, z: i32) -> vec4<i32> {
-  let u = k / ${C};
-  return vec4<i32>(u / ${KW}, u % ${KW}, k % ${C}, 0);
-}
-fn aRow(m: i32, z: i32) -> vec4<i32> {
-  let ox = m % ${OW}; let t = m / ${OW};
-  return vec4<i32>(t % ${OH} * ${g.sH} - ${g.padTop}, ox * ${g.sW} - ${g.padLeft}, t / ${OH} * ${H}, 0);
-}
-fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
-  let iy = r.x + q.x; let ix = r.y + q.y;
-  let inside = iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W};
-  return select(0.0, x[select(0, ((r.z + iy) * ${W} + ix) * ${C} + q.z, inside)], inside);
-}
+${inputWindowWgsl(g)}
+fn aK(k: i32, z: i32) -> vec4<i32> { return tapOf(k); }
+fn aRow(m: i32, z: i32) -> vec4<i32> { return windowOf(m); }
+fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(r, q); }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
