@@ -27,34 +27,18 @@
  * accumulation: ~K * 2^-24), rounded once: the correctly rounded float32
  * result but for outputs that close to a rounding boundary (one ulp off).
  */
-import type { tf } from '../../tf.js';
+import type { TensorInfo } from '../kernel-adapter.js';
+import { type Binding, type Uniforms, type WebGPUBackendLike, bindings, dispatch, outputs, workgroupGrid } from './runner.js';
 
-type TensorInfo = tf.TensorInfo;
-
-/** The part of tfjs-backend-webgpu's program interface these kernels fill in. */
-export interface WgslProgram {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms?: string;
-  getUserCode: () => string;
-}
-
-/** The WebGPUBackend methods the kernels use (the package is an optional dependency: no type import). */
-export interface WebGpuBackendLike {
-  runWebGPUProgram(program: WgslProgram, inputs: TensorInfo[], outputDtype: 'float32',
-    uniforms?: Array<{ type: string; data: number[] }>): TensorInfo;
-  disposeData(dataId: object): boolean;
-}
-
-/** The uniform every program here reads: a zero the compiler cannot know (see `opq`). */
-const ZERO_UNIFORM = [{ type: 'uint32', data: [0] }];
+/** The uniforms every program here gets: a zero the compiler cannot know (see `opq` and the loop bounds). */
+export const ZERO_UNIFORM: Uniforms = [['u32', 0]];
+/** Its field in the uniform struct `u`. */
+export const ZERO_FIELD = 'zero: u32,';
 
 export interface GemmSpec {
-  /** Unique per generated code: kernel name and every constant baked into the WGSL below. */
+  /** The program's name (the pipeline's label, which dispatch profiles count by). */
+  name: string;
+  /** Unique per generated code of that name: every constant baked into the WGSL below. */
   key: string;
   /** Rows and columns of C (rows: the largest over z). */
   M: number;
@@ -65,9 +49,8 @@ export interface GemmSpec {
   Z: number;
   /** Exact accumulation (see the module doc) rather than float32: store then gets the sum as hi + lo, else as hi (lo 0). */
   exact: boolean;
-  /** Tensor names as the WGSL sees them, in input order. */
+  /** The read bindings' names as the WGSL sees them, in order; the output is `result`. */
   inputs: string[];
-  outputShape: number[];
   /**
    * WGSL defining how A and B are gathered, in two halves so that index
    * arithmetic on rows (columns) is done once per workgroup and on k once
@@ -108,7 +91,7 @@ export function gemmTiles(M: number, N: number): { TM: number; TN: number; TK: n
  * float32 sum s = a + b by TwoSum, and the high 12 bits of a float.
  */
 export const EXACT_WGSL = /* wgsl */ `
-fn opq(v: vec4<f32>) -> vec4<f32> { return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(uniforms.zero)); }
+fn opq(v: vec4<f32>) -> vec4<f32> { return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(u.zero)); }
 fn sumErr(a: vec4<f32>, b: vec4<f32>, s: vec4<f32>) -> vec4<f32> {
   let so = opq(s);
   let bv = so - a;
@@ -175,31 +158,33 @@ function gemmCode(s: GemmSpec, TM: number, TN: number, TK: number): string {
       }`).join('\n      ')}`
     : rows.map((i) => `hi${i} = fma(vec4<f32>(a[${i}]), b, hi${i});`).join('\n      ');
   return `
+${bindings(s.inputs, ['result'], ZERO_FIELD)}
+${EXACT_WGSL}
 var<workgroup> As: array<vec4<f32>, ${(TM / 4) * TK}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TN / 4) * TK}>;
 ${s.code}
-fn main() {
-  let tid = i32(localIndex);
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tid = i32(lid);
   let tx = tid % ${threadsN};
   let ty = tid / ${threadsN};
-  let lin = i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x);
+  let lin = i32(wid.y * nwg.x + wid.x);
   let tm = lin / ${tilesN};
   let m0 = tm * ${TM};
   let n0 = (lin - tm * ${tilesN}) * ${TN};
-  let z = i32(workgroupId.z);
+  let z = i32(wid.z);
   let kr = kRange(z);
   ${a.setup}
   ${b.setup}
   ${rows.map((i) => `var hi${i} = vec4<f32>(0.0); var lo${i} = vec4<f32>(0.0);`).join(' ')}
-  for (var t = 0; t < ${kTiles} + i32(uniforms.zero); t++) {
+  for (var t = 0; t < ${kTiles} + i32(u.zero); t++) {
     let k0 = kr.x + t * ${TK};
     ${a.load}
     ${b.load}
     workgroupBarrier();
-    // Unrolled by hand, ${unroll} k at a time. The loops' bounds go through the uniform zero (the same in every
-    // program: pipelines with 'layout: auto' must use it): a compiler that sees the whole count unrolls it all,
-    // and lavapipe then takes seconds per pipeline.
-    for (var k4 = 0; k4 < ${TK / unroll} + i32(uniforms.zero); k4++) {
+    // Unrolled by hand, ${unroll} k at a time. The loops' bounds go through the uniform zero: a compiler that
+    // sees the whole count unrolls it all, and lavapipe then takes seconds per pipeline.
+    for (var k4 = 0; k4 < ${TK / unroll} + i32(u.zero); k4++) {
       ${range(unroll).map((u) => `{
       let kk = k4 * ${unroll} + ${u};
       let a = As[kk * ${TM / 4} + ty];
@@ -222,39 +207,20 @@ fn main() {
 `;
 }
 
-/** Split a workgroup count over x and y within WebGPU's 65,535 per dimension. */
-export function dispatch2d(count: number, z = 1): [number, number, number] {
-  const x = Math.min(count, 65535);
-  return [x, Math.ceil(count / x), z];
-}
-
-/** Run a program of ours: tfjs's prelude (bindings, `uniforms`, `localIndex`, `workgroupId`, ...) plus `code`, which defines main(). */
-export function runWgsl(backend: WebGpuBackendLike, p: { key: string; inputs: string[]; outputShape: number[]; workgroups: number; z?: number; threads: number; code: string },
-  infos: TensorInfo[]): TensorInfo {
-  const program: WgslProgram = {
-    variableNames: p.inputs,
-    outputShape: p.outputShape,
-    shaderKey: `alae_${p.key}`,
-    // Three dimensions: the shader takes no flat global index and tfjs reshapes nothing.
-    dispatchLayout: { x: [0], y: [1], z: [2] },
-    dispatch: dispatch2d(p.workgroups, p.z),
-    workgroupSize: [p.threads, 1, 1],
-    uniforms: 'zero : u32,',
-    getUserCode: () => `${EXACT_WGSL}\n${p.code}`,
-  };
-  return backend.runWebGPUProgram(program, infos, 'float32', ZERO_UNIFORM);
-}
-
-/** Run the GEMM; returns the output tensor info (shape spec.outputShape). */
-export function runGemm(backend: WebGpuBackendLike, spec: GemmSpec, inputs: TensorInfo[]): TensorInfo {
+/** Record the GEMM's dispatch: `reads` bound in order (as spec.inputs names them), then `out` as `result`. */
+export function gemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], out: Binding): void {
   const { TM, TN, TK } = gemmTiles(spec.M, spec.N);
-  return runWgsl(backend, {
+  dispatch(b, {
+    name: spec.name,
     key: `${spec.key}_${spec.M}_${spec.N}_${spec.kMax}_${spec.exact ? 'x' : 'f'}_${TM}_${TN}_${TK}`,
-    inputs: spec.inputs,
-    outputShape: spec.outputShape,
-    workgroups: Math.ceil(spec.M / TM) * Math.ceil(spec.N / TN),
-    z: spec.Z,
-    threads: (TM / 4) * (TN / 4),
-    code: gemmCode(spec, TM, TN, TK),
-  }, inputs);
+    code: () => gemmCode(spec, TM, TN, TK),
+  }, [...reads.map((tensor) => ({ tensor })), { ...out, write: true }], ZERO_UNIFORM,
+  workgroupGrid(b, Math.ceil(spec.M / TM) * Math.ceil(spec.N / TN), spec.Z));
+}
+
+/** The GEMM into a new tensor of `shape`. */
+export function runGemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], shape: number[]): TensorInfo {
+  const [result] = outputs(b, [{ shape }]);
+  gemm(b, spec, reads, { tensor: result });
+  return result;
 }

@@ -25,12 +25,14 @@ export interface ConvAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** The geometry of a convolution of input xShape by filterShape, or null when the kernels do not handle it (NCHW, dilation). */
+/** The geometry of a convolution of input xShape by filterShape, or null when the kernels do not handle it (NCHW, dilation, empty). */
 export function convGeometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): ConvGeometry | null {
   if (attrs.dataFormat === 'NCHW' || xShape.length !== 4 || filterShape.length !== 4) return null;
   const ci = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
     attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   if (ci.dilationHeight !== 1 || ci.dilationWidth !== 1) return null;
+  // Empty tensors (nothing to compute, or zeros to write) stay tfjs's.
+  if ([...xShape, ...filterShape, ci.outHeight, ci.outWidth].includes(0)) return null;
   return {
     batch: ci.batchSize, inH: ci.inHeight, inW: ci.inWidth, inC: ci.inChannels,
     outH: ci.outHeight, outW: ci.outWidth, outC: ci.outChannels,

@@ -1,11 +1,12 @@
 /**
- * Our convolution kernels for tfjs's webgpu backend, registered under tfjs's
- * kernel names so that ops, gradients and double backprop use them
+ * Our convolution kernels for tfjs's webgpu backend, which the kernel
+ * adapter (../kernel-adapter.ts) registers in place of tfjs's under tfjs's
+ * kernel names, so that ops, gradients and double backprop use them
  * unchanged: Conv2D and FusedConv2D (conv2d.ts), Conv2DBackpropInput (also
  * conv2dTranspose; conv2d-backprop-input.ts), Conv2DBackpropFilter
  * (conv2d-backprop-filter.ts). Each handles NHWC float32 with dilation 1
  * (any kernel size, stride and padding) and hands anything else to the
- * kernel tfjs registered.
+ * kernel it replaces.
  *
  * Precision: the forward convolutions accumulate (almost) exactly (conv-gemm.ts),
  * as native's Conv2D does in double: training gradients are checked against
@@ -17,77 +18,48 @@
  * comparisons; parity then fails).
  */
 import { tf } from '../../tf.js';
-import type { WebGpuBackendLike } from './conv-gemm.js';
+import type { KernelArgs, KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { allFloat32, convGeometry as geometry, type ConvAttrs } from './conv-geometry.js';
 import { conv2dForward, type ConvActivation } from './conv2d.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
+import { type WebGPUBackendLike, webgpuBackend } from './runner.js';
 
-type TensorInfo = tf.TensorInfo;
-type KernelArgs = { inputs: Record<string, TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
-/** One of our kernels: a result, or null to hand the call to tfjs's kernel. */
-type OurKernel = (args: KernelArgs, backend: WebGpuBackendLike) => TensorInfo | null;
-
-const BACKEND = 'webgpu';
+/** One of our kernels: a result, or null to hand the call to the kernel it replaces. */
+type OurKernel = (args: KernelArgs, backend: WebGPUBackendLike) => TensorInfo | null;
 
 /** Accumulation of the forward convolutions (see the module doc). */
 const exactForward = (): boolean => process.env.ALAE_WEBGPU_CONV_FP32 !== '1';
 
 const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'leakyrelu'] satisfies ConvActivation[];
 
-const kernels: Record<string, OurKernel> = {
-  Conv2D: ({ inputs: { x, filter }, attrs }, backend) => {
-    const g = allFloat32(x, filter) ? geometry(x!.shape, filter!.shape, attrs as unknown as ConvAttrs) : null;
-    return g && conv2dForward(backend, x!, filter!, g, exactForward());
-  },
-  FusedConv2D: ({ inputs: { x, filter, bias, preluActivationWeights }, attrs }, backend) => {
-    const a = attrs as unknown as ConvAttrs & { activation?: string; leakyreluAlpha?: number };
-    const activation = a.activation ?? 'linear';
-    if (preluActivationWeights || !ACTIVATIONS.includes(activation) || !allFloat32(x, filter, bias)) return null;
-    const g = geometry(x!.shape, filter!.shape, a);
-    if (!g || (bias && tf.util.sizeFromShape(bias.shape) !== g.outC)) return null;
-    return conv2dForward(backend, x!, filter!, g, exactForward(), { bias, activation: activation as ConvActivation, leakyreluAlpha: a.leakyreluAlpha ?? 0.2 });
-  },
-  Conv2DBackpropInput: ({ inputs: { dy, filter }, attrs }, backend) => {
-    const a = attrs as unknown as ConvAttrs & { inputShape: number[] };
-    const g = allFloat32(dy, filter) ? geometry(a.inputShape, filter!.shape, a) : null;
-    if (!g || !tf.util.arraysEqual(dy!.shape, [g.batch, g.outH, g.outW, g.outC])) return null;
-    return conv2dBackpropInput(backend, dy!, filter!, g);
-  },
-  Conv2DBackpropFilter: ({ inputs: { x, dy }, attrs }, backend) => {
-    const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
-    const g = allFloat32(x, dy) ? geometry(x!.shape, a.filterShape, a) : null;
-    if (!g || !tf.util.arraysEqual(dy!.shape, [g.batch, g.outH, g.outW, g.outC])) return null;
-    return conv2dBackpropFilter(backend, x!, dy!, g);
-  },
-};
+/** Ours, given the kernel it replaces: the fallback for what ours does not handle. */
+const replacing = (ours: OurKernel) => (replaced: KernelFn): KernelFn => (args) => ours(args, webgpuBackend(args.backend)) ?? replaced(args);
 
-/** Names of the kernels replaced on webgpu. */
-export const WEBGPU_CONV_KERNELS: readonly string[] = Object.keys(kernels);
+export const webgpuConv2D = replacing(({ inputs: { x, filter }, attrs }, backend) => {
+  const g = allFloat32(x, filter) ? geometry(x!.shape, filter!.shape, attrs as unknown as ConvAttrs) : null;
+  return g && conv2dForward(backend, x!, filter!, g, exactForward());
+});
 
-const ours = new WeakSet<object>();
-/** The kernels tfjs-backend-webgpu registered, which ours replace and fall back to. */
-const replaced = new Map<string, tf.KernelConfig>();
+export const webgpuFusedConv2D = replacing(({ inputs: { x, filter, bias, preluActivationWeights }, attrs }, backend) => {
+  const a = attrs as unknown as ConvAttrs & { activation?: string; leakyreluAlpha?: number };
+  const activation = a.activation ?? 'linear';
+  if (preluActivationWeights || !ACTIVATIONS.includes(activation) || !allFloat32(x, filter, bias)) return null;
+  const g = geometry(x!.shape, filter!.shape, a);
+  if (!g || (bias && tf.util.sizeFromShape(bias.shape) !== g.outC)) return null;
+  return conv2dForward(backend, x!, filter!, g, exactForward(), { bias, activation: activation as ConvActivation, leakyreluAlpha: a.leakyreluAlpha ?? 0.2 });
+});
 
-/** tfjs's own kernels for the names we replace (for comparisons: benchmarks, tests); empty before registration. */
-export function tfjsWebgpuConvKernels(): tf.KernelConfig[] {
-  return [...replaced.values()];
-}
+export const webgpuConv2DBackpropInput = replacing(({ inputs: { dy, filter }, attrs }, backend) => {
+  const a = attrs as unknown as ConvAttrs & { inputShape: number[] };
+  const g = allFloat32(dy, filter) ? geometry(a.inputShape, filter!.shape, a) : null;
+  if (!g || !tf.util.arraysEqual(dy!.shape, [g.batch, g.outH, g.outW, g.outC])) return null;
+  return conv2dBackpropInput(backend, dy!, filter!, g);
+});
 
-/**
- * Register our convolution kernels for the webgpu backend, each falling back
- * to the kernel tfjs-backend-webgpu registered (call after importing it).
- * Idempotent.
- */
-export function registerWebgpuConvKernels(): void {
-  for (const [name, kernel] of Object.entries(kernels)) {
-    const tfjs = tf.getKernel(name, BACKEND);
-    if (!tfjs || ours.has(tfjs.kernelFunc)) continue;
-    const kernelFunc = ((args: KernelArgs) =>
-      kernel(args, args.backend as WebGpuBackendLike) ?? tfjs.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0])) as unknown as tf.KernelFunc;
-    ours.add(kernelFunc);
-    replaced.set(name, tfjs);
-    tf.unregisterKernel(name, BACKEND);
-    tf.registerKernel({ ...tfjs, kernelFunc });
-  }
-}
+export const webgpuConv2DBackpropFilter = replacing(({ inputs: { x, dy }, attrs }, backend) => {
+  const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
+  const g = allFloat32(x, dy) ? geometry(x!.shape, a.filterShape, a) : null;
+  if (!g || !tf.util.arraysEqual(dy!.shape, [g.batch, g.outH, g.outW, g.outC])) return null;
+  return conv2dBackpropFilter(backend, x!, dy!, g);
+});

@@ -12,11 +12,10 @@
  * dw directly. Float32 accumulation, as native's filter gradient: parity
  * does not need more (the forward's exact sums are what it needs).
  */
-import { tf } from '../../tf.js';
-import { gemmTiles, runGemm, runWgsl, type WebGpuBackendLike } from './conv-gemm.js';
+import type { TensorInfo } from '../kernel-adapter.js';
+import { ZERO_FIELD, ZERO_UNIFORM, type GemmSpec, gemm, gemmTiles, runGemm } from './conv-gemm.js';
 import { geometryKey, inputWindowWgsl, type ConvGeometry } from './conv-geometry.js';
-
-type TensorInfo = tf.TensorInfo;
+import { FLAT_PARAMS, type WebGPUBackendLike, type WgslProgram, bindings, dispatch, flatIndex, flatWorkgroups, outputs, scratch } from './runner.js';
 
 /** Workgroups to aim for: enough to fill a large GPU (132 SMs on an H100/H200) a few times over. */
 const TARGET_WORKGROUPS = 512;
@@ -40,8 +39,25 @@ export function filterSplits(M: number, N: number, K: number): { chunk: number; 
   return { chunk, splits: Math.ceil(K / chunk) };
 }
 
+/** The second pass: dw[i] = the sum of partial[z * size + i] over z, in order. */
+const sumProgram = (size: number, splits: number): WgslProgram => ({
+  name: 'AlaeConv2DBackpropFilterSum',
+  key: `${size}_${splits}`,
+  code: () => `
+${bindings(['partial'], ['result'], ZERO_FIELD)}
+@compute @workgroup_size(64)
+fn main(${FLAT_PARAMS}) {
+  let i = i32(${flatIndex(64)});
+  if (i < ${size}) {
+    var s = 0.0;
+    for (var z = 0; z < ${splits} + i32(u.zero); z++) { s = s + partial[z * ${size} + i]; }
+    result[i] = s;
+  }
+}`,
+});
+
 /** dw [KH,KW,C,O] from x [N,H,W,C] and dy [N,OH,OW,O]. */
-export function conv2dBackpropFilter(backend: WebGpuBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dBackpropFilter(backend: WebGPUBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const { outH: OH, outW: OW, outC: O } = g;
   const M = g.kH * g.kW * g.inC;
   const K = g.batch * OH * OW;
@@ -58,28 +74,19 @@ fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return dy[q.x + c.x]; }
 fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) { result[${direct ? '' : `z * ${size} + `}m * ${O} + n] = hi; }`;
-  const filterShape = [g.kH, g.kW, g.inC, O];
-  const partial = runGemm(backend, {
-    key: `conv2dDw_${geometryKey(g)}_${chunk}`,
+  const spec: GemmSpec = {
+    name: 'AlaeConv2DBackpropFilter',
+    key: `${geometryKey(g)}_${chunk}`,
     M, N: O, kMax: chunk, Z: splits, exact: false,
     inputs: ['x', 'dy'],
-    outputShape: direct ? filterShape : [splits, size],
     code, bAlongK: false,
-  }, [x, dy]);
-  if (direct) return partial;
-  const out = runWgsl(backend, {
-    key: `conv2dDwSum_${size}_${splits}`,
-    inputs: ['partial'], outputShape: filterShape, workgroups: Math.ceil(size / 64), threads: 64,
-    code: `
-fn main() {
-  let i = (i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x)) * 64 + i32(localIndex);
-  if (i < ${size}) {
-    var s = 0.0;
-    for (var z = 0; z < ${splits} + i32(uniforms.zero); z++) { s = s + partial[z * ${size} + i]; }
-    result[i] = s;
-  }
-}`,
-  }, [partial]);
-  backend.disposeData(partial.dataId);
-  return out;
+  };
+  const filterShape = [g.kH, g.kW, g.inC, O];
+  if (direct) return runGemm(backend, spec, [x, dy], filterShape);
+  // The partial sums live in a scratch buffer, released once the commands that use it are submitted.
+  const partial = scratch(backend, splits * size * 4);
+  gemm(backend, spec, [x, dy], { buffer: partial });
+  const [dw] = outputs(backend, [{ shape: filterShape }]);
+  dispatch(backend, sumProgram(size, splits), [{ buffer: partial }, { tensor: dw, write: true }], ZERO_UNIFORM, flatWorkgroups(backend, size, 64));
+  return dw;
 }

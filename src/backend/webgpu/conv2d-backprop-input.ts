@@ -12,14 +12,13 @@
  * would have. Stride 1 is one phase over every tap. Float32 accumulation,
  * as native's (parity needs exact sums in the forward only).
  */
-import { tf } from '../../tf.js';
-import { runGemm, type WebGpuBackendLike } from './conv-gemm.js';
+import type { TensorInfo } from '../kernel-adapter.js';
+import { runGemm } from './conv-gemm.js';
 import { geometryKey, type ConvGeometry } from './conv-geometry.js';
-
-type TensorInfo = tf.TensorInfo;
+import type { WebGPUBackendLike } from './runner.js';
 
 /** dx [N,H,W,C] from dy [N,OH,OW,O] and w [KH,KW,C,O]. */
-export function conv2dBackpropInput(backend: WebGpuBackendLike, dy: TensorInfo, w: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dBackpropInput(backend: WebGPUBackendLike, dy: TensorInfo, w: TensorInfo, g: ConvGeometry): TensorInfo {
   const { inH: H, inW: W, inC: C, outH: OH, outW: OW, outC: O, kH: KH, kW: KW, sH, sW } = g;
   const QH = Math.ceil(H / sH);
   const QW = Math.ceil(W / sW);
@@ -68,10 +67,10 @@ fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   if (iy < ${H} && ix < ${W}) { result[((b * ${H} + iy) * ${W} + ix) * ${C} + n] = hi + lo; }
 }`;
   return runGemm(backend, {
-    key: `conv2dDx_${geometryKey(g)}`,
+    name: 'AlaeConv2DBackpropInput',
+    key: geometryKey(g),
     M: g.batch * QH * QW, N: C, kMax: jMax(KH, sH) * jMax(KW, sW) * O, Z: sH * sW, exact: false,
     inputs: ['dy', 'w'],
-    outputShape: [g.batch, H, W, C],
     code, bAlongK: true,
-  }, [dy, w]);
+  }, [dy, w], [g.batch, H, W, C]);
 }

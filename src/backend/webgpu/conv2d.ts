@@ -6,11 +6,10 @@
  * FusedConv2D adds the bias and activation to the rounded sum, as native's
  * kernel does after its double accumulation.
  */
-import { tf } from '../../tf.js';
-import { runGemm, type WebGpuBackendLike } from './conv-gemm.js';
+import type { TensorInfo } from '../kernel-adapter.js';
+import { runGemm } from './conv-gemm.js';
 import { geometryKey, inputWindowWgsl, type ConvGeometry } from './conv-geometry.js';
-
-type TensorInfo = tf.TensorInfo;
+import type { WebGPUBackendLike } from './runner.js';
 
 /** The activations FusedConv2D handles here (others fall back to tfjs's kernel). */
 export type ConvActivation = 'linear' | 'relu' | 'leakyrelu';
@@ -38,7 +37,7 @@ function f32Literal(v: number): string {
 }
 
 /** y = conv2d(x, w) (+ bias, activation); x [N,H,W,C], w [KH,KW,C,O]. */
-export function conv2dForward(backend: WebGpuBackendLike, x: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean,
+export function conv2dForward(backend: WebGPUBackendLike, x: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean,
   epilogue: ConvEpilogue = { activation: 'linear', leakyreluAlpha: 0 }): TensorInfo {
   const { outH: OH, outW: OW, outC: O } = g;
   const K = g.kH * g.kW * g.inC;
@@ -60,10 +59,10 @@ fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
 }`;
   const act = epilogue.activation === 'leakyrelu' ? `leaky${f32Literal(epilogue.leakyreluAlpha)}` : epilogue.activation;
   return runGemm(backend, {
-    key: `conv2d_${geometryKey(g)}_${hasBias ? 'b' : ''}${act}`,
+    name: hasBias || act !== 'linear' ? 'AlaeFusedConv2D' : 'AlaeConv2D',
+    key: `${geometryKey(g)}_${hasBias ? 'b' : ''}${act}`,
     M: g.batch * OH * OW, N: O, kMax: K, Z: 1, exact,
     inputs: hasBias ? ['x', 'w', 'bias'] : ['x', 'w'],
-    outputShape: [g.batch, OH, OW, O],
     code, bAlongK: false,
-  }, hasBias ? [x, w, epilogue.bias!] : [x, w]);
+  }, hasBias ? [x, w, epilogue.bias!] : [x, w], [g.batch, OH, OW, O]);
 }
