@@ -11,19 +11,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
-import { useBackend } from '../../src/backend/backend.js';
-import { WEBGPU_CONV_KERNELS, tfjsWebgpuConvKernels } from '../../src/backend/webgpu/conv-kernels.js';
+import { customKernelsOff, replacedKernel } from '../../src/backend/kernel-adapter.js';
 import { filterSplits } from '../../src/backend/webgpu/conv2d-backprop-filter.js';
 import { relErr } from '../../src/parity/parity.js';
+import { webgpuForTests } from '../setup-backend.js';
 import { randArray, size } from './random-array.js';
+import { dispatchesOf } from './webgpu-dispatches.js';
 
-let whyNot = '';
-try {
-  await useBackend('webgpu');
-} catch (e) {
-  whyNot = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-  console.warn(`[webgpu-conv.test] SKIPPED: no WebGPU backend here (${whyNot}); source ../shared/webgpu-cpu/setup.sh to run on lavapipe`);
-}
+const why = (await webgpuForTests()) ?? (customKernelsOff('webgpu') ? 'ALAE_FUSED=0 switches alae\'s webgpu kernels off' : null);
+if (why) console.warn(`[webgpu-conv.test] SKIPPED: ${why}`);
 
 type Pad = 'same' | 'valid' | number;
 interface Input {
@@ -65,23 +61,22 @@ async function compare(inputs: Input[], f: Fn, tol = 1e-5): Promise<void> {
   });
 }
 
-/** The shader keys of the programs f dispatches on webgpu (tfjs-backend-webgpu's runWebGPUProgram). */
-async function dispatches(inputs: Input[], f: Fn): Promise<string[]> {
+/** The dispatches f issues on webgpu, by pipeline label. */
+async function dispatches(inputs: Input[], f: Fn): Promise<Record<string, number>> {
   await tf.setBackend('webgpu');
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...rest: unknown[]) => unknown };
-  const run = backend.runWebGPUProgram;
-  const keys: string[] = [];
-  backend.runWebGPUProgram = function (this: unknown, p, ...rest) {
-    keys.push(p.shaderKey);
-    return run.call(this, p, ...rest);
-  };
-  try {
-    await runOn('webgpu', inputs, f);
-  } finally {
-    backend.runWebGPUProgram = run;
-  }
-  return keys;
+  const ts = inputs.map((i) => tf.tensor(i.data, i.shape));
+  let r: tf.Tensor | tf.Tensor[] = [];
+  const counts = dispatchesOf(() => (r = f(...ts)));
+  const outs = [r].flat();
+  // Read back, which submits the queue: GPU memory held for pending commands is released before the next check.
+  await Promise.all(outs.map((t) => t.data()));
+  tf.dispose([...outs, ...ts]);
+  return counts;
 }
+
+/** Only the dispatches of alae's programs. */
+const ours = (counts: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(counts).filter(([k]) => k.startsWith('Alae')));
 
 interface ConvCase { name: string; x: number[]; w: number[]; strides: number; pad: Pad }
 
@@ -103,17 +98,17 @@ const outShape = (c: ConvCase): number[] =>
   tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.w as [number, number, number, number], c.strides, 1, c.pad).outShape;
 const conv = (c: ConvCase) => (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad);
 
-describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
+describe.skipIf(why !== null)(`webgpu convolution kernels${why ? ` (skipped: ${why})` : ''}`, () => {
   afterAll(() => {
     console.info(`[webgpu-conv.test] worst relative error vs cpu: ${worstSeen.toExponential(2)}`);
   });
 
-  it('replace tfjs\'s kernels for webgpu, keeping them to fall back to', () => {
-    const names = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
-    expect(WEBGPU_CONV_KERNELS).toEqual(names);
-    const tfjs = tfjsWebgpuConvKernels();
-    expect(tfjs.map((k) => k.kernelName)).toEqual(names);
-    for (const k of tfjs) expect(tf.getKernel(k.kernelName, 'webgpu')!.kernelFunc).not.toBe(k.kernelFunc);
+  it('replace tfjs\'s kernels for webgpu (through the kernel adapter), keeping them to fall back to', () => {
+    for (const name of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']) {
+      const theirs = replacedKernel(name, 'webgpu');
+      expect(theirs?.kernelName, name).toBe(name);
+      expect(tf.getKernel(name, 'webgpu')!.kernelFunc).not.toBe(theirs!.kernelFunc);
+    }
   });
 
   for (const c of convCases) {
@@ -200,15 +195,17 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
 
   it('dispatches: one per forward and input gradient, one or two per filter gradient', async () => {
     const c = convCases[1];
-    expect((await dispatches([input(c.x, 1), input(c.w, 2)], conv(c))).map((k) => k.split('_')[1])).toEqual(['conv2d']);
-    const dx = await dispatches([input(outShape(c), 1), input(c.w, 2)], (dy, w) => tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, c.x as [number, number, number, number], 1, 1));
-    expect(dx.map((k) => k.split('_')[1])).toEqual(['conv2dDx']);
+    expect(await dispatches([input(c.x, 1), input(c.w, 2)], conv(c))).toEqual({ AlaeConv2D: 1 });
+    expect(await dispatches([input(c.x, 1), input(c.w, 2), input([c.w[3]], 3)], (x, w, b) =>
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.strides, pad: c.pad, bias: b, activation: 'leakyrelu' }))).toEqual({ AlaeFusedConv2D: 1 });
+    expect(await dispatches([input(outShape(c), 1), input(c.w, 2)], (dy, w) =>
+      tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, c.x as [number, number, number, number], 1, 1))).toEqual({ AlaeConv2DBackpropInput: 1 });
     for (const d of [convCases[0], convCases[4]]) {
       const K = d.x[0] * d.x[1] * d.x[2];
       const { splits } = filterSplits(size(d.w.slice(0, 3)), d.w[3], K);
-      const keys = await dispatches([input(d.x, 1), input(d.w, 2)], (x, w) => tf.grad((b: tf.Tensor) => tf.sum(conv(d)(x, b)))(w));
-      const ours = keys.filter((k) => k.startsWith('alae')).map((k) => k.split('_')[1]);
-      expect(ours).toEqual(splits === 1 ? ['conv2d', 'conv2dDw'] : ['conv2d', 'conv2dDw', 'conv2dDwSum']);
+      const counts = await dispatches([input(d.x, 1), input(d.w, 2)], (x, w) => tf.grad((b: tf.Tensor) => tf.sum(conv(d)(x, b)))(w));
+      expect(ours(counts)).toEqual(splits === 1 ? { AlaeConv2D: 1, AlaeConv2DBackpropFilter: 1 }
+        : { AlaeConv2D: 1, AlaeConv2DBackpropFilter: 1, AlaeConv2DBackpropFilterSum: 1 });
     }
     // A long reduction is split (chunks of at least 1024 steps), a short one is not.
     const long = filterSplits(576, 64, 32 * 64 * 64);
@@ -219,8 +216,14 @@ describe.skipIf(whyNot !== '')('webgpu convolution kernels', () => {
   });
 
   it('hands what it does not handle to tfjs (dilation, NCHW)', async () => {
-    const keys = await dispatches([input([1, 9, 9, 4], 1), input([3, 3, 4, 4], 2)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2));
-    expect(keys.some((k) => k.startsWith('alae'))).toBe(false);
-    await compare([input([1, 9, 9, 4], 1), input([3, 3, 4, 4], 2)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+    const dilated = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2);
+    const nchw = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NCHW');
+    for (const [f, x] of [[dilated, [1, 9, 9, 4]], [nchw, [1, 4, 9, 9]]] as const) {
+      const inputs = [input([...x], 1), input([3, 3, 4, 4], 2)];
+      const counts = await dispatches(inputs, f);
+      expect(ours(counts)).toEqual({});
+      expect(Object.keys(counts).length).toBeGreaterThan(0);
+      await compare(inputs, f);
+    }
   });
 });
