@@ -25,7 +25,7 @@ import { f32, readSafetensors } from '../dist/io/safetensors.js';
 import { fromTorchLayout, nchwToNhwc } from '../dist/io/layout.js';
 import { lossAE, lossG } from '../dist/train/losses.js';
 import { relErr, ZERO_FLOOR } from '../dist/parity/parity.js';
-import { tfjsWebgpuConvKernels } from '../dist/backend/webgpu/conv-kernels.js';
+import { replacedKernel } from '../dist/backend/kernel-adapter.js';
 
 const args = process.argv.slice(2);
 const option = (name, dflt) => {
@@ -49,9 +49,9 @@ async function run(backendName) {
   const backend = tf.backend();
   for (const k of tf.getKernelsForBackend(name)) if (k.kernelName.startsWith('Alae')) tf.unregisterKernel(k.kernelName, name);
   if (name === 'webgpu' && args.includes('--tfjs-conv')) {
-    for (const k of tfjsWebgpuConvKernels()) {
-      tf.unregisterKernel(k.kernelName, name);
-      tf.registerKernel(k);
+    for (const kernelName of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']) {
+      tf.unregisterKernel(kernelName, name);
+      tf.registerKernel(replacedKernel(kernelName, 'webgpu'));
     }
   }
   const held = [];
