@@ -24,6 +24,7 @@ import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
+import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
@@ -73,6 +74,11 @@ const KERNELS: Record<string, Implementations> = {
 const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = {
   Sum: { webgpu: webgpuSum },
   Mean: { webgpu: webgpuMean },
+  // Tiled implicit GEMMs, the forward summed (almost) exactly (webgpu/conv-kernels.ts).
+  Conv2D: { webgpu: webgpuConv2D },
+  FusedConv2D: { webgpu: webgpuFusedConv2D },
+  Conv2DBackpropInput: { webgpu: webgpuConv2DBackpropInput },
+  Conv2DBackpropFilter: { webgpu: webgpuConv2DBackpropFilter },
 };
 
 type GradFunc = tf.GradConfig['gradFunc'];
@@ -87,6 +93,17 @@ const GRADIENTS: Record<string, Partial<Record<CustomKernelBackend, (theirs: Gra
 
 /** `${backend}/${kernel}` of the kernels registered here (a replacement is registered once). */
 const registered = new Set<string>();
+/** `${backend}/${kernel}` -> the kernel a replacement replaced. */
+const replacedConfigs = new Map<string, tf.KernelConfig>();
+
+/**
+ * The kernel of tfjs's own that alae's replacement of `kernelName` on `backend`
+ * replaced (undefined when none was registered): for A/B comparisons in tests
+ * and benchmarks, which register it back for a while.
+ */
+export function replacedKernel(kernelName: string, backend: CustomKernelBackend): tf.KernelConfig | undefined {
+  return replacedConfigs.get(`${backend}/${kernelName}`);
+}
 
 /** Are the custom kernels switched off for `backend` (ALAE_FUSED=0, or ALAE_NATIVE_FUSED=0 for native)? */
 export function customKernelsOff(backend: CustomKernelBackend, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -121,6 +138,7 @@ export function registerCustomKernels(backend: CustomKernelBackend, addon?: obje
     const make = backend === 'webgpu' ? impl.webgpu : undefined;
     if (!own || !make || registered.has(`${backend}/${kernelName}`)) continue;
     register(kernelName, make(own.kernelFunc as unknown as KernelFn), own);
+    replacedConfigs.set(`${backend}/${kernelName}`, own);
   }
   for (const [kernelName, impl] of Object.entries(GRADIENTS)) {
     const config = tf.getGradient(kernelName);
