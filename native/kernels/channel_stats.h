@@ -1,11 +1,14 @@
 // Shared by the fused per-(sample, channel) kernels over NHWC activations
 // (style_epilogue.cc, instance_stats.cc): how the native Mean kernel adds one
-// element, and the split of the work into (sample, channel block) tasks.
+// element, the split of the work into (sample, channel block) tasks, and the
+// two passes an instance norm has in both: the variance around a mean, and
+// the gradient's two channel sums.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "runtime.h"
 
@@ -45,6 +48,40 @@ void for_channel_tasks(int64_t N, int64_t M, int64_t C, F&& f) {
     return;
   }
   parallel_for(int(tasks), [&](int t) { run(t); });
+}
+
+// For the channels [c0, c1) of the M rows of C values at v + base: var[j] =
+// mean((v - mean[j])^2) as the native Mean kernel would give it (`acc` is the
+// double scratch, w long, left dirty).
+inline void centred_variance(const float* v, int64_t base, int64_t M, int64_t C, int64_t c0, int64_t c1, const MeanElem& me,
+                             const float* mean, std::vector<double>& acc, float* var) {
+  const size_t w = size_t(c1 - c0);
+  std::fill(acc.begin(), acc.begin() + std::ptrdiff_t(w), 0.0);
+  for (int64_t p = 0; p < M; ++p) {
+    const float* row = v + base + p * C;
+    for (int64_t c = c0; c < c1; ++c) {
+      const float d = row[c] - mean[size_t(c - c0)];
+      acc[size_t(c - c0)] += me(d * d);
+    }
+  }
+  for (size_t j = 0; j < w; ++j) var[j] = float(acc[j]);
+}
+
+// The sums an instance norm's gradient needs, per channel of [c0, c1): s1 =
+// sum g, sn = sum g * normed (double, in pixel order; w long, overwritten).
+inline void gradient_sums(const float* g, const float* normed, int64_t base, int64_t M, int64_t C, int64_t c0, int64_t c1,
+                          std::vector<double>& s1, std::vector<double>& sn) {
+  const size_t w = size_t(c1 - c0);
+  std::fill(s1.begin(), s1.begin() + std::ptrdiff_t(w), 0.0);
+  std::fill(sn.begin(), sn.begin() + std::ptrdiff_t(w), 0.0);
+  for (int64_t p = 0; p < M; ++p) {
+    const int64_t o = base + p * C;
+    for (int64_t c = c0; c < c1; ++c) {
+      const double gv = g[o + c];
+      s1[size_t(c - c0)] += gv;
+      sn[size_t(c - c0)] += gv * double(normed[o + c]);
+    }
+  }
 }
 
 }  // namespace alae

@@ -33,25 +33,18 @@ void instance_stats_forward(int64_t N, int64_t M, int64_t C, const float* x, flo
   for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
     const size_t w = size_t(c1 - c0);
     std::vector<double> acc(w, 0.0);
-    std::vector<float> mu(w), r(w);
+    std::vector<float> mu(w), var(w), r(w);
     const int64_t base = n * M * C;
     for (int64_t p = 0; p < M; ++p) {
       const float* row = x + base + p * C;
       for (int64_t c = c0; c < c1; ++c) acc[size_t(c - c0)] += me(row[c]);
     }
-    for (size_t j = 0; j < w; ++j) mu[j] = float(acc[j]), acc[j] = 0.0;
-    for (int64_t p = 0; p < M; ++p) {
-      const float* row = x + base + p * C;
-      for (int64_t c = c0; c < c1; ++c) {
-        const float d = row[c] - mu[size_t(c - c0)];
-        acc[size_t(c - c0)] += me(d * d);
-      }
-    }
+    for (size_t j = 0; j < w; ++j) mu[j] = float(acc[j]);
+    centred_variance(x, base, M, C, c0, c1, me, mu.data(), acc, var.data());
     for (size_t j = 0; j < w; ++j) {
-      const float var = float(acc[j]);
       stats[n * 2 * C + c0 + int64_t(j)] = mu[j];
-      stats[n * 2 * C + C + c0 + int64_t(j)] = std::sqrt(var);
-      r[j] = std::sqrt(var + eps);
+      stats[n * 2 * C + C + c0 + int64_t(j)] = std::sqrt(var[j]);
+      r[j] = std::sqrt(var[j] + eps);
     }
     for (int64_t p = 0; p < M; ++p) {
       const int64_t o = base + p * C;
@@ -64,16 +57,9 @@ void instance_stats_backward(int64_t N, int64_t M, int64_t C, const float* gn, c
                              const float* stats, double eps, float* dx) {
   for_channel_tasks(N, M, C, [&](int64_t n, int64_t c0, int64_t c1) {
     const size_t w = size_t(c1 - c0);
-    std::vector<double> s1(w, 0.0), s2(w, 0.0), k1(w), k0(w), kn(w);
+    std::vector<double> s1(w), s2(w), k1(w), k0(w), kn(w);
     const int64_t base = n * M * C;
-    for (int64_t p = 0; p < M; ++p) {
-      const int64_t o = base + p * C;
-      for (int64_t c = c0; c < c1; ++c) {
-        const double g = gn[o + c];
-        s1[size_t(c - c0)] += g;
-        s2[size_t(c - c0)] += g * double(normed[o + c]);
-      }
-    }
+    gradient_sums(gn, normed, base, M, C, c0, c1, s1, s2);
     const double m = double(M);
     for (int64_t c = c0; c < c1; ++c) {
       const size_t j = size_t(c - c0);

@@ -56,18 +56,11 @@ void style_epilogue_forward(const StyleEpilogueShape& s, const float* x, const f
         acc[size_t(c - c0)] += me(h);
       }
     }
-    for (int64_t j = 0; j < w; ++j) mean[size_t(j)] = float(acc[size_t(j)]), acc[size_t(j)] = 0.0;
-    // Pass 2: the variance of the centred values.
-    for (int64_t p = 0; p < M; ++p) {
-      const int64_t o = base + p * C;
-      for (int64_t c = c0; c < c1; ++c) {
-        const float d = normed[o + c] - mean[size_t(c - c0)];
-        acc[size_t(c - c0)] += me(d * d);
-      }
-    }
+    for (int64_t j = 0; j < w; ++j) mean[size_t(j)] = float(acc[size_t(j)]);
+    // Pass 2: the variance of the centred values (into sdev, then its root).
+    centred_variance(normed, base, M, C, c0, c1, me, mean.data(), acc, sdev.data());
     for (int64_t j = 0; j < w; ++j) {
-      const float var = float(acc[size_t(j)]);
-      sdev[size_t(j)] = std::sqrt(var + epsf);
+      sdev[size_t(j)] = std::sqrt(sdev[size_t(j)] + epsf);
       sd[n * C + c0 + j] = sdev[size_t(j)];
     }
     // Pass 3: normalise and modulate.
@@ -90,17 +83,10 @@ void style_epilogue_backward(const StyleEpilogueShape& s, const float* dy, const
   std::vector<double> pdb(static_cast<size_t>(N * C), 0.0), pdnw(static_cast<size_t>(N * C), 0.0);
   for_channel_tasks(s.N, s.M(), s.C, [&](int64_t n, int64_t c0, int64_t c1) {
     const int64_t w = c1 - c0;
-    std::vector<double> sdy(static_cast<size_t>(w), 0.0), sdyn(static_cast<size_t>(w), 0.0);
+    std::vector<double> sdy(static_cast<size_t>(w)), sdyn(static_cast<size_t>(w));
     const float* nz = noise + (s.noiseBatch == 1 ? 0 : n * M);
     const int64_t base = n * M * C;
-    for (int64_t p = 0; p < M; ++p) {
-      const int64_t o = base + p * C;
-      for (int64_t c = c0; c < c1; ++c) {
-        const double g = dy[o + c];
-        sdy[size_t(c - c0)] += g;
-        sdyn[size_t(c - c0)] += g * double(normed[o + c]);
-      }
-    }
+    gradient_sums(dy, normed, base, M, C, c0, c1, sdy, sdyn);
     const float* st = style + n * 2 * C;
     std::vector<float> k1(static_cast<size_t>(w)), k2(static_cast<size_t>(w)), k3(static_cast<size_t>(w));
     for (int64_t c = c0; c < c1; ++c) {
