@@ -18,6 +18,8 @@ import { LREQAdam } from '../train/lreq-adam.js';
 import { seededNormals } from '../train/noise.js';
 import { trainIteration, type TrainState } from '../train/step.js';
 import type { BenchRow } from './rows.js';
+import { installGpuTrace } from './gpu-trace.js';
+import { traceKernels } from './kernel-trace.js';
 
 export type RowStatus = 'ok' | 'over-budget' | 'out-of-memory' | 'failed';
 
@@ -33,8 +35,18 @@ export interface RowResult {
   times: number[];
   /** Seconds of the warm-up iterations (the first includes kernel compilation). */
   warmup: number[];
-  /** Peak bytes held by tensors during one profiled iteration (tf.profile), when asked for. */
+  /** Peak bytes held by tensors during the profiled iteration (tfjs's count), when measured. */
   peakBytes: number | null;
+  /** Peak bytes in live WebGPU buffers during the profiled iteration (tfjs's buffer pool included); webgpu only. */
+  peakGpuBytes: number | null;
+  /** GPU compute dispatches of the profiled iteration (--profile, webgpu). */
+  dispatchesPerIteration?: number;
+  /** The same by program (pipeline label), most first. */
+  dispatchesByProgram?: Record<string, number>;
+  /** tfjs kernels run in the profiled iteration (--profile, any backend). */
+  kernelsPerIteration?: number;
+  /** The same by kernel name, most first. */
+  kernelsByName?: Record<string, number>;
   /** Wall seconds of the whole row, setup included. */
   seconds: number;
   note?: string;
@@ -45,8 +57,13 @@ export interface RowOptions {
   warmup: number;
   /** Wall-clock limit of the row in seconds. */
   budgetSec: number;
-  /** Run one more iteration under tf.profile for the peak tensor memory. */
+  /**
+   * Measure the peak tensor bytes (and on webgpu the peak GPU buffer bytes) of one iteration:
+   * the last warm-up iteration, or the first timed one when there is no warm-up.
+   */
   peakMemory?: boolean;
+  /** Also count, in that iteration, tfjs kernels by name and (webgpu) GPU dispatches by program. */
+  profile?: boolean;
   /** A config to use instead of the row's preset (tests). */
   config?: AlaeConfig;
   onProgress?: (message: string) => void;
@@ -113,14 +130,18 @@ interface Timed {
   overBudget: boolean;
 }
 
-/** Warm-up then timed runs of `once`, stopping before the budget would be passed. */
-async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number, label: string): Promise<Timed> {
+/**
+ * Warm-up then timed runs of `once`, stopping before the budget would be passed. `watched`
+ * runs instead of `once` for the last warm-up iteration (or the first timed one without a
+ * warm-up): the one the profile describes.
+ */
+async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number, label: string, watched: () => Promise<void> = once): Promise<Timed> {
   const warmup: number[] = [];
   const times: number[] = [];
   const left = () => o.budgetSec - (performance.now() - start) / 1000;
   for (let i = 0; i < o.warmup; i++) {
     const t = performance.now();
-    await once();
+    await (i === o.warmup - 1 ? watched : once)();
     warmup.push((performance.now() - t) / 1000);
     o.onProgress?.(`${label}: warm-up ${i + 1}/${o.warmup} ${warmup[i].toFixed(2)} s`);
     if (left() <= 0) return { warmup, times, overBudget: true };
@@ -129,7 +150,7 @@ async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number,
     const last = times.at(-1) ?? warmup.at(-1) ?? 0;
     if (i > 0 && last > left()) break; // the next iteration would not fit
     const t = performance.now();
-    await once();
+    await (i === 0 && o.warmup === 0 ? watched : once)();
     times.push((performance.now() - t) / 1000);
     o.onProgress?.(`${label}: ${i + 1}/${o.iters} ${times[i].toFixed(3)} s`);
     if (left() <= 0) break;
@@ -137,12 +158,22 @@ async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number,
   return { warmup, times, overBudget: times.length === 0 };
 }
 
+/** Counts sorted most first, as a plain object for the JSON. */
+function sortedRecord(m: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
+}
+
+const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
 /** Run one row here (no isolation: use the CLI's child processes for budgets that must hold). */
 export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
   const start = performance.now();
   const unit = row.kind === 'train' ? 'img/s' : 'ms';
-  const base: RowResult = { id: row.id, status: 'ok', value: null, unit, iterations: 0, times: [], warmup: [], peakBytes: null, seconds: 0 };
+  const base: RowResult = { id: row.id, status: 'ok', value: null, unit, iterations: 0, times: [], warmup: [], peakBytes: null, peakGpuBytes: null, seconds: 0 };
   const held: { dispose(): void }[] = [];
+  const watching = Boolean(o.peakMemory || o.profile);
+  // Installed before the model is made, so every GPU buffer of the row is tracked.
+  const gpu = watching ? installGpuTrace() : null;
   try {
     const { config, lod } = rowConfig(row, o);
     const model = benchModel(config, 1);
@@ -150,7 +181,6 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
     const x = randomImages(row.batch, row.resolution, config.model.channels, 2);
     held.push(x);
     let once: () => Promise<void>;
-    let profiled: () => void | Promise<void>;
     if (row.kind === 'train') {
       const averaged = model.clone();
       held.push(averaged);
@@ -165,9 +195,6 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
       const level = { lod, blend: 1, inTransition: false };
       const opts = { r1Gamma: config.train.r1Gamma, styleMixingProb: config.model.styleMixingProb, dlatentAvgBeta: config.model.dlatentAvgBeta, torchZeroGrad: true };
       const last = averaged.vars.get('mapping_f.map_blocks.0.fc.bias')!;
-      profiled = async () => {
-        await trainIteration(st, x, level, opts);
-      };
       once = async () => {
         await trainIteration(st, x, level, opts);
         await sync(last);
@@ -176,14 +203,33 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
       const noise = noiseFor(row.batch, lod, 5);
       held.push({ dispose: () => noise.forEach((t) => t.dispose()) });
       const pass = () => tf.tidy(() => model.decode(model.encode(x, { lod }), { lod, noise }));
-      profiled = () => void pass().dispose();
       once = async () => {
         const img = pass();
         await sync(img);
         img.dispose();
       };
     }
-    const t = await timeLoop(once, o, start, row.id);
+    const watched = async (): Promise<void> => {
+      const kernels = traceKernels();
+      gpu?.begin();
+      try {
+        await once();
+      } finally {
+        const k = kernels.stop();
+        const g = gpu?.end();
+        base.peakBytes = k.peakTensorBytes;
+        if (g) base.peakGpuBytes = g.peakBufferBytes;
+        if (o.profile) {
+          base.kernelsPerIteration = sum(k.byName);
+          base.kernelsByName = sortedRecord(k.byName);
+          if (g) {
+            base.dispatchesPerIteration = sum(g.dispatches);
+            base.dispatchesByProgram = sortedRecord(g.dispatches);
+          }
+        }
+      }
+    };
+    const t = await timeLoop(once, o, start, row.id, watching ? watched : once);
     base.warmup = t.warmup;
     base.times = t.times;
     base.iterations = t.times.length;
@@ -196,13 +242,6 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
       if (row.kind === 'train') base.value = (row.batch * t.times.length) / total;
       else base.value = median(t.times) * 1000;
       if (t.times.length < o.iters) base.note = `${t.times.length} of ${o.iters} iterations within the budget`;
-      if (o.peakMemory) {
-        const info = await tf.profile(async () => {
-          await profiled();
-          return [];
-        });
-        base.peakBytes = info.peakBytes;
-      }
     }
   } catch (e) {
     base.status = isMemoryError(e) ? 'out-of-memory' : 'failed';
@@ -215,6 +254,7 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
         /* already gone */
       }
     }
+    gpu?.uninstall();
     base.seconds = (performance.now() - start) / 1000;
   }
   return base;
