@@ -12,6 +12,7 @@ import type { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
 import type { NetworkName } from '../model/params.js';
 import { secondOrder, twiceDifferentiable } from '../nn/ops.js';
+import { gradients } from './tape.js';
 
 export interface LossResult {
   value: number;
@@ -40,13 +41,12 @@ async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.
 
 async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
   const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
-  const list = names.map((n) => model.vars.get(n)!);
-  const { value, grads } = tf.variableGrads(f, list);
+  const { value, grads } = gradients(f, names.map((n) => model.vars.get(n)!));
   const out = new Map<string, Tensor>();
-  for (const n of names) {
-    const g = grads[model.vars.get(n)!.name];
+  names.forEach((n, i) => {
+    const g = grads[i];
     if (g) out.set(n, g);
-  }
+  });
   const v = (await value.data())[0];
   value.dispose();
   return { value: v, grads: out };
@@ -95,11 +95,11 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
     const dFake = model.discriminate(model.encode(fake, o));
     let dReal: Tensor | null = null;
     // Only the real branch is differentiated twice; the fake branch may use first-order fused kernels.
-    const gradReal = secondOrder(() => tf.grad((x: Tensor) => {
-      const d = model.discriminate(model.encode(x as Tensor4D, o));
+    const gradReal = secondOrder(() => tf.tidy(() => gradients(() => {
+      const d = model.discriminate(model.encode(real, o));
       dReal = tf.keep(d);
       return tf.sum(d);
-    })(real));
+    }, [real]).grads[0]!));
     const d = dReal as unknown as Tensor;
     const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
     const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
