@@ -90,24 +90,48 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  */
 export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
-  // withGrads runs on the twice-differentiable primitives: the R1 term differentiates E and D twice.
-  const r = await withGrads(model, nets, () => {
-    const dFake = model.discriminate(model.encode(fake, o));
-    let dReal: Tensor | null = null;
-    // Only the real branch is differentiated twice; the fake branch may use first-order fused kernels.
-    const gradReal = secondOrder(() => tf.tidy(() => gradients(() => {
-      const d = model.discriminate(model.encode(real, o));
-      dReal = tf.keep(d);
-      return tf.sum(d);
-    }, [real]).grads[0]!));
-    const d = dReal as unknown as Tensor;
-    const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
-    const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
-    const out = tf.mean(loss) as tf.Scalar;
-    d.dispose();
-    return out;
+  // Gradients add up, so the fake branch's are taken on a tape of their own, which is gone
+  // before the real branch's R1 double backprop starts: the two tapes are never alive
+  // together. Its term of the loss is carried over as a constant, so the value and the
+  // gradients are what one tape over the whole loss gives, bit for bit (the real branch's
+  // contribution is the first term of each sum, as in the one-tape backward pass).
+  let fakeTerm: Tensor | null = null;
+  const rFake = await withGrads(model, nets, () => {
+    const s = tf.softplus(model.discriminate(model.encode(fake, o)));
+    fakeTerm = tf.keep(s);
+    return tf.mean(s) as tf.Scalar;
   });
-  return prune(model, r, nets, o);
+  const sFake = fakeTerm as unknown as Tensor;
+  try {
+    // withGrads runs on the twice-differentiable primitives: the R1 term differentiates E and D twice.
+    const r = await withGrads(model, nets, () => {
+      let dReal: Tensor | null = null;
+      // Only the real branch is differentiated twice; the fake branch may use first-order fused kernels.
+      const gradReal = secondOrder(() => tf.tidy(() => gradients(() => {
+        const d = model.discriminate(model.encode(real, o));
+        dReal = tf.keep(d);
+        return tf.sum(d);
+      }, [real]).grads[0]!));
+      const d = dReal as unknown as Tensor;
+      const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
+      const loss = tf.add(tf.add(sFake, tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
+      const out = tf.mean(loss) as tf.Scalar;
+      d.dispose();
+      return out;
+    });
+    for (const [name, g] of rFake.grads) {
+      const sum = r.grads.get(name);
+      if (sum) {
+        r.grads.set(name, tf.add(sum, g));
+        tf.dispose([sum, g]);
+      } else r.grads.set(name, g);
+    }
+    rFake.grads.clear();
+    return prune(model, r, nets, o);
+  } finally {
+    sFake.dispose();
+    disposeGrads(rFake);
+  }
 }
 
 export interface GenerateInput {
