@@ -26,30 +26,36 @@ export interface LevelOptions {
 }
 
 /**
- * Run f under variableGrads for the named networks; drop parameters that got
- * no gradient. The loss is read back asynchronously: a synchronous read
- * stalls (and on webgpu in Node fails for want of an OffscreenCanvas).
+ * f's value (a scalar the caller disposes) and its gradients for the named networks, by
+ * parameter name; parameters that got no gradient are left out.
  */
-async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
+function paramGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): { value: Tensor; grads: Map<string, Tensor> } {
   // Training runs on the twice-differentiable primitives in all three steps (R1 needs them in
   // step 1). Steps 2 and 3 could use the fast forms, but their gradients then land on the other
   // side of a leaky-ReLU kink more often: pre-activations within ~1e-7 of zero flip with the
   // rounding of the forward pass, and with the fast forms loss_ae of tiny32 moves from 1e-5 to
   // 8e-3 of the reference on the native backend (see the issue notes).
-  return twiceDifferentiable(() => gradsOf(model, networks, f));
+  return twiceDifferentiable(() => {
+    const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
+    const { value, grads } = gradients(f, names.map((n) => model.vars.get(n)!));
+    const out = new Map<string, Tensor>();
+    names.forEach((n, i) => {
+      const g = grads[i];
+      if (g) out.set(n, g);
+    });
+    return { value, grads: out };
+  });
 }
 
-async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
-  const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
-  const { value, grads } = gradients(f, names.map((n) => model.vars.get(n)!));
-  const out = new Map<string, Tensor>();
-  names.forEach((n, i) => {
-    const g = grads[i];
-    if (g) out.set(n, g);
-  });
+/**
+ * paramGrads with the loss read back asynchronously: a synchronous read stalls (and on webgpu
+ * in Node fails for want of an OffscreenCanvas).
+ */
+async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
+  const { value, grads } = paramGrads(model, networks, f);
   const v = (await value.data())[0];
   value.dispose();
-  return { value: v, grads: out };
+  return { value: v, grads };
 }
 
 /** Parameters that tfjs gives a gradient of exactly zero because they are not on the path (e.g. unused from_rgb). */
@@ -96,11 +102,12 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
   // gradients are what one tape over the whole loss gives, bit for bit (the real branch's
   // contribution is the first term of each sum, as in the one-tape backward pass).
   let fakeTerm: Tensor | null = null;
-  const rFake = await withGrads(model, nets, () => {
+  const rFake = paramGrads(model, nets, () => {
     const s = tf.softplus(model.discriminate(model.encode(fake, o)));
     fakeTerm = tf.keep(s);
     return tf.mean(s) as tf.Scalar;
   });
+  rFake.value.dispose(); // the loss's value comes from the second tape, which adds this term
   const sFake = fakeTerm as unknown as Tensor;
   try {
     // withGrads runs on the twice-differentiable primitives: the R1 term differentiates E and D twice.
@@ -130,7 +137,7 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
     return prune(model, r, nets, o);
   } finally {
     sFake.dispose();
-    disposeGrads(rFake);
+    tf.dispose([...rFake.grads.values()]);
   }
 }
 
