@@ -147,7 +147,7 @@ export function formatTable(res: BenchResults): string {
   lines.push(
     '',
     'ratio: speed relative to the reference on the same kind of device (>1 is faster); training rows in images/s, inference in ms per encode + decode.',
-    'peak tensor MiB: the most bytes held by live tensors during one iteration (the last warm-up one), as tfjs counts them.',
+    'peak tensor MiB: the most bytes held by live tensors during one iteration (the last warm-up one), as tfjs counts them (a tensor that shares another\'s buffer, a reshape or a clone, counts again).',
   );
   if (some((r) => r.peakGpuBytes)) lines.push('peak GPU MiB: the most bytes in live WebGPU buffers during that iteration, tfjs\'s pool of freed buffers included.');
   if (some((r) => r.dispatchesPerIteration)) lines.push('dispatches/it: GPU compute dispatches in that iteration, counted at the device (every WGSL runner).');

@@ -35,7 +35,7 @@ export interface RowResult {
   times: number[];
   /** Seconds of the warm-up iterations (the first includes kernel compilation). */
   warmup: number[];
-  /** Peak bytes held by tensors during the profiled iteration (tfjs's count), when measured. */
+  /** Peak bytes held by tensors during the profiled iteration, as tfjs counts them (tf.memory().numBytes: aliases count again), when measured. */
   peakBytes: number | null;
   /** Peak bytes in live WebGPU buffers during the profiled iteration (tfjs's buffer pool included); webgpu only. */
   peakGpuBytes: number | null;
