@@ -67,6 +67,11 @@ export interface RowOptions {
   /** A config to use instead of the row's preset (tests). */
   config?: AlaeConfig;
   onProgress?: (message: string) => void;
+  /**
+   * Called after every iteration with what the row has measured so far: a child process
+   * passes it on, so a row stopped from outside still reports its warm-up times and profile.
+   */
+  onIteration?: (soFar: RowResult) => void;
 }
 
 /** Random weights drawn quickly (seededNormals), with each parameter's init scale. Much faster than AlaeModel.create for 50M parameters. */
@@ -135,7 +140,7 @@ interface Timed {
  * runs instead of `once` for the last warm-up iteration (or the first timed one without a
  * warm-up): the one the profile describes.
  */
-async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number, label: string, watched: () => Promise<void> = once): Promise<Timed> {
+async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number, label: string, watched: () => Promise<void> = once, after?: (t: Timed) => void): Promise<Timed> {
   const warmup: number[] = [];
   const times: number[] = [];
   const left = () => o.budgetSec - (performance.now() - start) / 1000;
@@ -144,6 +149,7 @@ async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number,
     await (i === o.warmup - 1 ? watched : once)();
     warmup.push((performance.now() - t) / 1000);
     o.onProgress?.(`${label}: warm-up ${i + 1}/${o.warmup} ${warmup[i].toFixed(2)} s`);
+    after?.({ warmup, times, overBudget: false });
     if (left() <= 0) return { warmup, times, overBudget: true };
   }
   for (let i = 0; i < o.iters; i++) {
@@ -153,6 +159,7 @@ async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number,
     await (i === 0 && o.warmup === 0 ? watched : once)();
     times.push((performance.now() - t) / 1000);
     o.onProgress?.(`${label}: ${i + 1}/${o.iters} ${times[i].toFixed(3)} s`);
+    after?.({ warmup, times, overBudget: false });
     if (left() <= 0) break;
   }
   return { warmup, times, overBudget: times.length === 0 };
@@ -229,7 +236,8 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
         }
       }
     };
-    const t = await timeLoop(once, o, start, row.id, watching ? watched : once);
+    const soFar = (t: Timed): void => o.onIteration?.({ ...base, warmup: [...t.warmup], times: [...t.times], iterations: t.times.length, seconds: (performance.now() - start) / 1000 });
+    const t = await timeLoop(once, o, start, row.id, watching ? watched : once, soFar);
     base.warmup = t.warmup;
     base.times = t.times;
     base.iterations = t.times.length;

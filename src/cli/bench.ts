@@ -31,6 +31,8 @@ ${ROWS.map((r) => `                     ${r.id.padEnd(18)} ${r.label}`).join('\n
 `;
 
 const RESULT_TAG = 'ALAE_BENCH_RESULT ';
+/** What a child has measured so far, after each iteration. */
+const PARTIAL_TAG = 'ALAE_BENCH_SO_FAR ';
 
 function positiveInt(v: string | undefined, name: string, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
@@ -46,6 +48,7 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, main, 'bench', '--child', row.id, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let result: RowResult | null = null;
+    let partial: RowResult | null = null;
     let out = '';
     let err = '';
     let killedForTime = false;
@@ -70,9 +73,11 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
       const lines = out.split('\n');
       out = lines.pop()!;
       for (const l of lines) {
-        if (l.startsWith(RESULT_TAG)) {
+        if (l.startsWith(RESULT_TAG) || l.startsWith(PARTIAL_TAG)) {
           try {
-            result = JSON.parse(l.slice(RESULT_TAG.length)) as RowResult;
+            const r = JSON.parse(l.slice(l.indexOf(' ') + 1)) as RowResult;
+            if (l.startsWith(RESULT_TAG)) result = r;
+            else partial = r;
           } catch {
             /* ignore */
           }
@@ -91,7 +96,11 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
         const r = result as RowResult;
         return resolve({ ...r, seconds, note: memoryTrouble && r.status === 'ok' ? [r.note, `GPU errors during the run: ${memoryTrouble}`].filter(Boolean).join('; ') : r.note });
       }
-      const base: RowResult = { id: row.id, status: 'failed', value: null, unit: row.kind === 'train' ? 'img/s' : 'ms', iterations: 0, times: [], warmup: [], peakBytes: null, peakGpuBytes: null, seconds };
+      // What the child measured before it stopped (warm-up times, the profile) stays in the row.
+      const sofar = partial as RowResult | null;
+      const base: RowResult = sofar
+        ? { ...sofar, status: 'failed', value: null, seconds }
+        : { id: row.id, status: 'failed', value: null, unit: row.kind === 'train' ? 'img/s' : 'ms', iterations: 0, times: [], warmup: [], peakBytes: null, peakGpuBytes: null, seconds };
       const lastErr = err.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 300);
       if (memoryTrouble) resolve({ ...base, status: 'out-of-memory', note: `GPU allocation failed: ${memoryTrouble}${killedForTime ? ` (then stopped after ${seconds.toFixed(0)} s)` : ''}` });
       else if (killedForTime) resolve({ ...base, status: 'over-budget', note: `stopped after ${seconds.toFixed(0)} s: one iteration takes longer than the ${budgetSec} s budget` });
@@ -132,7 +141,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // A child: one row, progress on stdout, the result as a tagged JSON line.
     const row = ROWS.find((r) => r.id === values.child);
     if (!row) throw new AlaeError(`unknown row '${values.child}'`);
-    const r = await runRow(row, { ...opts, onProgress: (m) => process.stdout.write(m + '\n') });
+    const r = await runRow(row, {
+      ...opts,
+      onProgress: (m) => process.stdout.write(m + '\n'),
+      onIteration: (soFar) => process.stdout.write(PARTIAL_TAG + JSON.stringify(soFar) + '\n'),
+    });
     process.stdout.write(RESULT_TAG + JSON.stringify(r) + '\n');
     return 0;
   }

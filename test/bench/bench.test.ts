@@ -34,8 +34,14 @@ describe('bench rows', () => {
 
   it('times a training iteration and an encode + decode, leaving no tensors', async () => {
     const before = tf.memory().numTensors;
-    const t = await runRow(trainRow, { iters: 2, warmup: 1, budgetSec: 120, config: micro, peakMemory: true, profile: true });
+    const soFar: Array<{ warmup: number; times: number; profiled: boolean }> = [];
+    const t = await runRow(trainRow, {
+      iters: 2, warmup: 1, budgetSec: 120, config: micro, peakMemory: true, profile: true,
+      onIteration: (r) => soFar.push({ warmup: r.warmup.length, times: r.times.length, profiled: r.kernelsPerIteration !== undefined && r.peakBytes !== null }),
+    });
     expect(t.status).toBe('ok');
+    // After every iteration, what was measured so far: the profile as soon as the warm-up (the profiled iteration) ends.
+    expect(soFar).toEqual([{ warmup: 1, times: 0, profiled: true }, { warmup: 1, times: 1, profiled: true }, { warmup: 1, times: 2, profiled: true }]);
     expect(t.times).toHaveLength(2);
     expect(t.value).toBeCloseTo((2 * 2) / (t.times[0] + t.times[1]), 6);
     // The model's parameters alone (two copies, trained and averaged) are live throughout.
