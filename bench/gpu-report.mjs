@@ -5,7 +5,7 @@
 // bench-<row>.json (`alae bench --out`) and bench-<row>.skipped.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../dist/io/atomic.js';
+import { writeFileAtomic } from '../dist/util/atomic.js';
 
 const [work, out, seconds, rowList] = process.argv.slice(2);
 const read = (f) => (existsSync(join(work, f)) ? readFileSync(join(work, f), 'utf8') : null);
@@ -71,7 +71,7 @@ const result = {
   rows,
   notes: [
     'ratio: alae against the reference of this run (> 1: alae faster); training in img/s, inference in ms per encode + decode',
-    'alae rows: webgpu, one child process each, --profile (dispatches and peak memory of the last warm-up iteration)',
+    'alae rows: webgpu, one child process each, --profile (dispatches and peak memory of the second iteration)',
   ],
 };
 await writeFileAtomic(out, JSON.stringify(result, null, 2) + '\n');

@@ -8,16 +8,21 @@
  * own should label its pipelines too, or they count as '(unlabelled)'.
  */
 
+/** Attributes of a dispatch read when it is encoded (e.g. the tfjs kernel running, the phase). */
+export type DispatchAttributes = Record<string, () => string>;
+
 export interface GpuWindow {
   /** Dispatches by program (the pipeline's label without a trailing "Program"). */
   dispatches: Map<string, number>;
+  /** Dispatches by the value of each attribute given to begin(), in the order first seen. */
+  dispatchesBy: Record<string, Map<string, number>>;
   /** The most bytes in live GPU buffers at any point of the window (buffers made since install). */
   peakBufferBytes: number;
 }
 
 export interface GpuTrace {
-  /** Start counting dispatches and tracking the peak from the bytes live now. */
-  begin(): void;
+  /** Start counting dispatches (also by `attributes`) and tracking the peak from the bytes live now. */
+  begin(attributes?: DispatchAttributes): void;
   /** What was seen since begin(). */
   end(): GpuWindow;
   /** Put the prototypes back. */
@@ -65,12 +70,17 @@ export function installGpuTrace(): GpuTrace | null {
   const sizes = new WeakMap<object, number>();
   let counting = false;
   let dispatches = new Map<string, number>();
+  let attributes: DispatchAttributes = {};
+  let dispatchesBy: Record<string, Map<string, number>> = {};
   let live = 0;
   let peak = 0;
+  const add = (m: Map<string, number>, k: string): void => {
+    m.set(k, (m.get(k) ?? 0) + 1);
+  };
   const count = (encoder: object): void => {
     if (!counting) return;
-    const k = pipelineOf.get(encoder) ?? UNLABELLED;
-    dispatches.set(k, (dispatches.get(k) ?? 0) + 1);
+    add(dispatches, pipelineOf.get(encoder) ?? UNLABELLED);
+    for (const name in attributes) add(dispatchesBy[name], attributes[name]());
   };
 
   wrap(pass, 'setPipeline', (orig) => function (this: object, ...a: unknown[]) {
@@ -101,14 +111,16 @@ export function installGpuTrace(): GpuTrace | null {
   });
 
   return {
-    begin(): void {
+    begin(attrs: DispatchAttributes = {}): void {
       dispatches = new Map();
+      attributes = attrs;
+      dispatchesBy = Object.fromEntries(Object.keys(attrs).map((k) => [k, new Map<string, number>()]));
       peak = live;
       counting = true;
     },
     end(): GpuWindow {
       counting = false;
-      return { dispatches, peakBufferBytes: peak };
+      return { dispatches, dispatchesBy, peakBufferBytes: peak };
     },
     uninstall(): void {
       for (const r of restore.reverse()) r();

@@ -91,9 +91,10 @@ export function withReference(row: BenchRow, r: RowResult, deviceKind: 'gpu' | '
   };
 }
 
-/** The largest counts, one per line, then what the rest add up to. */
-function breakdown(counts: Record<string, number>, top = 25): string[] {
-  const all = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+/** The largest counts (or, unsorted, the first), one per line, then what the rest add up to. */
+function breakdown(counts: Record<string, number>, top = 25, sorted = true): string[] {
+  const all = Object.entries(counts);
+  if (sorted) all.sort((a, b) => b[1] - a[1]);
   const w = Math.max(...all.slice(0, top).map(([k]) => k.length));
   const lines = all.slice(0, top).map(([k, n]) => `  ${k.padEnd(w)}  ${String(n).padStart(7)}`);
   const rest = all.slice(top);
@@ -140,6 +141,8 @@ export function formatTable(res: BenchResults): string {
   lines.push(fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(fmt));
   for (const r of res.rows) {
     if (r.dispatchesByProgram) lines.push('', `${r.id}: GPU dispatches per iteration by program (${r.dispatchesPerIteration})`, ...breakdown(r.dispatchesByProgram));
+    if (r.dispatchesByPhase) lines.push('', `${r.id}: GPU dispatches by phase, in order (inner: R1's gradient, itself differentiated)`, ...breakdown(r.dispatchesByPhase, Infinity, false));
+    if (r.dispatchesByKernel) lines.push('', `${r.id}: GPU dispatches by the outermost tfjs kernel that made them`, ...breakdown(r.dispatchesByKernel));
     if (r.kernelsByName) lines.push('', `${r.id}: tfjs kernels per iteration by name (${r.kernelsPerIteration}; kernels, not GPU dispatches)`, ...breakdown(r.kernelsByName));
   }
   const notes = res.rows.filter((r) => r.note).map((r) => `  ${r.id}: ${r.note}`);
@@ -147,7 +150,7 @@ export function formatTable(res: BenchResults): string {
   lines.push(
     '',
     'ratio: speed relative to the reference on the same kind of device (>1 is faster); training rows in images/s, inference in ms per encode + decode.',
-    'peak tensor MiB: the most bytes held by live tensors during one iteration (the last warm-up one), as tfjs counts them (a tensor that shares another\'s buffer, a reshape or a clone, counts again).',
+    'peak tensor MiB: the most bytes held by live tensors during one iteration (the second; profiledIteration in the JSON), as tfjs counts them (a tensor that shares another\'s buffer, a reshape or a clone, counts again).',
   );
   if (some((r) => r.peakGpuBytes)) lines.push('peak GPU MiB: the most bytes in live WebGPU buffers during that iteration, tfjs\'s pool of freed buffers included.');
   if (some((r) => r.dispatchesPerIteration)) lines.push('dispatches/it: GPU compute dispatches in that iteration, counted at the device (every WGSL runner).');

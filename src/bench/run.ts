@@ -20,6 +20,7 @@ import { trainIteration, type TrainState } from '../train/step.js';
 import type { BenchRow } from './rows.js';
 import { installGpuTrace } from './gpu-trace.js';
 import { traceKernels } from './kernel-trace.js';
+import { tracePhases } from './phase-trace.js';
 
 export type RowStatus = 'ok' | 'over-budget' | 'out-of-memory' | 'failed';
 
@@ -35,6 +36,12 @@ export interface RowResult {
   times: number[];
   /** Seconds of the warm-up iterations (the first includes kernel compilation). */
   warmup: number[];
+  /**
+   * Which iteration the peak and profile figures describe, counting warm-ups from 1: the second
+   * (the first one compiles pipelines and creates the optimizers' state), or the first when the
+   * row stopped before a second.
+   */
+  profiledIteration?: number;
   /** Peak bytes held by tensors during the profiled iteration, as tfjs counts them (tf.memory().numBytes: aliases count again), when measured. */
   peakBytes: number | null;
   /** Peak bytes in live WebGPU buffers during the profiled iteration (tfjs's buffer pool included); webgpu only. */
@@ -43,6 +50,14 @@ export interface RowResult {
   dispatchesPerIteration?: number;
   /** The same by program (pipeline label), most first. */
   dispatchesByProgram?: Record<string, number>;
+  /**
+   * The same by phase of the iteration, in the order first seen: the step (training rows),
+   * then its optimizer update, a tape's forward or backward pass (inner: R1's gradient, itself
+   * differentiated), or untaped work.
+   */
+  dispatchesByPhase?: Record<string, number>;
+  /** The same by the outermost tfjs kernel that encoded them ('(no tfjs kernel)': runners called directly), most first. */
+  dispatchesByKernel?: Record<string, number>;
   /** tfjs kernels run in the profiled iteration (--profile, any backend). */
   kernelsPerIteration?: number;
   /** The same by kernel name, most first. */
@@ -59,7 +74,8 @@ export interface RowOptions {
   budgetSec: number;
   /**
    * Measure the peak tensor bytes (and on webgpu the peak GPU buffer bytes) of one iteration:
-   * the last warm-up iteration, or the first timed one when there is no warm-up.
+   * the second (a warm-up one when there are two, else the first timed one, timed with the
+   * counting in it), or the first when there is no second.
    */
   peakMemory?: boolean;
   /** Also count, in that iteration, tfjs kernels by name and (webgpu) GPU dispatches by program. */
@@ -135,18 +151,23 @@ interface Timed {
   overBudget: boolean;
 }
 
+/** The iterations (0-based, warm-ups included) that run `watched`: the last one describes the row. */
+const WATCHED = 2;
+
 /**
  * Warm-up then timed runs of `once`, stopping before the budget would be passed. `watched`
- * runs instead of `once` for the last warm-up iteration (or the first timed one without a
- * warm-up): the one the profile describes.
+ * runs instead of `once` for the first WATCHED iterations, warm-ups included: the profile
+ * describes the second one, the first steady one, or the first where the row stops before.
  */
 async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number, label: string, watched: () => Promise<void> = once, after?: (t: Timed) => void): Promise<Timed> {
   const warmup: number[] = [];
   const times: number[] = [];
   const left = () => o.budgetSec - (performance.now() - start) / 1000;
+  let run = 0;
+  const next = (): (() => Promise<void>) => (run++ < WATCHED ? watched : once);
   for (let i = 0; i < o.warmup; i++) {
     const t = performance.now();
-    await (i === o.warmup - 1 ? watched : once)();
+    await next()();
     warmup.push((performance.now() - t) / 1000);
     o.onProgress?.(`${label}: warm-up ${i + 1}/${o.warmup} ${warmup[i].toFixed(2)} s`);
     after?.({ warmup, times, overBudget: false });
@@ -156,7 +177,7 @@ async function timeLoop(once: () => Promise<void>, o: RowOptions, start: number,
     const last = times.at(-1) ?? warmup.at(-1) ?? 0;
     if (i > 0 && last > left()) break; // the next iteration would not fit
     const t = performance.now();
-    await (i === 0 && o.warmup === 0 ? watched : once)();
+    await next()();
     times.push((performance.now() - t) / 1000);
     o.onProgress?.(`${label}: ${i + 1}/${o.iters} ${times[i].toFixed(3)} s`);
     after?.({ warmup, times, overBudget: false });
@@ -187,7 +208,12 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
     held.push(model);
     const x = randomImages(row.batch, row.resolution, config.model.channels, 2);
     held.push(x);
-    let once: () => Promise<void>;
+    // One iteration, queued; what it returns waits for the device to finish it (a read of a
+    // value computed last) and lets go of the output. The profile counts the queueing only.
+    let queue: () => Promise<() => Promise<void>>;
+    // What the profile's phases are named after: the optimizers and trainIteration's steps.
+    let optimizers: LREQAdam[] = [];
+    let stages: string[] = [''];
     if (row.kind === 'train') {
       const averaged = model.clone();
       held.push(averaged);
@@ -199,30 +225,41 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
         rng: new Rng(3, 101),
       };
       held.push(st.encoderOpt, st.decoderOpt);
+      optimizers = [st.encoderOpt, st.decoderOpt];
+      // After k optimizer steps (step 3 steps both, then the averaged networks move).
+      stages = ['step 1 (E, D)', 'step 2 (F, G)', 'step 3 (E, G, F)', 'step 3 (E, G, F)', 'averaging'];
       const level = { lod, blend: 1, inTransition: false };
       const opts = { r1Gamma: config.train.r1Gamma, styleMixingProb: config.model.styleMixingProb, dlatentAvgBeta: config.model.dlatentAvgBeta, torchZeroGrad: true };
       const last = averaged.vars.get('mapping_f.map_blocks.0.fc.bias')!;
-      once = async () => {
+      queue = async () => {
         await trainIteration(st, x, level, opts);
-        await sync(last);
+        return () => sync(last);
       };
     } else {
       const noise = noiseFor(row.batch, lod, 5);
       held.push({ dispose: () => noise.forEach((t) => t.dispose()) });
       const pass = () => tf.tidy(() => model.decode(model.encode(x, { lod }), { lod, noise }));
-      once = async () => {
+      queue = async () => {
         const img = pass();
-        await sync(img);
-        img.dispose();
+        return async () => {
+          await sync(img);
+          img.dispose();
+        };
       };
     }
+    const once = async (): Promise<void> => (await queue())();
+    let watchedRuns = 0;
     const watched = async (): Promise<void> => {
+      base.profiledIteration = ++watchedRuns;
       const kernels = traceKernels();
-      gpu?.begin();
+      const phases = o.profile ? tracePhases(optimizers, stages) : null;
+      gpu?.begin(phases ? { phase: phases.current, kernel: () => kernels.outermost() ?? '(no tfjs kernel)' } : {});
+      let settle: () => Promise<void>;
       try {
-        await once();
+        settle = await queue();
       } finally {
         const k = kernels.stop();
+        phases?.stop();
         const g = gpu?.end();
         base.peakBytes = k.peakTensorBytes;
         if (g) base.peakGpuBytes = g.peakBufferBytes;
@@ -232,9 +269,12 @@ export async function runRow(row: BenchRow, o: RowOptions): Promise<RowResult> {
           if (g) {
             base.dispatchesPerIteration = sum(g.dispatches);
             base.dispatchesByProgram = sortedRecord(g.dispatches);
+            base.dispatchesByPhase = Object.fromEntries(g.dispatchesBy.phase);
+            base.dispatchesByKernel = sortedRecord(g.dispatchesBy.kernel);
           }
         }
       }
+      await settle();
     };
     const soFar = (t: Timed): void => o.onIteration?.({ ...base, warmup: [...t.warmup], times: [...t.times], iterations: t.times.length, seconds: (performance.now() - start) / 1000 });
     const t = await timeLoop(once, o, start, row.id, watching ? watched : once, soFar);

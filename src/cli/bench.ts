@@ -21,11 +21,13 @@ ${ROWS.map((r) => `                     ${r.id.padEnd(18)} ${r.label}`).join('\n
   --warmup N       warm-up iterations per row (default 1)
   --budget-s S     wall-clock limit per row, setup included (default 600); a row past it says so
   --out <file>     where the JSON goes (default bench-results.json)
-  --peak-mem       measure the peak tensor bytes of the last warm-up iteration (the first timed one
-                   without a warm-up), and on webgpu the peak GPU buffer bytes; default on for
-                   webgpu, --no-peak-mem turns it off
-  --profile        also count, in that iteration, GPU dispatches by program (webgpu) and tfjs
-                   kernels by name (any backend); printed and written to the JSON
+  --peak-mem       measure the peak tensor bytes of the second iteration (the first one creates the
+                   optimizers' state; with one warm-up, the first timed iteration, timed with the
+                   counting in it), and on webgpu the peak GPU buffer bytes; default on for webgpu,
+                   --no-peak-mem turns it off
+  --profile        also count, in that iteration, GPU dispatches (webgpu) by program, by phase of
+                   the training iteration and by tfjs kernel, and tfjs kernels by name (any
+                   backend); printed and written to the JSON
   --in-process     run the rows in this process (no memory or time isolation)
   --backend <name> auto|tensorflow-gpu|tensorflow|webgpu|native|wasm|cpu (or ALAE_BACKEND)
 `;

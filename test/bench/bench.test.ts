@@ -40,8 +40,10 @@ describe('bench rows', () => {
       onIteration: (r) => soFar.push({ warmup: r.warmup.length, times: r.times.length, profiled: r.kernelsPerIteration !== undefined && r.peakBytes !== null }),
     });
     expect(t.status).toBe('ok');
-    // After every iteration, what was measured so far: the profile as soon as the warm-up (the profiled iteration) ends.
+    // After every iteration, what was measured so far: the profile as soon as the first iteration ends.
     expect(soFar).toEqual([{ warmup: 1, times: 0, profiled: true }, { warmup: 1, times: 1, profiled: true }, { warmup: 1, times: 2, profiled: true }]);
+    // The figures describe the second iteration (the first creates the optimizers' state).
+    expect(t.profiledIteration).toBe(2);
     expect(t.times).toHaveLength(2);
     expect(t.value).toBeCloseTo((2 * 2) / (t.times[0] + t.times[1]), 6);
     // The model's parameters alone (two copies, trained and averaged) are live throughout.
@@ -53,6 +55,7 @@ describe('bench rows', () => {
     expect(byName.Conv2DBackpropFilter).toBeGreaterThan(0);
     expect(Object.values(byName)).toEqual([...Object.values(byName)].sort((a, b) => b - a));
     expect(t.dispatchesPerIteration).toBeUndefined();
+    expect(t.dispatchesByPhase).toBeUndefined();
     expect(t.peakGpuBytes).toBeNull();
     const i = await runRow(inferRow, { iters: 3, warmup: 1, budgetSec: 120, config: micro });
     expect(i.status).toBe('ok');
@@ -106,7 +109,8 @@ describe('bench rows', () => {
 
     // --profile on webgpu: dispatch and kernel columns, then the breakdowns, most first.
     const programs = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`P${i}`, 30 - i]));
-    const profiled = { ...cpuTrain, peakGpuBytes: 3 * 2 ** 20, dispatchesPerIteration: 465, dispatchesByProgram: programs, kernelsPerIteration: 7, kernelsByName: { Add: 4, Conv2D: 3 } };
+    const phases = { 'step 1 (E, D): untaped': 5, 'step 1 (E, D): forward': 300, 'step 1 (E, D): backward': 160 };
+    const profiled = { ...cpuTrain, peakGpuBytes: 3 * 2 ** 20, dispatchesPerIteration: 465, dispatchesByProgram: programs, dispatchesByPhase: phases, dispatchesByKernel: { Conv2D: 400, Add: 65 }, kernelsPerIteration: 7, kernelsByName: { Add: 4, Conv2D: 3 } };
     const gpuTable = formatTable({
       header: { backend: 'webgpu', device: 'Test GPU', deviceKind: 'gpu', tfjs: '4.22.0', node: 'v20', os: 'linux', date: '', iters: 3, warmup: 1, budgetSec: 60 },
       rows: [profiled],
@@ -116,6 +120,9 @@ describe('bench rows', () => {
     expect(gpuTable).toContain('x: GPU dispatches per iteration by program (465)');
     expect(gpuTable).toMatch(/\n  P0\s+30\n  P1\s+29\n/);
     expect(gpuTable).toContain('(5 more: 15)'); // P25..P29: 5+4+3+2+1
+    // Phases in the order of the iteration, not by count.
+    expect(gpuTable).toMatch(/x: GPU dispatches by phase.*\n  step 1 \(E, D\): untaped\s+5\n  step 1 \(E, D\): forward\s+300\n  step 1 \(E, D\): backward\s+160\n/);
+    expect(gpuTable).toMatch(/x: GPU dispatches by the outermost tfjs kernel that made them\n  Conv2D\s+400\n  Add\s+65\n/);
     expect(gpuTable).toContain('x: tfjs kernels per iteration by name (7; kernels, not GPU dispatches)');
   });
 });

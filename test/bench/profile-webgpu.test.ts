@@ -28,7 +28,8 @@ describe('GPU profile (webgpu)', () => {
     try {
       const a = tf.fill([100_000], 2);
       const b = tf.fill([100_000], 3);
-      trace.begin();
+      let stage = 'tfjs';
+      trace.begin({ stage: () => stage });
       const c = tf.add(a, b); // one BinaryOpProgram dispatch, a 400 kB output buffer
       expect(Array.from((await c.data()).slice(0, 2))).toEqual([5, 5]);
       // A kernel of our own, on its own pipeline (as another WGSL runner would make it).
@@ -36,6 +37,7 @@ describe('GPU profile (webgpu)', () => {
       const module = d.createShaderModule({ code: '@compute @workgroup_size(1) fn main() {}' });
       const own = d.createComputePipeline({ label: 'OwnKernelProgram', layout: 'auto', compute: { module, entryPoint: 'main' } });
       const bare = d.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      stage = 'ours';
       const enc = d.createCommandEncoder();
       const pass = enc.beginComputePass();
       pass.setPipeline(own);
@@ -49,6 +51,7 @@ describe('GPU profile (webgpu)', () => {
       big.destroy();
       const w = trace.end();
       expect(Object.fromEntries(w.dispatches)).toEqual({ BinaryOp: 1, OwnKernel: 2, '(unlabelled)': 1 });
+      expect(Object.fromEntries(w.dispatchesBy.stage)).toEqual({ tfjs: 1, ours: 3 });
       expect(w.peakBufferBytes).toBeGreaterThanOrEqual(64 << 20);
       tf.dispose([a, b, c]);
     } finally {
@@ -56,7 +59,7 @@ describe('GPU profile (webgpu)', () => {
     }
   });
 
-  it('profiles a training iteration: dispatches by program, peak GPU bytes, no tensors left', async (ctx) => {
+  it('profiles a training iteration: dispatches by program, phase and kernel, peak GPU bytes, no tensors left', async (ctx) => {
     if (skip) ctx.skip(skip);
     const row: BenchRow = { id: 'micro-train', kind: 'train', preset: 'test-micro', resolution: 8, batch: 2, label: 'train micro 8x8 b2', reference: {} };
     const before = tf.memory().numTensors;
@@ -66,6 +69,15 @@ describe('GPU profile (webgpu)', () => {
     expect(r.dispatchesPerIteration).toBe(Object.values(programs).reduce((x, y) => x + y, 0));
     for (const p of ['BinaryOp', 'Conv2DDerFilter', 'Reduce']) expect(programs[p], p).toBeGreaterThan(0);
     expect(r.kernelsByName!.Conv2DBackpropFilter).toBeGreaterThan(0);
+    // The same dispatches by phase, in the order of the iteration, and by tfjs kernel.
+    const total = (m: Record<string, number>): number => Object.values(m).reduce((x, y) => x + y, 0);
+    const phases = Object.keys(r.dispatchesByPhase!);
+    expect(total(r.dispatchesByPhase!)).toBe(r.dispatchesPerIteration);
+    expect(total(r.dispatchesByKernel!)).toBe(r.dispatchesPerIteration);
+    for (const p of ['step 1 (E, D): inner forward', 'step 1 (E, D): inner backward', 'step 1 (E, D): backward', 'step 2 (F, G): forward', 'step 3 (E, G, F): backward', 'averaging: untaped']) expect(phases, p).toContain(p);
+    expect(phases.indexOf('step 1 (E, D): backward')).toBeLessThan(phases.indexOf('step 2 (F, G): forward'));
+    expect(r.dispatchesByKernel!.Conv2DBackpropFilter).toBeGreaterThan(0);
+    expect(r.profiledIteration).toBe(2);
     expect(r.peakGpuBytes).toBeGreaterThan(0);
     expect(r.peakBytes).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
