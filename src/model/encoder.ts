@@ -23,12 +23,15 @@ function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tenso
   return linear(stats, p(`${name}.weight`), p(`${name}.bias`));
 }
 
+/** One statistics pair of an EncodeBlock: per sample and channel, [N, 1, 1, C]. */
+export type BlockStats = { mean: Tensor4D; std: Tensor4D };
+
 /**
  * EncodeBlock: conv_1 + bias, leaky, stats -> style_1, instance norm (eps
  * 1e-5); blur, conv_2 (fused stride 2, or conv then 2x2 average), + bias,
  * leaky, stats -> style_2, instance norm.
  */
-function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x: Tensor4D; w1: Tensor; w2: Tensor } {
+function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x: Tensor4D; w1: Tensor; w2: Tensor; s1: BlockStats; s2: BlockStats } {
   const b = `encoder.encode_block.${i}`;
   const s1 = instanceStats(conv(x, p(`${b}.conv_1.weight`) as Tensor4D, p(`${b}.bias_1`), true), 1e-5);
   const w1 = styleOf(p, `${b}.style_1`, s1.mean, s1.std);
@@ -39,7 +42,32 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x:
     : (leakyRelu(downscale2d(conv(blurred, p(`${b}.conv_2.weight`) as Tensor4D, p(`${b}.bias_2`)))) as Tensor4D);
   const s2 = instanceStats(h, 1e-5);
   const w2 = styleOf(p, `${b}.style_2`, s2.mean, s2.std);
-  return { x: s2.normed, w1, w2 };
+  return { x: s2.normed, w1, w2, s1: { mean: s1.mean, std: s1.std }, s2: { mean: s2.mean, std: s2.std } };
+}
+
+/** encode2 of net.py; pushes each block's two statistics pairs to `stats` when given. */
+function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: number, stats: BlockStats[] | null): Tensor {
+  const L = cfg.layerCount;
+  const first = L - lod - 1;
+  // The reference applies a second leaky ReLU after FromRGB's own.
+  let h = leakyRelu(fromRgb(p, first, x)) as Tensor4D;
+  let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
+  let start = first;
+  if (blend < 1 && lod > 0) {
+    const r = encodeBlock(p, cfg, first, h);
+    stats?.push(r.s1, r.s2);
+    w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
+    const prev = leakyRelu(fromRgb(p, first + 1, downscale2d(x))) as Tensor4D;
+    h = lerp(prev, r.x, blend) as Tensor4D;
+    start = first + 1;
+  }
+  for (let i = start; i < L; i++) {
+    const r = encodeBlock(p, cfg, i, h);
+    stats?.push(r.s1, r.s2);
+    h = r.x;
+    w = tf.add(w, tf.add(r.w1, r.w2));
+  }
+  return w;
 }
 
 /**
@@ -48,25 +76,17 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x:
  * input resolution must be 4 * 2^lod. Returns w [N, latent].
  */
 export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1): Tensor {
+  return tf.tidy(() => run(p, cfg, x, lod, blend, null));
+}
+
+/**
+ * E(x) and the statistics it reads: two pairs per block, highest resolution
+ * first (the features a perceptual loss compares; every ALAE encoder has them).
+ */
+export function encodeWithStats(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1): { w: Tensor; stats: BlockStats[] } {
   return tf.tidy(() => {
-    const L = cfg.layerCount;
-    const first = L - lod - 1;
-    // The reference applies a second leaky ReLU after FromRGB's own.
-    let h = leakyRelu(fromRgb(p, first, x)) as Tensor4D;
-    let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
-    let start = first;
-    if (blend < 1 && lod > 0) {
-      const r = encodeBlock(p, cfg, first, h);
-      w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
-      const prev = leakyRelu(fromRgb(p, first + 1, downscale2d(x))) as Tensor4D;
-      h = lerp(prev, r.x, blend) as Tensor4D;
-      start = first + 1;
-    }
-    for (let i = start; i < L; i++) {
-      const r = encodeBlock(p, cfg, i, h);
-      h = r.x;
-      w = tf.add(w, tf.add(r.w1, r.w2));
-    }
-    return w;
+    const stats: BlockStats[] = [];
+    const w = run(p, cfg, x, lod, blend, stats);
+    return { w, stats };
   });
 }

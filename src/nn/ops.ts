@@ -11,14 +11,19 @@
  *   be differentiated again (one or two kernels each instead of the 4-10 of
  *   pad/slice/reshape formulations: 13,101 -> 10,165 kernels per mnist-small
  *   training iteration).
- * `twiceDifferentiable(f)` runs f with the second form. Both compute the same
- * function, first and second derivatives are checked (test/nn/ops.test.ts,
- * test/losses), and both pass parity.
+ * `twiceDifferentiable(f)` runs f with the second form; `firstOrder(f)` with
+ * the first, minus the one fusion tfjs cannot differentiate (refinement).
+ * Both compute the same function, first and second derivatives are checked
+ * (test/nn/ops.test.ts, test/losses), and both pass parity.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 
-/** Scoped modes: `twice` picks the twice-differentiable primitives; `second` marks ops that will be differentiated twice. */
-const mode = { twice: false, second: false };
+/**
+ * Scoped modes: `twice` picks the twice-differentiable primitives; `second` marks ops that will be
+ * differentiated twice; `once` marks ops that will be differentiated once (the fast primitives,
+ * but no activation fused into a convolution: tfjs has no gradient for a fused leaky ReLU).
+ */
+const mode = { twice: false, second: false, once: false };
 
 function withMode<T>(key: keyof typeof mode, f: () => T): T {
   const prev = mode[key];
@@ -41,6 +46,12 @@ export const twiceDifferentiable = <T>(f: () => T): T => withMode('twice', f);
  * parameter gradient is first order and they may run.
  */
 export const secondOrder = <T>(f: () => T): T => withMode('second', f);
+
+/**
+ * Run f where its ops will be differentiated once, with the fast primitives
+ * (refinement, api/refine-loss.ts): their first derivatives are right.
+ */
+export const firstOrder = <T>(f: () => T): T => withMode('once', f);
 
 /** Is the caller inside secondOrder(f)? */
 export const differentiatedTwice = (): boolean => mode.second;
@@ -191,7 +202,11 @@ export function transformKernel(w: Tensor4D, scale: number): Tensor4D {
 export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false): Tensor4D {
   const pad = (w.shape[0] - 1) / 2;
   const p = pad === 0 ? 'valid' : pad;
-  if (!mode.twice) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
+  if (!mode.twice) {
+    // tfjs's fused conv2d has no gradient for a leaky ReLU: where one is taken, only the bias is fused.
+    if (leaky && mode.once) return tf.tidy(() => leakyRelu(tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias })) as Tensor4D);
+    return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
+  }
   return tf.tidy(() => {
     let y: Tensor = tf.conv2d(x, w, 1, p);
     if (bias) y = tf.add(y, bias);
