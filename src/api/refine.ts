@@ -20,6 +20,7 @@ import { AlaeError } from '../errors.js';
 import { styleCount } from '../config/config.js';
 import { imagesToFloat, type RawImage } from '../image/image.js';
 import type { FaceCrop } from '../face/faces.js';
+import type { AlignMode } from '../face/align.js';
 import { FaceIdentity } from '../face/identity.js';
 import { defaultAlign, type Alae } from './alae.js';
 import type { Latents, Styles } from './latents.js';
@@ -39,6 +40,9 @@ export interface RefineProgress {
   total: number;
   /** Mean loss per image of the batch before this update. */
   loss: number;
+  /** Image-steps done and in all: a progress bar's numbers. */
+  imageSteps: number;
+  totalImageSteps: number;
 }
 
 export interface RefineOptions {
@@ -105,7 +109,14 @@ function inputPixels(alae: Alae, images: readonly (RawImage | FaceCrop)[]): Floa
   return out;
 }
 
-function options(alae: Alae, opts: RefineOptions) {
+/** What a refinement is run with: the options given, the defaults for the rest (checked). */
+export function refineSettings(opts: Pick<RefineOptions, 'steps' | 'space' | 'lr' | 'from' | 'weights'>): {
+  steps: number;
+  space: RefineSpace;
+  from: RefineStart;
+  lr: number;
+  weights: RefineLossWeights;
+} {
   const steps = opts.steps ?? REFINE_DEFAULTS.steps;
   if (!Number.isSafeInteger(steps) || steps < 0) throw new AlaeError(`refinement steps must be a non-negative integer (got ${steps})`);
   const lr = opts.lr ?? REFINE_DEFAULTS.lr;
@@ -114,15 +125,26 @@ function options(alae: Alae, opts: RefineOptions) {
   if (space !== 'w' && space !== 'w+') throw new AlaeError(`refinement space must be 'w' or 'w+' (got '${String(space)}')`);
   const from = opts.from ?? 'encoder';
   if (from !== 'encoder' && from !== 'mean') throw new AlaeError(`refinement starts from 'encoder' or 'mean' (got '${String(from)}')`);
+  const weights = { ...REFINE_DEFAULTS.weights, ...opts.weights };
+  for (const [k, v] of Object.entries(weights)) if (!(v >= 0 && Number.isFinite(v))) throw new AlaeError(`refinement weight '${k}' must be a non-negative number (got ${v})`);
+  return { steps, space, from, lr, weights };
+}
+
+/** Where the face is in this model's crops (the identity term's and face evaluation's box), or null for a model of something else. */
+export function identityAlign(alae: Alae): AlignMode | null {
+  const align = alae.align !== 'none' ? alae.align : defaultAlign(alae.config);
+  return align === 'none' ? null : align;
+}
+
+function options(alae: Alae, opts: RefineOptions) {
+  const settings = refineSettings(opts);
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new AlaeError(`noise seeds must be non-negative integers (got ${seed})`);
   const batch = opts.batchSize ?? alae.batchSize;
   if (!Number.isSafeInteger(batch) || batch < 1) throw new AlaeError(`batch size must be a positive integer (got ${batch})`);
-  const weights = { ...REFINE_DEFAULTS.weights, ...opts.weights };
-  for (const [k, v] of Object.entries(weights)) if (!(v >= 0 && Number.isFinite(v))) throw new AlaeError(`refinement weight '${k}' must be a non-negative number (got ${v})`);
-  const align = alae.align !== 'none' ? alae.align : defaultAlign(alae.config);
-  if (weights.identity > 0 && align === 'none') throw new AlaeError('the identity loss needs a face model (RGB, FFHQ or CelebA crops)', alae.file);
-  return { steps, lr, space, from, seed, batch, weights, align };
+  const align = identityAlign(alae);
+  if (settings.weights.identity > 0 && !align) throw new AlaeError('the identity loss needs a face model (RGB, FFHQ or CelebA crops)', alae.file);
+  return { ...settings, seed, batch, align };
 }
 
 /** Let timers and messages (an abort) in between steps. */
@@ -152,7 +174,7 @@ export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[
   const noise = model.makeNoise(1, model.maxLod, o.seed);
   let identity: IdentityTerm | null = null;
   try {
-    if (o.weights.identity > 0) identity = { net: FaceIdentity.load(), align: o.align as IdentityTerm['align'] };
+    if (o.weights.identity > 0 && o.align) identity = { net: FaceIdentity.load(), align: o.align };
     for (let start = 0; start < n; start += o.batch) {
       const m = Math.min(o.batch, n - start);
       const x = tf.tensor4d(pixels.subarray(start * per, (start + m) * per), [m, res, res, alae.channels]);
@@ -181,10 +203,15 @@ export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[
           });
           state = { w: next.w, m: next.m, v: next.v };
           tf.dispose([s.w, s.m, s.v]);
-          const values = (await next.value.data()) as Float32Array;
-          next.value.dispose();
+          let values: Float32Array;
+          try {
+            values = (await next.value.data()) as Float32Array;
+          } finally {
+            next.value.dispose();
+          }
           if (t === 1) lossBefore.set(values, start);
-          opts.onProgress?.({ step: t, steps: o.steps, done: start, total: n, loss: values.reduce((a, b) => a + b, 0) / m });
+          const mean = values.reduce((a, b) => a + b, 0) / m;
+          opts.onProgress?.({ step: t, steps: o.steps, done: start, total: n, loss: mean, imageSteps: start * o.steps + t * m, totalImageSteps: n * o.steps });
           await yieldToEvents();
         }
         opts.signal?.throwIfAborted();

@@ -55,6 +55,7 @@ const STAGE_LABEL: Record<EvalStage, string> = {
   'encode-train': 'encode train digits',
   'encode-held-out': 'encode held-out digits',
   reconstruct: 'reconstruct',
+  refine: 'refine reconstructions',
   generate: 'generate',
   'pixel-knn': 'nearest digits (pixels)',
   'w-knn': 'nearest digits (w)',

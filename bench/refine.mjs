@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * Refinement (api/refine.ts) measured on an MNIST model: reconstruction MSE
+ * and digit kept against steps, from E(x) and from the average w, and the
+ * time per image. Until `alae eval --refine N` exists this is the command
+ * behind README's table.
+ *
+ *   npm run build && node bench/refine.mjs [options]
+ *
+ * Report (default): evaluateMnist with its `refine` option on `--held-out`
+ * held-out digits (default 200, spread evenly: positions 0, 5, 10, ... of the
+ * held-out split), once per steps x start.
+ *   --steps 0,10,25,50,100,200   --from encoder,mean   --held-out 200
+ *   --space w   --lr <default>   --perceptual <default>   --json <file>
+ *
+ * Tuning (--tune): a grid of lr x perceptual weight x space on other
+ * held-out digits (positions 2, 7, 12, ...: none of the reported ones),
+ * refined from E(x) for `--tune-steps` steps; MSE and digit kept as eval
+ * measures them (1-NN over all 9000 train digits).
+ *   --tune --tune-digits 100 --tune-steps 50 --lr 0.01,0.03,0.1 --perceptual 0,1,10 --space w,w+
+ *
+ * Time per image (--time): `--images` images refined for 100 steps, batch 1
+ * each, on the bundled model and on a random-init celeba-hq256 (256x256).
+ *   --time --images 2 [--presets mnist,celeba-hq256]
+ *
+ * --model <file> (default: the bundled model), --backend <name> (default native).
+ */
+import { writeFile } from 'node:fs/promises';
+import { execSync } from 'node:child_process';
+import { tf } from '../dist/tf.js';
+import { useBackend } from '../dist/backend/backend.js';
+import { Alae, loadModel } from '../dist/api/alae.js';
+import { DEFAULT_MODEL } from '../dist/api/bundled.js';
+import { refine, REFINE_DEFAULTS } from '../dist/api/refine.js';
+import { evaluateMnist } from '../dist/eval/mnist.js';
+import { nearestNeighbours } from '../dist/eval/knn.js';
+import { MnistDataset, mnistSplit } from '../dist/data/mnist.js';
+import { imagesToFloat } from '../dist/image/image.js';
+import { resolveConfig } from '../dist/config/config.js';
+import { benchModel } from '../dist/bench/run.js';
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const option = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const list = (name, dflt) => String(option(name, dflt)).split(',');
+const numbers = (name, dflt) => list(name, dflt).map(Number);
+const load = () => String(execSync('uptime')).trim().replace(/.*load average: /, 'load ');
+
+await useBackend(option('--backend', 'native'));
+const modelFile = option('--model', DEFAULT_MODEL);
+
+if (flag('--time')) await time();
+else if (flag('--tune')) await tune();
+else await report();
+
+async function report() {
+  const alae = await loadModel(modelFile, { align: 'none' });
+  const heldOut = Number(option('--held-out', 200));
+  const rows = [];
+  const base = {
+    space: option('--space', REFINE_DEFAULTS.space),
+    lr: Number(option('--lr', REFINE_DEFAULTS.lr)),
+    weights: { perceptual: Number(option('--perceptual', REFINE_DEFAULTS.weights.perceptual)) },
+  };
+  console.log(`${modelFile}: ${heldOut} held-out digits, space ${base.space}, lr ${base.lr}, perceptual ${base.weights.perceptual}; ${load()}`);
+  for (const from of list('--from', 'encoder,mean')) {
+    for (const steps of numbers('--steps', '0,10,25,50,100,200')) {
+      const r = await evaluateMnist(alae, { heldOutLimit: heldOut, generatedCount: 0, refine: { ...base, from, steps } });
+      const f = r.refined;
+      rows.push({ from, ...f, onePassMse: r.reconstructionMse, onePassLabelKept: r.reconstructionLabelKept });
+      console.log(`from ${from.padEnd(7)} steps ${String(steps).padStart(3)}: MSE ${f.reconstructionMse.toFixed(4)} (${pctChange(f.reconstructionMse, r.reconstructionMse)} vs one pass ${r.reconstructionMse.toFixed(4)}), digit kept ${pct(f.reconstructionLabelKept)} (one pass ${pct(r.reconstructionLabelKept)}), ${f.secondsPerImage.toFixed(3)} s/image; ${load()}`);
+    }
+  }
+  const json = option('--json');
+  if (json) await writeFile(json, `${JSON.stringify(rows, null, 2)}\n`);
+  alae.dispose();
+}
+
+async function tune() {
+  const alae = await loadModel(modelFile, { align: 'none' });
+  const n = Number(option('--tune-digits', 100));
+  const steps = Number(option('--tune-steps', 50));
+  const ds = new MnistDataset();
+  const test = mnistSplit('test');
+  const train = mnistSplit('train');
+  const digit = async (i) => ({ data: await ds.get(i, 32), width: 32, height: 32, channels: 1 });
+  // Positions 2, 7, 12, ...: never one of the reported digits (0, 5, 10, ...).
+  const picks = Array.from({ length: n }, (_, k) => test[5 * k + 2]);
+  const images = await Promise.all(picks.map(digit));
+  const labels = picks.map((i) => ds.label(i));
+  const trainX = imagesToFloat(await Promise.all(Array.from(train, digit)), 32, 1);
+  const trainLabels = Array.from(train, (i) => ds.label(i));
+  const x = imagesToFloat(images, 32, 1);
+  const measure = async (imgs) => {
+    const y = imagesToFloat(imgs, 32, 1);
+    let se = 0;
+    for (let i = 0; i < y.length; i++) se += (y[i] - x[i]) ** 2;
+    const nn = await nearestNeighbours(y, trainX, 1024, 1);
+    const kept = labels.filter((l, i) => trainLabels[nn[i]] === l).length / n;
+    return { mse: se / y.length, kept };
+  };
+  console.log(`tuning on ${n} held-out digits (positions 2, 7, ...), ${steps} steps from E(x); ${load()}`);
+  const onePass = await measure((await refine(alae, images, { steps: 0, batchSize: n })).images);
+  console.log(`one pass: MSE ${onePass.mse.toFixed(4)}, digit kept ${pct(onePass.kept)}`);
+  for (const space of list('--space', 'w,w+')) {
+    for (const lr of numbers('--lr', '0.01,0.03,0.1')) {
+      for (const perceptual of numbers('--perceptual', '0,1,10')) {
+        const t0 = performance.now();
+        const r = await refine(alae, images, { steps, space, lr, weights: { perceptual }, batchSize: n });
+        const m = await measure(r.images);
+        const s = (performance.now() - t0) / 1000;
+        console.log(`space ${space.padEnd(2)} lr ${String(lr).padEnd(5)} perceptual ${String(perceptual).padEnd(4)}: MSE ${m.mse.toFixed(4)} (${pctChange(m.mse, onePass.mse)}), digit kept ${pct(m.kept)}; ${s.toFixed(0)} s; ${load()}`);
+      }
+    }
+  }
+  alae.dispose();
+}
+
+async function time() {
+  const count = Number(option('--images', 2));
+  const steps = 100;
+  for (const preset of list('--presets', 'mnist,celeba-hq256')) {
+    const alae =
+      preset === 'mnist'
+        ? await loadModel(modelFile, { align: 'none' })
+        : new Alae(benchModel(resolveConfig(preset), 1), `random ${preset}`, tf.getBackend(), { align: 'none', batchSize: 1 });
+    const res = alae.resolution;
+    const images = Array.from({ length: count }, (_, k) => ({
+      data: Uint8Array.from({ length: res * res * alae.channels }, (_, i) => (i * 31 + k * 17) % 256),
+      width: res,
+      height: res,
+      channels: alae.channels,
+    }));
+    // Warm-up: one image, 2 steps (kernel set-up, first allocations).
+    await refine(alae, images.slice(0, 1), { steps: 2, batchSize: 1 });
+    const before = load();
+    const t0 = performance.now();
+    await refine(alae, images, { steps, batchSize: 1 });
+    const s = (performance.now() - t0) / 1000 / count;
+    console.log(`${alae.file} (${res}x${res}): ${s.toFixed(2)} s per image for ${steps} steps (batch 1, ${count} images, ${tf.getBackend()}); before: ${before}; after: ${load()}`);
+    alae.dispose();
+  }
+}
+
+function pct(x) {
+  return `${(100 * x).toFixed(1)}%`;
+}
+function pctChange(x, base) {
+  const c = (100 * (x - base)) / base;
+  return `${c >= 0 ? '+' : ''}${c.toFixed(1)}%`;
+}
