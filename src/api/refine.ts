@@ -15,12 +15,12 @@
  * held-out digits other than those README reports (bench/refine.mjs):
  * see README, "Sharper reconstructions".
  */
-import { tf, type Tensor } from '../tf.js';
+import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { AlaeError } from '../errors.js';
-import { styleCount } from '../config/config.js';
 import { imagesToFloat, type RawImage } from '../image/image.js';
 import type { FaceCrop } from '../face/faces.js';
 import type { AlignMode } from '../face/align.js';
+import type { NoiseMaps } from '../model/generator.js';
 import { FaceIdentity } from '../face/identity.js';
 import { defaultAlign, type Alae } from './alae.js';
 import type { Latents, Styles } from './latents.js';
@@ -150,6 +150,85 @@ function options(alae: Alae, opts: RefineOptions) {
 /** Let timers and messages (an abort) in between steps. */
 const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Adam's state for the latents being refined. */
+interface AdamState {
+  w: Tensor;
+  m: Tensor;
+  v: Tensor;
+}
+
+/** Update t (from 1) of Adam with bias correction: new tensors, the old state is the caller's. */
+function adamStep(s: AdamState, grad: Tensor, t: number, lr: number): AdamState {
+  return tf.tidy(() => {
+    const m = tf.add(tf.mul(s.m, BETA1), tf.mul(grad, 1 - BETA1));
+    const v = tf.add(tf.mul(s.v, BETA2), tf.mul(tf.square(grad), 1 - BETA2));
+    const mHat = tf.div(m, 1 - BETA1 ** t);
+    const vHat = tf.div(v, 1 - BETA2 ** t);
+    return { w: tf.sub(s.w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), EPS)), lr)), m, v };
+  });
+}
+
+type Settings = ReturnType<typeof options>;
+
+/**
+ * Refine one batch x [m, ...] (images start .. start + m - 1 of `total`):
+ * its latents rows and its losses, as arrays. Disposes all it makes.
+ */
+async function refineBatch(
+  alae: Alae,
+  o: Settings,
+  x: Tensor4D,
+  noise: NoiseMaps,
+  identity: IdentityTerm | null,
+  where: { start: number; total: number },
+  opts: RefineOptions,
+): Promise<{ latents: Float32Array; before: Float32Array; after: Float32Array }> {
+  const model = alae.model;
+  const m = x.shape[0];
+  const size = alae.latentSize;
+  const slots = alae.styleSlots;
+  const objective = new RefineObjective(model, x, noise, o.weights, identity);
+  let state: AdamState | null = null;
+  try {
+    const w0 = tf.tidy(() => {
+      const w = o.from === 'encoder' ? objective.encoded : tf.broadcastTo(tf.mean(model.dlatentAvg, 0, true), [m, size]);
+      return o.space === 'w' ? tf.clone(w) : tf.tile(tf.reshape(w, [m, 1, size]), [1, slots, 1]);
+    });
+    state = { w: w0, m: tf.zerosLike(w0), v: tf.zerosLike(w0) };
+    const loss = (w: Tensor): Tensor => objective.perImage(w);
+    let before: Float32Array | null = null;
+    for (let t = 1; t <= o.steps; t++) {
+      opts.signal?.throwIfAborted();
+      const s: AdamState = state;
+      const { value, grad } = tf.valueAndGrad(loss)(s.w);
+      try {
+        state = adamStep(s, grad, t, o.lr);
+        tf.dispose([s.w, s.m, s.v]);
+        const values = (await value.data()) as Float32Array;
+        before ??= values;
+        const mean = values.reduce((a, b) => a + b, 0) / m;
+        const { start, total } = where;
+        opts.onProgress?.({ step: t, steps: o.steps, done: start, total, loss: mean, imageSteps: start * o.steps + t * m, totalImageSteps: total * o.steps });
+      } finally {
+        tf.dispose([value, grad]);
+      }
+      await yieldToEvents();
+    }
+    opts.signal?.throwIfAborted();
+    const final = tf.tidy(() => loss(state!.w));
+    let after: Float32Array;
+    try {
+      after = (await final.data()) as Float32Array;
+    } finally {
+      final.dispose();
+    }
+    return { latents: (await state.w.data()) as Float32Array, before: before ?? after, after };
+  } finally {
+    objective.dispose();
+    if (state) tf.dispose([state.w, state.m, state.v]);
+  }
+}
+
 /**
  * Refine the latents of model-ready images (crops at the model's resolution
  * and channels: `FaceCrop`s from `alae.encode`/`reconstruct`, or raw
@@ -159,74 +238,29 @@ const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate
 export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[], opts: RefineOptions = {}): Promise<RefineResult> {
   const o = options(alae, opts);
   opts.signal?.throwIfAborted();
-  const model = alae.model;
   const res = alae.resolution;
   const per = res * res * alae.channels;
-  const size = alae.latentSize;
-  const slots = styleCount(alae.config.model);
-  const rowSize = o.space === 'w' ? size : slots * size;
   const n = images.length;
   const pixels = inputPixels(alae, images);
+  const rowSize = o.space === 'w' ? alae.latentSize : alae.styleSlots * alae.latentSize;
   const out = new Float32Array(n * rowSize);
   const lossBefore = new Float32Array(n);
   const lossAfter = new Float32Array(n);
 
-  const noise = model.makeNoise(1, model.maxLod, o.seed);
+  const noise = alae.model.makeNoise(1, alae.model.maxLod, o.seed);
   let identity: IdentityTerm | null = null;
   try {
     if (o.weights.identity > 0 && o.align) identity = { net: FaceIdentity.load(), align: o.align };
     for (let start = 0; start < n; start += o.batch) {
       const m = Math.min(o.batch, n - start);
       const x = tf.tensor4d(pixels.subarray(start * per, (start + m) * per), [m, res, res, alae.channels]);
-      let objective: RefineObjective | null = null;
-      let state: { w: Tensor; m: Tensor; v: Tensor } | null = null;
       try {
-        objective = new RefineObjective(model, x, noise, o.weights, identity);
-        const obj = objective;
-        const w0 = tf.tidy(() => {
-          const w = o.from === 'encoder' ? obj.encoded : tf.broadcastTo(tf.mean(model.dlatentAvg, 0, true), [m, size]);
-          return o.space === 'w' ? tf.clone(w) : tf.tile(tf.reshape(w, [m, 1, size]), [1, slots, 1]);
-        });
-        state = { w: w0, m: tf.zerosLike(w0), v: tf.zerosLike(w0) };
-        const loss = (w: Tensor): Tensor => obj.perImage(w);
-        for (let t = 1; t <= o.steps; t++) {
-          opts.signal?.throwIfAborted();
-          const s: { w: Tensor; m: Tensor; v: Tensor } = state;
-          const next = tf.tidy(() => {
-            const { value, grad } = tf.valueAndGrad(loss)(s.w);
-            const m1 = tf.add(tf.mul(s.m, BETA1), tf.mul(grad, 1 - BETA1));
-            const v1 = tf.add(tf.mul(s.v, BETA2), tf.mul(tf.square(grad), 1 - BETA2));
-            const mHat = tf.div(m1, 1 - BETA1 ** t);
-            const vHat = tf.div(v1, 1 - BETA2 ** t);
-            const w1 = tf.sub(s.w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), EPS)), o.lr));
-            return { w: w1, m: m1, v: v1, value };
-          });
-          state = { w: next.w, m: next.m, v: next.v };
-          tf.dispose([s.w, s.m, s.v]);
-          let values: Float32Array;
-          try {
-            values = (await next.value.data()) as Float32Array;
-          } finally {
-            next.value.dispose();
-          }
-          if (t === 1) lossBefore.set(values, start);
-          const mean = values.reduce((a, b) => a + b, 0) / m;
-          opts.onProgress?.({ step: t, steps: o.steps, done: start, total: n, loss: mean, imageSteps: start * o.steps + t * m, totalImageSteps: n * o.steps });
-          await yieldToEvents();
-        }
-        opts.signal?.throwIfAborted();
-        const final = tf.tidy(() => loss(state!.w));
-        try {
-          lossAfter.set((await final.data()) as Float32Array, start);
-        } finally {
-          final.dispose();
-        }
-        if (o.steps === 0) lossBefore.set(lossAfter.subarray(start, start + m), start);
-        out.set((await state.w.data()) as Float32Array, start * rowSize);
+        const r = await refineBatch(alae, o, x, noise, identity, { start, total: n }, opts);
+        out.set(r.latents, start * rowSize);
+        lossBefore.set(r.before, start);
+        lossAfter.set(r.after, start);
       } finally {
         x.dispose();
-        objective?.dispose();
-        if (state) tf.dispose([state.w, state.m, state.v]);
       }
     }
   } finally {
@@ -234,8 +268,8 @@ export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[
     identity?.net.dispose();
   }
 
-  const latents: Latents | Styles = o.space === 'w' ? { kind: 'w', count: n, size, data: out } : { kind: 'styles', count: n, slots, size, data: out };
+  const latents: Latents | Styles =
+    o.space === 'w' ? { kind: 'w', count: n, size: alae.latentSize, data: out } : { kind: 'styles', count: n, slots: alae.styleSlots, size: alae.latentSize, data: out };
   const decoded = n > 0 ? await alae.decode(latents, { seed: o.seed, batchSize: o.batch }) : [];
   return { latents, images: decoded, lossBefore, lossAfter };
 }
-
