@@ -13,15 +13,18 @@
  *   --steps 0,10,25,50,100,200   --from encoder,mean   --held-out 200
  *   --space w   --lr <default>   --perceptual <default>   --json <file>
  *
- * Tuning (--tune): a grid of lr x perceptual weight x space on other
- * held-out digits (positions 2, 7, 12, ...: none of the reported ones),
- * refined from E(x) for `--tune-steps` steps; MSE and digit kept as eval
+ * Tuning (--tune): a grid of start x space x lr x perceptual weight on
+ * other held-out digits (positions 2, 7, 12, ...: none of the reported
+ * ones), refined for `--tune-steps` steps; MSE and digit kept as eval
  * measures them (1-NN over all 9000 train digits).
- *   --tune --tune-digits 100 --tune-steps 50 --lr 0.01,0.03,0.1 --perceptual 0,1,10 --space w,w+
+ *   --tune --tune-digits 100 --tune-steps 50 --from encoder --space w,w+ --lr 0.01,0.03,0.1 --perceptual 0,1,10
  *
- * Time per image (--time): `--images` images refined for 100 steps, batch 1
- * each, on the bundled model and on a random-init celeba-hq256 (256x256).
- *   --time --images 2 [--presets mnist,celeba-hq256]
+ * Time per image (--time): `--images` images refined one at a time (batch
+ * 1) with the default settings, on the bundled model and on a random-init
+ * celeba-hq256 (256x256): `--timed-steps` steps timed (default 100), given
+ * per step and as 100 steps (every step costs the same). `--perceptual 0`
+ * times the pixel loss alone.
+ *   --time --images 2 --timed-steps 100 [--presets mnist,celeba-hq256]
  *
  * --model <file> (default: the bundled model), --backend <name> (default native).
  */
@@ -70,8 +73,8 @@ async function report() {
     for (const steps of numbers('--steps', '0,10,25,50,100,200')) {
       const r = await evaluateMnist(alae, { heldOutLimit: heldOut, generatedCount: 0, refine: { ...base, from, steps } });
       const f = r.refined;
-      rows.push({ from, ...f, onePassMse: r.reconstructionMse, onePassLabelKept: r.reconstructionLabelKept });
-      console.log(`from ${from.padEnd(7)} steps ${String(steps).padStart(3)}: MSE ${f.reconstructionMse.toFixed(4)} (${pctChange(f.reconstructionMse, r.reconstructionMse)} vs one pass ${r.reconstructionMse.toFixed(4)}), digit kept ${pct(f.reconstructionLabelKept)} (one pass ${pct(r.reconstructionLabelKept)}), ${f.secondsPerImage.toFixed(3)} s/image; ${load()}`);
+      rows.push({ from, ...f, onePassMse: r.reconstructionMse, onePassLabelKept: r.reconstructionLabelKept, inputsLabelKept: r.pixel1nnOnInputs });
+      console.log(`from ${from.padEnd(7)} steps ${String(steps).padStart(3)}: MSE ${f.reconstructionMse.toFixed(4)} (${pctChange(f.reconstructionMse, r.reconstructionMse)} vs one pass ${r.reconstructionMse.toFixed(4)}), digit kept ${pct(f.reconstructionLabelKept)} (one pass ${pct(r.reconstructionLabelKept)}, inputs ${pct(r.pixel1nnOnInputs)}), ${f.secondsPerImage.toFixed(3)} s/image; ${load()}`);
     }
   }
   const json = option('--json');
@@ -102,17 +105,19 @@ async function tune() {
     const kept = labels.filter((l, i) => trainLabels[nn[i]] === l).length / n;
     return { mse: se / y.length, kept };
   };
-  console.log(`tuning on ${n} held-out digits (positions 2, 7, ...), ${steps} steps from E(x); ${load()}`);
+  console.log(`tuning on ${n} held-out digits (positions 2, 7, ...), ${steps} steps; ${load()}`);
   const onePass = await measure((await refine(alae, images, { steps: 0, batchSize: n })).images);
   console.log(`one pass: MSE ${onePass.mse.toFixed(4)}, digit kept ${pct(onePass.kept)}`);
-  for (const space of list('--space', 'w,w+')) {
-    for (const lr of numbers('--lr', '0.01,0.03,0.1')) {
-      for (const perceptual of numbers('--perceptual', '0,1,10')) {
-        const t0 = performance.now();
-        const r = await refine(alae, images, { steps, space, lr, weights: { perceptual }, batchSize: n });
-        const m = await measure(r.images);
-        const s = (performance.now() - t0) / 1000;
-        console.log(`space ${space.padEnd(2)} lr ${String(lr).padEnd(5)} perceptual ${String(perceptual).padEnd(4)}: MSE ${m.mse.toFixed(4)} (${pctChange(m.mse, onePass.mse)}), digit kept ${pct(m.kept)}; ${s.toFixed(0)} s; ${load()}`);
+  for (const from of list('--from', 'encoder')) {
+    for (const space of list('--space', 'w,w+')) {
+      for (const lr of numbers('--lr', '0.01,0.03,0.1')) {
+        for (const perceptual of numbers('--perceptual', '0,1,10')) {
+          const t0 = performance.now();
+          const r = await refine(alae, images, { steps, from, space, lr, weights: { perceptual }, batchSize: n });
+          const m = await measure(r.images);
+          const s = (performance.now() - t0) / 1000;
+          console.log(`from ${from.padEnd(7)} space ${space.padEnd(2)} lr ${String(lr).padEnd(5)} perceptual ${String(perceptual).padEnd(4)}: MSE ${m.mse.toFixed(4)} (${pctChange(m.mse, onePass.mse)}), digit kept ${pct(m.kept)}; ${s.toFixed(0)} s; ${load()}`);
+        }
       }
     }
   }
@@ -121,7 +126,8 @@ async function tune() {
 
 async function time() {
   const count = Number(option('--images', 2));
-  const steps = 100;
+  const steps = Number(option('--timed-steps', 100));
+  const weights = { perceptual: Number(option('--perceptual', REFINE_DEFAULTS.weights.perceptual)) };
   for (const preset of list('--presets', 'mnist,celeba-hq256')) {
     const alae =
       preset === 'mnist'
@@ -135,12 +141,20 @@ async function time() {
       channels: alae.channels,
     }));
     // Warm-up: one image, 2 steps (kernel set-up, first allocations).
-    await refine(alae, images.slice(0, 1), { steps: 2, batchSize: 1 });
+    await refine(alae, images.slice(0, 1), { steps: 2, batchSize: 1, weights });
+    // The fixed part (E(x), the final loss and decode), to take out of the per-step time.
+    const f0 = performance.now();
+    await refine(alae, images, { steps: 0, batchSize: 1, weights });
+    const fixed = (performance.now() - f0) / 1000 / count;
     const before = load();
     const t0 = performance.now();
-    await refine(alae, images, { steps, batchSize: 1 });
-    const s = (performance.now() - t0) / 1000 / count;
-    console.log(`${alae.file} (${res}x${res}): ${s.toFixed(2)} s per image for ${steps} steps (batch 1, ${count} images, ${tf.getBackend()}); before: ${before}; after: ${load()}`);
+    await refine(alae, images, { steps, batchSize: 1, weights });
+    const total = (performance.now() - t0) / 1000 / count;
+    const perStep = (total - fixed) / steps;
+    console.log(
+      `${alae.file} (${res}x${res}, perceptual ${weights.perceptual}): ${perStep.toFixed(3)} s per step, ${(fixed + 100 * perStep).toFixed(1)} s per image for 100 steps ` +
+        `(${steps} steps timed, batch 1, ${count} images, ${tf.getBackend()}); before: ${before}; after: ${load()}`,
+    );
     alae.dispose();
   }
 }
