@@ -2,12 +2,11 @@
 // largest levels (forward, and forward + backward; second best of the last 4 of 5 runs):
 // the generator epilogue (nn/style-epilogue.ts) and the encoder statistics (nn/instance-stats.ts).
 // Run after `npm run build`:
-//   node bench/fused.mjs   (ALAE_NATIVE_FUSED=0 makes both rows of each pair the chain)
+//   node bench/fused.mjs   (ALAE_FUSED=0 or ALAE_NATIVE_FUSED=0 makes both rows of each pair the chain)
 import { tf } from '../dist/tf.js';
 import { useBackend } from '../dist/backend/backend.js';
 import { styleEpilogue, styleEpilogueChain } from '../dist/nn/style-epilogue.js';
-import { instanceStats } from '../dist/nn/instance-stats.js';
-import { statsAndNorm } from '../dist/nn/ops.js';
+import { instanceStats, instanceStatsChain } from '../dist/nn/instance-stats.js';
 await useBackend('native');
 const N = 128;
 
@@ -24,15 +23,15 @@ function time(label, f, g) {
 
 for (const [r, c] of [[16, 128], [32, 64]]) {
   const x = tf.randomNormal([N, r, r, c]), noise = tf.randomNormal([N, r, r, 1]), nw = tf.randomNormal([c]), b = tf.randomNormal([c]);
-  const style = tf.randomNormal([N, 2 * c]), dy = tf.randomNormal([N, r, r, c]), ds = tf.randomNormal([N, 1, 1, c]);
+  const style = tf.randomNormal([N, 2 * c]), dy = tf.randomNormal([N, r, r, c]), ds = tf.randomNormal([N, 2 * c]);
   for (const [name, f] of [['chain', styleEpilogueChain], ['fused', styleEpilogue]]) {
     const g = tf.grads((x, nw, b, s) => tf.sum(tf.mul(f(x, nw, noise, b, s), dy)));
     time(`epilogue ${r}x${r}x${c} ${name}`, () => [f(x, nw, noise, b, style)], () => g([x, nw, b, style]));
   }
-  for (const [name, f] of [['chain', statsAndNorm], ['fused', instanceStats]]) {
+  for (const [name, f] of [['chain', instanceStatsChain], ['fused', instanceStats]]) {
     const g = tf.grad((x) => {
       const s = f(x, 1e-5);
-      return tf.addN([tf.sum(tf.mul(s.normed, dy)), tf.sum(tf.mul(s.mean, ds)), tf.sum(tf.mul(s.std, ds))]);
+      return tf.add(tf.sum(tf.mul(s.normed, dy)), tf.sum(tf.mul(s.stats, ds)));
     });
     time(`stats    ${r}x${r}x${c} ${name}`, () => Object.values(f(x, 1e-5)), () => [g(x)]);
   }

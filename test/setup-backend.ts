@@ -20,3 +20,22 @@ export async function testBackend(): Promise<void> {
     await useBackend('cpu');
   }
 }
+
+/**
+ * Make webgpu the backend of this test file (a process of its own: vitest forks one per file).
+ * Returns null when it is active, else why not, for the tests to skip with. Where a Vulkan
+ * driver is named (VK_DRIVER_FILES, which ../shared/webgpu-cpu/setup.sh exports for CI) or
+ * ALAE_REQUIRE_WEBGPU=1, a missing adapter is an error instead: there the tests must run.
+ */
+export async function webgpuForTests(): Promise<string | null> {
+  try {
+    await useBackend('webgpu');
+    return null;
+  } catch (e) {
+    const why = `no WebGPU here (${(e as Error).message.split('\n')[0]}); source ../shared/webgpu-cpu/setup.sh to run these on the CPU`;
+    if (process.env.VK_DRIVER_FILES || process.env.ALAE_REQUIRE_WEBGPU === '1') {
+      throw new Error(`WebGPU is required here (VK_DRIVER_FILES or ALAE_REQUIRE_WEBGPU is set) but ${why}`);
+    }
+    return why;
+  }
+}

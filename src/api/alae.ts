@@ -12,16 +12,13 @@ import { tf } from '../tf.js';
 import { AlaeError } from '../errors.js';
 import { type AlaeConfig, resolveConfig, resolutionOf, styleCount } from '../config/config.js';
 import { AlaeModel } from '../model/alae.js';
-import { readModelFile } from '../io/model-file.js';
-import { isSafetensors } from '../io/safetensors.js';
-import { isCheckpointFile, readCheckpoint } from '../train/checkpoint.js';
-import { importCheckpoint } from '../io/import.js';
+import { chooseWeights, openWeights } from '../io/open.js';
 import { loadNpy } from '../io/npy.js';
 import { ensureBackend, useBackend, type BackendName, type BackendRequest } from '../backend/backend.js';
 import { Rng } from '../util/random.js';
-import { floatToImages, imagesToFloat, inputName, type ImageInput, type RawImage } from '../image/image.js';
+import { floatToImages, inputName, type ImageInput, type RawImage } from '../image/image.js';
 import { FaceDetector, type DetectOptions } from '../face/detect.js';
-import { extractFaces, type AlignChoice, type FaceCrop, type FaceSelection } from '../face/faces.js';
+import { encoderInput, extractFaces, type AlignChoice, type FaceCrop, type FaceSelection } from '../face/faces.js';
 import {
   asStyles,
   concatLatents,
@@ -59,9 +56,13 @@ export interface Truncation {
 export interface LoadModelOptions {
   /** Backend to run on; default: the active one, else ALAE_BACKEND or auto. */
   backend?: BackendRequest;
-  /** For reference .pth checkpoints: the preset the file must match (default: inferred). */
+  /** The preset the file's architecture must be (a reference .pth is read as it; default: inferred). */
   preset?: string;
-  /** For .pth: the averaged networks (default, what the reference infers with) or the trained ones. */
+  /**
+   * For checkpoints (ours or a reference .pth): the averaged networks (the
+   * default, what the reference infers with; a .pth without them gives its
+   * trained ones) or the trained ones. One a .pth lacks is an AlaeError.
+   */
   weights?: 'averaged' | 'trained';
   /** Face alignment for image inputs (default: by the model's preset, see `defaultAlign`). */
   align?: AlignChoice;
@@ -168,36 +169,15 @@ function checkBatchSize(n: number | undefined, fallback: number): number {
 }
 
 /**
- * Config and arrays of a safetensors file: a model file, or a training
- * checkpoint (its averaged networks unless `weights` is 'trained', with the
- * tracked w average, as `alae train` writes model.safetensors).
- */
-async function readSafetensorsModel(file: string, weights: LoadModelOptions['weights']): Promise<{ config: AlaeConfig; arrays: Map<string, Float32Array> }> {
-  if (!(await isCheckpointFile(file))) return readModelFile(file);
-  const ckpt = await readCheckpoint(file);
-  const arrays = new Map(weights === 'trained' ? ckpt.trained : ckpt.averaged);
-  const avg = ckpt.trained.get('dlatent_avg.buff');
-  if (avg) arrays.set('dlatent_avg.buff', avg);
-  return { config: ckpt.config, arrays };
-}
-
-/**
- * Load a model: our .safetensors model file, a training checkpoint, or a reference ALAE checkpoint
- * (.pth, zip or legacy; its averaged networks by default).
+ * Load a model: our .safetensors model file, a training checkpoint, or a
+ * reference ALAE checkpoint (.pth, zip or legacy), told apart by content.
+ * From a checkpoint, its averaged networks by default (a reference .pth
+ * without them: its trained ones), with the tracked w average.
  */
 export async function loadModel(file: string, opts: LoadModelOptions = {}): Promise<Alae> {
   const backend = opts.backend ? await useBackend(opts.backend) : await ensureBackend();
-  let model: AlaeModel;
-  if (await isSafetensors(file)) {
-    const { config, arrays } = await readSafetensorsModel(file, opts.weights);
-    if (opts.preset && opts.preset !== config.name) {
-      throw new AlaeError(`the model is a '${config.name}' model, not '${opts.preset}'`, file);
-    }
-    model = AlaeModel.fromArrays(config, arrays, file);
-  } else {
-    const ckpt = await importCheckpoint(file, { preset: opts.preset });
-    model = AlaeModel.fromArrays(ckpt.config, opts.weights === 'trained' ? ckpt.trained : ckpt.averaged, file);
-  }
+  const weights = await openWeights(file, { preset: opts.preset });
+  const model = AlaeModel.fromArrays(weights.config, chooseWeights(weights, opts.weights).arrays, file);
   try {
     return new Alae(model, file, backend, opts);
   } catch (e) {
@@ -280,9 +260,7 @@ export class Alae {
   /** w for a batch of crops (one forward pass). */
   private async encodeCrops(crops: readonly FaceCrop[]): Promise<Latents> {
     const res = this.resolution;
-    const per = res * res * this.channels;
-    const x = new Float32Array(crops.length * per);
-    crops.forEach((c, i) => x.set(c.pixels ?? imagesToFloat([c.image], res, this.channels), i * per));
+    const x = encoderInput(crops, res, this.channels);
     const w = tf.tidy(() => this.model.encode(tf.tensor4d(x, [crops.length, res, res, this.channels])));
     try {
       return { kind: 'w', count: crops.length, size: this.latentSize, data: (await w.data()) as Float32Array };

@@ -24,7 +24,7 @@ export { refine, REFINE_DEFAULTS } from './refine.js';
 export type { RefineOptions, RefineProgress, RefineResult, RefineSpace, RefineStart } from './refine.js';
 export type { RefineLossWeights } from './refine-loss.js';
 export {
-  LEVEL_RANGES,
+  STYLE_LEVEL_NAMES,
   asStyles,
   broadcastStyles,
   concatLatents,
@@ -44,5 +44,9 @@ export { LatentsWriter, readLatents, latentsFormatOf, LATENTS_FORMAT } from './l
 export type { LatentSource, LatentsFileInfo, LatentsFormat } from './latents-file.js';
 export { encodePng, writePng, readRgb, tile, listImages } from '../image/image.js';
 export type { ImageInput, RawImage, TileOptions } from '../image/image.js';
+export { writeImage, encodeImage, imageFormatOf, OUTPUT_IMAGE_EXTENSIONS } from '../image/write-image.js';
+export type { ImageFormat } from '../image/write-image.js';
+export { checkOutputFile, checkOutputFolder, OutputExists } from '../io/outputs.js';
+export type { OutputCheckOptions } from '../io/outputs.js';
 export { FaceDetector, alignFace, faceQuad, extractFaces } from '../face/index.js';
 export type { AlignChoice, AlignMode, DetectedFace, DetectOptions, FaceBox, FaceCrop, FaceSelection, Point } from '../face/index.js';

@@ -6,15 +6,15 @@
  * - `.safetensors`: one F32 tensor `w` [N, latent]; metadata `format`
  *   (alae-latents/1), `alae.sources` (JSON list of {file, face, box}),
  *   `alae.model`, `alae.config`, `alae.align`. Rows are appended to a hidden
- *   temporary data file; `finish()` writes header + rows to a second
- *   temporary file, fsyncs it and renames it over the target.
+ *   scratch file; `finish()` writes header + rows atomically to the target
+ *   (util/atomic.ts) and removes the scratch file.
  * - `.json`: {format, model, latentSize, align, latents: [{file, face, box, w}]},
- *   streamed straight into a hidden temporary file, renamed on finish().
+ *   streamed straight into the target's atomic temporary file, committed on finish().
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
+import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AlaeError } from '../errors.js';
+import { AtomicFile } from '../util/atomic.js';
 import { f32, readSafetensors } from '../io/safetensors.js';
 import type { Latents } from './latents.js';
 
@@ -46,10 +46,6 @@ export function latentsFormatOf(file: string): LatentsFormat {
   throw new AlaeError('latents are written as .safetensors or .json (choose one by the file extension)', file);
 }
 
-function tmpName(target: string, tag: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.${tag}.tmp`);
-}
-
 /** float32 values as the shortest decimal that reads back as the same float32 (9 significant digits suffice). */
 function f32Text(v: number): string {
   if (!Number.isFinite(v)) throw new AlaeError(`cannot write a non-finite latent value (${v}) to JSON`);
@@ -61,44 +57,42 @@ export class LatentsWriter {
   readonly format: LatentsFormat;
   readonly size: number;
   private readonly info: LatentsFileInfo;
-  private readonly tmp: string;
-  private fh: FileHandle | null;
+  /** JSON: the target's atomic temporary file; safetensors: the scratch file of rows (never committed). */
+  private sink: AtomicFile | null;
   private count = 0;
   private sources: LatentSource[] = [];
   private done = false;
 
-  private constructor(file: string, format: LatentsFormat, size: number, info: LatentsFileInfo, tmp: string, fh: FileHandle) {
+  private constructor(file: string, format: LatentsFormat, size: number, info: LatentsFileInfo, sink: AtomicFile) {
     this.file = file;
     this.format = format;
     this.size = size;
     this.info = info;
-    this.tmp = tmp;
-    this.fh = fh;
+    this.sink = sink;
   }
 
   /** Start a latents file of rows of `size` (the format by extension). Nothing appears at `file` before finish(). */
   static async open(file: string, size: number, info: LatentsFileInfo = {}): Promise<LatentsWriter> {
     const format = latentsFormatOf(file);
     await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    const tmp = tmpName(file, format === 'json' ? 'json' : 'rows');
-    const fh = await open(tmp, 'wx');
-    const w = new LatentsWriter(file, format, size, info, tmp, fh);
+    const sink = await AtomicFile.open(file);
+    const w = new LatentsWriter(file, format, size, info, sink);
     if (format === 'json') {
       const head = { format: LATENTS_FORMAT, model: info.model ?? null, align: info.align ?? null, latentSize: size, config: info.config ? (JSON.parse(info.config) as unknown) : null };
-      await fh.write(`${JSON.stringify(head).slice(0, -1)},"latents":[`);
+      await sink.handle.write(`${JSON.stringify(head).slice(0, -1)},"latents":[`);
     }
     return w;
   }
 
   /** Append rows (`latents.count` of them, with their sources). */
   async append(latents: Latents, sources: readonly LatentSource[]): Promise<void> {
-    if (!this.fh || this.done) throw new AlaeError('internal: append after finish/abort', this.file);
+    if (!this.sink || this.done) throw new AlaeError('internal: append after finish/abort', this.file);
     if (latents.size !== this.size) throw new AlaeError(`internal: rows of ${latents.size}, file has ${this.size}`, this.file);
     if (sources.length !== latents.count) throw new AlaeError(`internal: ${latents.count} rows with ${sources.length} sources`, this.file);
     if (latents.count === 0) return;
     if (this.format === 'safetensors') {
       const bytes = new Uint8Array(latents.data.buffer, latents.data.byteOffset, latents.count * this.size * 4);
-      await this.fh.write(Buffer.from(bytes.slice()));
+      await this.sink.handle.write(Buffer.from(bytes.slice()));
     } else {
       const parts: string[] = [];
       for (let i = 0; i < latents.count; i++) {
@@ -106,7 +100,7 @@ export class LatentsWriter {
         const s = sources[i];
         parts.push(`${this.count + i === 0 ? '' : ','}\n{"file":${JSON.stringify(s.file)},"face":${s.face}${s.box ? `,"box":[${s.box.map((v) => Number(v.toFixed(2))).join(',')}]` : ''},"w":[${row}]}`);
       }
-      await this.fh.write(parts.join(''));
+      await this.sink.handle.write(parts.join(''));
     }
     this.count += latents.count;
     if (this.format === 'safetensors') this.sources.push(...sources);
@@ -118,25 +112,24 @@ export class LatentsWriter {
 
   /** Complete the file and move it into place. */
   async finish(): Promise<void> {
-    if (!this.fh || this.done) throw new AlaeError('internal: finish twice', this.file);
+    if (!this.sink || this.done) throw new AlaeError('internal: finish twice', this.file);
     this.done = true;
-    const fh = this.fh;
-    this.fh = null;
-    try {
-      if (this.format === 'json') {
-        await fh.write('\n]}\n');
-        await fh.sync();
-        await fh.close();
-        await rename(this.tmp, this.file);
-        return;
+    const sink = this.sink;
+    this.sink = null;
+    if (this.format === 'json') {
+      try {
+        await sink.handle.write('\n]}\n');
+      } catch (e) {
+        await sink.abort();
+        throw e;
       }
-      await fh.sync();
-      await fh.close();
-      await this.assembleSafetensors();
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      await unlink(this.tmp).catch(() => undefined);
-      throw e;
+      await sink.commit();
+      return;
+    }
+    try {
+      await this.assembleSafetensors(sink.tempPath);
+    } finally {
+      await sink.abort();
     }
   }
 
@@ -158,42 +151,34 @@ export class LatentsWriter {
     return out;
   }
 
-  /** header + the rows file, copied in chunks into a second temporary file, then renamed. */
-  private async assembleSafetensors(): Promise<void> {
-    const final = tmpName(this.file, 'safetensors');
-    let out: FileHandle | null = null;
+  /** header + the rows file, copied in chunks into the target's atomic temporary file, then committed. */
+  private async assembleSafetensors(rowsPath: string): Promise<void> {
+    const out = await AtomicFile.open(this.file);
     let rows: FileHandle | null = null;
     try {
-      out = await open(final, 'wx');
-      await out.write(this.header());
-      rows = await open(this.tmp, 'r');
+      await out.handle.write(this.header());
+      rows = await open(rowsPath, 'r');
       const buf = Buffer.alloc(1 << 20);
       for (;;) {
         const { bytesRead } = await rows.read(buf, 0, buf.length);
         if (bytesRead === 0) break;
-        await out.write(buf.subarray(0, bytesRead));
+        await out.handle.write(buf.subarray(0, bytesRead));
       }
-      await out.sync();
-      await out.close();
-      out = null;
-      await rename(final, this.file);
     } catch (e) {
-      await out?.close().catch(() => undefined);
-      await unlink(final).catch(() => undefined);
+      await out.abort();
       throw e;
     } finally {
       await rows?.close().catch(() => undefined);
-      await unlink(this.tmp).catch(() => undefined);
     }
+    await out.commit();
   }
 
   /** Drop everything written so far (the target is left as it was). */
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await this.fh?.close().catch(() => undefined);
-    this.fh = null;
-    await unlink(this.tmp).catch(() => undefined);
+    await this.sink?.abort();
+    this.sink = null;
   }
 }
 

@@ -23,28 +23,22 @@ export interface Styles {
 }
 
 export type StyleLevel = 'coarse' | 'middle' | 'fine';
+/** The named levels, coarse to fine. */
+export const STYLE_LEVEL_NAMES: readonly StyleLevel[] = ['coarse', 'middle', 'fine'];
 /** A named level, or a slot range [from, to) (to may be Infinity). */
 export type LevelSpec = StyleLevel | readonly [number, number];
 
 /**
- * Slot ranges of the reference's style-mixing figure (style_mixing/stylemix.py):
- * coarse = 4x4-8x8, middle = 16x16-32x32, fine = 64x64 and up. Models of
- * 64x64 and larger (10+ style slots) use it as is; see levelRanges.
- */
-export const LEVEL_RANGES: Readonly<Record<StyleLevel, readonly [number, number]>> = {
-  coarse: [0, 4],
-  middle: [4, 8],
-  fine: [8, Infinity],
-};
-
-/**
- * The named levels of a model with `slots` style slots (two per resolution).
- * From 64x64 up: the reference's split (LEVEL_RANGES). Below that the
- * reference's split would leave no fine level (a 32x32 model has 8 slots),
- * so the same idea goes by resolution: the last resolution is fine, the one
- * before it middle, the rest coarse (32x32: coarse 4x4-8x8 = slots 0-3,
- * middle 16x16 = 4-5, fine 32x32 = 6-7; 16x16: one resolution each). Models
- * of 8x8 and below have coarse only. Ranges are [from, to).
+ * The named levels of a model with `slots` style slots (two per resolution):
+ * the one definition of the package. From 64x64 up (10+ slots), the slot
+ * ranges of the reference's style-mixing figure (style_mixing/stylemix.py):
+ * coarse = 4x4-8x8 (slots 0-3), middle = 16x16-32x32 (4-7), fine = 64x64 and
+ * up (8+). Below that the reference's split would leave no fine level (a
+ * 32x32 model has 8 slots), so the same idea goes by resolution: the last
+ * resolution is fine, the one before it middle, the rest coarse (32x32:
+ * coarse 4x4-8x8 = slots 0-3, middle 16x16 = 4-5, fine 32x32 = 6-7; 16x16:
+ * one resolution each). Models of 8x8 and below have coarse only. Ranges
+ * are [from, to).
  */
 export function levelRanges(slots: number): Partial<Record<StyleLevel, [number, number]>> {
   if (!Number.isInteger(slots) || slots < 1) throw new AlaeError(`a model has at least one style slot (got ${slots})`);
@@ -56,7 +50,7 @@ export function levelRanges(slots: number): Partial<Record<StyleLevel, [number, 
 /** The levels a model with `slots` style slots has, coarse to fine, with their slot ranges. */
 export function styleLevels(slots: number): { name: StyleLevel; from: number; to: number }[] {
   const r = levelRanges(slots);
-  return (['coarse', 'middle', 'fine'] as const).flatMap((name) => {
+  return STYLE_LEVEL_NAMES.flatMap((name) => {
     const range = r[name];
     return range ? [{ name, from: range[0], to: range[1] }] : [];
   });
@@ -126,7 +120,7 @@ export function asStyles(x: Latents | Styles, slots: number): Styles {
 /** A level (named, see levelRanges, or [from, to) clipped to `slots`) as a slot range. */
 export function levelRange(level: LevelSpec, slots: number): [number, number] {
   if (typeof level === 'string') {
-    if (!Object.hasOwn(LEVEL_RANGES, level)) throw new AlaeError(`unknown style level '${String(level)}' (coarse, middle, fine or [from, to))`);
+    if (!STYLE_LEVEL_NAMES.includes(level)) throw new AlaeError(`unknown style level '${String(level)}' (coarse, middle, fine or [from, to))`);
     const named = levelRanges(slots)[level];
     if (!named) throw new AlaeError(`a model with ${slots} style slots has no ${level} level (it has: ${styleLevels(slots).map((l) => l.name).join(', ')})`);
     return named;
@@ -143,7 +137,7 @@ export function levelRange(level: LevelSpec, slots: number): [number, number] {
  * range end exclusive like the API's [from, to) (e.g. 0-4 is coarse).
  */
 export function parseLevel(text: string): LevelSpec {
-  if (text === 'coarse' || text === 'middle' || text === 'fine') return text;
+  if ((STYLE_LEVEL_NAMES as readonly string[]).includes(text)) return text as StyleLevel;
   const m = /^(\d+)-(\d+)$/.exec(text);
   if (!m) throw new AlaeError(`bad style level '${text}': use coarse, middle, fine or <from>-<to> (slots from..to-1)`);
   const r: [number, number] = [Number(m[1]), Number(m[2])];

@@ -13,17 +13,13 @@
  * cosine of face-api's face descriptors (face/identity.ts), for face models.
  *
  * Each image's loss depends on its own row only, so an image refines the
- * same alone or in any batch. Only first derivatives are taken: the loss
- * runs on the fast primitives of nn/ops.ts under firstOrder(), which keeps
- * the leaky ReLU out of the encoder's fused convolutions (tfjs has no
- * gradient for a fused leaky ReLU). The gradient agrees with the
- * twice-differentiable primitives' (test/api/refine.test.ts).
+ * same alone or in any batch. The loss is differentiated once (its ops run
+ * with Differentiation 'once', nn/ops.ts).
  */
 import { tf, type Tensor, type Tensor1D, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
-import { encodeWithStats, type BlockStats } from '../model/encoder.js';
-import { firstOrder } from '../nn/ops.js';
+import { encodeWithStats } from '../model/encoder.js';
 import type { AlignMode } from '../face/align.js';
 import { rowCosine, type FaceIdentity } from '../face/identity.js';
 
@@ -40,15 +36,14 @@ export interface IdentityTerm {
   align: AlignMode;
 }
 
-/** Per image, over the statistics pairs and channels: mean of the squared differences of means and stds. */
-function statsDistance(a: readonly BlockStats[], b: readonly BlockStats[]): Tensor1D {
+/**
+ * Per image, averaged over the statistics pairs: the channel mean of the
+ * squared differences of means plus that of stds. A pair is [N, 2C] (means,
+ * then stds), so that is the row's sum over C.
+ */
+function statsDistance(a: readonly Tensor[], b: readonly Tensor[]): Tensor1D {
   return tf.tidy(() => {
-    const n = a[0].mean.shape[0];
-    const terms = a.map((s, k) => {
-      const dm = tf.reshape(tf.squaredDifference(s.mean, b[k].mean), [n, -1]);
-      const ds = tf.reshape(tf.squaredDifference(s.std, b[k].std), [n, -1]);
-      return tf.add(tf.mean(dm, 1), tf.mean(ds, 1));
-    });
+    const terms = a.map((s, k) => tf.div(tf.sum(tf.squaredDifference(s, b[k]), 1), s.shape[1]! / 2));
     return tf.div(tf.addN(terms), terms.length) as Tensor1D;
   });
 }
@@ -57,7 +52,7 @@ function statsDistance(a: readonly BlockStats[], b: readonly BlockStats[]): Tens
 export class RefineObjective {
   /** E(x), [N, latent]: the usual start. */
   readonly encoded: Tensor;
-  private readonly targetStats: BlockStats[];
+  private readonly targetStats: Tensor[];
   private readonly targetDesc: Tensor | null;
 
   constructor(
@@ -75,31 +70,26 @@ export class RefineObjective {
 
   /** Loss per image [N] of w [N, latent] or styles [N, slots, latent]. */
   perImage(latents: Tensor): Tensor1D {
-    return firstOrder(() =>
-      tf.tidy(() => {
-        const n = latents.shape[0];
-        const img = this.model.decode(latents, { noise: this.noise });
-        let loss: Tensor = tf.zeros([n]);
-        if (this.weights.pixel > 0) loss = tf.add(loss, tf.mul(tf.mean(tf.reshape(tf.squaredDifference(img, this.x), [n, -1]), 1), this.weights.pixel));
-        if (this.weights.perceptual > 0) {
-          const { stats } = encodeWithStats(this.model.weights, this.model.config.model, img, this.model.maxLod);
-          loss = tf.add(loss, tf.mul(statsDistance(stats, this.targetStats), this.weights.perceptual));
-        }
-        if (this.targetDesc && this.identity) {
-          const cos = rowCosine(this.identity.net.descriptors(img, this.identity.align), this.targetDesc);
-          loss = tf.add(loss, tf.mul(tf.sub(1, cos), this.weights.identity));
-        }
-        return loss as Tensor1D;
-      }),
-    );
+    return tf.tidy(() => {
+      const n = latents.shape[0];
+      const img = this.model.decode(latents, { noise: this.noise, differentiation: 'once' });
+      let loss: Tensor = tf.zeros([n]);
+      if (this.weights.pixel > 0) loss = tf.add(loss, tf.mul(tf.mean(tf.reshape(tf.squaredDifference(img, this.x), [n, -1]), 1), this.weights.pixel));
+      if (this.weights.perceptual > 0) {
+        const { stats } = encodeWithStats(this.model.weights, this.model.config.model, img, this.model.maxLod, 1, 'once');
+        loss = tf.add(loss, tf.mul(statsDistance(stats, this.targetStats), this.weights.perceptual));
+      }
+      if (this.targetDesc && this.identity) {
+        const cos = rowCosine(this.identity.net.descriptors(img, this.identity.align), this.targetDesc);
+        loss = tf.add(loss, tf.mul(tf.sub(1, cos), this.weights.identity));
+      }
+      return loss as Tensor1D;
+    });
   }
 
   dispose(): void {
     this.encoded.dispose();
-    for (const s of this.targetStats) {
-      s.mean.dispose();
-      s.std.dispose();
-    }
+    tf.dispose(this.targetStats);
     this.targetDesc?.dispose();
   }
 }

@@ -121,6 +121,7 @@ async function register(info: BackendInfo): Promise<void> {
       if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
       else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
       await tryImport('@tensorflow/tfjs-backend-webgpu');
+      (await import('./kernel-adapter.js')).registerCustomKernels('webgpu');
       break;
     }
     case 'tensorflow':

@@ -1,29 +1,19 @@
 /**
  * What the native backend's fused kernels (native-style-epilogue.ts,
- * native-instance-stats.ts, native-leaky-twice.ts) share: the view of the cpu backend they run on,
- * the kernel signature, reading a tensor's values for the addon, and the
- * switch that turns them off (ALAE_NATIVE_FUSED=0: the op chains run instead,
- * for A/B comparisons and bisecting a numerical difference).
+ * native-instance-stats.ts, native-leaky-twice.ts) share: the view of the cpu
+ * backend they run on and reading a tensor's values for the addon. They are
+ * declared and registered (or switched off) in kernel-adapter.ts.
  */
-import { tf } from '../tf.js';
+import type { tf } from '../tf.js';
+import type { TensorInfo } from './kernel-adapter.js';
 
-export type TensorInfo = tf.TensorInfo;
+export type { KernelFn, TensorInfo } from './kernel-adapter.js';
 
 /** The parts of tfjs's MathBackendCPU a fused kernel uses. */
 export interface CpuBackend {
   data: { get(dataId: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Uint8Array): TensorInfo;
 }
-
-export interface KernelArgs {
-  inputs: Record<string, TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}
-export type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
-
-/** Are the fused kernels switched off (ALAE_NATIVE_FUSED=0)? */
-export const fusedDisabled = (): boolean => process.env.ALAE_NATIVE_FUSED === '0';
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((s, d) => s * d, 1);
 

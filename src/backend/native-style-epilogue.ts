@@ -3,11 +3,11 @@
  * native/style_epilogue.cc): one kernel forward, one backward, in place of
  * the ~12 / ~25 activation-sized tfjs kernels of the op chain. Float32 NHWC
  * only; anything else throws (the op only dispatches here with float32).
- * Set ALAE_NATIVE_FUSED=0 to leave the generator to the op chain (A/B
- * comparisons, bisecting a numerical difference).
+ * The forward keeps normed, mask and sd for the gradient (saved0..2).
+ * Registered by kernel-adapter.ts (ALAE_NATIVE_FUSED=0 switches it off).
  */
-import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
-import { type CpuBackend, type KernelFn, type TensorInfo, fusedDisabled, sizeOf, values as valuesOf } from './native-fused.js';
+import { STYLE_EPILOGUE } from '../nn/style-epilogue.js';
+import { type CpuBackend, type KernelFn, type TensorInfo, sizeOf, values as valuesOf } from './native-fused.js';
 
 const values = <T extends Float32Array | Uint8Array>(b: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T =>
   valuesOf<T>(b, t, STYLE_EPILOGUE, name, dtype);
@@ -35,45 +35,49 @@ function params(x: TensorInfo, noise: TensorInfo): Int32Array {
   return Int32Array.from([n, h, w, c, nb]);
 }
 
-/** The kernels to register on the native backend: none when the addon build predates them or ALAE_NATIVE_FUSED=0. */
-export function nativeStyleEpilogueKernels(addon: object): Record<string, KernelFn> {
-  if (fusedDisabled() || !hasStyleEpilogue(addon)) return {};
+/** The forward kernel, or null when the addon build predates it. */
+export function nativeStyleEpilogue(addon: object): KernelFn | null {
+  if (!hasStyleEpilogue(addon)) return null;
   const n = addon;
-  return {
-    [STYLE_EPILOGUE]: ({ inputs, backend, attrs }) => {
-      const b = backend as CpuBackend;
-      const { x, noise, noiseWeight, bias, style } = inputs;
-      const p = params(x!, noise!);
-      const [N, , , C] = x!.shape;
-      const size = sizeOf(x!.shape);
-      if (sizeOf(noiseWeight!.shape) !== C || sizeOf(bias!.shape) !== C || style!.shape.join() !== `${N},${2 * C}`) {
-        throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
-      }
-      const out = new Float32Array(size), normed = new Float32Array(size), mask = new Uint8Array(size), sd = new Float32Array(N * C);
-      n.styleEpilogue(values(b, x, 'x', 'float32'), values(b, noise, 'noise', 'float32'), values(b, noiseWeight, 'noise weight', 'float32'),
-        values(b, bias, 'bias', 'float32'), values(b, style, 'style', 'float32'), out, normed, mask, sd, p, Number(attrs?.eps));
-      return [
-        b.makeTensorInfo(x!.shape, 'float32', out),
-        b.makeTensorInfo(x!.shape, 'float32', normed),
-        b.makeTensorInfo(x!.shape, 'bool', mask),
-        b.makeTensorInfo([N, C], 'float32', sd),
-      ];
-    },
-    [STYLE_EPILOGUE_GRAD]: ({ inputs, backend }) => {
-      const b = backend as CpuBackend;
-      const { dy, normed, mask, sd, style, noise } = inputs;
-      const p = params(dy!, noise!);
-      const [N, , , C] = dy!.shape;
-      const size = sizeOf(dy!.shape);
-      const dx = new Float32Array(size), dnw = new Float32Array(C), db = new Float32Array(C), dstyle = new Float32Array(N * 2 * C);
-      n.styleEpilogueGrad(values(b, dy, 'dy', 'float32'), values(b, normed, 'normed', 'float32'), values(b, mask, 'mask', 'bool'),
-        values(b, sd, 'sd', 'float32'), values(b, style, 'style', 'float32'), values(b, noise, 'noise', 'float32'), dx, dnw, db, dstyle, p);
-      return [
-        b.makeTensorInfo(dy!.shape, 'float32', dx),
-        b.makeTensorInfo([C], 'float32', dnw),
-        b.makeTensorInfo([C], 'float32', db),
-        b.makeTensorInfo([N, 2 * C], 'float32', dstyle),
-      ];
-    },
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as CpuBackend;
+    const { x, noise, noiseWeight, bias, style } = inputs;
+    const p = params(x!, noise!);
+    const [N, , , C] = x!.shape;
+    const size = sizeOf(x!.shape);
+    if (sizeOf(noiseWeight!.shape) !== C || sizeOf(bias!.shape) !== C || style!.shape.join() !== `${N},${2 * C}`) {
+      throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
+    }
+    const out = new Float32Array(size), normed = new Float32Array(size), mask = new Uint8Array(size), sd = new Float32Array(N * C);
+    n.styleEpilogue(values(b, x, 'x', 'float32'), values(b, noise, 'noise', 'float32'), values(b, noiseWeight, 'noise weight', 'float32'),
+      values(b, bias, 'bias', 'float32'), values(b, style, 'style', 'float32'), out, normed, mask, sd, p, Number(attrs?.eps));
+    return [
+      b.makeTensorInfo(x!.shape, 'float32', out),
+      b.makeTensorInfo(x!.shape, 'float32', normed),
+      b.makeTensorInfo(x!.shape, 'bool', mask),
+      b.makeTensorInfo([N, C], 'float32', sd),
+    ];
+  };
+}
+
+/** The gradient kernel, or null when the addon build predates it. */
+export function nativeStyleEpilogueGrad(addon: object): KernelFn | null {
+  if (!hasStyleEpilogue(addon)) return null;
+  const n = addon;
+  return ({ inputs, backend }) => {
+    const b = backend as CpuBackend;
+    const { dy, saved0: normed, saved1: mask, saved2: sd, style, noise } = inputs;
+    const p = params(dy!, noise!);
+    const [N, , , C] = dy!.shape;
+    const size = sizeOf(dy!.shape);
+    const dx = new Float32Array(size), dnw = new Float32Array(C), db = new Float32Array(C), dstyle = new Float32Array(N * 2 * C);
+    n.styleEpilogueGrad(values(b, dy, 'dy', 'float32'), values(b, normed, 'normed', 'float32'), values(b, mask, 'mask', 'bool'),
+      values(b, sd, 'sd', 'float32'), values(b, style, 'style', 'float32'), values(b, noise, 'noise', 'float32'), dx, dnw, db, dstyle, p);
+    return [
+      b.makeTensorInfo(dy!.shape, 'float32', dx),
+      b.makeTensorInfo([C], 'float32', dnw),
+      b.makeTensorInfo([C], 'float32', db),
+      b.makeTensorInfo([N, 2 * C], 'float32', dstyle),
+    ];
   };
 }

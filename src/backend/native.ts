@@ -19,9 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../tf.js';
 import { nativeElementwiseKernels } from './native-elementwise.js';
-import { nativeStyleEpilogueKernels } from './native-style-epilogue.js';
-import { nativeInstanceStatsKernels } from './native-instance-stats.js';
-import { nativeLeakyTwiceKernels } from './native-leaky-twice.js';
+import { registerCustomKernels } from './kernel-adapter.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -321,7 +319,7 @@ export async function registerNativeBackend(): Promise<void> {
       return b;
     }, 1);
   }
-  const native = { ...nativeElementwiseKernels(n), ...nativeStyleEpilogueKernels(n), ...nativeInstanceStatsKernels(n), ...nativeLeakyTwiceKernels(n), ...makeKernels(n) };
+  const native = { ...nativeElementwiseKernels(n), ...makeKernels(n) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });
@@ -330,5 +328,6 @@ export async function registerNativeBackend(): Promise<void> {
     if (tf.getKernel(kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: fn as unknown as tf.KernelFunc });
   }
+  registerCustomKernels(NATIVE_BACKEND_NAME, n);
   registered = true;
 }

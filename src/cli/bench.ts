@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { backendOption, parse, setupBackend } from './args.js';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { ROWS, selectRows, type BenchRow } from '../bench/rows.js';
 import { isMemoryError, runRow, type RowOptions, type RowResult } from '../bench/run.js';
 import { type BenchResults, benchHeader, formatTable, withReference } from '../bench/report.js';

@@ -5,15 +5,14 @@
  * opens the TUI on the held-out digits.
  */
 import path from 'node:path';
-import { parse } from './args.js';
-import { AlaeError } from '../errors.js';
+import { parse, UsageError, usageErrors } from './args.js';
 import { loadModel } from '../api/alae.js';
 import { bundledModel } from '../api/bundled.js';
 import { intOption, progressRenderer, withModel } from './support.js';
 import { requestedBackend } from '../backend/backend.js';
-import { runDemo } from '../demo/demo.js';
+import { checkDemoFolder, runDemo } from '../demo/demo.js';
 
-const USAGE = `usage: alae demo [--out <dir>] [--model <model>] [--no-tui] [--seed N] [--scale N] [--backend B] [--quiet]
+const USAGE = `usage: alae demo [--out <dir>] [--model <model>] [--no-tui] [--seed N] [--scale N] [--backend B] [--force] [--quiet]
   Runs the whole product on the model bundled with alae (MNIST digits, trained by this project)
   and on held-out digits that training never read; writes to <dir> (default ./alae-demo):
     reconstruction.png        input | reconstruction, 20 held-out digits
@@ -24,43 +23,43 @@ const USAGE = `usage: alae demo [--out <dir>] [--model <model>] [--no-tui] [--se
     interpolation.png         strips linear in W between two held-out digits
     digits/                   the held-out inputs
   Then, in a terminal, opens the TUI on the digits (--no-tui: do not).
+  Files of these names that exist in <dir> (an earlier demo's) stop the command before any work,
+  naming them; --force (-f) replaces them. Other files there are left alone.
   --model <file>   another 1-channel 32x32 model instead of the bundled one
   --seed <n>       noise seed of the decodes (default 0)
   --scale <n>      pixels per digit pixel in the sheets (default 4)
-  --backend <name> auto (default, or ALAE_BACKEND), native, wasm, cpu, ...`;
+  --backend <name> auto (default, or ALAE_BACKEND), native, tensorflow-gpu, tensorflow, webgpu, wasm, cpu
+exit status: 0 done, 1 failed, 2 bad usage, 130 interrupted.`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parse(argv, {
-      out: { type: 'string', short: 'o' },
-      model: { type: 'string', short: 'm' },
-      'no-tui': { type: 'boolean' },
-      seed: { type: 'string' },
-      scale: { type: 'string' },
-      backend: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
-    }));
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    requestedBackend(values.backend);
-  } catch (e) {
-    if (!(e instanceof AlaeError)) throw e;
-    process.stderr.write(`alae demo: ${e.message}\n\n${USAGE}\n`);
-    return 2;
+  const { values } = parse(argv, {
+    out: { type: 'string', short: 'o' },
+    model: { type: 'string', short: 'm' },
+    'no-tui': { type: 'boolean' },
+    seed: { type: 'string' },
+    scale: { type: 'string' },
+    backend: { type: 'string' },
+    force: { type: 'boolean', short: 'f' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
+  const backend = usageErrors(() => requestedBackend(values.backend));
   const seed = intOption('seed', values.seed, 0, 0);
   const scale = intOption('scale', values.scale, 4, 1);
+  if (scale > 16) throw new UsageError(`--scale must be at most 16 (got ${scale})`);
   const outDir = path.resolve(values.out ?? 'alae-demo');
+  const overwrite = Boolean(values.force);
+  await checkDemoFolder(outDir, { overwrite });
   const model = values.model ?? bundledModel();
 
-  const alae = await loadModel(model, { backend: requestedBackend(values.backend), align: 'none' });
+  const alae = await loadModel(model, { backend, align: 'none' });
   const result = await withModel(alae, async () => {
     if (!values.quiet) process.stderr.write(`alae demo: ${alae.config.name} model (${path.relative(process.cwd(), model) || model}), backend ${alae.backend}\n`);
     const progress = progressRenderer('demo', values.quiet);
-    const r = await runDemo(alae, outDir, { seed, scale, onProgress: (p) => progress({ stage: 'decode', done: p.done, total: p.total, source: p.stage }) });
+    const r = await runDemo(alae, outDir, { seed, scale, overwrite, onProgress: (p) => progress({ stage: 'decode', done: p.done, total: p.total, source: p.stage }) });
     progress.end();
     return r;
   });

@@ -7,13 +7,13 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from './args.js';
+import { parse, UsageError, usageErrors } from './args.js';
 import { DEFAULT_MODEL } from '../api/bundled.js';
-import { AlaeError } from '../errors.js';
 import { loadModel } from '../api/alae.js';
 import { intOption, numberOption, progressRenderer, withModel, type ProgressRenderer } from './support.js';
 import { requestedBackend } from '../backend/backend.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { checkOutputFile } from '../io/outputs.js';
 import { CONFIDENT_VOTES, EVAL_K, MNIST_TARGETS, evaluateMnist, type EvalProgress, type EvalStage, type MnistEvalOptions, type MnistEvalReport } from '../eval/mnist.js';
 
 const USAGE = `usage: alae eval [--model <model>] [--data mnist] [options]
@@ -32,7 +32,9 @@ const USAGE = `usage: alae eval [--model <model>] [--data mnist] [options]
   --truncation <psi>   truncation of the generated samples, 0..1 (default 1: none)
   --seed <n>           noise seed of the reconstructions, first seed of the samples (default 0)
   --batch-size <n>     images per forward pass (default 256)
-  --json <file>        also write the report as JSON (atomically)
+  --json <file>        also write the report as JSON (atomically); one that exists stops the command
+                       before any work unless --force
+  --force, -f          replace the --json file if it exists
   --backend <name>     auto (default, or ALAE_BACKEND), tensorflow-gpu, tensorflow, webgpu, wasm, cpu, native
   --quiet, -q          no progress lines
 exit status: 0 measured (whether or not the targets are met), 1 something failed, 2 bad usage.`;
@@ -49,6 +51,7 @@ const OPTIONS = {
   json: { type: 'string' as const },
   backend: { type: 'string' as const },
   quiet: { type: 'boolean' as const, short: 'q' },
+  force: { type: 'boolean' as const, short: 'f' },
 };
 
 const STAGE_LABEL: Record<EvalStage, string> = {
@@ -90,10 +93,10 @@ function target(value: number, goal: number): string {
   return `target >= ${pct(goal)}  ${value >= goal ? 'PASS' : 'below'}`;
 }
 
-/** The library options from the command line (AlaeError on a bad value). */
+/** The library options from the command line (a usage error on a bad value). */
 function evalOptions(values: { [K in 'held-out' | 'train' | 'generated' | 'truncation' | 'seed' | 'batch-size' | 'backend']?: string }): MnistEvalOptions {
   const psi = numberOption('truncation', values.truncation, 0, 1);
-  requestedBackend(values.backend);
+  usageErrors(() => requestedBackend(values.backend));
   return {
     heldOutLimit: values['held-out'] === undefined ? undefined : intOption('held-out', values['held-out'], 0, 1),
     trainLimit: values.train === undefined ? undefined : intOption('train', values.train, 0, EVAL_K),
@@ -119,44 +122,27 @@ function stageProgress(quiet: boolean): ((p: EvalProgress) => void) & { end(): v
   return Object.assign(fn, { end: () => current?.render.end() });
 }
 
-/** A usage problem: the message and the usage on stderr, exit 2. */
-function usageError(message: string): number {
-  process.stderr.write(`alae eval: ${message}\n\n${USAGE}\n`);
-  return 2;
-}
-
 export async function evalCommand(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parse<typeof OPTIONS>>['values'];
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(argv, OPTIONS));
-  } catch (e) {
-    return usageError((e as Error).message);
-  }
+  const { values, positionals } = parse(argv, OPTIONS);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (positionals.length > 0) return usageError(`unexpected argument '${positionals[0]}'`);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const data = values.data ?? 'mnist';
-  if (data !== 'mnist') return usageError(`--data '${data}' is not supported: eval measures MNIST models only (--data mnist)`);
-  let opts: MnistEvalOptions;
-  try {
-    opts = evalOptions(values);
-  } catch (e) {
-    if (e instanceof AlaeError) return usageError(e.message);
-    throw e;
-  }
+  if (data !== 'mnist') throw new UsageError(`--data '${data}' is not supported: eval measures MNIST models only (--data mnist)`);
+  const opts = evalOptions(values);
   let model = values.model;
   if (!model) {
     if (!existsSync(DEFAULT_MODEL)) {
-      return usageError(
+      throw new UsageError(
         `no --model given, and this install has no bundled model (${path.relative(process.cwd(), DEFAULT_MODEL) || DEFAULT_MODEL}); ` +
           `pass a 1-channel 32x32 model, e.g. one trained with 'alae train --preset mnist-small --data mnist --out run' (run/model.safetensors)`,
       );
     }
     model = DEFAULT_MODEL;
   }
+  if (values.json) await checkOutputFile(values.json, { overwrite: values.force });
 
   // No face detector: the digits are taken as they are.
   const alae = await loadModel(model, { backend: requestedBackend(values.backend), align: 'none', batchSize: opts.batchSize });

@@ -1,10 +1,12 @@
-/** `alae info <preset|model>`: the config and parameter counts per network. */
+/** `alae info <preset|model|checkpoint|file.pth>`: the config and parameter counts per network; what a file holds. */
 import { existsSync } from 'node:fs';
 import { parse } from './args.js';
 import { PRESET_NAMES, resolveConfig, resolutionOf, type AlaeConfig } from '../config/config.js';
 import { countParams, NETWORKS, paramSpecs } from '../model/params.js';
 import { readModelFile } from '../io/model-file.js';
-import { isCheckpointFile, readCheckpoint } from '../train/checkpoint.js';
+import { sniffWeightsFile } from '../io/open.js';
+import { type ModelEntry, readReferenceContents, referenceName } from '../io/import.js';
+import { readCheckpointProgress } from '../train/checkpoint.js';
 import { AlaeError } from '../errors.js';
 import { bundledModel, DEFAULT_MODEL } from '../api/bundled.js';
 
@@ -17,7 +19,7 @@ function decay(cfg: AlaeConfig): string {
 
 /** Where a training checkpoint stands: what `alae info <checkpoint>` adds to its config. */
 async function describeCheckpoint(file: string): Promise<{ cfg: AlaeConfig; extra: string }> {
-  const { config, progress: p } = await readCheckpoint(file);
+  const { config, progress: p } = await readCheckpointProgress(file);
   const h = Math.floor(p.elapsedSec / 3600);
   const m = Math.round((p.elapsedSec - 3600 * h) / 60);
   return {
@@ -27,6 +29,33 @@ async function describeCheckpoint(file: string): Promise<{ cfg: AlaeConfig; extr
       `\ncheckpoint        kimg ${(p.imagesTotal / 1000).toFixed(3)}, epoch ${p.epoch} (image ${p.imagesIntoEpoch} of ${p.epochImages}), lod ${p.lod}, iteration ${p.iteration}, ${h} h ${m} min of training` +
       `\n                  (alae train --resume ${file} continues it; other commands load its averaged networks)`,
   };
+}
+
+/**
+ * What a reference .pth holds, from its header (no tensor data is read):
+ * each network of both copies with its parameter count ('None': saved as
+ * None, '-': absent), dlatent_avg, the auxiliary states, what is ignored.
+ */
+async function describeReference(file: string): Promise<{ cfg: AlaeConfig | null; extra: string }> {
+  const { contents: c, format } = await readReferenceContents(file);
+  const byName = new Map(c.models.map((m) => [m.name, m]));
+  const count = (m: ModelEntry | undefined): string => {
+    if (!m || m.state === 'absent') return '-';
+    if (m.state === 'None') return 'None';
+    return (m.params ?? m.values).toLocaleString('en-US');
+  };
+  const avg = byName.get('dlatent_avg');
+  const aux = c.auxiliary?.map((a) => `${a.name}${a.states !== undefined ? ` (${a.states} parameter states)` : ''}${a.epoch !== undefined ? ` (epoch ${a.epoch})` : ''}`);
+  const lines = [
+    `file              ${file} (reference checkpoint, PyTorch ${format} format)`,
+    `networks          ${'trained'.padStart(12)}${'averaged (*_s)'.padStart(18)}   (${c.config ? 'parameters' : 'values'}; None: saved as None, -: absent)`,
+    ...NETWORKS.map((n) => `  ${NETWORK_LABEL[n].padEnd(16)}${count(byName.get(referenceName(n, 'trained'))).padStart(12)}${count(byName.get(referenceName(n, 'averaged'))).padStart(18)}`),
+    `  ${'dlatent_avg'.padEnd(16)}${avg?.state === 'present' ? `${avg.values.toLocaleString('en-US')} values` : `${avg?.state === 'None' ? 'None' : 'missing'} (the average w is then zeros: truncation pulls toward 0)`}`,
+    `auxiliary         ${aux ? aux.join(', ') || 'empty' : "none (no 'auxiliary' entry)"}`,
+  ];
+  if (c.ignored.length) lines.push(`ignored           ${c.ignored.join(', ')} (the reference does not load them)`);
+  if (c.problem) lines.push(`does not import: ${c.problem}`);
+  return { cfg: c.config, extra: '\n' + lines.join('\n') };
 }
 
 /** Text describing a config: architecture and parameter counts. */
@@ -71,7 +100,7 @@ export async function overview(): Promise<string> {
 export async function infoCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {});
   if (values.help) {
-    process.stdout.write(`usage: alae info [<preset|model.safetensors|checkpoint.safetensors|bundled>...]\n  with no argument: the presets and the bundled model\n  presets: ${PRESET_NAMES.join(', ')}\n`);
+    process.stdout.write(`usage: alae info [<preset|model.safetensors|checkpoint.safetensors|model.pth|bundled>...]\n  with no argument: the presets and the bundled model\n  presets: ${PRESET_NAMES.join(', ')}\n`);
     return 0;
   }
   if (positionals.length === 0) {
@@ -81,21 +110,22 @@ export async function infoCommand(argv: string[]): Promise<number> {
   let status = 0;
   for (const what of positionals) {
     try {
-      let cfg: AlaeConfig;
+      let cfg: AlaeConfig | null;
       let extra = '';
       if (PRESET_NAMES.includes(what)) cfg = resolveConfig(what);
       else {
         const file = what === 'bundled' ? bundledModel() : what;
         if (!existsSync(file)) throw new AlaeError(`not a preset (${PRESET_NAMES.join(', ')}), 'bundled', nor a model file`, what);
-        if (await isCheckpointFile(file)) {
-          ({ cfg, extra } = await describeCheckpoint(file));
-        } else {
+        const kind = await sniffWeightsFile(file);
+        if (kind === 'checkpoint') ({ cfg, extra } = await describeCheckpoint(file));
+        else if (kind === 'reference') ({ cfg, extra } = await describeReference(file));
+        else {
           const m = await readModelFile(file);
           cfg = m.config;
           extra = `\nfile              ${file}${m.metadata.source ? `\nsource            ${m.metadata.source}${m.metadata.kimg ? `, ${m.metadata.kimg} kimg` : ''}` : ''}`;
         }
       }
-      process.stdout.write(describeConfig(cfg) + extra + '\n');
+      process.stdout.write((cfg ? describeConfig(cfg) + extra : extra.slice(1)) + '\n');
     } catch (e) {
       process.stderr.write(`alae info: ${(e as Error).message}\n`);
       status = 1;

@@ -1,73 +1,92 @@
 /**
- * `alae reconstruct <images|dirs...> --out <dir> --model M`: G(E(face)) for
- * every face, a PNG per face (`<name>_<face>.png`) and a side-by-side sheet
- * (`sheet.png`: aligned input | reconstruction, pairs row by row). Faces
- * stream through in batches; the sheet keeps only its first --sheet-max faces.
+ * `alae reconstruct <images|dirs...> --out <dir> [--model M]`: G(E(face))
+ * for every face, a PNG per face (`<name>_<face>.png`) written as soon as
+ * its batch is decoded, and a side-by-side sheet (`sheet.png`: aligned
+ * input | reconstruction, pairs row by row) at the end (or at Ctrl-C, of
+ * the faces done). The sheet keeps only its first --sheet-max faces.
  */
 import path from 'node:path';
-import { parse } from './args.js';
-import { AlaeError } from '../errors.js';
+import { parse, UsageError } from './args.js';
 import { listImages, tile, writePng, type RawImage } from '../image/image.js';
-import { COMMON_OPTIONS, checkCommon, intOption, openModel, progressRenderer, reportFailures, usage, withModel } from './support.js';
+import { isImageName } from '../image/write-image.js';
+import { checkOutputFolder } from '../io/outputs.js';
+import { COMMON_OPTIONS, RECURSIVE_OPTION, batchSizeFor, intOption, jobOptions, openModel, progressRenderer, reportFailures, summaryLine, usage, withModel } from './support.js';
+import { signalExit, stopNotice, stopOnSignal } from './signals.js';
 import type { Failure } from '../api/alae.js';
 
-const USAGE = `usage: alae reconstruct <images|dirs...> --out <dir> --model <model> [--faces all|largest] [--seed N] [--sheet-max N]
-  Writes <dir>/<image name>_<face>.png (the reconstruction of each face) and <dir>/sheet.png
-  (aligned input and reconstruction side by side, 4 pairs a row, the first --sheet-max faces, default 64).
+const USAGE = `usage: alae reconstruct <images|dirs...> --out <dir> [--model <model>] [--faces all|largest] [--seed N] [--sheet-max N] [--force]
+  Writes <dir>/<image name>_<face>.png (the reconstruction of each face, as soon as it is done) and
+  <dir>/sheet.png (aligned input and reconstruction side by side, 4 pairs a row, the first --sheet-max
+  faces, default 64). --out is a folder (an image name such as recon.png is refused); files of those
+  names that exist stop the command before any work unless --force (other files there are left alone).
   --seed: the generator's noise (default 0): the same seed gives the same files.`;
 
 const PAIRS_PER_ROW = 4;
+const SHEET = 'sheet.png';
+
+/** The file stem a face's name starts with (same-named images from different folders get -2, -3, ...). */
+const stemOf = (file: string): string => path.basename(file, path.extname(file)).replace(/[^\w.-]+/g, '_') || 'image';
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export async function reconstructCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     ...COMMON_OPTIONS,
+    ...RECURSIVE_OPTION,
     out: { type: 'string', short: 'o' },
     faces: { type: 'string' },
     seed: { type: 'string' },
     'sheet-max': { type: 'string' },
   });
-  if (values.help || positionals.length === 0 || !values.out) return usage(USAGE, Boolean(values.help));
-  checkCommon(values);
+  if (values.help || positionals.length === 0 || !values.out) return usage(USAGE, Boolean(values.help), positionals.length === 0 ? 'no images given' : '--out <dir> is required');
+  const o = jobOptions(values);
   const seed = intOption('seed', values.seed, 0, 0);
   const sheetMax = intOption('sheet-max', values['sheet-max'], 64, 0);
   const faces = values.faces ?? 'all';
-  if (faces !== 'all' && faces !== 'largest') throw new AlaeError(`--faces must be all or largest (got '${faces}')`);
-  const files = await listImages(positionals);
-  if (files.length === 0) throw new AlaeError('no images found in the given folders');
+  if (faces !== 'all' && faces !== 'largest') throw new UsageError(`--faces must be all or largest (got '${faces}')`);
   const outDir = values.out;
+  if (isImageName(outDir)) throw new UsageError(`--out ${outDir} names an image, but reconstruct writes a folder (an image per face and ${SHEET}): give a folder`);
+  const files = await listImages(positionals, { recursive: o.recursive });
+  if (files.length === 0) throw new UsageError(`no images in ${positionals.join(', ')}${o.recursive ? '' : ' (subfolders are read with --recursive)'}`);
+  const ours = new RegExp(`^(?:${[...new Set(files.map(stemOf))].map(escape).join('|')})(?:-\\d+)?_\\d+\\.png$`);
+  await checkOutputFolder(outDir, (name) => name === SHEET || ours.test(name), { overwrite: o.force });
 
-  const alae = await openModel(values, faces);
+  const alae = await openModel(o, files, faces);
   return withModel(alae, async () => {
-    const progress = progressRenderer('reconstruct', values.quiet);
+    const progress = progressRenderer('reconstruct', o.quiet);
+    const failures: Failure[] = [];
     // Failures are named as they happen, not when their batch completes.
     const onFailure = (f: Failure): void => {
       progress.end();
       reportFailures('reconstruct', [f]);
+      failures.push(f);
     };
+    const stop = stopOnSignal(stopNotice('reconstruct'));
     const sheet: RawImage[] = [];
     const used = new Set<string>();
-    let failed = 0;
+    // Inputs done: each one's first face (inputs may repeat a path, so they are counted, not named).
+    let inputsDone = 0;
     let written = 0;
-    for await (const b of alae.reconstructBatches(files, { onProgress: progress, onFailure, seed })) {
-      failed += b.failures.length;
-      for (const f of b.faces) {
-        // Same-named images from different folders must not overwrite each other.
-        const stem = path.basename(f.source, path.extname(f.source)).replace(/[^\w.-]+/g, '_') || 'image';
-        let name = `${stem}_${f.face}.png`;
-        for (let k = 2; used.has(name); k++) name = `${stem}-${k}_${f.face}.png`;
-        used.add(name);
-        await writePng(path.join(outDir, name), f.reconstruction);
-        written++;
-        if (sheet.length < 2 * sheetMax) sheet.push(f.image, f.reconstruction);
+    try {
+      for await (const b of alae.reconstructBatches(files, { onProgress: progress, onFailure, seed, batchSize: batchSizeFor(alae, o) })) {
+        for (const f of b.faces) {
+          let name = `${stemOf(f.source)}_${f.face}.png`;
+          for (let k = 2; used.has(name); k++) name = `${stemOf(f.source)}-${k}_${f.face}.png`;
+          used.add(name);
+          await writePng(path.join(outDir, name), f.reconstruction);
+          if (f.face === 0) inputsDone++;
+          progress.faces(++written, `${f.source} face ${f.face}`);
+          if (sheet.length < 2 * sheetMax) sheet.push(f.image, f.reconstruction);
+        }
+        if (stop.signal) break;
       }
+    } finally {
+      stop.release();
+      progress.end();
     }
-    progress.end();
-    if (written === 0) {
-      process.stderr.write('alae reconstruct: no face could be reconstructed\n');
-      return 1;
-    }
-    if (sheet.length > 0) await writePng(path.join(outDir, 'sheet.png'), tile(sheet, { columns: 2 * Math.min(PAIRS_PER_ROW, sheet.length / 2) }));
-    process.stdout.write(`reconstructed ${written} face${written === 1 ? '' : 's'} into ${outDir}${sheet.length ? ` (sheet.png: ${sheet.length / 2} of them)` : ''}\n`);
-    return failed > 0 ? 1 : 0;
+    if (sheet.length > 0) await writePng(path.join(outDir, SHEET), tile(sheet, { columns: 2 * Math.min(PAIRS_PER_ROW, sheet.length / 2) }));
+    const into = `reconstructed ${written} face${written === 1 ? '' : 's'} into ${outDir}${sheet.length ? ` (${SHEET}: ${sheet.length / 2} of them)` : ''}`;
+    process.stdout.write(`${into}; ${summaryLine(inputsDone, files.length, failures, 'input', stop.signal !== null)}\n`);
+    if (stop.signal) return signalExit(stop.signal);
+    return failures.length > 0 || written === 0 ? 1 : 0;
   });
 }

@@ -1,25 +1,25 @@
 /**
  * `alae train`: train a model on a folder of images, MNIST or TFRecords,
- * resumably. In a terminal an ink dashboard shows the run; otherwise one
- * plain line per report (and per level change and checkpoint).
+ * resumably. The rules (what a run starts from, a new schedule on resume,
+ * which folder a run may write into) are the library's (train/run-plan.ts,
+ * train/run-folder.ts); this file parses the options and renders. In a
+ * terminal an ink dashboard shows the run; otherwise one plain line per
+ * report (and per level change and checkpoint).
  *
  * SIGINT / SIGTERM: the current iteration finishes, a checkpoint is written
  * and the command exits 130 / 143. A second signal exits at once (the last
  * checkpoint on disk is complete: writes are atomic).
  */
-import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
-import { parse, setupBackend } from './args.js';
-import { type AlaeConfig, type DeepPartial, resolveConfig, resolutionOf } from '../config/config.js';
-import { AlaeError } from '../errors.js';
-import { openDataset } from '../data/open.js';
+import { join, relative } from 'node:path';
+import { parse, setupBackend, UsageError } from './args.js';
+import { configFrom } from './config-options.js';
+import { signalExit, stopOnSignal } from './signals.js';
+import { resolutionOf } from '../config/config.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { importCheckpoint } from '../io/import.js';
-import { readModelFile } from '../io/model-file.js';
-import { type CheckpointData, decodeCheckpoint, findCheckpoint, readCheckpoint } from '../train/checkpoint.js';
-import { isReferenceCheckpoint, readReferenceStart } from '../train/reference.js';
 import { type IterationInfo, type SessionOptions, type TrainReport, Trainer } from '../train/trainer.js';
-import { type Level, learningRate, lodForEpoch } from '../train/schedule.js';
+import { openRunData, planRun, type RunPlan } from '../train/run-plan.js';
+import { SKIPPED_FILE } from '../train/run-folder.js';
+import type { Level } from '../train/schedule.js';
 import { type DashboardState, emptyDashboard, formatDuration } from '../tui/train-dashboard.js';
 
 const USAGE = `usage: alae train --data <folder|mnist|files.tfrecords> --out <dir> (--preset <name> | --config <file.json>) [options]
@@ -28,7 +28,11 @@ const USAGE = `usage: alae train --data <folder|mnist|files.tfrecords> --out <di
   --preset <name>        a preset (alae info <name> shows it)
   --config <file.json>   a config (partial AlaeConfig: {"model": {...}, "train": {...}}); with --preset, overrides it
   --data <spec>          image folder, 'mnist', or TFRecords (file, glob or %d pattern)
-  --out <dir>            run folder: checkpoints/, latest, samples/, metrics.jsonl, model.safetensors
+  --out <dir>            run folder: checkpoints/, latest, samples/, metrics.jsonl, model.safetensors,
+                         skipped-files.txt. A new run needs a folder that is new or holds none of these: a
+                         folder with another run is refused before anything is built (continue that run
+                         with --resume, or give another --out). No run is ever overwritten: there is no --force
+  --recursive            --data <folder>: take the images in its subfolders too (default: the folder's own)
   --resume [<from>]      continue a run: a checkpoint, a run folder (default --out), or a reference
                          model_*.pth (its weights, optimizer state and epoch; the schedule from --preset/--config
                          or the matching preset). With --preset/--config, one of ours takes their schedule
@@ -62,6 +66,8 @@ const OPTIONS = {
   'snapshot-kimg': { type: 'string' as const },
   'epoch-images': { type: 'string' as const },
   'cache-dir': { type: 'string' as const },
+  recursive: { type: 'boolean' as const },
+  force: { type: 'boolean' as const },
   'no-samples': { type: 'boolean' as const },
   plain: { type: 'boolean' as const },
   verbose: { type: 'boolean' as const },
@@ -81,88 +87,8 @@ export function normalizeResume(argv: string[]): string[] {
 function number(v: string | undefined, name: string, check: (x: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (!Number.isFinite(x) || !check(x)) throw new AlaeError(`--${name} must be ${what} (got '${v}')`);
+  if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`--${name} must be ${what} (got '${v}')`);
   return x;
-}
-
-async function readConfigFile(file: string): Promise<DeepPartial<AlaeConfig>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new AlaeError(`cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as DeepPartial<AlaeConfig>;
-  } catch (e) {
-    throw new AlaeError(`not a config: ${(e as Error).message}`, file);
-  }
-}
-
-async function configFrom(preset: string | undefined, file: string | undefined): Promise<AlaeConfig | null> {
-  if (!preset && !file) return null;
-  const overrides = file ? await readConfigFile(file) : {};
-  try {
-    return preset ? resolveConfig(preset, overrides) : resolveConfig(overrides);
-  } catch (e) {
-    if (e instanceof AlaeError && file && !e.file) throw new AlaeError(e.message, file);
-    throw e;
-  }
-}
-
-/** Trained and averaged weights to start from (--init). */
-async function initWeights(file: string): Promise<{ config: AlaeConfig; trained: Map<string, Float32Array>; averaged: Map<string, Float32Array> }> {
-  if (isReferenceCheckpoint(file)) {
-    const ck = await importCheckpoint(file);
-    return { config: ck.config, trained: ck.trained, averaged: ck.averaged };
-  }
-  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new AlaeError(`cannot read (${e.code ?? e.message})`, file);
-  });
-  try {
-    const ck = decodeCheckpoint(bytes, file);
-    return { config: ck.config, trained: ck.trained, averaged: ck.averaged };
-  } catch (e) {
-    if (!(e instanceof AlaeError) || !/model file/.test(e.message)) throw e;
-  }
-  const m = await readModelFile(file);
-  return { config: m.config, trained: m.arrays, averaged: new Map(m.arrays) };
-}
-
-/** Same networks? (maxChannels is left out: an imported file only shows its effective value; the weights' shapes are checked on load.) */
-function sameArchitecture(a: AlaeConfig, b: AlaeConfig): boolean {
-  const k = ['layerCount', 'startChannels', 'latentSize', 'mappingLayers', 'channels'] as const;
-  return k.every((x) => a.model[x] === b.model[x]);
-}
-
-/** Train settings a resumed run may take anew: how long it runs, its learning rates from now on, its report ticks. */
-const SCHEDULE_KEYS = new Set(['trainEpochs', 'learningRates', 'baseLearningRate', 'learningDecaySteps', 'learningDecayRate', 'reportKimg', 'snapshotKimg']);
-
-/**
- * A resumed run may take the schedule of --preset/--config only where it
- * describes the run's past as it was: the same settings outside
- * SCHEDULE_KEYS (so the same levels and batches) and the same learning rate
- * in every epoch already begun (`epochsDone`), so the checkpoint's config
- * stays a true record of the run.
- */
-function checkSchedulePast(given: AlaeConfig, run: AlaeConfig, epochsDone: number, file: string): void {
-  const a = given.train as unknown as Record<string, unknown>;
-  const b = run.train as unknown as Record<string, unknown>;
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (!SCHEDULE_KEYS.has(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k])) {
-      throw new AlaeError(`--preset/--config set train.${k} to ${JSON.stringify(a[k])} where the run has ${JSON.stringify(b[k])}; a resumed run can take a new schedule only (${[...SCHEDULE_KEYS].join(', ')})`, file);
-    }
-  }
-  for (let e = 0; e < epochsDone; e++) {
-    const lod = lodForEpoch(e, run.train, run.model.layerCount);
-    const was = learningRate(e, lod, run.train);
-    const now = learningRate(e, lod, given.train);
-    if (was !== now) {
-      throw new AlaeError(`--preset/--config give epoch ${e} learning rate ${now} where the run trained at ${was}; a new schedule may only change epochs from ${epochsDone} on`, file);
-    }
-  }
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4)) : String(x));
@@ -276,18 +202,38 @@ async function inkUi(init: DashboardState): Promise<Ui> {
   };
 }
 
+/** Skipped inputs shown on screen (all of them go to skipped-files.txt in the run folder). */
+const SKIPPED_SHOWN = 5;
+
+/** The lines naming what the data left out: the first few, and where the rest are. */
+export function skippedLines(ds: ImageDataset, outDir: string): string[] {
+  const n = ds.skipped.length;
+  if (n === 0) return [];
+  const lines = ds.skipped.slice(0, SKIPPED_SHOWN).map((s) => `  skipped ${s.file}: ${s.reason}`);
+  lines.push(`  ${n > SKIPPED_SHOWN ? `and ${n - SKIPPED_SHOWN} more; ` : ''}all ${n} listed in ${join(outDir, SKIPPED_FILE)}`);
+  return lines;
+}
+
+function startMessage(plan: RunPlan): string | null {
+  if (plan.kind === 'resume') {
+    const p = plan.checkpoint.progress;
+    return `resumed from ${plan.file} at kimg ${(p.imagesTotal / 1000).toFixed(3)} (epoch ${p.epoch}, image ${p.imagesIntoEpoch} of the epoch, iteration ${p.iteration})`;
+  }
+  if (plan.kind === 'reference') return `continuing reference checkpoint ${plan.file} at epoch ${plan.start.epoch}`;
+  return plan.init ? `initialised from ${plan.init.file}` : null;
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(normalizeResume(argv), OPTIONS);
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length) throw new AlaeError(`unexpected argument '${positionals[0]}' (alae train takes options only; see --help)`);
-  if (!values.data || !values.out) {
-    process.stderr.write(`alae train: --data and --out are required\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.resume !== undefined && values.init) throw new AlaeError('--resume and --init exclude each other');
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' (alae train takes options only)`);
+  if (values.force) throw new UsageError('train has no --force: a run is never overwritten; continue it with --resume, or give another --out');
+  if (!values.data || !values.out) throw new UsageError('--data and --out are required');
+  if (values.resume !== undefined && values.init) throw new UsageError('--resume and --init exclude each other');
+  if (values.resume === undefined && !values.preset && !values.config) throw new UsageError('give --preset or --config (or --resume)');
   const outDir = values.out;
   const maxKimg = number(values['max-kimg'], 'max-kimg', (x) => x > 0, 'a positive number');
   const seed = number(values.seed, 'seed', (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
@@ -295,72 +241,34 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const snapshotKimg = number(values['snapshot-kimg'], 'snapshot-kimg', (x) => x > 0, 'a positive number');
   const epochImages = number(values['epoch-images'], 'epoch-images', (x) => Number.isInteger(x) && x > 0, 'a positive integer');
   const trainEpochs = number(values['train-epochs'], 'train-epochs', (x) => Number.isInteger(x) && x > 0, 'a positive integer');
-  if (trainEpochs !== undefined && values.resume === undefined) throw new AlaeError('--train-epochs goes with --resume (a new run takes trainEpochs from --preset/--config)');
+  if (trainEpochs !== undefined && values.resume === undefined) throw new UsageError('--train-epochs goes with --resume (a new run takes trainEpochs from --preset/--config)');
   const given = await configFrom(values.preset, values.config);
 
-  // What to start from, read once (checkpoints can be large).
-  let ours: { file: string; data: CheckpointData } | null = null;
-  let reference: { file: string; start: Awaited<ReturnType<typeof readReferenceStart>> } | null = null;
-  let init: Awaited<ReturnType<typeof initWeights>> | null = null;
-  let config: AlaeConfig;
-  if (values.resume !== undefined) {
-    const from = values.resume || outDir;
-    if (isReferenceCheckpoint(from)) {
-      reference = { file: from, start: await readReferenceStart(from, { preset: values.config ? undefined : values.preset, config: values.config ? (given ?? undefined) : undefined }) };
-      config = reference.start.config;
-    } else {
-      const file = await findCheckpoint(from);
-      if (!file) {
-        if (values.resume) throw new AlaeError('no checkpoint to resume from (no `latest` in this folder)', from);
-        if (!given) throw new AlaeError(`nothing to resume in ${outDir} yet: give --preset or --config to start the run`);
-        config = given;
-      } else {
-        ours = { file, data: await readCheckpoint(file) };
-        config = ours.data.config;
-        if (given && !sameArchitecture(given, config)) throw new AlaeError('--preset/--config describe another architecture than the checkpoint (a resumed run keeps its own config)', file);
-        if (epochImages !== undefined && epochImages !== ours.data.progress.epochImages) {
-          throw new AlaeError(`--epoch-images ${epochImages} differs from the run's ${ours.data.progress.epochImages}; a resumed run keeps its schedule`, file);
-        }
-        const p = ours.data.progress;
-        if (trainEpochs !== undefined && trainEpochs <= p.epoch) {
-          throw new AlaeError(`--train-epochs ${trainEpochs}: the run is already in epoch ${p.epoch} (give more than ${p.epoch})`, file);
-        }
-        // A new schedule continues the run: the given one (e.g. the preset's, extended since the run
-        // began), then --train-epochs. The trainer reads it from the checkpoint's config; later
-        // checkpoints keep it.
-        if (given) checkSchedulePast(given, config, p.epoch + (p.imagesIntoEpoch > 0 ? 1 : 0), file);
-        ours.data.config = { ...config, train: { ...(given ?? config).train, ...(trainEpochs !== undefined && { trainEpochs }) } };
-        config = ours.data.config;
-      }
-    }
-  } else {
-    if (!given) {
-      process.stderr.write(`alae train: give --preset or --config (or --resume)\n\n${USAGE}`);
-      return 2;
-    }
-    config = given;
-    if (values.init) {
-      init = await initWeights(values.init);
-      if (!sameArchitecture(init.config, config)) {
-        throw new AlaeError(`the weights are for another architecture than ${config.name}`, values.init);
-      }
-    }
-  }
+  // What to start from, read and checked once (checkpoints can be large), before anything is built.
+  const plan = await planRun({
+    outDir,
+    config: given ?? undefined,
+    preset: values.preset,
+    resume: values.resume === undefined ? undefined : values.resume || true,
+    init: values.init,
+    trainEpochs,
+    epochImages,
+    seed,
+  });
+  const config = plan.config;
 
   const backend = await setupBackend(values.backend, true);
   const plain = values.plain || !process.stdout.isTTY;
   const say = (s: string): void => void process.stdout.write(s + '\n');
   if (plain) say(`alae train: ${config.name}, ${resolutionOf(config.model)}x${resolutionOf(config.model)}, backend ${backend}`);
-  const dataset: ImageDataset = await openDataset(values.data, {
-    channels: config.model.channels,
+  const dataset = await openRunData(values.data, plan, {
     cacheDir: values['cache-dir'],
+    recursive: values.recursive,
     onProgress: plain ? throttledProgress(say) : undefined,
   });
-  if (plain) say(`data ${dataset.name}: ${dataset.trainIndices ? dataset.trainIndices.length : dataset.size} training images${dataset.skipped.length ? `, ${dataset.skipped.length} skipped` : ''}`);
-
-  const ui = plain
-    ? plainUi(outDir, values.verbose ?? false)
-    : await inkUi(emptyDashboard({ title: config.name, backend, dataset: dataset.name, outDir }));
+  say(`data ${dataset.name}: ${dataset.trainIndices ? dataset.trainIndices.length : dataset.size} training images${dataset.skipped.length ? `, ${dataset.skipped.length} skipped` : ''}`);
+  // The trainer is built before the dashboard starts, so what goes wrong building it (and the skipped files) reads as plain lines.
+  let ui: Ui | null = null;
   const session: SessionOptions = {
     dataset,
     outDir,
@@ -368,56 +276,40 @@ export async function trainCommand(argv: string[]): Promise<number> {
     samples: !values['no-samples'],
     reportKimg: reportKimg !== undefined ? [reportKimg] : undefined,
     snapshotKimg: snapshotKimg !== undefined ? [snapshotKimg] : undefined,
-    onIteration: (i) => ui.iteration(i),
-    onReport: (r) => ui.report(r),
-    onCheckpoint: (p) => ui.checkpoint(p),
-    onLevel: (l) => ui.level(l),
+    onIteration: (i) => ui?.iteration(i),
+    onReport: (r) => ui?.report(r),
+    onCheckpoint: (p) => ui?.checkpoint(p),
+    onLevel: (l) => ui?.level(l),
   };
-
   let trainer: Trainer;
   try {
-    if (ours) {
-      trainer = await Trainer.resume(ours.file, session, ours.data);
-      const p = ours.data.progress;
-      ui.message(`resumed from ${ours.file} at kimg ${(p.imagesTotal / 1000).toFixed(3)} (epoch ${p.epoch}, image ${p.imagesIntoEpoch} of the epoch, iteration ${p.iteration})`);
-    } else if (reference) {
-      trainer = await Trainer.fromReference(reference.file, { ...session, seed, epochImages }, reference.start);
-      ui.message(`continuing reference checkpoint ${reference.file} at epoch ${reference.start.epoch}`);
-    } else {
-      trainer = await Trainer.start({ ...session, config, seed, epochImages, init: init ?? undefined });
-      if (init) ui.message(`initialised from ${values.init}`);
-    }
+    trainer = await Trainer.open(plan, session);
   } catch (e) {
-    ui.close();
     await dataset.close();
     throw e;
   }
-
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (signal) {
-      // Second signal: leave now; the last checkpoint on disk is complete.
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    }
-    signal = sig;
+  for (const l of skippedLines(dataset, outDir)) say(l);
+  const view = plain ? plainUi(outDir, values.verbose ?? false) : await inkUi(emptyDashboard({ title: config.name, backend, dataset: dataset.name, outDir }));
+  ui = view;
+  const started = startMessage(plan);
+  if (started) view.message(started);
+  // First signal: finish the iteration, checkpoint, exit 130/143; a second leaves at once (the last checkpoint on disk is complete).
+  const stop = stopOnSignal((sig) => {
     trainer.requestStop();
-    ui.message(`${sig}: finishing the current iteration, then saving a checkpoint`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    view.message(`${sig}: finishing the current iteration, then saving a checkpoint`);
+  });
   try {
     const result = await trainer.run();
-    ui.close();
+    view.close();
     if (result.reason === 'stopped') {
       say(`stopped at kimg ${result.kimg.toFixed(3)}; checkpoint ${result.checkpoint ?? '-'} (continue with --resume)`);
-      return signal === 'SIGTERM' ? 143 : 130;
+      return signalExit(stop.signal ?? 'SIGINT');
     }
     say(`${result.reason === 'done' ? 'training complete' : `reached --max-kimg`} at kimg ${result.kimg.toFixed(3)}; model ${result.modelPath}; checkpoint ${result.checkpoint}`);
     return 0;
   } finally {
-    ui.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
+    view.close();
     trainer.dispose();
     await dataset.close();
   }

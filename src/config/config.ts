@@ -145,11 +145,10 @@ export const PRESETS: Record<string, DeepPartial<AlaeConfig>> = {
   /**
    * The bundled model's configuration (models/default.safetensors): the
    * mnist architecture at a quarter of the channels (16 to 64 instead of 64
-   * to 256, about 1/16 of the convolution work and 387k parameters instead
-   * of 5.4M) and a short schedule (2 epochs of the 9,000 training digits per
-   * level, then 32x32 up to epoch 60; batch 32 at 16x16 and 32x32), so that
-   * it trains on a 2-core CPU: the full mnist preset runs at 5.4-5.7 img/s
-   * there, this one at 24-29 img/s at 32x32 (README, "The bundled model").
+   * to 256: about 1/16 of the convolution work) and a short schedule (2
+   * epochs of the 9,000 training digits per level, then 32x32 up to epoch
+   * 60), so that it trains on a 2-core CPU; its speed against the full mnist
+   * preset is in README, "The bundled model".
    */
   'mnist-small': {
     model: { layerCount: 4, startChannels: 16, maxChannels: 64, latentSize: 32, mappingLayers: 4, channels: 1 },
@@ -231,11 +230,6 @@ export function resolveConfig(base: string | DeepPartial<AlaeConfig>, overrides:
 /** Output resolution of the full model. */
 export function resolutionOf(m: ModelConfig): number {
   return 2 ** (m.layerCount + 1);
-}
-
-/** Resolution produced at level of detail `lod` (0 = 4x4). */
-export function lodResolution(lod: number): number {
-  return 4 * 2 ** lod;
 }
 
 /** Number of style slots (2 per generator block). */

@@ -83,6 +83,37 @@ class Reader {
   }
 }
 
+/** Each embedded message in field `field` of the message `r` reads (other fields skipped). */
+function* messages(r: Reader, field: number): Generator<Reader> {
+  while (!r.done()) {
+    const t = r.varint();
+    if (t !== (field << 3) + 2) {
+      r.skip(t & 7);
+      continue;
+    }
+    const [s, e] = r.lengthDelimited();
+    yield new Reader(r.buf, s, e);
+  }
+}
+
+/**
+ * The values of a FloatList or Int64List (field 1 of the list): packed (one
+ * length-delimited run) or one field per value of wire type `wire`.
+ */
+function numberList(list: Reader, wire: number, read: (r: Reader) => number): number[] {
+  const values: number[] = [];
+  while (!list.done()) {
+    const t = list.varint();
+    if (t === (1 << 3) + 2) {
+      const [vs, ve] = list.lengthDelimited();
+      const packed = new Reader(list.buf, vs, ve);
+      while (!packed.done()) values.push(read(packed));
+    } else if (t === (1 << 3) + wire) values.push(read(list));
+    else list.skip(t & 7);
+  }
+  return values;
+}
+
 function parseFeature(buf: Uint8Array, start: number, end: number): ExampleFeature | null {
   const r = new Reader(buf, start, end);
   let feature: ExampleFeature | null = null;
@@ -107,29 +138,9 @@ function parseFeature(buf: Uint8Array, start: number, end: number): ExampleFeatu
       }
       feature = { kind: 'bytes', values };
     } else if (field === 2) {
-      const values: number[] = [];
-      while (!list.done()) {
-        const t = list.varint();
-        if (t === (1 << 3) + 2) {
-          const [vs, ve] = list.lengthDelimited();
-          const packed = new Reader(buf, vs, ve);
-          while (!packed.done()) values.push(packed.float32());
-        } else if (t === (1 << 3) + 5) values.push(list.float32());
-        else list.skip(t & 7);
-      }
-      feature = { kind: 'float', values };
+      feature = { kind: 'float', values: numberList(list, 5, (rd) => rd.float32()) };
     } else {
-      const values: number[] = [];
-      while (!list.done()) {
-        const t = list.varint();
-        if (t === (1 << 3) + 2) {
-          const [vs, ve] = list.lengthDelimited();
-          const packed = new Reader(buf, vs, ve);
-          while (!packed.done()) values.push(packed.varint());
-        } else if (t === (1 << 3) + 0) values.push(list.varint());
-        else list.skip(t & 7);
-      }
-      feature = { kind: 'int64', values };
+      feature = { kind: 'int64', values: numberList(list, 0, (rd) => rd.varint()) };
     }
   }
   return feature;
@@ -141,24 +152,10 @@ function parseFeature(buf: Uint8Array, start: number, end: number): ExampleFeatu
  */
 export function parseExample(buf: Uint8Array, start = 0, end = buf.length): Map<string, ExampleFeature> {
   const features = new Map<string, ExampleFeature>();
-  const ex = new Reader(buf, start, end);
   const decoder = new TextDecoder('utf-8', { fatal: false });
-  while (!ex.done()) {
-    const tag = ex.varint();
-    if (tag !== (1 << 3) + 2) {
-      ex.skip(tag & 7);
-      continue;
-    }
-    const [fs, fe] = ex.lengthDelimited();
-    const feats = new Reader(buf, fs, fe);
-    while (!feats.done()) {
-      const t = feats.varint();
-      if (t !== (1 << 3) + 2) {
-        feats.skip(t & 7);
-        continue;
-      }
-      const [es, ee] = feats.lengthDelimited();
-      const entry = new Reader(buf, es, ee);
+  // Example.features (field 1) -> Features.feature (field 1, map entries) -> key (1) and Feature (2).
+  for (const feats of messages(new Reader(buf, start, end), 1)) {
+    for (const entry of messages(feats, 1)) {
       let key = '';
       let value: ExampleFeature | null = null;
       while (!entry.done()) {

@@ -1,16 +1,15 @@
 /**
- * `--data <folder>`: every .jpg/.jpeg/.png/.webp file under the folder
- * (recursively; names starting with "." are ignored, so is the cache),
- * sorted by relative path (plain code-unit order, the same everywhere).
+ * `--data <folder>`: the folder's images by the one rule every command
+ * uses (image/list-images.ts: image extensions, hidden names and so the
+ * cache left out, sorted by relative path; subfolders with `recursive`).
  *
- * ## Decoding (sharp)
+ * ## Decoding
  *
- * 1. EXIF orientation applied (`.rotate()`).
- * 2. Alpha flattened onto black (a half-transparent pixel becomes half as
- *    bright), so 2- and 4-channel files work.
- * 3. Converted to the requested channels: `b-w` (libvips luminance) for 1,
- *    `srgb` for 3 (grayscale files are repeated into R, G, B); 8 bits.
- * 4. Centre crop to a square: side s = min(w, h), offset floor((long-s)/2).
+ * 1-3. `decodeImage` of image/image.ts, the path the jobs take too: EXIF
+ *    orientation applied, alpha dropped (as the reference), converted to
+ *    the requested channels (gray repeated into R, G, B; PIL's luma for 1).
+ * 4. Centre crop to a square (`centerSquare`): side s = min(w, h), offset
+ *    floor((long-s)/2).
  * 5. To resolution r: when s is an integer multiple k of r, k x k blocks
  *    are averaged in JS (`boxDownscale`: for k a power of two, repeated
  *    truncating 2x2 pooling, exactly how the reference builds each lower
@@ -19,15 +18,17 @@
  *    than r are upscaled by sharp (j = 0).
  *
  * A file that fails to decode is skipped and listed in `skipped` with the
- * decoder's message; it never stops loading. No readable image at all is
- * an AlaeError naming the folder.
+ * decoder's message; it never stops loading. So is an image whose square
+ * is smaller than `minResolution` (training would only upscale it). No
+ * readable image at all is an AlaeError naming the folder.
  *
  * ## Cache
  *
  * In `cacheDir` (default `<folder>/.alae-cache`):
  * - `files.json`: every candidate file (relative path, size, mtimeMs) and
- *   whether it decodes (with the error when not). It lets a later open
- *   know the usable images without decoding anything.
+ *   whether it decodes (with the error when not) and the side of its
+ *   square. It lets a later open know the usable images without decoding
+ *   anything.
  * - `r<res>-c<channels>.bin`: the usable images at that resolution, uint8
  *   HWC, one after the other in file order; `r<res>-c<channels>.json`: its
  *   index (resolution, channels, filter version, bytes per image and the
@@ -48,20 +49,22 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, open as openFile, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open as openFile, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
+import { centerSquare, convertChannels, decodeImage } from '../image/image.js';
+import { AtomicFile, writeFileAtomic } from '../util/atomic.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isValidResolution } from './dataset.js';
-import { boxDownscale, centerCropSquare, convertChannels } from './image.js';
+import { boxDownscale } from './downscale.js';
+import { listImageFolder } from '../image/list-images.js';
 
 /** Bump when the decoding/filtering changes so old caches are rebuilt. */
-export const FOLDER_CACHE_VERSION = 1;
-const FILTER = 'rotate,flatten-black,centre-crop,lanczos3-to-r*2^j,box-trunc';
-const IMAGE_EXT = /\.(jpe?g|png|webp)$/i;
+export const FOLDER_CACHE_VERSION = 3;
+const FILTER = 'rotate,drop-alpha,pil-luma,centre-crop,lanczos3-to-r*2^j,box-trunc';
 
 export interface FolderDatasetOptions {
   /** 1 (grayscale) or 3 (RGB). */
@@ -78,6 +81,10 @@ export interface FolderDatasetOptions {
   concurrency?: number;
   /** Keep a level in memory when its cache is at most this big (default 512 MiB). */
   memoryLimitBytes?: number;
+  /** Skip images whose square is smaller than this (named in `skipped`). */
+  minResolution?: number;
+  /** Take the images in subfolders too (default: the folder's own). */
+  recursive?: boolean;
 }
 
 interface FileEntry {
@@ -89,7 +96,8 @@ interface FileEntry {
 interface FilesIndex {
   kind: 'alae-folder-files';
   version: number;
-  files: Array<FileEntry & { error?: string }>;
+  /** `side`: of the decoded square, when it decodes. */
+  files: Array<FileEntry & { error?: string; side?: number }>;
 }
 
 interface LevelIndex {
@@ -107,24 +115,8 @@ type LevelStore = { kind: 'memory'; data: Uint8Array } | { kind: 'file'; fh: Fil
 
 /** The decoded square of one file, in the requested channels. */
 export async function decodeSquare(file: string, channels: number): Promise<{ data: Uint8Array; size: number }> {
-  const { data, info } = await sharp(file)
-    .rotate()
-    .flatten({ background: { r: 0, g: 0, b: 0 } })
-    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  let px = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  let ch = info.channels;
-  if (ch === 2 || ch === 4) {
-    // Should not happen after flatten; drop alpha to be safe.
-    const n = info.width * info.height;
-    const out = new Uint8Array(n * (ch - 1));
-    for (let i = 0; i < n; i++) for (let c = 0; c < ch - 1; c++) out[i * (ch - 1) + c] = px[i * ch + c];
-    px = out;
-    ch -= 1;
-  }
-  px = convertChannels(px, ch, channels);
-  return centerCropSquare(px, info.width, info.height, channels);
+  const sq = centerSquare(await decodeImage(file, channels));
+  return { data: sq.data, size: sq.width };
 }
 
 /** One level from a decoded square (see the module doc, step 5). */
@@ -151,35 +143,13 @@ function copyIfSame(out: Uint8Array, src: Uint8Array): Uint8Array {
   return out === src ? src.slice() : out;
 }
 
-/** Image files under `folder`, sorted by relative path. */
-async function listImages(folder: string): Promise<FileEntry[]> {
+/** The folder's images (list-images.ts) with their sizes and times. */
+async function listFiles(folder: string, recursive: boolean): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      throw new AlaeError(`cannot list folder: ${(e as Error).message}`, dir);
-    }
-    for (const d of entries) {
-      if (d.name.startsWith('.')) continue;
-      const full = join(dir, d.name);
-      let isDir = d.isDirectory();
-      let isFile = d.isFile();
-      if (d.isSymbolicLink()) {
-        const st = await stat(full).catch(() => null);
-        isDir = !!st?.isDirectory();
-        isFile = !!st?.isFile();
-      }
-      if (isDir) await walk(full);
-      else if (isFile && IMAGE_EXT.test(d.name)) {
-        const st = await stat(full);
-        out.push({ path: relative(folder, full), size: st.size, mtimeMs: st.mtimeMs });
-      }
-    }
-  };
-  await walk(folder);
-  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const rel of await listImageFolder(folder, { recursive })) {
+    const st = await stat(join(folder, rel));
+    out.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs });
+  }
   return out;
 }
 
@@ -210,17 +180,11 @@ async function chooseCacheDir(folder: string, requested: string | undefined): Pr
   throw new AlaeError(`cannot write the image cache to ${first} nor to ${second}`, folder);
 }
 
-function tmpName(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tmpName(path);
+/** A cache file written atomically; a failure is an AlaeError naming it. */
+async function writeCacheFile(path: string, data: string | Uint8Array): Promise<void> {
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    await writeFileAtomic(path, data);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new AlaeError(`cannot write cache file: ${(e as Error).message}`, path);
   }
 }
@@ -243,10 +207,9 @@ function sameEntries(a: ReadonlyArray<FileEntry>, b: ReadonlyArray<FileEntry>): 
 
 const plainEntry = (e: FileEntry): FileEntry => ({ path: e.path, size: e.size, mtimeMs: e.mtimeMs });
 
-/** Writes one level's images, in order, to a temporary .bin, renamed on commit. */
+/** Writes one level's images, in order, to its .bin (atomically: renamed into place on commit). */
 class LevelWriter {
-  private fh: FileHandle | null = null;
-  private readonly tmp: string;
+  private file: AtomicFile | null = null;
   private pos = 0;
   readonly memory: Uint8Array | null;
   constructor(
@@ -256,30 +219,27 @@ class LevelWriter {
     count: number,
     memoryLimit: number,
   ) {
-    this.tmp = tmpName(binPath);
     this.memory = count * bytesPerImage <= memoryLimit ? new Uint8Array(count * bytesPerImage) : null;
   }
   async open(): Promise<void> {
-    this.fh = await openFile(this.tmp, 'w');
+    this.file = await AtomicFile.open(this.binPath);
   }
   async append(img: Uint8Array): Promise<void> {
     this.memory?.set(img, this.pos);
     let done = 0;
     while (done < img.length) {
-      const { bytesWritten } = await this.fh!.write(img, done, img.length - done, this.pos + done);
+      const { bytesWritten } = await this.file!.handle.write(img, done, img.length - done, this.pos + done);
       done += bytesWritten;
     }
     this.pos += img.length;
   }
   async commit(): Promise<void> {
-    await this.fh!.close();
-    this.fh = null;
-    await rename(this.tmp, this.binPath);
+    await this.file!.commit();
+    this.file = null;
   }
   async abort(): Promise<void> {
-    await this.fh?.close().catch(() => {});
-    this.fh = null;
-    await unlink(this.tmp).catch(() => {});
+    await this.file?.abort();
+    this.file = null;
   }
 }
 
@@ -324,8 +284,8 @@ export class FolderDataset implements ImageDataset {
     const resolutions = [...new Set(opts.resolutions ?? [])];
     for (const r of resolutions) if (!isValidResolution(r)) throw new AlaeError(`invalid resolution ${r}`);
 
-    const listing = await listImages(folder);
-    if (listing.length === 0) throw new AlaeError('no .jpg, .jpeg, .png or .webp images in the folder', folderPath);
+    const listing = await listFiles(folder, opts.recursive ?? false);
+    if (listing.length === 0) throw new AlaeError(`no images in the folder${opts.recursive ? ' or its subfolders' : ' (subfolders are read with --recursive)'}`, folderPath);
     const cacheDir = await chooseCacheDir(folder, opts.cacheDir);
     const ds0 = { cacheDir, channels };
 
@@ -337,13 +297,15 @@ export class FolderDataset implements ImageDataset {
       known = index.files;
     }
 
-    let usable: FileEntry[] = known ? known.filter((f) => !f.error).map(plainEntry) : [];
+    const minSide = opts.minResolution ?? 0;
+    const fits = (f: FilesIndex['files'][number]): boolean => !f.error && (f.side ?? 0) >= minSide;
+    let usable: FileEntry[] = known ? known.filter(fits).map(plainEntry) : [];
     const missing = known ? await Promise.all(resolutions.map(async (r) => ((await loadLevelIndex(ds0, r, usable)) ? null : r))) : resolutions;
     const toBuild = missing.filter((r): r is number => r !== null);
     const built = new Map<number, LevelStore>();
     if (!known || toBuild.length > 0) {
       const sources = known ? usable : listing;
-      const res = await decodePass(folder, sources, toBuild, { ...opts, channels }, cacheDir);
+      const res = await decodePass(folder, sources, toBuild, { ...opts, channels, minResolution: minSide }, cacheDir);
       if (known) {
         const bad = res.errors.findIndex((e) => e !== null);
         if (bad >= 0) {
@@ -351,17 +313,19 @@ export class FolderDataset implements ImageDataset {
           throw changedError(folder, usable[bad].path, res.errors[bad]!);
         }
       } else {
-        known = sources.map((e, i) => (res.errors[i] === null ? plainEntry(e) : { ...plainEntry(e), error: res.errors[i]! }));
-        await writeFileAtomic(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
-        usable = known.filter((f) => !f.error).map(plainEntry);
+        known = sources.map((e, i) => (res.errors[i] === null ? { ...plainEntry(e), side: res.sides[i] } : { ...plainEntry(e), error: res.errors[i]! }));
+        await writeCacheFile(filesPath, JSON.stringify({ kind: 'alae-folder-files', version: FOLDER_CACHE_VERSION, files: known } satisfies FilesIndex));
+        usable = known.filter(fits).map(plainEntry);
       }
       for (const [r, store] of res.levels) built.set(r, store);
     }
-    const skipped: SkippedItem[] = known.filter((f) => f.error).map((f) => ({ file: join(folder, f.path), reason: f.error! }));
+    const skipped: SkippedItem[] = known
+      .filter((f) => !fits(f))
+      .map((f) => ({ file: join(folder, f.path), reason: f.error ?? `${f.side}x${f.side} (its centre square) is smaller than the ${minSide}x${minSide} it is trained at` }));
     if (usable.length === 0) {
       for (const s of built.values()) if (s.kind === 'file') await s.fh.close();
       const why = skipped.slice(0, 3).map((s) => `${s.file}: ${s.reason}`).join('; ');
-      throw new AlaeError(`no readable images in the folder (${skipped.length} could not be decoded: ${why})`, folderPath);
+      throw new AlaeError(`no usable images in the folder (${skipped.length} left out: ${why})`, folderPath);
     }
     const ds = new FolderDataset(folder, cacheDir, usable, skipped, { ...opts, channels });
     for (const [r, store] of built) ds.levels.set(r, Promise.resolve(store));
@@ -482,12 +446,14 @@ async function decodePass(
   resolutions: ReadonlyArray<number>,
   opts: FolderDatasetOptions,
   cacheDir: string,
-): Promise<{ errors: Array<string | null>; levels: Map<number, LevelStore> }> {
+): Promise<{ errors: Array<string | null>; sides: number[]; levels: Map<number, LevelStore> }> {
   const channels = opts.channels;
+  const minSide = opts.minResolution ?? 0;
   const concurrency = Math.max(1, opts.concurrency ?? Math.min(8, Math.max(2, availableParallelism())));
   const memoryLimit = opts.memoryLimitBytes ?? 512 << 20;
   const stage = resolutions.length ? `decode ${resolutions.map((r) => `r${r}`).join(',')}` : 'check images';
   const errors: Array<string | null> = new Array(sources.length).fill(null);
+  const sides: number[] = new Array(sources.length).fill(0);
   // Count is an upper bound when errors are allowed; the memory copy is trimmed at the end.
   const writers = resolutions.map(
     (r) => new LevelWriter(r, levelPaths({ cacheDir, channels }, r).bin, r * r * channels, sources.length, memoryLimit),
@@ -505,20 +471,26 @@ async function decodePass(
             opts.onDecode?.(file);
             const square = await decodeSquare(file, channels);
             const imgs: Uint8Array[] = [];
-            for (const r of resolutions) imgs.push(await squareToLevel(square, channels, r));
-            return { imgs, error: null };
+            // Too small for the run: decoded (its side is recorded) but kept out of the levels.
+            if (square.size >= minSide) for (const r of resolutions) imgs.push(await squareToLevel(square, channels, r));
+            return { imgs, side: square.size, error: null };
           } catch (e) {
             // Anything going wrong with one file (unreadable, corrupt, odd format) skips that file.
-            return { imgs: [], error: ((e as Error)?.message || String(e)).split('\n')[0] };
+            // `skipped` names the file beside the reason, so the reason drops an AlaeError's file prefix.
+            const message = (e as Error)?.message || String(e);
+            const reason = e instanceof AlaeError && e.file ? message.slice(e.file.length + 2) : message;
+            return { imgs: [], side: 0, error: reason.split('\n')[0] };
           }
         }),
       );
       for (let i = 0; i < results.length; i++) {
         const r = results[i];
+        sides[start + i] = r.side;
         if (r.error !== null) {
           errors[start + i] = r.error;
           continue;
         }
+        if (r.side < minSide) continue;
         for (let j = 0; j < writers.length; j++) await writers[j].append(r.imgs[j]);
         written.push(plainEntry(sources[start + i]));
       }
@@ -537,11 +509,11 @@ async function decodePass(
         bytesPerImage: w.bytesPerImage,
         files: written,
       };
-      await writeFileAtomic(levelPaths({ cacheDir, channels }, w.resolution).json, JSON.stringify(idx));
+      await writeCacheFile(levelPaths({ cacheDir, channels }, w.resolution).json, JSON.stringify(idx));
       if (w.memory) levels.set(w.resolution, { kind: 'memory', data: w.memory.subarray(0, written.length * w.bytesPerImage) });
       else levels.set(w.resolution, await openLevelStore(w.binPath, idx, memoryLimit));
     }
-    return { errors, levels };
+    return { errors, sides, levels };
   } catch (e) {
     for (const w of writers) await w.abort();
     if (e instanceof AlaeError) throw e;

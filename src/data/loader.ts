@@ -1,6 +1,7 @@
 /**
  * Training batches from an ImageDataset: float32 NHWC in [-1, 1]
- * (uint8 / 127.5 - 1, as the reference), shuffled per epoch with the
+ * (uint8 / 127.5 - 1 by image/image.ts's toFloatImage, the jobs' own
+ * table), shuffled per epoch with the
  * seeded Rng, optionally mirrored, decoded ahead of the consumer.
  *
  * ## Order
@@ -27,6 +28,7 @@
  * Do not call `reset`/`restore` while a `next()` is still pending.
  */
 import { AlaeError } from '../errors.js';
+import { toFloatImage } from '../image/image.js';
 import { Rng } from '../util/random.js';
 import type { RngState } from '../util/random.js';
 import type { ImageDataset } from './dataset.js';
@@ -83,42 +85,6 @@ interface Cursor {
 
 interface Pending {
   promise: Promise<Batch & { after: LoaderState }>;
-}
-
-/** float value of each uint8 level: v / 127.5 - 1. */
-const LUT = (() => {
-  const t = new Float32Array(256);
-  for (let v = 0; v < 256; v++) t[v] = v / 127.5 - 1;
-  return t;
-})();
-
-/**
- * Write `src` (uint8 HWC, `size` x `size` x `channels`) into `out` at
- * `offset` as v / 127.5 - 1, mirrored left-right when `flip`.
- */
-export function toFloatImage(
-  src: Uint8Array,
-  size: number,
-  channels: number,
-  flip: boolean,
-  out: Float32Array,
-  offset: number,
-): void {
-  const n = size * size * channels;
-  if (src.length !== n) throw new AlaeError(`image has ${src.length} bytes, expected ${size}x${size}x${channels}`);
-  if (!flip) {
-    for (let i = 0; i < n; i++) out[offset + i] = LUT[src[i]];
-    return;
-  }
-  const row = size * channels;
-  for (let y = 0; y < size; y++) {
-    const r = y * row;
-    for (let x = 0; x < size; x++) {
-      const d = offset + r + x * channels;
-      const s = r + (size - 1 - x) * channels;
-      for (let c = 0; c < channels; c++) out[d + c] = LUT[src[s + c]];
-    }
-  }
 }
 
 function planEpoch(epoch: number, start: RngState, count: number): EpochPlan {

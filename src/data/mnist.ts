@@ -25,10 +25,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { AlaeError } from '../errors.js';
+import { convertChannels } from '../image/image.js';
 import { Rng } from '../util/random.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isPowerOfTwo } from './dataset.js';
-import { avgPool2x2, convertChannels } from './image.js';
+import { avgPool2x2 } from './downscale.js';
 
 export const MNIST_SPLIT_SEED = 20200414;
 export const MNIST_TEST_SIZE = 1000;

@@ -15,22 +15,12 @@
 import { stat } from 'node:fs/promises';
 import { AlaeError } from '../errors.js';
 import type { ImageDataset, ProgressFn } from './dataset.js';
-import { FolderDataset } from './folder.js';
+import { FolderDataset, type FolderDatasetOptions } from './folder.js';
 import { MnistDataset } from './mnist.js';
 import { isTfrecordFile, looksLikeTfrecordsSpec, TfrecordsDataset } from './tfrecords.js';
 
-export interface OpenDatasetOptions {
-  /** Channels the model takes: 1 or 3. */
-  channels: number;
-  /** Image folder cache location (default `<folder>/.alae-cache`). */
-  cacheDir?: string;
-  /** Progress of long steps (decoding a folder, scanning TFRecords). */
-  onProgress?: ProgressFn;
-  /** Image folder: levels to decode while opening, in one pass. */
-  resolutions?: ReadonlyArray<number>;
-  /** Image folder: called per source image decode. */
-  onDecode?: (file: string) => void;
-}
+/** Options of openDataset: an image folder's (channels and onProgress apply to every kind of dataset). */
+export type OpenDatasetOptions = Pick<FolderDatasetOptions, 'channels' | 'cacheDir' | 'onProgress' | 'resolutions' | 'onDecode' | 'minResolution' | 'recursive'>;
 
 export type DatasetKind = 'mnist' | 'tfrecords' | 'folder';
 
@@ -58,6 +48,8 @@ export async function openDataset(spec: string, opts: OpenDatasetOptions): Promi
       onProgress: opts.onProgress,
       resolutions: opts.resolutions,
       onDecode: opts.onDecode,
+      minResolution: opts.minResolution,
+      recursive: opts.recursive,
     });
   }
   if (st.isFile() && (await isTfrecordFile(spec))) {

@@ -49,11 +49,12 @@ import { open as openFile, readdir, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AlaeError } from '../errors.js';
+import { convertChannels } from '../image/image.js';
 import { maskedCrc32c } from './crc32c.js';
 import type { ImageDataset, ProgressFn, SkippedItem } from './dataset.js';
 import { isPowerOfTwo, isValidResolution } from './dataset.js';
 import { parseExample, ProtoError } from './example.js';
-import { boxDownscale, chwToHwc, convertChannels } from './image.js';
+import { boxDownscale } from './downscale.js';
 
 export interface TfrecordsDatasetOptions {
   /** Channels to return: 1 or 3. Records with 1 or 3 channels are converted (see `convertChannels`). */
@@ -62,6 +63,18 @@ export interface TfrecordsDatasetOptions {
   onProgress?: ProgressFn;
   /** Keep decoded pixels in memory when the files total at most this many bytes (default 1 GiB). */
   memoryLimitBytes?: number;
+}
+
+/** Planar CHW (the reference's record layout) to interleaved HWC. */
+export function chwToHwc(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {
+  if (channels === 1) return src;
+  const plane = height * width;
+  const out = new Uint8Array(plane * channels);
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    for (let p = 0, o = c; p < plane; p++, o += channels) out[o] = src[base + p];
+  }
+  return out;
 }
 
 /** True when `spec` names TFRecords: contains `%d`-style placeholders or a `.tfrecords` file name. */

@@ -17,7 +17,10 @@
  * coarse = the 4x4 and 8x8 blocks, middle = 16x16, fine = 32x32; for 64x64
  * and larger models the reference's split.
  *
- * The library only reports progress (onProgress); the CLI renders it.
+ * Files that exist are not replaced unless `overwrite` (checkDemoFolder:
+ * before anything is computed, naming them); other files in the folder are
+ * left alone. The library only reports progress (onProgress); the CLI
+ * renders it.
  */
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -26,6 +29,7 @@ import { interpolateLatents, mixStyles, selectRows, styleLevels, type Latents, t
 import { MnistDataset, mnistSplit } from '../data/mnist.js';
 import { AlaeError } from '../errors.js';
 import { scaleNearest, tile, writePng, type RawImage } from '../image/image.js';
+import { checkOutputFolder } from '../io/outputs.js';
 
 export interface DemoProgress {
   stage: string;
@@ -38,6 +42,8 @@ export interface DemoOptions {
   scale?: number;
   /** Noise seed of every decode (default 0). */
   seed?: number;
+  /** Replace files of the demo's names that exist (default false: stop before any work, naming them). */
+  overwrite?: boolean;
   onProgress?: (p: DemoProgress) => void;
 }
 
@@ -100,9 +106,24 @@ export function heldOutPicks(perDigit: number, data = new MnistDataset()): numbe
   return out;
 }
 
+const SHEETS = ['reconstruction.png', 'style-mixing.png', 'generated.png', 'generated-truncated.png', 'interpolation.png'];
+
+/** The held-out digits shown (heldOutPicks) and their file names under digits/. */
+function demoDigits(data: MnistDataset): { picks: number[]; names: string[] } {
+  const picks = heldOutPicks(2, data);
+  return { picks, names: picks.map((i) => path.join('digits', `digit${data.label(i)}-${String(i).padStart(4, '0')}.png`)) };
+}
+
+/** May the demo write into `outDir`? Writable, and none of its files there unless `overwrite` (io/outputs.ts). */
+export async function checkDemoFolder(outDir: string, opts: Pick<DemoOptions, 'overwrite'> = {}, data = new MnistDataset()): Promise<void> {
+  await checkOutputFolder(outDir, [...SHEETS, ...demoDigits(data).names], { overwrite: opts.overwrite });
+}
+
 /** Run the demo with a loaded 1-channel 32x32 model; files go to `outDir` (created). */
 export async function runDemo(alae: Alae, outDir: string, opts: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
+  const data = new MnistDataset();
+  await checkDemoFolder(outDir, opts, data);
   if (alae.channels !== 1 || alae.resolution !== 32) {
     throw new AlaeError(`the demo needs a 1-channel 32x32 (MNIST) model; this one is ${alae.resolution}x${alae.resolution}, ${alae.channels} channels`, alae.file);
   }
@@ -122,14 +143,11 @@ export async function runDemo(alae: Alae, outDir: string, opts: DemoOptions = {}
   await mkdir(outDir, { recursive: true });
 
   // Inputs: two held-out digits of each class, read straight from the package.
-  const data = new MnistDataset();
-  const picks = heldOutPicks(2, data);
+  const { picks, names } = demoDigits(data);
   const inputs: RawImage[] = [];
   for (const i of picks) inputs.push({ data: (await data.get(i, 32)).slice(), width: 32, height: 32, channels: 1 });
   const digits: string[] = [];
-  for (let k = 0; k < picks.length; k++) {
-    digits.push(await save(path.join('digits', `digit${data.label(picks[k])}-${String(picks[k]).padStart(4, '0')}.png`), inputs[k]));
-  }
+  for (let k = 0; k < picks.length; k++) digits.push(await save(names[k], inputs[k]));
   const enc = await alae.encode(inputs, { align: 'none', throwOnError: true });
   const w = enc.latents;
   if (w.count !== inputs.length) throw new AlaeError(`encoded ${w.count} of ${inputs.length} digits`, alae.file);

@@ -67,9 +67,8 @@ export interface DetectOptions {
    * when that runs depthwise convolutions in plain JS ('cpu', and 'native',
    * whose C++ kernels cover dense convolutions only): then the detector
    * borrows 'wasm' for the call and switches back. SSD MobileNet is mostly
-   * depthwise convolutions: a 1920x1280 photo takes ~15 s on 'cpu', ~1.5 s
-   * on 'native', ~0.4 s on 'wasm'; the faces found agree. 'active': always
-   * the active backend.
+   * depthwise convolutions, which wasm runs many times faster than those
+   * two; the faces found agree. 'active': always the active backend.
    */
   backend?: 'auto' | 'active';
 }

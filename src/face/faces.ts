@@ -4,7 +4,7 @@
  * be a crop already (centre square, downscaled as the reference does).
  */
 import { AlaeError } from '../errors.js';
-import { centerSquare, inputName, readRgb, resize, withChannels, type ImageInput, type RawImage } from '../image/image.js';
+import { centerSquare, imagesToFloat, inputName, readRgb, resize, toUnit, withChannels, type ImageInput, type RawImage } from '../image/image.js';
 import { alignFace, type AlignMode } from './align.js';
 import type { DetectOptions, DetectedFace, FaceBox, FaceDetector, Point } from './detect.js';
 
@@ -69,12 +69,20 @@ export async function squareTo(img: RawImage, size: number): Promise<{ image: Ra
     const data = new Uint8Array(sums.length);
     for (let i = 0; i < sums.length; i++) {
       const m = sums[i] / area;
-      pixels[i] = m / 127.5 - 1;
+      pixels[i] = toUnit(m);
       data[i] = Math.round(m);
     }
     return { image: { data, width: size, height: size, channels: c }, pixels };
   }
   return { image: await resize(sq, size, size) };
+}
+
+/** The encoder's input for crops of side `size`: NHWC floats in [-1, 1], each crop's exact `pixels` where it has them. */
+export function encoderInput(crops: readonly FaceCrop[], size: number, channels: number): Float32Array {
+  const per = size * size * channels;
+  const x = new Float32Array(crops.length * per);
+  crops.forEach((c, i) => x.set(c.pixels ?? imagesToFloat([c.image], size, channels), i * per));
+  return x;
 }
 
 /** Faces left to right (then top to bottom), so face numbers read naturally. */

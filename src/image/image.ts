@@ -1,15 +1,17 @@
 /**
- * Image IO for the face jobs: decode anything sharp reads (EXIF orientation
- * applied, alpha dropped, grayscale expanded) into interleaved uint8 pixels,
- * resize, convert channels, tile sheets, encode PNG, and move between uint8
- * pixels and the model's [-1, 1] floats. No tensors here: callers own those.
+ * The one image path of the package, for training data, the jobs and the
+ * TUI alike: decode anything sharp reads (EXIF orientation applied, alpha
+ * dropped as the reference does, grayscale expanded) into interleaved uint8
+ * pixels, convert channels, and move between uint8 pixels and the model's
+ * [-1, 1] floats; also resize, crop, tile sheets and encode PNG. No tensors
+ * here: callers own those.
  */
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { convertChannels } from '../data/image.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { encodeImage } from './write-image.js';
 
 /** Interleaved (HWC) uint8 pixels. */
 export interface RawImage {
@@ -23,8 +25,8 @@ export interface RawImage {
 /** An image the library accepts: a file path, encoded bytes (PNG, JPEG, WebP, ...) or raw pixels. */
 export type ImageInput = string | Uint8Array | RawImage;
 
-/** Extensions `listImages` picks up when expanding a directory. */
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic'];
+/** Which files of a folder are images: one rule for every command (list-images.ts). */
+export { IMAGE_EXTENSIONS, listImages } from './list-images.js';
 
 export function isRawImage(x: unknown): x is RawImage {
   const r = x as RawImage;
@@ -50,8 +52,9 @@ function u8(buf: Buffer): Uint8Array {
 
 /**
  * Decode an input to RGB (3 channels). EXIF orientation is applied (photos
- * from phones are stored sideways), an alpha channel is dropped (as the
- * reference does with `img[:, :, :3]`), grayscale is expanded. Throws an
+ * from phones are stored sideways), an alpha channel is dropped (the
+ * reference's scripts take `img[:, :, :3]` of an RGBA file, e.g.
+ * make_figures/make_recon_figure_paged.py), grayscale is expanded. Throws an
  * AlaeError naming the input when it cannot be read or decoded.
  */
 export async function readRgb(input: ImageInput, name = inputName(input, 0)): Promise<RawImage> {
@@ -89,6 +92,11 @@ export async function readRgb(input: ImageInput, name = inputName(input, 0)): Pr
   }
 }
 
+/** An input decoded (readRgb) and converted to `channels` (1 or 3; withChannels): what training and the jobs both feed the model. */
+export async function decodeImage(input: ImageInput, channels: number, name = inputName(input, 0)): Promise<RawImage> {
+  return withChannels(await readRgb(input, name), channels);
+}
+
 /** Any 1-4 channel raw image as RGB (alpha dropped, gray repeated). */
 export function toRgb(img: RawImage): RawImage {
   if (img.channels === 3) return img;
@@ -107,6 +115,30 @@ export function withChannels(img: RawImage, channels: number): RawImage {
   if (img.channels === channels) return img;
   const rgb = img.channels === 3 ? img : toRgb(img);
   return { data: convertChannels(rgb.data, 3, channels), width: img.width, height: img.height, channels };
+}
+
+/**
+ * Convert interleaved pixels between 1 and 3 channels: gray -> RGB repeats
+ * the value; RGB -> gray uses ITU-R 601 luma with PIL's integer rounding
+ * ((19595 R + 38470 G + 7471 B + 32768) >> 16). Other channel counts cannot
+ * be converted and throw.
+ */
+export function convertChannels(src: Uint8Array, from: number, to: number): Uint8Array {
+  if (from === to) return src;
+  const n = src.length / from;
+  if (from === 1 && to === 3) {
+    const out = new Uint8Array(n * 3);
+    for (let i = 0, o = 0; i < n; i++, o += 3) out[o] = out[o + 1] = out[o + 2] = src[i];
+    return out;
+  }
+  if (from === 3 && to === 1) {
+    const out = new Uint8Array(n);
+    for (let i = 0, s = 0; i < n; i++, s += 3) {
+      out[i] = (19595 * src[s] + 38470 * src[s + 1] + 7471 * src[s + 2] + 32768) >>> 16;
+    }
+    return out;
+  }
+  throw new AlaeError(`cannot convert images with ${from} channel(s) to ${to} channel(s)`);
 }
 
 /** Lanczos-3 resize (PIL's ANTIALIAS, which the reference alignment uses) to exactly width x height. */
@@ -193,10 +225,7 @@ export function scaleNearest(img: RawImage, factor: number): RawImage {
  * always give the same bytes (the CLI promises byte-identical files per seed).
  */
 export async function encodePng(img: RawImage): Promise<Uint8Array> {
-  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } })
-    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
-    .toBuffer();
-  return u8(buf);
+  return encodeImage(img, 'png');
 }
 
 /** Write a PNG atomically (creating the folder): readers never see half a file. */
@@ -205,37 +234,40 @@ export async function writePng(file: string, img: RawImage): Promise<void> {
   await writeFileAtomic(file, await encodePng(img));
 }
 
-/**
- * Expand arguments into image files: a directory gives its image files
- * (by extension, sorted, not recursive); anything else is kept as given, so
- * a missing or unsupported file is reported by the job rather than skipped.
- */
-export async function listImages(args: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const a of args) {
-    let isDir = false;
-    try {
-      isDir = (await stat(a)).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (!isDir) {
-      out.push(a);
-      continue;
-    }
-    const names = (await readdir(a)).filter((n) => IMAGE_EXTENSIONS.includes(path.extname(n).toLowerCase())).sort();
-    for (const n of names) out.push(path.join(a, n));
-  }
-  return out;
+/** A pixel value (0..255, or a mean of pixels) on the model's scale: v / 127.5 - 1, as the reference. */
+export function toUnit(v: number): number {
+  return v / 127.5 - 1;
 }
 
 const TO_FLOAT = (() => {
   const t = new Float32Array(256);
-  for (let v = 0; v < 256; v++) t[v] = v / 127.5 - 1;
+  for (let v = 0; v < 256; v++) t[v] = toUnit(v);
   return t;
 })();
 
-/** Square images of side `size` and `channels` into one NHWC float array in [-1, 1] (x / 127.5 - 1, as the reference). */
+/**
+ * Write `src` (uint8 HWC, `size` x `size` x `channels`) into `out` at
+ * `offset` on the model's scale (toUnit), mirrored left-right when `flip`.
+ */
+export function toFloatImage(src: Uint8Array, size: number, channels: number, flip: boolean, out: Float32Array, offset: number): void {
+  const n = size * size * channels;
+  if (src.length !== n) throw new AlaeError(`image has ${src.length} bytes, expected ${size}x${size}x${channels}`);
+  if (!flip) {
+    for (let i = 0; i < n; i++) out[offset + i] = TO_FLOAT[src[i]];
+    return;
+  }
+  const row = size * channels;
+  for (let y = 0; y < size; y++) {
+    const r = y * row;
+    for (let x = 0; x < size; x++) {
+      const d = offset + r + x * channels;
+      const s = r + (size - 1 - x) * channels;
+      for (let c = 0; c < channels; c++) out[d + c] = TO_FLOAT[src[s + c]];
+    }
+  }
+}
+
+/** Square images of side `size` and `channels` into one NHWC float array on the model's scale (toFloatImage). */
 export function imagesToFloat(images: readonly RawImage[], size: number, channels: number): Float32Array {
   const per = size * size * channels;
   const out = new Float32Array(images.length * per);
@@ -243,7 +275,7 @@ export function imagesToFloat(images: readonly RawImage[], size: number, channel
     if (img.width !== size || img.height !== size || img.channels !== channels) {
       throw new AlaeError(`internal: image ${i} is ${img.width}x${img.height}x${img.channels}, expected ${size}x${size}x${channels}`);
     }
-    for (let k = 0; k < per; k++) out[i * per + k] = TO_FLOAT[img.data[k]];
+    toFloatImage(img.data, size, channels, false, out, i * per);
   });
   return out;
 }

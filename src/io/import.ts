@@ -1,17 +1,33 @@
 /**
  * Import of the reference implementation's checkpoints (`model_*.pth`,
  * written by its Checkpointer): `{'models': {name: state_dict}, 'auxiliary':
- * {...}}`. The name map is explicit: each of our parameters (params.ts)
- * comes from `<checkpoint model>.<same key>` with the layout change its spec
- * lists; every key and every shape is checked, in both directions.
+ * {...}}`.
+ *
+ * What loads is what the reference's own loader (checkpointer.py
+ * `Checkpointer.load`) loads: each network it finds under 'models', skipping
+ * one that is missing or saved as None, and 'auxiliary' (optimizers,
+ * scheduler) only when the file has that entry. So a file may hold the
+ * averaged networks alone (`*_s`: what inference uses, as in the published
+ * weights), the trained ones alone, either with or without `dlatent_avg`,
+ * with or without 'auxiliary'. A copy, trained or averaged, is usable when
+ * all four of its networks are there; the architecture is inferred from a
+ * usable copy and every network present must fit it. Entries the reference
+ * does not load are ignored, as it ignores them.
+ *
+ * The name map is explicit: each of our parameters (params.ts) comes from
+ * `<checkpoint model>.<same key>` with the layout change its spec lists;
+ * within a network every key and every shape is checked, in both directions.
+ * `readReferenceContents` does all the checks that need no tensor data
+ * from the file's header alone (what `alae info` shows).
  */
-import { type AlaeConfig, type ModelConfig, PRESETS, PRESET_NAMES, resolveConfig } from '../config/config.js';
+import { type AlaeConfig, type ModelConfig, PRESET_NAMES, resolveConfig, styleCount } from '../config/config.js';
 import { AlaeError } from '../errors.js';
-import { CHECKPOINT_NAMES, NETWORKS, type NetworkName, bufferSpecs, paramSpecs } from '../model/params.js';
-import type { AdamStateArrays } from '../train/lreq-adam.js';
+import type { NetworkName, ParamSpec } from '../model/lreq.js';
+import { CHECKPOINT_NAMES, NETWORKS, bufferSpecs, paramSpecs } from '../model/params.js';
+import type { OptimizerState } from './checkpoint-file.js';
 import { fromTorchLayout } from './layout.js';
-import { PickleDict, type PickleValue } from './pickle.js';
-import { loadTorchCheckpoint, scalarToNumber, tensorToFloat32, TorchTensor } from './pth.js';
+import { PickleDict, pickleGet, pyTypeName, type PickleValue } from './pickle.js';
+import { loadTorchCheckpoint, readTorchCheckpointHeader, scalarToNumber, tensorToFloat32, TorchTensor } from './pth.js';
 
 /** One tensor as the checkpoint holds it (PyTorch layout). */
 export interface RawTensor {
@@ -19,15 +35,85 @@ export interface RawTensor {
   data: Float32Array;
 }
 
+/** The reference keeps two copies of the networks: the trained ones and their moving average (`*_s`). */
+export type NetworkCopy = 'trained' | 'averaged';
+const SUFFIX: Record<NetworkCopy, string> = { trained: '', averaged: '_s' };
+const DLATENT_AVG = 'dlatent_avg';
+
+/** The name under 'models' of one network of one copy. */
+export function referenceName(net: NetworkName, copy: NetworkCopy): string {
+  return CHECKPOINT_NAMES[net] + SUFFIX[copy];
+}
+
+/** Where the file keeps a parameter of one copy: `generator_s.const` for our `decoder.const`. */
+function referenceKey(p: ParamSpec, copy: NetworkCopy): string {
+  return `${referenceName(p.network, copy)}.${p.name.slice(p.network.length + 1)}`;
+}
+
+/** The networks in train_alae.py's order (its model_dict): E, G, D, F. */
+const SAVED_ORDER: readonly NetworkName[] = ['encoder', 'decoder', 'mapping_d', 'mapping_f'];
+
+/** The entries under 'models' that train_alae.py saves and loads, in its order. */
+const REFERENCE_MODELS: readonly string[] = [
+  ...SAVED_ORDER.map((n) => referenceName(n, 'trained')),
+  DLATENT_AVG,
+  ...SAVED_ORDER.map((n) => referenceName(n, 'averaged')),
+];
+
+/** The auxiliary states train_alae.py restores, by name. */
+const AUXILIARY = ['encoder_optimizer', 'decoder_optimizer', 'scheduler', 'tracker'] as const;
+
+export interface ModelEntry {
+  /** Its name under 'models', e.g. 'generator_s'. */
+  name: string;
+  /** 'None': saved as None, which the reference skips with a warning. */
+  state: 'present' | 'None' | 'absent';
+  /** Values of its tensors as stored (buffers included); 0 unless present. */
+  values: number;
+  /** Values that are parameters of the architecture (dlatent_avg: its values); null when the architecture is unknown. */
+  params: number | null;
+}
+
+export interface AuxiliaryEntry {
+  name: (typeof AUXILIARY)[number];
+  /** Optimizers: the parameters with a state. */
+  states?: number;
+  /** Scheduler: the epoch it stands at. */
+  epoch?: number;
+}
+
+/** What a reference checkpoint holds, and whether and as what it imports. */
+export interface ReferenceContents {
+  /** The entries of REFERENCE_MODELS, in that order. */
+  models: ModelEntry[];
+  /** Entries the reference does not load (`models['x']`, `auxiliary['y']`), ignored here too. */
+  ignored: string[];
+  /** Which copies are complete (all four networks present). */
+  copies: Record<NetworkCopy, boolean>;
+  /** The auxiliary states the reference would restore; null when the file has no 'auxiliary' (it restores none). */
+  auxiliary: AuxiliaryEntry[] | null;
+  /** The scheduler's epoch, where train_alae.py continues; null without one. */
+  epoch: number | null;
+  /** The architecture, inferred from a complete copy; null when the file does not import, with `problem` saying why. */
+  config: AlaeConfig | null;
+  problem: string | null;
+}
+
 export interface ReferenceCheckpoint {
   file: string;
   config: AlaeConfig;
-  /** The averaged networks (`*_s`) + dlatent_avg, our layout: what inference uses. */
-  averaged: Map<string, Float32Array>;
-  /** The trained networks + dlatent_avg, our layout: what training resumes from. */
-  trained: Map<string, Float32Array>;
-  /** LREQAdam state of both optimizers, our names and layout; null if absent. */
-  optimizers: { encoder: AdamStateArrays; decoder: AdamStateArrays } | null;
+  contents: ReferenceContents;
+  /**
+   * The averaged networks (`*_s`) + dlatent_avg, our layout: what inference
+   * uses. null when the file lacks a complete averaged copy. Without
+   * `dlatent_avg` in the file, `dlatent_avg.buff` is zeros, the reference's
+   * initial value (truncation then pulls w toward 0).
+   */
+  averaged: Map<string, Float32Array> | null;
+  /** The trained networks + dlatent_avg, our layout: what training resumes from; null when absent. */
+  trained: Map<string, Float32Array> | null;
+  /** LREQAdam state of the optimizers, our names and layout (one absent: {}); null if there is none. */
+  optimizers: { encoder: OptimizerState; decoder: OptimizerState } | null;
   /** Every model tensor as stored, by `<model>.<key>` (e.g. `generator_s.const`). */
   raw: Map<string, RawTensor>;
 }
@@ -37,15 +123,26 @@ function isTensor(v: PickleValue | undefined): v is TorchTensor {
 }
 
 function dictOf(v: PickleValue | undefined, what: string, file: string): PickleDict {
-  if (!(v instanceof PickleDict)) throw new AlaeError(`${what} is not a dict`, file);
+  if (!(v instanceof PickleDict)) throw new AlaeError(`${what} is ${v === undefined ? 'missing' : `a ${pyTypeName(v)}, not a dict`}`, file);
   return v;
 }
 
-/** Infer the architecture from the state dict shapes (`<model>.<key>` -> shape). */
+/** A problem that keeps the file from importing; `readReferenceContents` reports it, `importCheckpoint` throws it. */
+class Unfit extends Error {}
+
+/** Infer the architecture from the state dict shapes (`<model>.<key>` -> shape, trained names). */
 export function inferModelConfig(shapes: ReadonlyMap<string, number[]>, file = 'checkpoint'): ModelConfig {
+  try {
+    return inferArchitecture(shapes);
+  } catch (e) {
+    throw e instanceof Unfit ? new AlaeError(e.message, file) : e;
+  }
+}
+
+function inferArchitecture(shapes: ReadonlyMap<string, number[]>): ModelConfig {
   const get = (k: string): number[] => {
     const s = shapes.get(k);
-    if (!s) throw new AlaeError(`cannot infer the architecture: no tensor ${k}`, file);
+    if (!s) throw new Unfit(`cannot infer the architecture: no tensor ${k}`);
     return s;
   };
   const count = (re: RegExp): number => new Set([...shapes.keys()].map((k) => re.exec(k)?.[1]).filter((x) => x !== undefined)).size;
@@ -57,8 +154,7 @@ export function inferModelConfig(shapes: ReadonlyMap<string, number[]>, file = '
   // maxChannels is only visible where it caps a block; the widest block is the best bound.
   let maxChannels = 0;
   for (const [k, s] of shapes) if (/^discriminator\.encode_block\.\d+\.bias_2$/.test(k)) maxChannels = Math.max(maxChannels, s[1]);
-  const base = resolveConfig({ model: { layerCount, startChannels, maxChannels, latentSize, mappingLayers, channels } }).model;
-  return base;
+  return resolveConfig({ model: { layerCount, startChannels, maxChannels, latentSize, mappingLayers, channels } }).model;
 }
 
 /** The preset whose architecture matches, if any (maxChannels compared by effect). */
@@ -73,83 +169,231 @@ export function matchPreset(m: ModelConfig): string | null {
   return null;
 }
 
-/** Read a reference checkpoint. With `preset`, its architecture must match the file's. */
-export async function importCheckpoint(file: string, opts: { preset?: string } = {}): Promise<ReferenceCheckpoint> {
-  const root = await loadTorchCheckpoint(file);
+/** The checkpoint's entries as read: the state dicts present, and their description. */
+interface Scan {
+  top: PickleDict;
+  dicts: Map<string, PickleDict>;
+  contents: ReferenceContents;
+  /** The blur kernels present (`<model>.<key>`), found by checkShapes: fixed values, checked on import. */
+  blur: string[];
+}
+
+/**
+ * The auxiliary state `name` as Checkpointer.load finds it: only when the
+ * file has an 'auxiliary' entry; from there, overridden by
+ * `optimizers[name]`, overridden by a top-level `name`.
+ */
+function auxiliaryItem(top: PickleDict, name: string): PickleValue | undefined {
+  if (!top.has('auxiliary')) return undefined;
+  for (const v of [top.get(name), pickleGet(top, 'optimizers', name), pickleGet(top, 'auxiliary', name)]) if (v !== undefined && v !== null) return v;
+  return undefined;
+}
+
+/** `last_epoch` of the reference's ComboMultiStepLR state (one per optimizer, which must agree), if present. */
+function schedulerEpoch(sch: PickleValue | undefined, file: string): number | null {
+  if (!(sch instanceof PickleDict)) return null;
+  const epochs: number[] = [];
+  for (const [, s] of sch) if (s instanceof PickleDict && s.has('last_epoch')) epochs.push(scalarToNumber(s.get('last_epoch'), file));
+  if (epochs.length === 0) return null;
+  // ComboMultiStepLR.load_state_dict asserts that its schedulers agree.
+  if (epochs.some((e) => e !== epochs[0]) || !Number.isInteger(epochs[0]) || epochs[0] < 0) {
+    throw new AlaeError(`the scheduler state is inconsistent (last_epoch ${epochs.join(', ')})`, file);
+  }
+  return epochs[0];
+}
+
+function scan(root: PickleValue, file: string): Scan {
   const top = dictOf(root, 'the checkpoint', file);
   const models = dictOf(top.get('models'), "the checkpoint's 'models'", file);
-  const raw = new Map<string, RawTensor>();
-  const order = new Map<string, string[]>(); // model -> parameter keys in state-dict order
-  for (const [modelName, sd] of models) {
-    const dict = dictOf(sd, `models['${String(modelName)}']`, file);
-    const keys: string[] = [];
-    for (const [k, v] of dict) {
-      if (!isTensor(v)) throw new AlaeError(`models['${String(modelName)}']['${String(k)}'] is not a tensor`, file);
-      raw.set(`${String(modelName)}.${String(k)}`, { shape: [...v.shape], data: tensorToFloat32(v) });
-      keys.push(String(k));
+  const dicts = new Map<string, PickleDict>();
+  const ignored: string[] = [];
+  const entries = new Map<string, ModelEntry>(REFERENCE_MODELS.map((name) => [name, { name, state: 'absent', values: 0, params: null }]));
+  for (const [key, value] of models) {
+    const name = String(key);
+    const entry = entries.get(name);
+    if (!entry) {
+      ignored.push(`models['${name}']`);
+      continue;
     }
-    order.set(String(modelName), keys);
+    if (value === null) {
+      entry.state = 'None';
+      continue;
+    }
+    const dict = dictOf(value, `models['${name}']`, file);
+    for (const [k, t] of dict) {
+      if (!isTensor(t)) throw new AlaeError(`models['${name}']['${String(k)}'] is a ${pyTypeName(t)}, not a tensor`, file);
+      entry.values += t.numel;
+    }
+    entry.state = 'present';
+    dicts.set(name, dict);
   }
-  const shapes = new Map([...raw].map(([k, t]) => [k, t.shape]));
-  const inferred = inferModelConfig(shapes, file);
-  let config: AlaeConfig;
-  if (opts.preset) {
-    config = resolveConfig(opts.preset);
+  const complete = (copy: NetworkCopy): boolean => NETWORKS.every((n) => dicts.has(referenceName(n, copy)));
+  let auxiliary: AuxiliaryEntry[] | null = null;
+  let epoch: number | null = null;
+  if (top.has('auxiliary')) {
+    auxiliary = [];
+    for (const name of AUXILIARY) {
+      const item = auxiliaryItem(top, name);
+      if (item === undefined) continue;
+      const entry: AuxiliaryEntry = { name };
+      const state = pickleGet(item, 'state');
+      if (name.endsWith('_optimizer') && state instanceof PickleDict) entry.states = state.size;
+      if (name === 'scheduler') {
+        epoch = schedulerEpoch(item, file);
+        if (epoch !== null) entry.epoch = epoch;
+      }
+      auxiliary.push(entry);
+    }
+    const aux = top.get('auxiliary');
+    if (aux instanceof PickleDict) for (const k of aux.keys()) if (!(AUXILIARY as readonly PickleValue[]).includes(k)) ignored.push(`auxiliary['${String(k)}']`);
+  }
+  const contents: ReferenceContents = {
+    models: [...entries.values()],
+    ignored,
+    copies: { trained: complete('trained'), averaged: complete('averaged') },
+    auxiliary,
+    epoch,
+    config: null,
+    problem: null,
+  };
+  return { top, dicts, contents, blur: [] };
+}
+
+/**
+ * What the file lacks of a copy, as the end of a sentence starting with the
+ * file's name: "holds no trained networks", "holds an incomplete averaged
+ * copy (mapping_tl_s is None, generator_s is missing)".
+ */
+export function copyGap(contents: ReferenceContents, copy: NetworkCopy): string {
+  const names = NETWORKS.map((n) => referenceName(n, copy));
+  const byName = new Map(contents.models.map((m) => [m.name, m]));
+  const gaps = names.filter((n) => byName.get(n)?.state !== 'present');
+  if (gaps.length === names.length) return `holds no ${copy} networks`;
+  return `holds an incomplete ${copy} copy (${gaps.map((n) => `${n} is ${byName.get(n)?.state === 'None' ? 'None' : 'missing'}`).join(', ')})`;
+}
+
+/** The file's shapes of a copy's four networks, by trained names (`generator.const`), for inferModelConfig. */
+function copyShapes(dicts: Map<string, PickleDict>, copy: NetworkCopy): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  for (const n of NETWORKS) {
+    for (const [k, t] of dicts.get(referenceName(n, copy)) ?? []) shapes.set(`${CHECKPOINT_NAMES[n]}.${String(k)}`, [...(t as TorchTensor).shape]);
+  }
+  return shapes;
+}
+
+/** The architecture of a complete copy, checked against `preset` when given. */
+function configOf(s: Scan, preset: string | undefined): AlaeConfig {
+  const copy = s.contents.copies.averaged ? 'averaged' : s.contents.copies.trained ? 'trained' : null;
+  if (!copy) {
+    throw new Unfit(`no complete set of networks to import: the file ${copyGap(s.contents, 'averaged')} and ${copyGap(s.contents, 'trained')} (the reference's loader would leave those networks at their random initial weights)`);
+  }
+  const inferred = inferArchitecture(copyShapes(s.dicts, copy));
+  if (preset) {
+    const config = resolveConfig(preset);
     const p = config.model;
     const mismatch = (['layerCount', 'startChannels', 'latentSize', 'mappingLayers', 'channels'] as const).filter((k) => p[k] !== inferred[k]);
-    if (mismatch.length) throw new AlaeError(`the checkpoint does not fit preset '${opts.preset}': ${mismatch.map((k) => `${k} ${p[k]} in the preset, ${inferred[k]} in the file`).join('; ')}`, file);
-  } else {
-    const preset = matchPreset(inferred);
-    config = preset ? resolveConfig(preset) : resolveConfig({ name: 'imported', model: inferred });
+    if (mismatch.length) throw new Unfit(`the checkpoint does not fit preset '${preset}': ${mismatch.map((k) => `${k} ${p[k]} in the preset, ${inferred[k]} in the file`).join('; ')}`);
+    return config;
   }
+  const name = matchPreset(inferred);
+  return name ? resolveConfig(name) : resolveConfig({ name: 'imported', model: inferred });
+}
 
+/** Every network present must fit the architecture: each parameter there with its shape, nothing else but the blur buffers. */
+function checkShapes(s: Scan, config: AlaeConfig): void {
   const specs = paramSpecs(config.model);
   const buffers = bufferSpecs(config.model);
-  const take = (suffix: '' | '_s'): Map<string, Float32Array> => {
-    const out = new Map<string, Float32Array>();
-    for (const s of specs) {
-      const key = `${CHECKPOINT_NAMES[s.network]}${suffix}.${s.name.slice(s.network.length + 1)}`;
-      const t = raw.get(key);
-      if (!t) throw new AlaeError(`missing tensor ${key} (expected shape [${s.torchShape}])`, file);
-      if (t.shape.join(',') !== s.torchShape.join(',')) throw new AlaeError(`${key}: expected shape [${s.torchShape}], found [${t.shape}]`, file);
-      out.set(s.name, fromTorchLayout(t.data, t.shape, s.layout).data);
+  const unknown: string[] = [];
+  for (const entry of s.contents.models) {
+    const dict = s.dicts.get(entry.name);
+    if (!dict) continue;
+    // Keys of this entry's parameters and of its optional buffers, with their shapes.
+    const net = NETWORKS.find((n) => entry.name === referenceName(n, 'trained') || entry.name === referenceName(n, 'averaged'));
+    const prefix = `${net ?? DLATENT_AVG}.`; // our names: `decoder.const`, `dlatent_avg.buff`
+    const ofNet = (name: string): string | null => (name.startsWith(prefix) ? name.slice(prefix.length) : null);
+    const want = new Map<string, number[]>();
+    for (const p of specs) {
+      const k = ofNet(p.name);
+      if (k !== null) want.set(k, p.torchShape);
     }
+    const optional = new Map<string, number[]>();
+    for (const b of buffers) {
+      const k = ofNet(b.name);
+      if (k !== null) (b.kind === 'blur' ? optional : want).set(k, b.torchShape);
+    }
+    let params = 0;
+    for (const [k, t] of dict) {
+      const key = String(k);
+      const shape = want.get(key) ?? optional.get(key);
+      if (!shape) {
+        unknown.push(`${entry.name}.${key}`);
+        continue;
+      }
+      const found = (t as TorchTensor).shape;
+      if (found.join(',') !== shape.join(',')) throw new Unfit(`${entry.name}.${key}: expected shape [${shape}], found [${found}]`);
+      if (want.has(key)) params += (t as TorchTensor).numel;
+      else s.blur.push(`${entry.name}.${key}`);
+    }
+    for (const [k, shape] of want) if (!dict.has(k)) throw new Unfit(`missing tensor ${entry.name}.${k} (expected shape [${shape}])`);
+    entry.params = params;
+  }
+  if (unknown.length) throw new Unfit(`${unknown.length} tensors do not belong to a ${config.name} model: ${unknown.slice(0, 4).join(', ')}${unknown.length > 4 ? ', ...' : ''}`);
+}
+
+/** Fill in `config` (or `problem`): everything that can be checked from the tensors' shapes. */
+function inspect(s: Scan, preset: string | undefined): ReferenceContents {
+  try {
+    const config = configOf(s, preset);
+    checkShapes(s, config);
+    s.contents.config = config;
+  } catch (e) {
+    // An inferred architecture that resolveConfig refuses is the file's problem too.
+    if (!(e instanceof Unfit) && !(e instanceof AlaeError && !e.file)) throw e;
+    s.contents.problem = e.message;
+  }
+  return s.contents;
+}
+
+export interface ReferenceHeader {
+  contents: ReferenceContents;
+  format: 'zip' | 'legacy';
+  /** Bytes read from the file: its header, not its tensors. */
+  bytesRead: number;
+}
+
+/** What a reference checkpoint holds and whether it imports, from its header alone (no tensor data is read). */
+export async function readReferenceContents(file: string, opts: { preset?: string } = {}): Promise<ReferenceHeader> {
+  const header = await readTorchCheckpointHeader(file);
+  return { contents: inspect(scan(header.value, file), opts.preset), format: header.format, bytesRead: header.bytesRead };
+}
+
+/** The reference's fixed blur kernel, [1,2,1]x[1,2,1]/16 per channel. */
+const BLUR = [1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => Math.fround(v / 16));
+
+/** Read a reference checkpoint. With `preset`, its architecture must match the file's. */
+export async function importCheckpoint(file: string, opts: { preset?: string } = {}): Promise<ReferenceCheckpoint> {
+  const s = scan(await loadTorchCheckpoint(file), file);
+  const contents = inspect(s, opts.preset);
+  if (!contents.config) throw new AlaeError(contents.problem ?? 'does not import', file);
+  const config = contents.config;
+  const raw = new Map<string, RawTensor>();
+  for (const [name, dict] of s.dicts) for (const [k, t] of dict) raw.set(`${name}.${String(k)}`, { shape: [...(t as TorchTensor).shape], data: tensorToFloat32(t as TorchTensor) });
+  for (const key of s.blur) if (raw.get(key)!.data.some((v, i) => v !== BLUR[i % 9])) throw new AlaeError(`${key} is not the reference's fixed blur kernel`, file);
+  const dlatentAvg = raw.get(`${DLATENT_AVG}.buff`)?.data ?? new Float32Array(styleCount(config.model) * config.model.latentSize);
+  const specs = paramSpecs(config.model);
+  const take = (copy: NetworkCopy): Map<string, Float32Array> | null => {
+    if (!contents.copies[copy]) return null;
+    const out = new Map<string, Float32Array>();
+    for (const p of specs) {
+      const t = raw.get(referenceKey(p, copy))!;
+      out.set(p.name, fromTorchLayout(t.data, t.shape, p.layout).data);
+    }
+    out.set('dlatent_avg.buff', dlatentAvg);
     return out;
   };
-  const present = new Set(order.keys());
-  for (const net of NETWORKS) if (!present.has(CHECKPOINT_NAMES[net])) throw new AlaeError(`no '${CHECKPOINT_NAMES[net]}' model in the checkpoint`, file);
-  const hasAveraged = NETWORKS.every((n) => present.has(`${CHECKPOINT_NAMES[n]}_s`));
-  const trained = take('');
-  const averaged = hasAveraged ? take('_s') : new Map(trained);
-
-  // Buffers: the blur kernels are fixed, dlatent_avg is ours to keep.
-  const blur = [1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => Math.fround(v / 16));
-  for (const b of buffers) {
-    const ref = b.name.replace(/^(encoder|decoder)\./, (m, net: NetworkName) => `${CHECKPOINT_NAMES[net as NetworkName]}.`).replace(/^dlatent_avg\./, 'dlatent_avg.');
-    for (const suffix of b.kind === 'blur' ? (hasAveraged ? ['', '_s'] : ['']) : ['']) {
-      const key = suffix ? ref.replace(/^(\w+)\./, `$1${suffix}.`) : ref;
-      const t = raw.get(key);
-      if (!t) throw new AlaeError(`missing tensor ${key} (expected shape [${b.torchShape}])`, file);
-      if (t.shape.join(',') !== b.torchShape.join(',')) throw new AlaeError(`${key}: expected shape [${b.torchShape}], found [${t.shape}]`, file);
-      if (b.kind === 'blur' && t.data.some((v, i) => v !== blur[i % 9])) throw new AlaeError(`${key} is not the reference's fixed blur kernel`, file);
-      if (b.kind === 'dlatent_avg') {
-        trained.set('dlatent_avg.buff', t.data);
-        averaged.set('dlatent_avg.buff', t.data);
-      }
-    }
-  }
-  // Nothing may be left over: every tensor of the file is accounted for.
-  const known = new Set<string>();
-  for (const s of specs) for (const suffix of hasAveraged ? ['', '_s'] : ['']) known.add(`${CHECKPOINT_NAMES[s.network]}${suffix}.${s.name.slice(s.network.length + 1)}`);
-  for (const b of buffers) {
-    const ref = b.name.replace(/^(encoder|decoder)\./, (m, net: string) => `${CHECKPOINT_NAMES[net as NetworkName]}.`);
-    known.add(ref);
-    if (hasAveraged && b.kind === 'blur') known.add(ref.replace(/^(\w+)\./, '$1_s.'));
-  }
-  const unknown = [...raw.keys()].filter((k) => !known.has(k));
-  if (unknown.length) throw new AlaeError(`${unknown.length} tensors do not belong to a ${config.name} model: ${unknown.slice(0, 4).join(', ')}${unknown.length > 4 ? ', ...' : ''}`, file);
-
-  return { file, config, averaged, trained, optimizers: readOptimizers(top, order, specs, file), raw };
+  const trained = take('trained');
+  const optimizers = trained ? readOptimizers(s, specs, file) : null;
+  return { file, config, contents, averaged: take('averaged'), trained, optimizers, raw };
 }
 
 /**
@@ -157,17 +401,18 @@ export async function importCheckpoint(file: string, opts: { preset?: string } =
  * through the optimizer's groups' parameters in state-dict order without
  * buffers (encoder then mapping_tl; generator then mapping_fl).
  */
-function readOptimizers(top: PickleDict, order: Map<string, string[]>, specs: ReturnType<typeof paramSpecs>, file: string): ReferenceCheckpoint['optimizers'] {
-  const aux = top.get('auxiliary');
-  if (!(aux instanceof PickleDict)) return null;
-  const byRef = new Map(specs.map((s) => [`${CHECKPOINT_NAMES[s.network]}.${s.name.slice(s.network.length + 1)}`, s]));
-  const one = (optName: string, models: string[]): AdamStateArrays | null => {
-    const opt = aux.get(optName);
+function readOptimizers(s: Scan, specs: ReturnType<typeof paramSpecs>, file: string): ReferenceCheckpoint['optimizers'] {
+  const byRef = new Map(specs.map((p) => [referenceKey(p, 'trained'), p]));
+  const one = (optName: string, nets: NetworkName[]): OptimizerState | null => {
+    const opt = auxiliaryItem(s.top, optName);
     if (!(opt instanceof PickleDict)) return null;
     const state = dictOf(opt.get('state'), `auxiliary['${optName}']['state']`, file);
     const params: string[] = [];
-    for (const m of models) for (const k of order.get(m) ?? []) if (byRef.has(`${m}.${k}`)) params.push(`${m}.${k}`);
-    const out: AdamStateArrays = {};
+    for (const n of nets) {
+      const m = referenceName(n, 'trained');
+      for (const k of s.dicts.get(m)?.keys() ?? []) if (byRef.has(`${m}.${String(k)}`)) params.push(`${m}.${String(k)}`);
+    }
+    const out: OptimizerState = {};
     for (const [idx, st] of state) {
       const i = Number(idx);
       if (!Number.isInteger(i) || i < 0 || i >= params.length) throw new AlaeError(`auxiliary['${optName}']: state index ${String(idx)} is outside the ${params.length} parameters`, file);
@@ -183,7 +428,7 @@ function readOptimizers(top: PickleDict, order: Map<string, string[]>, specs: Re
     }
     return out;
   };
-  const encoder = one('encoder_optimizer', ['discriminator', 'mapping_tl']);
-  const decoder = one('decoder_optimizer', ['generator', 'mapping_fl']);
-  return encoder && decoder ? { encoder, decoder } : null;
+  const encoder = one('encoder_optimizer', ['encoder', 'mapping_d']);
+  const decoder = one('decoder_optimizer', ['decoder', 'mapping_f']);
+  return encoder || decoder ? { encoder: encoder ?? {}, decoder: decoder ?? {} } : null;
 }

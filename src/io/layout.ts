@@ -2,7 +2,7 @@
  * Moving tensors between the reference's PyTorch layouts and ours (NHWC
  * images, HWIO kernels, [in, out] linear weights). See params.ts `Layout`.
  */
-import { type Layout, toOurShape } from '../model/params.js';
+import { type Layout, toOurShape } from '../model/lreq.js';
 
 /** Permute a row-major array of `shape` so that output axis k is input axis perm[k]. */
 export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {

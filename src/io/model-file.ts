@@ -9,7 +9,7 @@ import { AlaeError } from '../errors.js';
 import { AlaeModel } from '../model/alae.js';
 import { paramSpecs } from '../model/params.js';
 import { f32, fromFloat32, readSafetensors, serializeSafetensors, type SafeTensor } from './safetensors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export const MODEL_FORMAT = 'alae-model/1';
 

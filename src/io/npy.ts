@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic.js';
 import { halfToFloat } from './safetensors.js';
 
 export interface NpyArray {

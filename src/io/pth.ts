@@ -10,6 +10,9 @@
  * pickled object (see pickle.ts for how Python values map to JS), with
  * tensors as `TorchTensor` values whose storages point into the file's
  * bytes and are only checked and copied when converted.
+ * `readTorchCheckpointHeader` reads the same object without the storages'
+ * bytes (a zip's directory and data.pkl, a legacy file's leading pickles):
+ * shapes and dtypes, for describing a file without loading it.
  *
  * Everything a file states (sizes, offsets, shapes, strides) is checked
  * before use; any problem ends in an `AlaeError` that names the file
@@ -18,8 +21,10 @@
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { AlaeError } from '../errors.js';
+import { type ByteSource, FileSource, memorySource } from './byte-source.js';
 import {
   PickleDict,
+  PickleError,
   PickleExtension,
   PickleGlobal,
   PickleOpaque,
@@ -164,16 +169,65 @@ export interface ReadCheckpointOptions {
   verifyCrc?: boolean;
 }
 
+/** Which of the two formats `bytes` (the file's first bytes suffice) starts like; throws for anything else. */
+function formatOf(bytes: Uint8Array, file: string): 'zip' | 'legacy' {
+  if (looksLikeZip(bytes)) return 'zip';
+  if (bytes.length > 0 && bytes[0] === 0x80) return 'legacy';
+  if (bytes.length >= 262 && String.fromCharCode(...bytes.subarray(257, 262)) === 'ustar') {
+    throw new CheckpointError('tar-format checkpoints (PyTorch < 0.4) are not supported', file);
+  }
+  throw new CheckpointError('not a PyTorch checkpoint (neither a zip archive nor a pickle)', file);
+}
+
 /** Parses either checkpoint format from memory; `file` names it in errors. */
 export function readTorchCheckpoint(bytes: Uint8Array, file: string, options: ReadCheckpointOptions = {}): PickleValue {
-  return guarded(file, () => {
-    if (looksLikeZip(bytes)) return readZipCheckpoint(bytes, file, options);
-    if (bytes.length > 0 && bytes[0] === 0x80) return readLegacyCheckpoint(bytes, file);
-    if (bytes.length >= 262 && String.fromCharCode(...bytes.subarray(257, 262)) === 'ustar') {
-      throw new CheckpointError('tar-format checkpoints (PyTorch < 0.4) are not supported', file);
-    }
-    throw new CheckpointError('not a PyTorch checkpoint (neither a zip archive nor a pickle)', file);
-  });
+  return guarded(file, () =>
+    formatOf(bytes, file) === 'zip'
+      ? readZipCheckpoint(memorySource(bytes), file, options, false)
+      : readLegacyCheckpoint(bytes, file, bytes.length, false),
+  );
+}
+
+export interface CheckpointHeader {
+  /** The pickled object; its tensors' storages throw when their bytes are asked for. */
+  value: PickleValue;
+  format: 'zip' | 'legacy';
+  /** Bytes read from the file, to show that the tensors' data was left alone. */
+  bytesRead: number;
+}
+
+/** First read of a legacy file's pickles; grown fourfold while they run past it. */
+const LEGACY_HEAD_BYTES = 64 * 1024;
+
+/**
+ * A checkpoint's pickled object without its tensors' data: for a zip, its
+ * end record, directory and data.pkl; for a legacy file, the pickles in
+ * front of the data (read in growing pieces until they parse).
+ */
+export async function readTorchCheckpointHeader(path: string): Promise<CheckpointHeader> {
+  const source = FileSource.open(path, 'the checkpoint');
+  try {
+    return guarded(path, () => {
+      const format = formatOf(source.read(0, Math.min(source.size, 262)), path);
+      if (format === 'zip') return { value: readZipCheckpoint(source, path, {}, true), format, bytesRead: source.bytesRead };
+      let head = new Uint8Array(0);
+      for (;;) {
+        const length = Math.min(source.size, Math.max(LEGACY_HEAD_BYTES, head.length * 4));
+        const grown = new Uint8Array(length);
+        grown.set(head);
+        grown.set(source.read(head.length, length - head.length), head.length);
+        head = grown;
+        try {
+          return { value: readLegacyCheckpoint(head, path, source.size, true), format, bytesRead: source.bytesRead };
+        } catch (e) {
+          // A pickle cut off where the read ended parses once more is read; with the whole file read, the error is the file's own.
+          if (!(e instanceof PickleError) || head.length === source.size) throw e;
+        }
+      }
+    });
+  } finally {
+    source.close();
+  }
 }
 
 /** Reads and parses a checkpoint file. */
@@ -291,8 +345,15 @@ export function scalarToNumber(value: PickleValue | undefined, file?: string): n
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL_VERSION = 1001;
 
-function readZipCheckpoint(bytes: Uint8Array, file: string, options: ReadCheckpointOptions): PickleValue {
-  const zip = new ZipArchive(bytes, file, { verifyCrc: options.verifyCrc });
+/** A storage of a header-only read: located and sized, never read. */
+function unread(key: string, file: string): () => Uint8Array {
+  return () => {
+    throw new CheckpointError(`storage ${JSON.stringify(key)} was not read (only the checkpoint's header was)`, file);
+  };
+}
+
+function readZipCheckpoint(source: ByteSource, file: string, options: ReadCheckpointOptions, headerOnly: boolean): PickleValue {
+  const zip = new ZipArchive(source, file, { verifyCrc: options.verifyCrc });
   // torch puts everything under one top folder, named after the file when it was saved.
   const pickles = zip.entries.filter((e) => /^[^/]*\/data\.pkl$/.test(e.name));
   if (pickles.length !== 1) {
@@ -331,7 +392,8 @@ function readZipCheckpoint(bytes: Uint8Array, file: string, options: ReadCheckpo
         `storage ${JSON.stringify(key)} declares ${numel} x ${type.bytes} bytes but its entry holds ${entry.uncompressedSize}`,
       );
     }
-    const storage = new TorchStorage(type.dtype, numel, key, location, file, bytes.length, () => zip.read(entry));
+    const load = headerOnly ? unread(key, file) : () => zip.read(entry);
+    const storage = new TorchStorage(type.dtype, numel, key, location, file, source.size, load);
     storages.set(key, storage);
     return storage;
   };
@@ -347,7 +409,12 @@ interface LegacyRoot {
   data?: Uint8Array;
 }
 
-function readLegacyCheckpoint(bytes: Uint8Array, file: string): PickleValue {
+/**
+ * `bytes` is the whole file of `fileSize` bytes, or with `headerOnly` its
+ * first bytes: then reading stops after the main pickle and storages are
+ * never located.
+ */
+function readLegacyCheckpoint(bytes: Uint8Array, file: string, fileSize: number, headerOnly: boolean): PickleValue {
   const magic = unpickle(bytes, { file, context: 'legacy magic number' });
   if (magic.value !== LEGACY_MAGIC) throw new CheckpointError('bad legacy magic number (corrupt file?)', file);
   const version = unpickle(bytes, { file, context: 'legacy protocol version', offset: magic.end });
@@ -373,7 +440,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): PickleValue {
     const rootKey = stringField(items[2], 'storage key');
     const location = stringField(items[3], 'storage location');
     const numel = countField(items[4], 'storage size');
-    if (numel * type.bytes > bytes.length) {
+    if (numel * type.bytes > fileSize) {
       throw new PickleValueError(`storage ${JSON.stringify(rootKey)} claims ${numel} elements, more than the file holds`);
     }
     let root = roots.get(rootKey);
@@ -389,7 +456,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): PickleValue {
       let storage = rootStorages.get(rootKey);
       if (!storage) {
         storage = type.dtype
-          ? new TorchStorage(type.dtype, numel, rootKey, location, file, bytes.length, () => rootData(r, file))
+          ? new TorchStorage(type.dtype, numel, rootKey, location, file, fileSize, headerOnly ? unread(rootKey, file) : () => rootData(r, file))
           : new PickleOpaque(type.global.module, type.global.name, pid as PickleTuple);
         rootStorages.set(rootKey, storage);
       }
@@ -408,7 +475,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): PickleValue {
     let storage = views.get(viewKey);
     if (!storage) {
       storage = type.dtype
-        ? new TorchStorage(type.dtype, viewSize, viewKey, location, file, bytes.length, () =>
+        ? new TorchStorage(type.dtype, viewSize, viewKey, location, file, fileSize, headerOnly ? unread(viewKey, file) : () =>
             rootData(r, file).subarray(viewOffset * r.itemBytes, (viewOffset + viewSize) * r.itemBytes),
           )
         : new PickleOpaque(type.global.module, type.global.name, pid as PickleTuple);
@@ -423,6 +490,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): PickleValue {
     persistentLoad,
     reducers: TORCH_REDUCERS,
   });
+  if (headerOnly) return main.value;
 
   const keyList = unpickle(bytes, { file, context: 'legacy storage key list', offset: main.end });
   if (!Array.isArray(keyList.value)) throw new CheckpointError('legacy storage key list is not a list', file);

@@ -13,9 +13,8 @@
  * {@link fromFloat32} convert to and from Float32Array.
  */
 import { open, readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { AlaeError } from '../errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export type SafeDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -300,17 +299,6 @@ export async function readSafetensorsMetadata(path: string): Promise<Record<stri
   }
 }
 
-/** Synchronous variant of {@link readSafetensors}. */
-export function readSafetensorsSync(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw readError(path, e);
-  }
-  return parseSafetensors(bytes, path);
-}
-
 /** Serializes and writes atomically (never leaves a half-written file). */
 export async function writeSafetensors(
   path: string,
@@ -318,15 +306,6 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
-}
-
-/** Synchronous variant of {@link writeSafetensors}. */
-export function writeSafetensorsSync(
-  path: string,
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
-  metadata?: Record<string, string>,
-): void {
-  writeFileAtomicSync(path, serializeSafetensors(tensors, metadata));
 }
 
 // ---------------------------------------------------------------------------
@@ -421,23 +400,4 @@ export function fromFloat32(shape: readonly number[], values: Float32Array): Saf
     for (let i = 0; i < u.length; i++) dv.setUint32(i * 4, u[i], true);
   }
   return { dtype: 'F32', shape: shape.slice(), data };
-}
-
-/** Is this a safetensors file (8-byte header length, then '{')? Else we treat it as a .pth. */
-export async function isSafetensors(file: string): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AlaeError(`cannot read the model${code ? ` (${code})` : ''}`, file);
-  }
-  try {
-    const buf = Buffer.alloc(9);
-    const { bytesRead } = await fh.read(buf, 0, 9, 0);
-    if (bytesRead < 9) throw new AlaeError('not a model file (too short)', file);
-    return buf[8] === 0x7b;
-  } finally {
-    await fh.close();
-  }
 }

@@ -1,16 +1,18 @@
 /**
- * A minimal, defensive ZIP reader over an in-memory buffer: just enough to
- * read what `torch.save` writes (stored entries, a ZIP64 end record, data
- * descriptors) plus deflated entries from other writers.
+ * A minimal, defensive ZIP reader: just enough to read what `torch.save`
+ * writes (stored entries, a ZIP64 end record, data descriptors) plus
+ * deflated entries from other writers.
  *
- * Every offset and size read from the file is checked against the buffer
+ * Every offset and size read from the file is checked against its size
  * before it is used, so a damaged or hostile archive ends in a `ZipError`
  * (which names the file) rather than a RangeError or an oversized allocation.
- * Entries are read lazily; stored entries come back as views into the
- * archive's buffer, without a copy.
+ * It reads the end record and the central directory when opened and an
+ * entry only when asked, from a buffer (stored entries come back as views,
+ * without a copy) or piece by piece from a file (see byte-source.ts).
  */
 import { inflateRawSync } from 'node:zlib';
 import { AlaeError } from '../errors.js';
+import { type ByteSource, memorySource } from './byte-source.js';
 
 /** A problem with the archive's structure or with one of its entries. */
 export class ZipError extends AlaeError {
@@ -74,14 +76,16 @@ export class ZipArchive {
   private readonly verifyCrc: boolean;
   /** Bytes that deflated entries may still inflate to (see `maxInflateRatio`). */
   private inflateBudget: number;
+  private readonly source: ByteSource;
 
   constructor(
-    private readonly bytes: Uint8Array,
+    bytes: Uint8Array | ByteSource,
     readonly file: string,
     options: ZipOptions = {},
   ) {
+    this.source = bytes instanceof Uint8Array ? memorySource(bytes) : bytes;
     this.verifyCrc = options.verifyCrc ?? true;
-    this.inflateBudget = bytes.length * (options.maxInflateRatio ?? 16);
+    this.inflateBudget = this.source.size * (options.maxInflateRatio ?? 16);
     this.entries = this.readCentralDirectory();
     for (const entry of this.entries) {
       // Two entries with one name make the archive ambiguous; torch never writes that.
@@ -101,8 +105,7 @@ export class ZipArchive {
     const where = `entry ${JSON.stringify(entry.name)}`;
     if (entry.flags & FLAG_ENCRYPTED) this.fail(`${where} is encrypted`);
     const start = this.localDataStart(entry);
-    this.need(start, entry.compressedSize, `${where} data`);
-    const raw = this.bytes.subarray(start, start + entry.compressedSize);
+    const raw = this.take(start, entry.compressedSize, `${where} data`);
     let data: Uint8Array;
     if (entry.method === 0) {
       if (entry.compressedSize !== entry.uncompressedSize) {
@@ -139,36 +142,36 @@ export class ZipArchive {
   private localDataStart(entry: ZipEntry): number {
     const at = entry.localHeaderOffset;
     const where = `local header of ${JSON.stringify(entry.name)}`;
-    this.need(at, LOCAL_HEADER_SIZE, where);
-    if (u32(this.bytes, at) !== SIG_LOCAL) this.fail(`${where} at ${at} has a bad signature`);
-    const nameLength = u16(this.bytes, at + 26);
-    const extraLength = u16(this.bytes, at + 28);
+    const header = this.take(at, LOCAL_HEADER_SIZE, where);
+    if (u32(header, 0) !== SIG_LOCAL) this.fail(`${where} at ${at} has a bad signature`);
+    const nameLength = u16(header, 26);
+    const extraLength = u16(header, 28);
     this.need(at + LOCAL_HEADER_SIZE, nameLength + extraLength, where);
-    const name = decodeName(this.bytes.subarray(at + LOCAL_HEADER_SIZE, at + LOCAL_HEADER_SIZE + nameLength), entry.flags);
+    const name = decodeName(this.source.read(at + LOCAL_HEADER_SIZE, nameLength), entry.flags);
     // A local name that differs from the directory's is how parser-confusion attacks start.
     if (name !== entry.name) this.fail(`${where} names ${JSON.stringify(name)}`);
     return at + LOCAL_HEADER_SIZE + nameLength + extraLength;
   }
 
   private readCentralDirectory(): ZipEntry[] {
-    const b = this.bytes;
     const eocd = this.findEndOfCentralDirectory();
-    const diskNumber = u16(b, eocd + 4);
-    const cdDisk = u16(b, eocd + 6);
-    let count = u16(b, eocd + 10);
-    let cdSize = u32(b, eocd + 12);
-    let cdOffset = u32(b, eocd + 16);
+    const e = this.source.read(eocd, EOCD_SIZE);
+    const diskNumber = u16(e, 4);
+    const cdDisk = u16(e, 6);
+    let count = u16(e, 10);
+    let cdSize = u32(e, 12);
+    let cdOffset = u32(e, 16);
     const locatorAt = eocd - ZIP64_LOCATOR_SIZE;
-    const hasZip64 = locatorAt >= 0 && u32(b, locatorAt) === SIG_ZIP64_LOCATOR;
-    if (hasZip64) {
-      const recordAt = u64(b, locatorAt + 8);
-      this.need(recordAt, ZIP64_EOCD_MIN_SIZE, 'ZIP64 end record');
+    const locator = locatorAt >= 0 ? this.source.read(locatorAt, ZIP64_LOCATOR_SIZE) : null;
+    if (locator && u32(locator, 0) === SIG_ZIP64_LOCATOR) {
+      const recordAt = u64(locator, 8);
+      const record = this.take(recordAt, ZIP64_EOCD_MIN_SIZE, 'ZIP64 end record');
       if (recordAt + ZIP64_EOCD_MIN_SIZE > locatorAt) this.fail('ZIP64 end record overlaps its locator');
-      if (u32(b, recordAt) !== SIG_ZIP64_EOCD) this.fail('ZIP64 end record has a bad signature');
+      if (u32(record, 0) !== SIG_ZIP64_EOCD) this.fail('ZIP64 end record has a bad signature');
       // The 64-bit values only count where the classic field is saturated.
-      if (count === 0xffff) count = u64(b, recordAt + 32);
-      if (cdSize === 0xffffffff) cdSize = u64(b, recordAt + 40);
-      if (cdOffset === 0xffffffff) cdOffset = u64(b, recordAt + 48);
+      if (count === 0xffff) count = u64(record, 32);
+      if (cdSize === 0xffffffff) cdSize = u64(record, 40);
+      if (cdOffset === 0xffffffff) cdOffset = u64(record, 48);
     } else if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       this.fail('end record needs ZIP64 values but has no ZIP64 locator');
     }
@@ -181,13 +184,15 @@ export class ZipArchive {
       this.fail(`central directory of ${cdSize} bytes cannot hold ${count} entries`);
     }
 
+    // Offsets below are into the directory, read in one piece.
+    const b = this.source.read(cdOffset, cdSize);
     const entries: ZipEntry[] = [];
-    const end = cdOffset + cdSize;
-    let at = cdOffset;
+    const end = cdSize;
+    let at = 0;
     for (let i = 0; i < count; i++) {
       const where = `central directory entry ${i}`;
       if (at + CENTRAL_HEADER_SIZE > end) this.fail(`${where} runs past the directory`);
-      if (u32(b, at) !== SIG_CENTRAL) this.fail(`${where} at ${at} has a bad signature`);
+      if (u32(b, at) !== SIG_CENTRAL) this.fail(`${where} at ${cdOffset + at} has a bad signature`);
       const flags = u16(b, at + 8);
       const method = u16(b, at + 10);
       const crc = u32(b, at + 16);
@@ -204,7 +209,7 @@ export class ZipArchive {
       const name = decodeName(b.subarray(nameAt, extraAt), flags);
       if (uncompressedSize === 0xffffffff || compressedSize === 0xffffffff || localHeaderOffset === 0xffffffff) {
         // The ZIP64 extra field lists only the saturated values, in this order.
-        const zip64 = this.findExtra(extraAt, extraLength, ZIP64_EXTRA_ID, where);
+        const zip64 = this.findExtra(b, extraAt, extraLength, ZIP64_EXTRA_ID, where);
         let p = zip64.start;
         const take = (what: string): number => {
           if (p + 8 > zip64.end) this.fail(`${where}: ZIP64 extra field lacks the ${what}`);
@@ -226,8 +231,8 @@ export class ZipArchive {
     return entries;
   }
 
-  private findExtra(start: number, length: number, id: number, where: string): { start: number; end: number } {
-    const b = this.bytes;
+  /** The extra field `id` within `b[start, start + length)`. */
+  private findExtra(b: Uint8Array, start: number, length: number, id: number, where: string): { start: number; end: number } {
     const end = start + length;
     let p = start;
     while (p + 4 <= end) {
@@ -242,21 +247,32 @@ export class ZipArchive {
 
   /** The last end-of-central-directory record, searched only where a comment could reach. */
   private findEndOfCentralDirectory(): number {
-    const b = this.bytes;
-    const last = b.length - EOCD_SIZE;
-    const first = Math.max(0, last - MAX_COMMENT);
-    for (let at = last; at >= first; at--) {
-      if (b[at] === 0x50 && b[at + 1] === 0x4b && u32(b, at) === SIG_EOCD) {
-        if (at + EOCD_SIZE + u16(b, at + 20) <= b.length) return at;
+    const size = this.source.size;
+    // Archives rarely have a comment: the last KiB first, then all a comment could fill.
+    for (const span of [1024, EOCD_SIZE + MAX_COMMENT]) {
+      const first = Math.max(0, size - span);
+      const tail = this.source.read(first, size - first);
+      for (let at = tail.length - EOCD_SIZE; at >= 0; at--) {
+        if (tail[at] === 0x50 && tail[at + 1] === 0x4b && u32(tail, at) === SIG_EOCD) {
+          if (at + EOCD_SIZE + u16(tail, at + 20) <= tail.length) return first + at;
+        }
       }
+      if (first === 0) break;
     }
     this.fail('no end-of-central-directory record (not a ZIP archive, or truncated)');
   }
 
   private need(offset: number, length: number, what: string): void {
-    if (!(offset >= 0 && length >= 0 && offset + length <= this.bytes.length)) {
-      this.fail(`${what} (${length} bytes at ${offset}) lies outside the ${this.bytes.length}-byte file`);
+    const size = this.source.size;
+    if (!(offset >= 0 && length >= 0 && offset + length <= size)) {
+      this.fail(`${what} (${length} bytes at ${offset}) lies outside the ${size}-byte file`);
     }
+  }
+
+  /** `length` bytes at `offset`, after checking that they lie inside the file. */
+  private take(offset: number, length: number, what: string): Uint8Array {
+    this.need(offset, length, what);
+    return this.source.read(offset, length);
   }
 
   private fail(message: string): never {

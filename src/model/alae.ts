@@ -14,7 +14,9 @@ import { Rng } from '../util/random.js';
 import { encode } from './encoder.js';
 import { decode, noiseShape, type NoiseMaps } from './generator.js';
 import { mappingD, mappingF } from './mapping.js';
-import { type NetworkName, type ParamSpec, paramSpecs } from './params.js';
+import type { Differentiation } from '../nn/ops.js';
+import type { NetworkName, ParamSpec } from './lreq.js';
+import { paramSpecs } from './params.js';
 import type { Weights } from './weights.js';
 
 export interface DecodeOptions {
@@ -24,19 +26,16 @@ export interface DecodeOptions {
   blend?: number;
   /** Explicit noise maps (reproducible output), or a seed to draw them. Default seed 0. */
   noise?: NoiseMaps | { seed: number };
+  /** How the caller will differentiate the result (nn/ops.ts); default 'none'. */
+  differentiation?: Differentiation;
 }
 
 export interface EncodeOptions {
   lod?: number;
   blend?: number;
+  /** How the caller will differentiate the result (nn/ops.ts); default 'none'. */
+  differentiation?: Differentiation;
 }
-
-/** Style slot ranges of the reference's style-mixing figure. */
-export const STYLE_LEVELS = {
-  coarse: [0, 4] as [number, number],
-  middle: [4, 8] as [number, number],
-  fine: [8, Infinity] as [number, number],
-};
 
 export class AlaeModel {
   readonly config: AlaeConfig;
@@ -111,9 +110,9 @@ export class AlaeModel {
   }
 
   /** Parameter lookup for the network functions; throws on an unknown name. */
-  readonly weights: Weights = (name) => {
-    const v = this.vars.get(name);
-    if (!v) throw new AlaeError(`no parameter named ${name}`);
+  readonly weights: Weights = (param) => {
+    const v = this.vars.get(param.name);
+    if (!v) throw new AlaeError(`no parameter named ${param.name}`);
     return v;
   };
 
@@ -140,10 +139,10 @@ export class AlaeModel {
     if (this.disposed) throw new AlaeError('this model has been disposed');
   }
 
-  /** F: z [N, latent] -> w [N, latent]. */
-  map(z: Tensor): Tensor {
+  /** F: z [N, latent] -> w [N, latent]; `d`: how the caller will differentiate w (nn/ops.ts). */
+  map(z: Tensor, d: Differentiation = 'none'): Tensor {
     this.assertLive();
-    return mappingF(this.weights, this.config.model, z);
+    return mappingF(this.weights, this.config.model, z, d);
   }
 
   /** E: images NHWC in [-1, 1] at 4*2^lod -> w [N, latent]. */
@@ -155,7 +154,7 @@ export class AlaeModel {
     if (x.rank !== 4 || x.shape[1] !== res || x.shape[2] !== res || x.shape[3] !== this.config.model.channels) {
       throw new AlaeError(`encode expects images [N, ${res}, ${res}, ${this.config.model.channels}] at lod ${lod}, got [${x.shape}]`);
     }
-    return encode(this.weights, this.config.model, x, lod, blend);
+    return encode(this.weights, this.config.model, x, lod, blend, opts.differentiation);
   }
 
   /** D: w [N, latent] -> score [N]. */
@@ -181,7 +180,7 @@ export class AlaeModel {
     });
   }
 
-  /** Style mixing: slots [from, to) from `source`, the rest from `target`. */
+  /** Style mixing: slots [from, to) from `source`, the rest from `target` (named levels: api/latents.ts levelRanges). */
   mixStyles(target: Tensor, source: Tensor, range: [number, number]): Tensor {
     const slots = styleCount(this.config.model);
     const [from, to] = [Math.max(0, range[0]), Math.min(slots, range[1])];
@@ -222,7 +221,7 @@ export class AlaeModel {
       }
       return tf.tidy(() => {
         const styles = stylesOrW.rank === 2 ? this.broadcastStyles(stylesOrW) : stylesOrW;
-        return decode(this.weights, this.config.model, styles, lod, blend, noise);
+        return decode(this.weights, this.config.model, styles, lod, blend, noise, opts.differentiation);
       });
     } finally {
       if (ownNoise) noise.forEach((t) => t.dispose());

@@ -1,68 +1,94 @@
 /**
  * The encoder E (EncoderDefault of net.py), read top-down: FromRGB,
- * EncodeBlock, then the network with its level of detail and blend.
- * Images are NHWC; block 0 works at the highest resolution.
+ * EncodeBlock (each with its parameters declared beside it), then the
+ * network with its level of detail and blend. Images are NHWC; block 0
+ * works at the highest resolution.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import type { ModelConfig } from '../config/config.js';
-import { blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear } from '../nn/ops.js';
+import { type ModelConfig, encoderChannels } from '../config/config.js';
+import { type Differentiation, blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear } from '../nn/ops.js';
 import { instanceStats } from '../nn/instance-stats.js';
-import { encoderFused } from './params.js';
+import { type Blocks, usedBlocks } from './levels.js';
+import { type ParamSpec, Scope, specsOf } from './lreq.js';
 import type { Weights } from './weights.js';
 
+/** FromRGB i's parameters: a 1x1 conv with bias, image channels to block i's input channels. */
+function fromRgbParams(cfg: ModelConfig, i: number) {
+  const s = new Scope('encoder', `from_rgb.${i}`);
+  return { fromRgb: s.convBias('from_rgb', cfg.channels, encoderChannels(cfg, i)[0], 1) };
+}
+
 /** FromRGB: 1x1 conv with bias, leaky 0.2. */
-function fromRgb(p: Weights, i: number, x: Tensor4D): Tensor4D {
-  const n = `encoder.from_rgb.${i}.from_rgb`;
-  return conv(x, p(`${n}.weight`) as Tensor4D, p(`${n}.bias`), true);
+function fromRgb(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): Tensor4D {
+  const P = fromRgbParams(cfg, i);
+  return conv(x, p(P.fromRgb.weight) as Tensor4D, p(P.fromRgb.bias), true, d);
 }
 
-/** The style of one statistics pair: style_k(concat(mean, std)). */
-function styleOf(p: Weights, name: string, mean: Tensor4D, std: Tensor4D): Tensor {
-  const n = mean.shape[0];
-  const stats = tf.concat([tf.reshape(mean, [n, -1]), tf.reshape(std, [n, -1])], 1);
-  return linear(stats, p(`${name}.weight`), p(`${name}.bias`));
+/** Is encoder block i's down-sampling fused (stride-2 conv)? Block i's input resolution is 2^(L+1-i). */
+function encoderFused(cfg: ModelConfig, i: number): boolean {
+  return 2 ** (cfg.layerCount + 1 - i) >= 128;
 }
 
-/** One statistics pair of an EncodeBlock: per sample and channel, [N, 1, 1, C]. */
-export type BlockStats = { mean: Tensor4D; std: Tensor4D };
+/** EncodeBlock i's parameters (its own biases first, then its modules, as the reference's state_dict). */
+function encodeBlockParams(cfg: ModelConfig, i: number) {
+  const [inC, outC] = encoderChannels(cfg, i);
+  const s = new Scope('encoder', `encode_block.${i}`);
+  return {
+    bias1: s.channel('bias_1', inC),
+    bias2: s.channel('bias_2', outC),
+    conv1: s.conv('conv_1', inC, inC, 3),
+    conv2: s.conv('conv_2', inC, outC, 3),
+    style1: s.linear('style_1', 2 * inC, cfg.latentSize),
+    style2: s.linear('style_2', 2 * outC, cfg.latentSize),
+  };
+}
+
+/** The style of one statistics pair: style_k(concat(mean, std)), `stats` being [N, 2C] (means, then stds). */
+function styleOf(p: Weights, style: { weight: ParamSpec; bias: ParamSpec }, stats: Tensor): Tensor {
+  return linear(stats, p(style.weight), p(style.bias));
+}
 
 /**
  * EncodeBlock: conv_1 + bias, leaky, stats -> style_1, instance norm (eps
  * 1e-5); blur, conv_2 (fused stride 2, or conv then 2x2 average), + bias,
  * leaky, stats -> style_2, instance norm.
  */
-function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D): { x: Tensor4D; w1: Tensor; w2: Tensor; s1: BlockStats; s2: BlockStats } {
-  const b = `encoder.encode_block.${i}`;
-  const s1 = instanceStats(conv(x, p(`${b}.conv_1.weight`) as Tensor4D, p(`${b}.bias_1`), true), 1e-5);
-  const w1 = styleOf(p, `${b}.style_1`, s1.mean, s1.std);
-  const blurred = blur(s1.normed);
+function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; w1: Tensor; w2: Tensor; s1: Tensor; s2: Tensor } {
+  const P = encodeBlockParams(cfg, i);
+  const s1 = instanceStats(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
+  const w1 = styleOf(p, P.style1, s1.stats);
+  const blurred = blur(s1.normed, d);
   // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
   const h = encoderFused(cfg, i)
-    ? (leakyRelu(tf.add(convDownFused(blurred, p(`${b}.conv_2.weight`) as Tensor4D), p(`${b}.bias_2`))) as Tensor4D)
-    : (leakyRelu(downscale2d(conv(blurred, p(`${b}.conv_2.weight`) as Tensor4D, p(`${b}.bias_2`)))) as Tensor4D);
-  const s2 = instanceStats(h, 1e-5);
-  const w2 = styleOf(p, `${b}.style_2`, s2.mean, s2.std);
-  return { x: s2.normed, w1, w2, s1: { mean: s1.mean, std: s1.std }, s2: { mean: s2.mean, std: s2.std } };
+    ? (leakyRelu(convDownFused(blurred, p(P.conv2.weight) as Tensor4D), d, p(P.bias2)) as Tensor4D)
+    : (leakyRelu(downscale2d(conv(blurred, p(P.conv2.weight) as Tensor4D, p(P.bias2), false, d), d), d) as Tensor4D);
+  const s2 = instanceStats(h, 1e-5, d);
+  const w2 = styleOf(p, P.style2, s2.stats);
+  return { x: s2.normed, w1, w2, s1: s1.stats, s2: s2.stats };
 }
 
-/** encode2 of net.py; pushes each block's two statistics pairs to `stats` when given. */
-function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: number, stats: BlockStats[] | null): Tensor {
-  const L = cfg.layerCount;
-  const first = L - lod - 1;
+/** E's parameters of the given blocks, in the reference's state_dict order: every from_rgb, then every encode_block. */
+export function encoderParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
+  return [...blocks.fromRgb.flatMap((i) => specsOf(fromRgbParams(cfg, i))), ...blocks.encodeBlocks.flatMap((i) => specsOf(encodeBlockParams(cfg, i)))];
+}
+
+/** encode2 of net.py; pushes each block's two statistics ([N, 2C]: means, then stds) to `stats` when given. */
+function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: number, d: Differentiation, stats: Tensor[] | null): Tensor {
+  const use = usedBlocks(cfg, lod, blend);
   // The reference applies a second leaky ReLU after FromRGB's own.
-  let h = leakyRelu(fromRgb(p, first, x)) as Tensor4D;
+  let h = leakyRelu(fromRgb(p, cfg, use.fromRgb[0], x, d), d) as Tensor4D;
   let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
-  let start = first;
-  if (blend < 1 && lod > 0) {
-    const r = encodeBlock(p, cfg, first, h);
+  let blocks = use.encodeBlocks;
+  if (use.fading) {
+    const r = encodeBlock(p, cfg, blocks[0], h, d);
     stats?.push(r.s1, r.s2);
     w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
-    const prev = leakyRelu(fromRgb(p, first + 1, downscale2d(x))) as Tensor4D;
+    const prev = leakyRelu(fromRgb(p, cfg, use.fromRgb[1], downscale2d(x, d), d), d) as Tensor4D;
     h = lerp(prev, r.x, blend) as Tensor4D;
-    start = first + 1;
+    blocks = blocks.slice(1);
   }
-  for (let i = start; i < L; i++) {
-    const r = encodeBlock(p, cfg, i, h);
+  for (const i of blocks) {
+    const r = encodeBlock(p, cfg, i, h, d);
     stats?.push(r.s1, r.s2);
     h = r.x;
     w = tf.add(w, tf.add(r.w1, r.w2));
@@ -73,20 +99,22 @@ function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: numb
 /**
  * E(x) at level of detail `lod` (0 = 4x4 input ... layerCount-1 = full) with
  * `blend` in (0, 1] for a level being faded in (encode2 of net.py). The
- * input resolution must be 4 * 2^lod. Returns w [N, latent].
+ * input resolution must be 4 * 2^lod. `d`: how the caller will
+ * differentiate the result (nn/ops.ts). Returns w [N, latent].
  */
-export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1): Tensor {
-  return tf.tidy(() => run(p, cfg, x, lod, blend, null));
+export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1, d: Differentiation = 'none'): Tensor {
+  return tf.tidy(() => run(p, cfg, x, lod, blend, d, null));
 }
 
 /**
- * E(x) and the statistics it reads: two pairs per block, highest resolution
- * first (the features a perceptual loss compares; every ALAE encoder has them).
+ * E(x) and the statistics it reads: per block two [N, 2C] (each sample's
+ * channel means, then stds), highest resolution first; the features a
+ * perceptual loss compares (every ALAE encoder has them).
  */
-export function encodeWithStats(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1): { w: Tensor; stats: BlockStats[] } {
+export function encodeWithStats(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1, d: Differentiation = 'none'): { w: Tensor; stats: Tensor[] } {
   return tf.tidy(() => {
-    const stats: BlockStats[] = [];
-    const w = run(p, cfg, x, lod, blend, stats);
+    const stats: Tensor[] = [];
+    const w = run(p, cfg, x, lod, blend, d, stats);
     return { w, stats };
   });
 }

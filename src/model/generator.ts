@@ -1,13 +1,14 @@
 /**
  * The generator G (GeneratorDefault of net.py, StyleGAN v1), read top-down:
- * DecodeBlock, ToRGB, then the network with level of detail and blend.
- * Images are NHWC.
+ * DecodeBlock, ToRGB (each with its parameters declared beside it), then
+ * the network with level of detail and blend. Images are NHWC.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import type { ModelConfig } from '../config/config.js';
-import { blur, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
+import { type ModelConfig, decoderChannels } from '../config/config.js';
+import { type Differentiation, blur, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
 import { styleEpilogue } from '../nn/style-epilogue.js';
-import { decoderFused } from './params.js';
+import { type Blocks, usedBlocks } from './levels.js';
+import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
 import type { Weights } from './weights.js';
 
 /** Noise maps in the order the generator draws them: block 0 conv 1, block 0 conv 2, block 1 conv 1, ... */
@@ -19,47 +20,91 @@ export function noiseShape(k: number, batch: number): [number, number, number, n
   return [k === 0 ? 1 : batch, res, res, 1];
 }
 
+/** The constant input of block 0, [1, C, 4, 4] in the reference. */
+function constParams(cfg: ModelConfig) {
+  return { const: new Scope('decoder', '').param('const', [1, decoderChannels(cfg, 0), 4, 4], 'nchw', { kind: 'ones' }) };
+}
+
+/** Is generator block i's up-sampling fused (stride-2 transposed conv)? Block i works at 4 * 2^i. */
+function decoderFused(i: number): boolean {
+  return i > 0 && 4 * 2 ** i >= 128;
+}
+
+/** DecodeBlock i's parameters (its own noise weights and biases first, then its modules, as the reference's state_dict). */
+function decodeBlockParams(cfg: ModelConfig, i: number) {
+  const outC = decoderChannels(cfg, i);
+  const inC = i === 0 ? outC : decoderChannels(cfg, i - 1);
+  const s = new Scope('decoder', `decode_block.${i}`);
+  return {
+    noiseWeight1: s.channel('noise_weight_1', outC),
+    bias1: s.channel('bias_1', outC),
+    noiseWeight2: s.channel('noise_weight_2', outC),
+    bias2: s.channel('bias_2', outC),
+    ...(i > 0 ? { conv1: s.conv('conv_1', inC, outC, 3, { transpose: decoderFused(i) }) } : {}),
+    style1: s.linear('style_1', cfg.latentSize, 2 * outC, 1),
+    conv2: s.conv('conv_2', outC, outC, 3),
+    style2: s.linear('style_2', cfg.latentSize, 2 * outC, 1),
+  };
+}
+
 /** noise, bias, leaky, instance norm (eps 1e-8), style modulation (one fused op where the backend has it). */
-function epilogue(p: Weights, b: string, k: 1 | 2, x: Tensor4D, noise: Tensor4D, style: Tensor): Tensor4D {
-  const s = linear(style, p(`${b}.style_${k}.weight`), p(`${b}.style_${k}.bias`));
-  return styleEpilogue(x, p(`${b}.noise_weight_${k}`), noise, p(`${b}.bias_${k}`), s);
+function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec; style: LinearParams }, x: Tensor4D, noise: Tensor4D, style: Tensor, d: Differentiation): Tensor4D {
+  const s = linear(style, p(P.style.weight), p(P.style.bias));
+  return styleEpilogue(x, p(P.noiseWeight), noise, p(P.bias), s, d);
 }
 
 /** DecodeBlock i: (up-sample + conv_1 + blur for i > 0), epilogue, conv_2, epilogue. */
-function decodeBlock(p: Weights, i: number, x: Tensor4D, s1: Tensor, s2: Tensor, n1: Tensor4D, n2: Tensor4D): Tensor4D {
-  const b = `decoder.decode_block.${i}`;
+function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: Tensor, s2: Tensor, n1: Tensor4D, n2: Tensor4D, d: Differentiation): Tensor4D {
+  const P = decodeBlockParams(cfg, i);
   let h = x;
-  if (i > 0) {
-    const w = p(`${b}.conv_1.weight`) as Tensor4D;
-    h = blur(decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w));
+  if (P.conv1) {
+    const w = p(P.conv1.weight) as Tensor4D;
+    h = blur(decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w, undefined, false, d), d);
   }
-  h = epilogue(p, b, 1, h, n1, s1);
-  h = conv(h, p(`${b}.conv_2.weight`) as Tensor4D);
-  return epilogue(p, b, 2, h, n2, s2);
+  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1, style: P.style1 }, h, n1, s1, d);
+  h = conv(h, p(P.conv2.weight) as Tensor4D, undefined, false, d);
+  return epilogue(p, { noiseWeight: P.noiseWeight2, bias: P.bias2, style: P.style2 }, h, n2, s2, d);
+}
+
+/** ToRGB i's parameters: a 1x1 conv with bias, gain 0.03. */
+function toRgbParams(cfg: ModelConfig, i: number) {
+  const s = new Scope('decoder', `to_rgb.${i}`);
+  return { toRgb: s.convBias('to_rgb', decoderChannels(cfg, i), cfg.channels, 1, { gain: 0.03 }) };
 }
 
 /** ToRGB: 1x1 conv with bias (gain 0.03 lives in the weights' scale). */
-function toRgb(p: Weights, i: number, x: Tensor4D): Tensor4D {
-  const n = `decoder.to_rgb.${i}.to_rgb`;
-  return conv(x, p(`${n}.weight`) as Tensor4D, p(`${n}.bias`));
+function toRgb(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): Tensor4D {
+  const P = toRgbParams(cfg, i);
+  return conv(x, p(P.toRgb.weight) as Tensor4D, p(P.toRgb.bias), false, d);
+}
+
+/** G's parameters of the given blocks, in the reference's state_dict order: const, every decode_block, every to_rgb. */
+export function generatorParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
+  return [
+    ...specsOf(constParams(cfg)),
+    ...blocks.decodeBlocks.flatMap((i) => specsOf(decodeBlockParams(cfg, i))),
+    ...blocks.toRgb.flatMap((i) => specsOf(toRgbParams(cfg, i))),
+  ];
 }
 
 /**
  * G(styles) at level of detail `lod` with `blend` (decode2 of net.py when
  * < 1). `styles` is [N, 2*layerCount, latent]; `noise` holds 2*(lod+1) maps
- * shaped by noiseShape. Returns images [N, 4*2^lod, 4*2^lod, channels].
+ * shaped by noiseShape; `d`: how the caller will differentiate the result
+ * (nn/ops.ts). Returns images [N, 4*2^lod, 4*2^lod, channels].
  */
-export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number, blend: number, noise: NoiseMaps): Tensor4D {
+export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number, blend: number, noise: NoiseMaps, d: Differentiation = 'none'): Tensor4D {
   return tf.tidy(() => {
     const n = styles.shape[0];
     const slot = (k: number): Tensor => tf.reshape(tf.slice(styles, [0, k, 0], [n, 1, cfg.latentSize]), [n, cfg.latentSize]);
-    let x = p('decoder.const') as Tensor4D;
+    const use = usedBlocks(cfg, lod, blend);
+    let x = p(constParams(cfg).const) as Tensor4D;
     let prev: Tensor4D | null = null;
-    for (let i = 0; i <= lod; i++) {
-      if (i === lod && blend < 1 && lod > 0) prev = toRgb(p, lod - 1, x);
-      x = decodeBlock(p, i, x, slot(2 * i), slot(2 * i + 1), noise[2 * i], noise[2 * i + 1]);
+    for (const i of use.decodeBlocks) {
+      if (use.fading && i === lod) prev = toRgb(p, cfg, use.toRgb[1], x, d);
+      x = decodeBlock(p, cfg, i, x, slot(2 * i), slot(2 * i + 1), noise[2 * i], noise[2 * i + 1], d);
     }
-    const img = toRgb(p, lod, x);
+    const img = toRgb(p, cfg, use.toRgb[0], x, d);
     return prev ? (lerp(upscale2d(prev), img, blend) as Tensor4D) : img;
   });
 }

@@ -1,60 +1,37 @@
 /**
- * The primitives of the ALAE networks, in NHWC, in two forms:
- * - fast (the default): one tfjs kernel each where tfjs has one (leakyRelu,
- *   depthwise blur, avgPool, nearest resize, fused conv + bias + activation),
- *   since every op is a dispatch on a GPU;
- * - twice differentiable: the R1 penalty differentiates E and D twice, and
- *   tfjs's leakyRelu, depthwiseConv2d and avgPool double backprop throws.
- *   Convolutions, matMul and arithmetic are differentiated by tfjs (their
- *   second derivatives are right); blur, pooling, up-sampling and the leaky
- *   ReLU are customGrad ops whose gradients are written out in ops that can
- *   be differentiated again (one or two kernels each instead of the 4-10 of
- *   pad/slice/reshape formulations: 13,101 -> 10,165 kernels per mnist-small
- *   training iteration).
- * `twiceDifferentiable(f)` runs f with the second form; `firstOrder(f)` with
- * the first, minus the one fusion tfjs cannot differentiate (refinement).
- * Both compute the same function, first and second derivatives are checked
- * (test/nn/ops.test.ts, test/losses), and both pass parity.
+ * The primitives of the ALAE networks, in NHWC. How a caller will
+ * differentiate what they compute picks their form, passed down explicitly
+ * as a `Differentiation` (the caller knows; an op cannot):
+ * - 'none' (inference): one tfjs kernel each where tfjs has one (leakyRelu,
+ *   depthwise blur, avgPool, fused conv + bias + activation), since every
+ *   op is a dispatch on a GPU;
+ * - 'once' (training's parameter gradients) and 'twice' (R1's inner
+ *   gradient, which the outer gradient differentiates again): the
+ *   twice-differentiable forms. tfjs's leakyRelu, depthwiseConv2d and
+ *   avgPool double backprop throws. Convolutions, matMul and arithmetic are
+ *   differentiated by tfjs (their second derivatives are right); blur,
+ *   pooling, up-sampling and the leaky ReLU are customGrad ops whose
+ *   gradients are written out in ops that can be differentiated again (one
+ *   or two kernels each instead of the 4-10 of pad/slice/reshape
+ *   formulations). Training runs them in all three steps, not only where R1
+ *   needs them: the fast forms round differently and put pre-activations
+ *   near zero on the other side of a leaky-ReLU kink more often
+ *   (train/losses.ts).
+ * 'twice' also leaves out fused kernels whose gradient the backend cannot
+ * differentiate again (nn/instance-stats.ts). Both forms compute the same function, first and second
+ * derivatives are checked (test/nn/ops.test.ts, test/losses), and both pass
+ * parity.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 
-/**
- * Scoped modes: `twice` picks the twice-differentiable primitives; `second` marks ops that will be
- * differentiated twice; `once` marks ops that will be differentiated once (the fast primitives,
- * but no activation fused into a convolution: tfjs has no gradient for a fused leaky ReLU).
- */
-const mode = { twice: false, second: false, once: false };
+/** How the caller will differentiate an op's result (see the module doc). */
+export type Differentiation = 'none' | 'once' | 'twice';
 
-function withMode<T>(key: keyof typeof mode, f: () => T): T {
-  const prev = mode[key];
-  mode[key] = true;
-  try {
-    return f();
-  } finally {
-    mode[key] = prev;
-  }
-}
+/** Does `d` call for the twice-differentiable forms? */
+const twiceForms = (d: Differentiation): boolean => d !== 'none';
 
-/** Run f with the twice-differentiable primitives (for the R1 penalty). */
-export const twiceDifferentiable = <T>(f: () => T): T => withMode('twice', f);
-
-/**
- * Run f where its ops will be differentiated twice (R1's inner gradient,
- * losses.ts). Fused kernels whose gradient is written as one first-order
- * kernel (nn/instance-stats.ts) are left out here: their gradient has no
- * gradient of its own. Elsewhere, even under twiceDifferentiable, a
- * parameter gradient is first order and they may run.
- */
-export const secondOrder = <T>(f: () => T): T => withMode('second', f);
-
-/**
- * Run f where its ops will be differentiated once, with the fast primitives
- * (refinement, api/refine-loss.ts): their first derivatives are right.
- */
-export const firstOrder = <T>(f: () => T): T => withMode('once', f);
-
-/** Is the caller inside secondOrder(f)? */
-export const differentiatedTwice = (): boolean => mode.second;
+/** Does the active backend register `name` (backend/kernel-adapter.ts)? */
+const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
 
 const BLUR_1D = [1, 2, 1];
 
@@ -81,16 +58,38 @@ function blurKernel(c: number): tf.Tensor4D {
 const depthwiseBlur: Unary = (x) => tf.tidy(() => tf.depthwiseConv2d(x, blurKernel(x.shape[3]), 1, 1));
 /** The blur is its own adjoint: a symmetric kernel with symmetric zero padding. */
 const blurLinear: Unary = linearOp(depthwiseBlur, () => blurLinear);
-/** 2x2 average pooling; adjoint: nearest 2x up-sampling times 1/4. */
-const downLinear: Unary = linearOp(
-  (x) => tf.avgPool(x, 2, 2, 'valid'),
-  () => (dy) => tf.tidy(() => tf.mul(upLinear(dy), 0.25)),
-);
-/** Nearest 2x up-sampling; adjoint: 2x2 sum pooling (4 times the average). */
-const upLinear: Unary = linearOp(
-  (x) => tf.image.resizeNearestNeighbor(x, [2 * x.shape[1], 2 * x.shape[2]]),
-  () => (dy) => tf.tidy(() => tf.mul(downLinear(dy), 4)),
-);
+/**
+ * Kernel names a backend may register: UPSAMPLE, nearest 2x up-sampling
+ * times attr scale; DOWNSAMPLE, 2x2 average pooling times attr scale. The op
+ * chains are tfjs's resize or pooling, then a multiply where scale is not 1.
+ */
+export const UPSAMPLE = 'AlaeUpsample2x';
+export const DOWNSAMPLE = 'AlaeDownsample2x';
+
+function scaled(kernel: string, x: Tensor4D, scale: number, chain: (x: Tensor4D) => Tensor4D): Tensor4D {
+  if (hasKernel(kernel)) return tf.engine().runKernel(kernel, { x } as unknown as tf.NamedTensorMap, { scale }) as Tensor4D;
+  return scale === 1 ? chain(x) : tf.tidy(() => tf.mul(chain(x), scale) as Tensor4D);
+}
+
+const ups = new Map<number, Unary>(), downs = new Map<number, Unary>();
+/** scale times nearest 2x up-sampling; adjoint: scale times the 2x2 sum, i.e. 4 scale times the 2x2 average. */
+function upLinear(scale: number): Unary {
+  let op = ups.get(scale);
+  if (!op) {
+    op = linearOp((x) => scaled(UPSAMPLE, x, scale, (t) => tf.image.resizeNearestNeighbor(t, [2 * t.shape[1], 2 * t.shape[2]])), () => downLinear(4 * scale));
+    ups.set(scale, op);
+  }
+  return op;
+}
+/** scale times 2x2 average pooling; adjoint: scale / 4 times nearest 2x up-sampling. */
+function downLinear(scale: number): Unary {
+  let op = downs.get(scale);
+  if (!op) {
+    op = linearOp((x) => scaled(DOWNSAMPLE, x, scale, (t) => tf.avgPool(t, 2, 2, 'valid')), () => upLinear(scale / 4));
+    downs.set(scale, op);
+  }
+  return op;
+}
 
 /**
  * leaky_relu(x, 0.2), twice differentiable: the gradient is dy * m with
@@ -101,32 +100,108 @@ const upLinear: Unary = linearOp(
  * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
  * A backend may run the forward (value and mask, 5 activation-sized kernels
  * as ops) as one kernel, LEAKY_TWICE, with the same roundings (native:
- * native/leaky_twice.cc); the gradient stays a product with a constant.
+ * native/leaky_twice.cc), and leaky_relu(x + bias) as BIAS_LEAKY_TWICE (x
+ * and bias, the add rounded as tf.add's); the gradient stays a product with
+ * a constant.
  */
 export const LEAKY_TWICE = 'AlaeLeakyTwice';
+export const BIAS_LEAKY_TWICE = 'AlaeBiasLeakyTwice';
+
+/** The value and the constant gradient mask of leaky_relu(x + bias) (bias along the last axis, optional). */
+function leakyTwiceForward(x: Tensor, bias?: Tensor): Tensor[] {
+  if (bias && hasKernel(BIAS_LEAKY_TWICE)) return tf.engine().runKernel(BIAS_LEAKY_TWICE, { x, bias } as unknown as tf.NamedTensorMap) as Tensor[];
+  return tf.tidy(() => {
+    const h = bias ? tf.add(x, bias) : x;
+    if (hasKernel(LEAKY_TWICE)) return tf.engine().runKernel(LEAKY_TWICE, { x: h } as unknown as tf.NamedTensorMap) as Tensor[];
+    return [tf.add(tf.mul(h, 0.2), tf.mul(tf.relu(h), 0.8)), tf.step(h, 0.2)];
+  });
+}
 const leakyTwice = tf.customGrad((x, save) => {
-  const [value, m] = tf.getKernel(LEAKY_TWICE, tf.getBackend())
-    ? (tf.engine().runKernel(LEAKY_TWICE, { x } as unknown as tf.NamedTensorMap) as Tensor[])
-    : [tf.add(tf.mul(x as Tensor, 0.2), tf.mul(tf.relu(x as Tensor), 0.8)), tf.step(x as Tensor, 0.2)];
+  const [value, m] = leakyTwiceForward(x as Tensor);
   (save as tf.GradSaveFunc)([m]);
   return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
 });
+/** leaky_relu(x + bias), twice differentiable: the bias's gradient is the sum of x's over the broadcast axes, as tf.add's. */
+const biasLeakyTwice = tf.customGrad((x, bias, save) => {
+  const [value, m] = leakyTwiceForward(x as Tensor, bias as Tensor);
+  (save as tf.GradSaveFunc)([m]);
+  return {
+    value,
+    gradFunc: (dy, saved) => {
+      const dx = tf.mul(dy, saved[0]);
+      const axes = tf.backend_util.getReductionAxes((bias as Tensor).shape, dx.shape);
+      return [dx, tf.reshape(axes.length > 0 ? tf.sum(dx, axes) : dx, (bias as Tensor).shape)];
+    },
+  };
+});
 
-export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
-  if (!mode.twice) return tf.leakyRelu(x, alpha);
-  if (alpha !== 0.2) throw new Error(`leakyRelu: twice-differentiable form only for alpha 0.2 (got ${alpha})`);
-  return leakyTwice(x);
+/** leaky_relu(x + bias, 0.2), the bias (along the last axis) optional; in a training form, the add rides in the leaky ReLU's kernel. */
+export function leakyRelu(x: Tensor, d: Differentiation = 'none', bias?: Tensor): Tensor {
+  if (twiceForms(d)) return bias ? biasLeakyTwice(x, bias) : leakyTwice(x);
+  return bias ? tf.tidy(() => tf.leakyRelu(tf.add(x, bias), 0.2)) : tf.leakyRelu(x, 0.2);
 }
 
-/** y = x @ W + b, W in [in, out] layout. */
+// The gradient of tfjs's fused product kernel as linear() runs it (no activation): the
+// product's and the add's, each only where the tape asks for it (tfjs's fused matMul op
+// computes all three in a customGrad, where R1's inner gradient needs only the input's).
+// tfjs registers none for the kernel itself; its ops reach it through their own customGrad.
+if (!tf.getGradient(tf._FusedMatMul)) {
+  tf.registerGradient({
+    kernelName: tf._FusedMatMul,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved, attrs) => {
+      const { transposeA, transposeB, activation } = attrs as unknown as tf._FusedMatMulAttrs;
+      if (transposeA || transposeB || (activation ?? 'linear') !== 'linear') {
+        throw new Error(`${tf._FusedMatMul}: alae's gradient covers linear() only (no transpose, no activation)`);
+      }
+      const [a, b] = saved;
+      return {
+        a: () => tf.matMul(dy as Tensor, b, false, true),
+        b: () => tf.matMul(a, dy as Tensor, true, false),
+        bias: () => tf.sum(dy as Tensor, [0, 1]),
+      };
+    },
+  });
+}
+
+/** y = x @ W + b, W in [in, out] layout; the bias rides in the product's kernel (batch-1 3D, as tfjs's own op calls it). */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  const y = tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
-  return b ? tf.add(y, b) : y;
+  if (!b) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
+  return tf.tidy(() => {
+    const a = tf.reshape(x, [1, ...x.shape]), wb = tf.reshape(w, [1, ...w.shape]);
+    const y = tf.engine().runKernel(tf._FusedMatMul, { a, b: wb, bias: b } as unknown as tf.NamedTensorMap,
+      { transposeA: false, transposeB: false, activation: 'linear' }) as Tensor;
+    return tf.reshape(y, [x.shape[0], w.shape[w.rank - 1]]);
+  });
 }
+
+/**
+ * Kernel name a backend may register: PIXEL_NORM, pixelNorm's value with the
+ * chain's roundings (attr eps). Its gradient is written out in ops (mapping
+ * F's input is constant: training never asks for it).
+ */
+export const PIXEL_NORM = 'AlaePixelNorm';
+
+const pixelNormChain = (x: Tensor, eps: number): Tensor =>
+  tf.tidy(() => tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
 
 /** pixel_norm of net.py: x * rsqrt(mean(x^2, features) + eps). */
 export function pixelNorm(x: Tensor, eps = 1e-8): Tensor {
-  return tf.tidy(() => tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
+  if (!hasKernel(PIXEL_NORM)) return pixelNormChain(x, eps);
+  const op = tf.customGrad((xi, save) => {
+    (save as tf.GradSaveFunc)([xi as Tensor]);
+    return {
+      value: tf.engine().runKernel(PIXEL_NORM, { x: xi } as unknown as tf.NamedTensorMap, { eps }) as Tensor,
+      // d(x / r)/dx with r = sqrt(mean(x^2) + eps): dy / r - x sum(dy x) / (M r^3).
+      gradFunc: (dy, saved) => {
+        const [v] = saved;
+        const r = tf.sqrt(tf.add(tf.mean(tf.square(v), -1, true), eps));
+        const k = tf.div(tf.sum(tf.mul(dy as Tensor, v), -1, true), tf.mul(tf.pow(r, 3), v.shape[v.rank - 1]));
+        return tf.sub(tf.div(dy as Tensor, r), tf.mul(v, k));
+      },
+    };
+  });
+  return op(x) as Tensor;
 }
 
 /**
@@ -157,13 +232,13 @@ export function styleMod(x: Tensor4D, style: Tensor): Tensor4D {
 }
 
 /** Blur of net.py: depthwise 3x3 [1,2,1]x[1,2,1]/16 with zero padding 1. */
-export function blur(x: Tensor4D): Tensor4D {
-  return mode.twice ? blurLinear(x) : depthwiseBlur(x);
+export function blur(x: Tensor4D, d: Differentiation = 'none'): Tensor4D {
+  return twiceForms(d) ? blurLinear(x) : depthwiseBlur(x);
 }
 
 /** 2x2 average pooling (F.avg_pool2d(x, 2, 2)). */
-export function downscale2d(x: Tensor4D): Tensor4D {
-  return mode.twice ? downLinear(x) : tf.avgPool(x, 2, 2, 'valid');
+export function downscale2d(x: Tensor4D, d: Differentiation = 'none'): Tensor4D {
+  return twiceForms(d) ? downLinear(1)(x) : tf.avgPool(x, 2, 2, 'valid');
 }
 
 /**
@@ -172,7 +247,7 @@ export function downscale2d(x: Tensor4D): Tensor4D {
  * resizeNearestNeighbor gradient is wrong (test/nn/ops.test.ts).
  */
 export function upscale2d(x: Tensor4D): Tensor4D {
-  return upLinear(x);
+  return upLinear(1)(x);
 }
 
 /** torch.lerp(a, b, t) = a + t (b - a). */
@@ -199,18 +274,14 @@ export function transformKernel(w: Tensor4D, scale: number): Tensor4D {
  * 3x3 (or 1x1) convolution, stride 1, 'same' zero padding; weight HWIO;
  * optional bias and leaky ReLU, fused into one kernel where tfjs can.
  */
-export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false): Tensor4D {
+export function conv(x: Tensor4D, w: Tensor4D, bias?: Tensor, leaky = false, d: Differentiation = 'none'): Tensor4D {
   const pad = (w.shape[0] - 1) / 2;
   const p = pad === 0 ? 'valid' : pad;
-  if (!mode.twice) {
-    // tfjs's fused conv2d has no gradient for a leaky ReLU: where one is taken, only the bias is fused.
-    if (leaky && mode.once) return tf.tidy(() => leakyRelu(tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias })) as Tensor4D);
-    return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
-  }
+  if (!twiceForms(d)) return tf.fused.conv2d({ x, filter: w, strides: 1, pad: p, bias, activation: leaky ? 'leakyrelu' : 'linear', leakyreluAlpha: 0.2 });
   return tf.tidy(() => {
-    let y: Tensor = tf.conv2d(x, w, 1, p);
-    if (bias) y = tf.add(y, bias);
-    return (leaky ? leakyRelu(y) : y) as Tensor4D;
+    const y: Tensor = tf.conv2d(x, w, 1, p);
+    if (leaky) return leakyRelu(y, d, bias) as Tensor4D;
+    return (bias ? tf.add(y, bias) : y) as Tensor4D;
   });
 }
 

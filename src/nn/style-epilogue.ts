@@ -6,27 +6,34 @@
  *
  * where `style` is the block's style linear output [N, 2C]. As tfjs ops this
  * is ~12 activation-sized kernels forward and ~25 backward, each a full pass
- * over memory; a backend that registers STYLE_EPILOGUE (native:
- * native/style_epilogue.cc) runs it as one forward and one backward kernel.
- * The fused forward repeats the chain's float32 roundings (same bits up to
- * the order of a double sum); its gradient is written out (instance-norm
- * backward in closed form) and is differentiable once, which is all the
- * generator needs: only E and D are differentiated twice (R1).
+ * over memory (and a dispatch on a GPU); a backend that registers
+ * STYLE_EPILOGUE and its gradient (backend/kernel-adapter.ts) runs it as one
+ * forward and one backward kernel. The fused forward repeats the chain's
+ * float32 roundings (same bits up to the order of a sum); its gradient is
+ * written out (instance-norm backward in closed form) and is differentiable
+ * once, which is all the generator needs: only E and D are differentiated
+ * twice (R1).
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import { leakyRelu, statsAndNorm, styleMod } from './ops.js';
+import { type Differentiation, leakyRelu, statsAndNorm, styleMod } from './ops.js';
 
-/** Kernel names a backend may register. */
+/**
+ * Kernel names a backend may register. STYLE_EPILOGUE takes x, noise,
+ * noiseWeight, bias and style (attrs eps, twice) and returns the output,
+ * then what its gradient needs (the backend's choice); STYLE_EPILOGUE_GRAD
+ * takes dy, style, noise and those as saved0, saved1, ... and returns dx,
+ * dnoiseWeight [C], dbias [C] and dstyle [N, 2C].
+ */
 export const STYLE_EPILOGUE = 'AlaeStyleEpilogue';
 export const STYLE_EPILOGUE_GRAD = 'AlaeStyleEpilogueGrad';
 /** Instance norm epsilon of the generator (nn.InstanceNorm2d's default is 1e-5; net.py passes 1e-8). */
 export const STYLE_EPILOGUE_EPS = 1e-8;
 
 /** The op chain: the definition, and the path of backends without the kernels. */
-export function styleEpilogueChain(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor): Tensor4D {
+export function styleEpilogueChain(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor, d: Differentiation = 'none'): Tensor4D {
   return tf.tidy(() => {
     let h = tf.add(x, tf.mul(noiseWeight, noise)) as Tensor4D;
-    h = leakyRelu(tf.add(h, bias)) as Tensor4D;
+    h = leakyRelu(tf.add(h, bias), d) as Tensor4D;
     return styleMod(statsAndNorm(h, STYLE_EPILOGUE_EPS).normed, style);
   });
 }
@@ -42,22 +49,30 @@ function runKernel(name: string, inputs: Record<string, Tensor>, attrs: Record<s
   return Array.isArray(out) ? out : [out];
 }
 
-/** The epilogue, fused where the backend has the kernels (see the module doc). */
-export function styleEpilogue(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor): Tensor4D {
-  if (!styleEpilogueFused()) return styleEpilogueChain(x, noiseWeight, noise, bias, style);
+/**
+ * The epilogue, fused where the backend has the kernels (see the module
+ * doc). `d` picks the leaky ReLU's rounding, as the chain's leakyRelu does
+ * (the twice-differentiable form's 0.2x + 0.8relu(x) differs in the last bit).
+ */
+export function styleEpilogue(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor, d: Differentiation = 'none'): Tensor4D {
+  if (!styleEpilogueFused()) return styleEpilogueChain(x, noiseWeight, noise, bias, style, d);
   // The first block's input is the learned constant, batch 1, under a batch of styles.
   const n = style.shape[0];
   if (x.shape[0] !== n) {
-    return tf.tidy(() => styleEpilogue(tf.broadcastTo(x, [n, x.shape[1], x.shape[2], x.shape[3]]), noiseWeight, noise, bias, style));
+    return tf.tidy(() => styleEpilogue(tf.broadcastTo(x, [n, x.shape[1], x.shape[2], x.shape[3]]), noiseWeight, noise, bias, style, d));
   }
+  const attrs = { eps: STYLE_EPILOGUE_EPS, twice: d === 'none' ? 0 : 1 };
   // The noise is a constant of the op (never trained), so it is closed over rather than an input with a gradient.
   const op = tf.customGrad((xi, nwi, bi, si, save) => {
-    const [out, normed, mask, sd] = runKernel(STYLE_EPILOGUE, { x: xi as Tensor, noise, noiseWeight: nwi as Tensor, bias: bi as Tensor, style: si as Tensor }, { eps: STYLE_EPILOGUE_EPS });
-    (save as tf.GradSaveFunc)([normed, mask, sd, si as Tensor]);
+    const [out, ...state] = runKernel(STYLE_EPILOGUE, { x: xi as Tensor, noise, noiseWeight: nwi as Tensor, bias: bi as Tensor, style: si as Tensor }, attrs);
+    (save as tf.GradSaveFunc)([si as Tensor, ...state]);
     return {
       value: out,
       gradFunc: (dy, saved) => {
-        const [dx, dnw, db, dstyle] = runKernel(STYLE_EPILOGUE_GRAD, { dy: dy as Tensor, normed: saved[0], mask: saved[1], sd: saved[2], style: saved[3], noise });
+        const [s, ...kept] = saved;
+        const inputs: Record<string, Tensor> = { dy: dy as Tensor, style: s, noise };
+        kept.forEach((t, i) => (inputs[`saved${i}`] = t));
+        const [dx, dnw, db, dstyle] = runKernel(STYLE_EPILOGUE_GRAD, inputs);
         return [dx, tf.reshape(dnw, noiseWeight.shape), tf.reshape(db, bias.shape), dstyle];
       },
     };

@@ -8,7 +8,7 @@ import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { AlaeError } from '../errors.js';
 import { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
-import { importCheckpoint, type ReferenceCheckpoint } from '../io/import.js';
+import { copyGap, importCheckpoint, type ReferenceCheckpoint } from '../io/import.js';
 import { f32, readSafetensors, type SafeTensor } from '../io/safetensors.js';
 import { fromTorchLayout, nchwToNhwc } from '../io/layout.js';
 import { disposeGrads, lossAE, lossD, lossG, type LossResult } from '../train/losses.js';
@@ -155,11 +155,12 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
     });
   }
   if (!ckpt) return results;
+  for (const copy of ['averaged', 'trained'] as const) if (!ckpt[copy]) throw new AlaeError(`${copyGap(ckpt.contents, copy)}; parity needs both copies`, zipFile);
   const exp = new Expected((await readSafetensors(expectedFile)).tensors, expectedFile);
   const cfg = ckpt.config;
   const L = cfg.model.layerCount;
   const lo = L - 2;
-  const model = AlaeModel.fromArrays(cfg, ckpt.averaged, zipFile);
+  const model = AlaeModel.fromArrays(cfg, ckpt.averaged!, zipFile);
   const slotsPsi = (): Tensor => tf.tidy(() => model.truncate(model.broadcastStyles(model.map(exp.tensor('input/z'))), 0.7, 8));
   try {
     await run('encode', INFERENCE_TOL, async () => {
@@ -218,7 +219,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
   }
 
   // Training cases: the trained (non-averaged) weights as stored in the checkpoint.
-  const trained = AlaeModel.fromArrays(cfg, ckpt.trained, zipFile);
+  const trained = AlaeModel.fromArrays(cfg, ckpt.trained!, zipFile);
   const level = { lod: L - 1, blend: 1 };
   const gradPairs = (prefix: string, r: LossResult): Array<[string, Tensor | Float32Array, Float32Array]> => {
     const names = exp.names(`${prefix}/grad/`).map((n) => n.slice(prefix.length + 6));

@@ -10,8 +10,9 @@
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NoiseMaps } from '../model/generator.js';
-import type { NetworkName } from '../model/params.js';
-import { secondOrder, twiceDifferentiable } from '../nn/ops.js';
+import type { NetworkName } from '../model/lreq.js';
+import { idleParams } from '../model/params.js';
+import type { Differentiation } from '../nn/ops.js';
 
 export interface LossResult {
   value: number;
@@ -25,20 +26,23 @@ export interface LevelOptions {
 }
 
 /**
+ * How the networks' ops are differentiated under the parameter gradients of
+ * all three steps: with the twice-differentiable primitives ('once'; R1's
+ * inner gradient, differentiated again, runs 'twice'). Steps 2 and 3 could
+ * use the fast forms ('none'), but their gradients then land on the other
+ * side of a leaky-ReLU kink more often: pre-activations within ~1e-7 of zero
+ * flip with the rounding of the forward pass, and with the fast forms
+ * loss_ae of tiny32 moves from 1e-5 to 8e-3 of the reference on the native
+ * backend (see the issue notes).
+ */
+const TRAINED: Differentiation = 'once';
+
+/**
  * Run f under variableGrads for the named networks; drop parameters that got
  * no gradient. The loss is read back asynchronously: a synchronous read
  * stalls (and on webgpu in Node fails for want of an OffscreenCanvas).
  */
 async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
-  // Training runs on the twice-differentiable primitives in all three steps (R1 needs them in
-  // step 1). Steps 2 and 3 could use the fast forms, but their gradients then land on the other
-  // side of a leaky-ReLU kink more often: pre-activations within ~1e-7 of zero flip with the
-  // rounding of the forward pass, and with the fast forms loss_ae of tiny32 moves from 1e-5 to
-  // 8e-3 of the reference on the native backend (see the issue notes).
-  return twiceDifferentiable(() => gradsOf(model, networks, f));
-}
-
-async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
   const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
   const list = names.map((n) => model.vars.get(n)!);
   const { value, grads } = tf.variableGrads(f, list);
@@ -53,26 +57,8 @@ async function gradsOf(model: AlaeModel, networks: NetworkName[], f: () => tf.Sc
 }
 
 /** Parameters that tfjs gives a gradient of exactly zero because they are not on the path (e.g. unused from_rgb). */
-function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): Set<string> {
-  const L = model.config.model.layerCount;
-  const unused = new Set<string>();
-  for (const s of model.specs) {
-    if (!networks.includes(s.network)) continue;
-    const m = /^encoder\.(from_rgb|encode_block)\.(\d+)\./.exec(s.name);
-    if (m) {
-      const i = Number(m[2]);
-      const first = L - lod - 1;
-      const fromRgbUsed = i === first || (blend < 1 && i === first + 1);
-      if (m[1] === 'from_rgb' ? !fromRgbUsed : i < first) unused.add(s.name);
-    }
-    const g = /^decoder\.(to_rgb|decode_block)\.(\d+)\./.exec(s.name);
-    if (g) {
-      const i = Number(g[2]);
-      const toRgbUsed = i === lod || (blend < 1 && i === lod - 1);
-      if (g[1] === 'to_rgb' ? !toRgbUsed : i > lod) unused.add(s.name);
-    }
-  }
-  return unused;
+function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, blend: number): ReadonlySet<string> {
+  return idleParams(model.config.model, lod, blend, networks);
 }
 
 function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: LevelOptions): LossResult {
@@ -90,16 +76,15 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  */
 export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
-  // withGrads runs on the twice-differentiable primitives: the R1 term differentiates E and D twice.
   const r = await withGrads(model, nets, () => {
-    const dFake = model.discriminate(model.encode(fake, o));
+    const dFake = model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED }));
     let dReal: Tensor | null = null;
-    // Only the real branch is differentiated twice; the fake branch may use first-order fused kernels.
-    const gradReal = secondOrder(() => tf.grad((x: Tensor) => {
-      const d = model.discriminate(model.encode(x as Tensor4D, o));
+    // Only the real branch is differentiated twice (the R1 term); the fake branch may use first-order fused kernels.
+    const gradReal = tf.grad((x: Tensor) => {
+      const d = model.discriminate(model.encode(x as Tensor4D, { ...o, differentiation: 'twice' }));
       dReal = tf.keep(d);
       return tf.sum(d);
-    })(real));
+    })(real);
     const d = dReal as unknown as Tensor;
     const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
     const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
@@ -121,9 +106,9 @@ export interface GenerateInput {
 
 /** F(z) broadcast to every slot, with optional style mixing; differentiable. */
 function styles(model: AlaeModel, g: GenerateInput): Tensor {
-  const s = model.broadcastStyles(model.map(g.z));
+  const s = model.broadcastStyles(model.map(g.z, TRAINED));
   if (!g.mixing) return s;
-  const s2 = model.broadcastStyles(model.map(g.mixing.z2));
+  const s2 = model.broadcastStyles(model.map(g.mixing.z2, TRAINED));
   return model.mixStyles(s, s2, [g.mixing.cutoff, Infinity]);
 }
 
@@ -131,8 +116,8 @@ function styles(model: AlaeModel, g: GenerateInput): Tensor {
 export async function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions): Promise<LossResult> {
   const nets: NetworkName[] = ['decoder', 'mapping_f'];
   const r = await withGrads(model, nets, () => {
-    const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise });
-    const d = model.discriminate(model.encode(img, o));
+    const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise, differentiation: TRAINED });
+    const d = model.discriminate(model.encode(img, { ...o, differentiation: TRAINED }));
     return tf.mean(tf.softplus(tf.neg(d))) as tf.Scalar;
   });
   return prune(model, r, nets, o);
@@ -144,8 +129,8 @@ export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>,
   const target = tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
   try {
     const r = await withGrads(model, nets, () => {
-      const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise });
-      const w = model.encode(img, o);
+      const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise, differentiation: TRAINED });
+      const w = model.encode(img, { ...o, differentiation: TRAINED });
       return tf.mean(tf.square(tf.sub(w, target))) as tf.Scalar;
     });
     return prune(model, r, nets, o);

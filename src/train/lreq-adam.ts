@@ -8,19 +8,18 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
-import type { NetworkName } from '../model/params.js';
+import type { NetworkName } from '../model/lreq.js';
 import { hostMemoryBackend } from '../backend/backend.js';
-import { adamUpdateHost } from './host-update.js';
+import { type AdamItem, adamUpdate } from './param-update.js';
+import type { OptimizerState } from '../io/checkpoint-file.js';
 
 export interface ParamState {
   step: number;
   expAvgSq: tf.Variable;
 }
 
-export interface AdamStateArrays {
-  /** Per parameter name: step count and v in our layout. */
-  [name: string]: { step: number; expAvgSq: Float32Array };
-}
+/** Per parameter name: step count and v in our layout (as files hold it). */
+export type AdamStateArrays = OptimizerState;
 
 export class LREQAdam {
   readonly networks: NetworkName[];
@@ -30,7 +29,7 @@ export class LREQAdam {
   readonly state = new Map<string, ParamState>();
   private readonly coefs: Map<string, number>;
 
-  /** Update in JS loops (same bits; cpu and native only) instead of tfjs ops; default: when the backend allows. */
+  /** Update in JS loops (same bits; cpu and native only) instead of kernels; default: when the backend allows (param-update.ts). */
   hostUpdates: boolean | undefined;
 
   constructor(model: AlaeModel, networks: NetworkName[], opts: { lr: number; beta2?: number; eps?: number; hostUpdates?: boolean }) {
@@ -44,7 +43,7 @@ export class LREQAdam {
 
   /** Apply one step to the model's variables with the given gradients (names outside this optimizer's networks are ignored). */
   step(model: AlaeModel, grads: ReadonlyMap<string, Tensor>): void {
-    const host = this.hostUpdates ?? hostMemoryBackend();
+    const items: AdamItem[] = [];
     for (const [name, g] of grads) {
       const coef = this.coefs.get(name);
       if (coef === undefined) continue;
@@ -58,18 +57,9 @@ export class LREQAdam {
         this.state.set(name, st);
       }
       st.step += 1;
-      const stepSize = this.lr * Math.sqrt(1 - this.beta2 ** st.step) * coef;
-      const s = st;
-      if (host) {
-        adamUpdateHost(p, s.expAvgSq, g, this.beta2, this.eps, stepSize);
-        continue;
-      }
-      tf.tidy(() => {
-        const v = tf.add(tf.mul(s.expAvgSq, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        s.expAvgSq.assign(v);
-        p.assign(tf.sub(p, tf.mul(tf.div(g, tf.add(tf.sqrt(v), this.eps)), stepSize)));
-      });
+      items.push({ p, v: st.expAvgSq, g, stepSize: this.lr * Math.sqrt(1 - this.beta2 ** st.step) * coef });
     }
+    adamUpdate(items, this.beta2, this.eps, this.hostUpdates ?? hostMemoryBackend());
   }
 
   /** Forget all state (the reference resets the optimizers when the level of detail changes). */

@@ -6,7 +6,7 @@
  * `repairMetrics`, which rewrites the file atomically.
  */
 import { appendFile, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './checkpoint.js';
 
 export const METRICS_FILE = 'metrics.jsonl';

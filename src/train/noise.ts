@@ -2,7 +2,7 @@
  * Fast seeded standard normals for the generator's noise maps. A training
  * iteration at 1024x1024, batch 16 draws ~45M noise values per generator
  * pass, three passes per iteration; util/random.ts's PCG32 (BigInt, exact
- * and checkpointable) manages ~1.3M/s, which would dominate the iteration.
+ * and checkpointable) is slow enough at that to dominate the iteration.
  * Each noise map instead takes one 32-bit seed from the trainer's Rng (so
  * the stream stays in the checkpoint) and expands it with sfc32 (Doty-
  * Humphrey's small fast counter, 32-bit integer ops only) and the Marsaglia

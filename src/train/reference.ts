@@ -1,16 +1,14 @@
 /**
  * Continuing a run of the reference implementation from one of its
- * checkpoints (`model_*.pth`): weights and optimizer state come from
- * io/import.ts; the epoch to continue from is the scheduler's `last_epoch`
- * in `auxiliary.scheduler`, which is how train_alae.py finds it
- * (`scheduler.start_epoch()`). The reference keeps no position inside an
- * epoch, so a run resumes at the start of that epoch, as it would there.
+ * checkpoints (`model_*.pth`): weights, optimizer state and the epoch to
+ * continue from (the scheduler's `last_epoch`, which is how train_alae.py
+ * finds it: `scheduler.start_epoch()`) come from io/import.ts. The
+ * reference keeps no position inside an epoch, so a run resumes at the start
+ * of that epoch, as it would there.
  */
 import type { AlaeConfig } from '../config/config.js';
 import { AlaeError } from '../errors.js';
-import { importCheckpoint } from '../io/import.js';
-import { PickleDict } from '../io/pickle.js';
-import { loadTorchCheckpoint, scalarToNumber } from '../io/pth.js';
+import { copyGap, importCheckpoint } from '../io/import.js';
 import type { AdamStateArrays } from './lreq-adam.js';
 
 export interface ReferenceStart {
@@ -22,38 +20,23 @@ export interface ReferenceStart {
   epoch: number;
 }
 
-/** Is `file` a PyTorch checkpoint (by name)? */
-export function isReferenceCheckpoint(file: string): boolean {
-  return /\.(pth|pt|pkl)$/i.test(file);
-}
-
-/** Read `last_epoch` of the reference's ComboMultiStepLR state, if present. */
-async function schedulerEpoch(file: string): Promise<number | null> {
-  const root = await loadTorchCheckpoint(file);
-  if (!(root instanceof PickleDict)) return null;
-  const aux = root.get('auxiliary');
-  if (!(aux instanceof PickleDict)) return null;
-  const sch = aux.get('scheduler');
-  if (!(sch instanceof PickleDict)) return null;
-  const epochs: number[] = [];
-  for (const [, s] of sch) {
-    if (s instanceof PickleDict && s.has('last_epoch')) epochs.push(scalarToNumber(s.get('last_epoch'), file));
-  }
-  if (epochs.length === 0) return null;
-  // ComboMultiStepLR.load_state_dict asserts that its schedulers agree.
-  if (epochs.some((e) => e !== epochs[0]) || !Number.isInteger(epochs[0]) || epochs[0] < 0) {
-    throw new AlaeError(`the scheduler state is inconsistent (last_epoch ${epochs.join(', ')})`, file);
-  }
-  return epochs[0];
-}
-
 /**
  * Read a reference checkpoint for training. With `config`, its architecture
  * must match the file's (the schedule comes from `config`); without, the
  * architecture is inferred and the matching preset's schedule is used.
+ * The file must hold the trained networks; without the averaged ones they
+ * start as a copy of the trained (the reference would start them at random);
+ * without optimizer state the optimizers start afresh, and without
+ * `dlatent_avg` the tracked average w starts at zero, as the reference's does.
  */
 export async function readReferenceStart(file: string, opts: { preset?: string; config?: AlaeConfig } = {}): Promise<ReferenceStart> {
   const ck = await importCheckpoint(file, { preset: opts.preset });
+  if (!ck.trained) {
+    const gap = copyGap(ck.contents, 'trained');
+    const optimizers = ck.contents.auxiliary?.some((a) => a.name.endsWith('_optimizer'));
+    const holds = gap === 'holds no trained networks' && !optimizers ? 'holds no trained networks or optimizer state' : gap;
+    throw new AlaeError(`${holds}; import it as a model instead (alae import), or start a new run from its weights (--init)`, file);
+  }
   let config = ck.config;
   if (opts.config) {
     const a = opts.config.model;
@@ -63,6 +46,5 @@ export async function readReferenceStart(file: string, opts: { preset?: string; 
     if (diff.length) throw new AlaeError(`the checkpoint does not fit the config: ${diff.map((k) => `${k} ${a[k]} in the config, ${b[k]} in the file`).join('; ')}`, file);
     config = opts.config;
   }
-  const epoch = (await schedulerEpoch(file)) ?? 0;
-  return { config, trained: ck.trained, averaged: ck.averaged, optimizers: ck.optimizers, epoch };
+  return { config, trained: ck.trained, averaged: ck.averaged ?? new Map(ck.trained), optimizers: ck.optimizers, epoch: ck.contents.epoch ?? 0 };
 }

@@ -22,7 +22,7 @@ import sharp from 'sharp';
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import { noiseShape, type NoiseMaps } from '../model/generator.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { blendReal, MIN_MODEL_BLEND } from './step.js';
 import { seededNormals } from './noise.js';
 

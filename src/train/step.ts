@@ -26,7 +26,7 @@ import { Rng } from '../util/random.js';
 import { disposeGrads, lossAE, lossD, lossG, type GenerateInput } from './losses.js';
 import type { LREQAdam } from './lreq-adam.js';
 import { seededNormals } from './noise.js';
-import { lerpHost } from './host-update.js';
+import { lerpUpdate } from './param-update.js';
 
 /**
  * The model rejects blend 0, which the schedule yields at exactly the first
@@ -132,16 +132,7 @@ export function blendReal(x: Tensor4D, level: StepLevel): Tensor4D {
 
 /** avg = lerp(avg, trained, 1 - beta) over all four networks (Model.lerp; dlatent_avg is a buffer and is not lerped there). */
 export function lerpAveraged(averaged: AlaeModel, model: AlaeModel, beta: number, host = hostMemoryBackend()): void {
-  if (host) {
-    for (const [name, a] of averaged.vars) lerpHost(a, model.vars.get(name)!, 1 - beta);
-    return;
-  }
-  tf.tidy(() => {
-    for (const [name, a] of averaged.vars) {
-      const t = model.vars.get(name)!;
-      a.assign(tf.add(a, tf.mul(tf.sub(t, a), 1 - beta)));
-    }
-  });
+  lerpUpdate([...averaged.vars].map(([name, avg]) => ({ avg, trained: model.vars.get(name)! })), 1 - beta, host);
 }
 
 /** Averaging rate of the reference: beta = 0.5 ** (batch / 10000). */

@@ -6,37 +6,38 @@
  *
  * The library reports through callbacks only; rendering is the CLI's job.
  *
+ * No run is lost: every way in checks the run folder first (run-folder.ts:
+ * a new run, or a run continued from elsewhere, never writes into a folder
+ * holding another run's files), and the data against the config (channels,
+ * sizes, a batch no larger than an epoch) before any model is built.
+ *
  * Usage:
  *   const t = await Trainer.start({ config, dataset, outDir });      // fresh
- *   const t = await Trainer.resume(checkpointOrRunDir, { dataset, outDir });
+ *   const t = await Trainer.resume(checkpointOrRunDir, { dataset, outDir });   // optionally { config, trainEpochs }: a new schedule
  *   const t = await Trainer.fromReference('model_157.pth', { dataset, outDir });
+ *   const t = await Trainer.open(await planRun(request), { dataset, outDir });  // what `alae train` does (run-plan.ts)
  *   const result = await t.run();   // until done, --max-kimg, or requestStop()
  *   t.dispose();
  */
 import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type AlaeConfig, styleCount } from '../config/config.js';
 import { AlaeError } from '../errors.js';
 import { AlaeModel } from '../model/alae.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { BatchLoader, toFloatImage } from '../data/loader.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { BatchLoader } from '../data/loader.js';
+import { toFloatImage } from '../image/image.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { encodeModelFile } from '../io/model-file.js';
 import { Rng } from '../util/random.js';
 import { LREQAdam, type AdamStateArrays } from './lreq-adam.js';
-import {
-  type CheckpointData,
-  type LossSums,
-  type MetricsRecord,
-  type TrainProgress,
-  CHECKPOINT_DIR,
-  findCheckpoint,
-  readCheckpoint,
-  writeCheckpoint,
-} from './checkpoint.js';
+import { type CheckpointData, type LossSums, type MetricsRecord, type TrainProgress, CHECKPOINT_DIR, writeCheckpoint } from './checkpoint.js';
 import { appendMetrics, METRICS_FILE, repairMetrics } from './metrics.js';
-import { readReferenceStart, type ReferenceStart } from './reference.js';
+import { checkRunFolder, MODEL_FILE, SAMPLES_DIR, SKIPPED_FILE } from './run-folder.js';
+import { planRun, type RunPlan } from './run-plan.js';
+import type { ReferenceStart } from './reference.js';
 import { writeSampleGrid } from './samples.js';
 import {
   type Level,
@@ -129,6 +130,15 @@ export interface StartOptions extends SessionOptions {
   init?: { trained: ReadonlyMap<string, Float32Array>; averaged: ReadonlyMap<string, Float32Array> };
 }
 
+export interface ResumeOptions extends SessionOptions {
+  /** A new schedule for the run (run-plan.ts: only where it agrees with the epochs already run). */
+  config?: AlaeConfig;
+  /** Train this many epochs in all (more than the run's current epoch). */
+  trainEpochs?: number;
+  /** Must equal the run's images per epoch when given. */
+  epochImages?: number;
+}
+
 export interface ReferenceOptions extends SessionOptions {
   /** Schedule to continue with (architecture must match the file); default: the matching preset. */
   config?: AlaeConfig;
@@ -199,11 +209,43 @@ export class Trainer {
 
   // ---------------------------------------------------------------- creation
 
-  /** A new run (fresh weights, or `init` weights with fresh optimizers), at epoch 0. */
+  /** A new run (fresh weights, or `init` weights with fresh optimizers), at epoch 0, in a folder that holds no run. */
   static async start(o: StartOptions): Promise<Trainer> {
+    await checkRunFolder(o.outDir);
+    return Trainer.fresh(o);
+  }
+
+  /**
+   * Continue a run of ours: `spec` is a checkpoint file or a run folder (its
+   * `latest`), into its own folder or a new one; with `config` /
+   * `trainEpochs`, on a new schedule (run-plan.ts).
+   */
+  static async resume(spec: string, o: ResumeOptions): Promise<Trainer> {
+    return Trainer.open(await planRun({ outDir: o.outDir, resume: spec, config: o.config, trainEpochs: o.trainEpochs, epochImages: o.epochImages }), o);
+  }
+
+  /**
+   * Continue a reference run from its `.pth`: trained and averaged weights,
+   * both optimizers' state, the scheduler's epoch. (train_alae.py itself
+   * throws the optimizer state away on resume, because LODDriver starts at
+   * lod -1 and every level change resets it; we keep it.)
+   */
+  static async fromReference(file: string, o: ReferenceOptions): Promise<Trainer> {
+    return Trainer.open(await planRun({ outDir: o.outDir, resume: file, config: o.config, preset: o.preset, seed: o.seed, epochImages: o.epochImages }), o);
+  }
+
+  /** Build the run a plan describes (planRun checked the folder and the config; here the data). */
+  static async open(plan: RunPlan, o: SessionOptions): Promise<Trainer> {
+    if (resolve(o.outDir) !== resolve(plan.outDir)) throw new AlaeError(`the session writes to ${o.outDir}, but the plan checked ${plan.outDir}`);
+    if (plan.kind === 'new') return Trainer.fresh({ ...o, config: plan.config, seed: plan.seed, epochImages: plan.epochImages, init: plan.init ?? undefined });
+    if (plan.kind === 'resume') return Trainer.continueRun(plan.file, o, plan.checkpoint);
+    return Trainer.continueReference(plan.file, { ...o, seed: plan.seed, epochImages: plan.epochImages }, plan.start);
+  }
+
+  private static async fresh(o: StartOptions): Promise<Trainer> {
     const seed = o.seed ?? 0;
-    checkDataset(o.dataset, o.config);
     const epochImages = o.epochImages ?? countTrainImages(o.dataset);
+    checkBeforeBuilding(o.dataset, o.config, epochImages);
     let model: AlaeModel | null = null;
     let averaged: AlaeModel | null = null;
     try {
@@ -224,12 +266,8 @@ export class Trainer {
     }
   }
 
-  /** Continue a run of ours: `spec` is a checkpoint file or a run folder (its `latest`). */
-  static async resume(spec: string, o: SessionOptions, preloaded?: CheckpointData): Promise<Trainer> {
-    const file = await findCheckpoint(spec);
-    if (!file) throw new AlaeError('no checkpoint to resume from (no `latest` in this folder)', spec);
-    const ck = preloaded ?? (await readCheckpoint(file));
-    checkDataset(o.dataset, ck.config);
+  private static async continueRun(file: string, o: SessionOptions, ck: CheckpointData): Promise<Trainer> {
+    checkBeforeBuilding(o.dataset, ck.config, ck.progress.epochImages);
     const model = AlaeModel.fromArrays(ck.config, ck.trained, file);
     let averaged: AlaeModel | null = null;
     try {
@@ -247,23 +285,16 @@ export class Trainer {
     }
   }
 
-  /**
-   * Continue a reference run from its `.pth`: trained and averaged weights,
-   * both optimizers' state, the scheduler's epoch. (train_alae.py itself
-   * throws the optimizer state away on resume, because LODDriver starts at
-   * lod -1 and every level change resets it; we keep it.)
-   */
-  static async fromReference(file: string, o: ReferenceOptions, preloaded?: ReferenceStart): Promise<Trainer> {
-    const ref = preloaded ?? (await readReferenceStart(file, { preset: o.preset, config: o.config }));
-    checkDataset(o.dataset, ref.config);
+  private static async continueReference(file: string, o: SessionOptions & { seed?: number; epochImages?: number }, ref: ReferenceStart): Promise<Trainer> {
     const seed = o.seed ?? 0;
     const epochImages = o.epochImages ?? countTrainImages(o.dataset);
+    if (ref.epoch >= ref.config.train.trainEpochs) throw new AlaeError(`the checkpoint is at epoch ${ref.epoch}, past the schedule's ${ref.config.train.trainEpochs} epochs`, file);
+    checkBeforeBuilding(o.dataset, ref.config, epochImages);
     const model = AlaeModel.fromArrays(ref.config, ref.trained, file);
     let averaged: AlaeModel | null = null;
     try {
       averaged = AlaeModel.fromArrays(ref.config, ref.averaged, file);
       const spec: ScheduleSpec = { train: ref.config.train, layerCount: ref.config.model.layerCount, epochImages };
-      if (ref.epoch >= ref.config.train.trainEpochs) throw new AlaeError(`the checkpoint is at epoch ${ref.epoch}, past the schedule's ${ref.config.train.trainEpochs} epochs`, file);
       const progress = initialProgress(seed, epochImages, ref.epoch);
       progress.imagesTotal = imagesBefore(ref.epoch, 0, spec);
       progress.lod = levelAt(ref.epoch, 0, spec).lod;
@@ -287,7 +318,6 @@ export class Trainer {
     progress: TrainProgress,
   ): Promise<Trainer> {
     const spec: ScheduleSpec = { train: config.train, layerCount: config.model.layerCount, epochImages: progress.epochImages };
-    checkSchedule(spec);
     const beta2 = config.train.adamBeta2;
     const level = levelAt(progress.epoch, progress.imagesIntoEpoch, spec);
     const encoderOpt = new LREQAdam(model, ['encoder', 'mapping_d'], { lr: level.lr, beta2 });
@@ -306,6 +336,7 @@ export class Trainer {
     if (progress.loader.count === -1) progress.loader = loader.getState();
     else loader.restore(progress.loader);
     await mkdir(o.outDir, { recursive: true });
+    await writeSkipped(o.outDir, o.dataset);
     const state: TrainState = { model, averaged, encoderOpt, decoderOpt, rng: Rng.fromState(progress.rng) };
     return new Trainer(o, { config, state, loader, progress });
   }
@@ -457,7 +488,7 @@ export class Trainer {
     const losses = n > 0 ? { d: p.lossSums.d / n, g: p.lossSums.g / n, ae: p.lossSums.ae / n } : { d: NaN, g: NaN, ae: NaN };
     let samplePath: string | null = null;
     if (this.opts.samples ?? true) {
-      const dir = join(this.outDir, 'samples');
+      const dir = join(this.outDir, SAMPLES_DIR);
       await mkdir(dir, { recursive: true });
       samplePath = join(dir, `sample-${String(p.imagesTotal).padStart(10, '0')}.png`);
       await this.writeSample(samplePath, level);
@@ -558,7 +589,7 @@ export class Trainer {
   }
 
   /** `<out>/model.safetensors`: the averaged networks with the tracked w average, as inference uses them. */
-  async saveFinalModel(path = join(this.outDir, 'model.safetensors')): Promise<string> {
+  async saveFinalModel(path = join(this.outDir, MODEL_FILE)): Promise<string> {
     const arrays = await this.state.averaged.toArrays();
     arrays.set('dlatent_avg.buff', (await this.state.model.dlatentAvg.data()) as Float32Array);
     await writeFileAtomic(path, encodeModelFile(this.config, arrays, { source: 'alae train', kimg: String(this.progress.imagesTotal / 1000) }));
@@ -601,6 +632,23 @@ async function removeStaleTemps(dir: string): Promise<void> {
 
 function countTrainImages(ds: ImageDataset): number {
   return ds.trainIndices ? ds.trainIndices.length : ds.size;
+}
+
+/**
+ * `<out>/skipped-files.txt`: every input the data left out and why (a
+ * `file<TAB>reason` line each). Written at the start of each session that
+ * has any, or that finds one from an earlier session of the run.
+ */
+async function writeSkipped(outDir: string, ds: ImageDataset): Promise<void> {
+  const file = join(outDir, SKIPPED_FILE);
+  if (ds.skipped.length === 0 && !existsSync(file)) return;
+  await writeFileAtomic(file, ds.skipped.map((s) => `${s.file}\t${s.reason}\n`).join(''));
+}
+
+/** Everything about the data and the schedule that can fail, checked before a model is built. */
+function checkBeforeBuilding(ds: ImageDataset, config: AlaeConfig, epochImages: number): void {
+  checkDataset(ds, config);
+  checkSchedule({ train: config.train, layerCount: config.model.layerCount, epochImages });
 }
 
 function checkDataset(ds: ImageDataset, config: AlaeConfig): void {

@@ -53,10 +53,12 @@ describe('alae CLI: info, import', () => {
     expect(describeConfig(decayed)).toContain('lr [0.0015, 0.0015, 0.0015, 0.0015], times 0.3 from epochs 60, 67\n');
   });
 
-  it('unknown commands and options are usage errors', () => {
-    expect(run('frobnicate').status).toBe(2);
+  it('unknown commands and options are usage errors (exit 2), with the nearest known name', () => {
+    const cmd = run('genrate');
+    expect(cmd.status).toBe(2);
+    expect(cmd.stderr).toBe("alae: unknown command 'genrate' (did you mean 'generate'?); 'alae --help' lists them\n");
     const r = run('info', '--bogus');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/bogus/);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('alae info: unknown option --bogus (alae info --help lists the options)\n');
   });
 });

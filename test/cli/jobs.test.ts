@@ -4,7 +4,7 @@
  * byte-identical reruns, failures named and skipped, exit status, nothing
  * half-written.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +76,8 @@ describe('alae encode', () => {
     expect(r.stderr).toContain('alae encode: missing.png: cannot read file (ENOENT)');
     expect(r.stderr).toContain('alae encode: junk.jpg: unsupported image format');
     expect(r.stderr).toMatch(/^encode: 5\/5 \(100%\)/m); // plain progress lines: stderr is not a TTY
-    expect(r.stdout).toContain('encoded 3 faces from 3 of 5 images');
+    expect(r.stdout).toContain('encoded 3 faces into');
+    expect(r.stdout).toContain('3 of 5 inputs done; failed: missing.png (cannot read file (ENOENT)), junk.jpg (unsupported image format)');
     const { latents, sources } = await readLatents(out);
     expect([latents.count, latents.size]).toEqual([3, 16]);
     expect(sources.map((s) => path.basename(s.file))).toEqual(['00000.png', '00001.png', '00002.png']);
@@ -163,7 +164,7 @@ describe('alae mix / interpolate / edit', () => {
     const px = await sharp(path.join(tmp, 'grid.png')).raw().toBuffer();
     expect(px.subarray(0, 3).every((v) => v === 0)).toBe(true); // the empty corner
     const bad = await alae('mix', '--source', face(0), '--target', face(1), '--levels', '6-9', '--out', 'fine.png', '--model', model, '--no-align');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a level the model does not have: bad usage, found before any encoding
     expect(bad.stderr).toContain('select nothing of the model');
     expect(existsSync(path.join(tmp, 'fine.png'))).toBe(false);
   });
@@ -186,6 +187,30 @@ describe('alae mix / interpolate / edit', () => {
   });
 });
 
+describe('Ctrl-C keeps what is done', () => {
+  it('reconstruct: the faces written so far stay, the sheet of them is written, exit 130', async () => {
+    const out = path.join(tmp, 'interrupted');
+    const inputs = Array<string>(2000).fill(face(0));
+    const child = spawn(process.execPath, [MAIN, 'reconstruct', ...inputs, '--out', out, '--model', model, '--no-align', '--batch-size', '1', '-q', '--backend', 'cpu'], { cwd: tmp });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    while (!(existsSync(out) && (await readdir(out)).some((f) => f.endsWith('.png'))) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    const files = (await readdir(out)).filter((f) => f.endsWith('.png'));
+    expect(files).toContain('sheet.png');
+    const faces = files.length - 1;
+    expect(faces).toBeGreaterThan(0);
+    expect(faces).toBeLessThan(2000);
+    expect(await tmpFiles(out)).toEqual([]);
+    for (const f of files) expect((await sharp(path.join(out, f)).metadata()).width).toBeGreaterThan(0);
+    expect(stdout).toContain(`reconstructed ${faces} face${faces === 1 ? '' : 's'} into ${out}`);
+    expect(stdout).toContain(`${faces} of 2000 inputs done (interrupted)`);
+  }, 120_000);
+});
+
 describe('usage and bad models', () => {
   it('a model whose config does not match its weights: named, exit 1, nothing written', async () => {
     const bytes = await readFile(model);
@@ -199,15 +224,16 @@ describe('usage and bad models', () => {
     expect(await readdir(path.join(tmp, 'gen-bad'))).toEqual([]);
   });
 
-  it('missing arguments print usage (exit 2); bad values are named (exit 1)', async () => {
+  it('missing arguments and bad values are usage errors: one line, exit 2', async () => {
     const r = await alae('encode', face(0), '--model', model);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('usage: alae encode');
+    expect(r.stderr).toBe('alae encode: --out <latents.safetensors|latents.json> is required (alae encode --help lists the options)\n');
     const help = await alae('mix', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--grid');
+    expect(help.stdout).toContain('--force');
     const seeds = await alae('generate', '--seeds', 'a-b', '--out', 'x', '--model', model);
-    expect(seeds.code).toBe(1);
+    expect(seeds.code).toBe(2);
     expect(seeds.stderr).toContain("bad --seeds 'a-b'");
   });
 });

@@ -1,8 +1,9 @@
 /** CLI plumbing of the job commands: progress rendering, seed lists, list options, grid rows. */
-import { describe, expect, it } from 'vitest';
-import { expandListOptions, parseSeeds, progressRenderer } from '../../src/cli/support.js';
-import { defaultRowLevels } from '../../src/cli/mix.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expandListOptions, parseSeeds, progressRenderer, summaryLine } from '../../src/cli/support.js';
 import { AlaeError } from '../../src/errors.js';
+import { defaultRowLevels } from '../../src/cli/mix.js';
+import { UsageError } from '../../src/cli/args.js';
 
 function fakeStream(isTTY: boolean) {
   const out: string[] = [];
@@ -30,6 +31,23 @@ describe('progress', () => {
     expect(out.join('')).toBe('\r\x1b[2Kgenerate: 1/2 (50%)\r\x1b[2Kgenerate: 2/2 (100%)\n');
   });
 
+  describe('faces on long work', () => {
+    afterEach(() => vi.useRealTimers());
+    it('a line per face once the last line is 5 s old; otherwise none (plain)', () => {
+      vi.useFakeTimers();
+      vi.setSystemTime(0);
+      const { out, stream } = fakeStream(false);
+      const p = progressRenderer('reconstruct', false, stream);
+      p({ stage: 'reconstruct', done: 1, total: 1, source: '/x/group.jpg' });
+      p.faces(1, '/x/group.jpg face 0');
+      vi.setSystemTime(6000);
+      p.faces(2, '/x/group.jpg face 1');
+      vi.setSystemTime(7000);
+      p.faces(3, '/x/group.jpg face 2');
+      expect(out).toEqual(['reconstruct: 1/1 (100%), 2 faces done group.jpg face 1\n']);
+    });
+  });
+
   it('quiet, or a single item: nothing', () => {
     const { out, stream } = fakeStream(false);
     progressRenderer('x', true, stream)({ stage: 'decode', done: 3, total: 9 });
@@ -38,11 +56,24 @@ describe('progress', () => {
   });
 });
 
+describe('summary line', () => {
+  it('says how many inputs were done and names the failures, the first five', () => {
+    const fail = (f: string, why: string) => ({ source: f, error: new AlaeError(why, f) });
+    expect(summaryLine(13, 13, [])).toBe('13 of 13 inputs done');
+    expect(summaryLine(12, 13, [fail('/p/a.jpg', 'no face found')])).toBe('12 of 13 inputs done; failed: a.jpg (no face found)');
+    const many = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((x) => fail(`${x}.jpg`, 'unsupported image format'));
+    expect(summaryLine(1, 8, many)).toBe(
+      '1 of 8 inputs done; failed: a.jpg (unsupported image format), b.jpg (unsupported image format), c.jpg (unsupported image format), d.jpg (unsupported image format), e.jpg (unsupported image format), and 2 more',
+    );
+    expect(summaryLine(3, 10, [], 'seed', true)).toBe('3 of 10 seeds done (interrupted)');
+  });
+});
+
 describe('option parsing', () => {
   it('seeds: ranges and lists', () => {
     expect(parseSeeds('1-4')).toEqual([1, 2, 3, 4]);
     expect(parseSeeds('7, 3,10-11')).toEqual([7, 3, 10, 11]);
-    expect(() => parseSeeds('4-1')).toThrow(AlaeError);
+    expect(() => parseSeeds('4-1')).toThrow(UsageError);
     expect(() => parseSeeds('-3')).toThrow(/bad --seeds/);
   });
 

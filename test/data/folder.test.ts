@@ -130,14 +130,14 @@ describe('image folder', () => {
     await rgb.close();
   });
 
-  it('flattens alpha on black and converts gray <-> RGB', async () => {
+  it('drops alpha (as the reference) and converts gray <-> RGB', async () => {
     const d = newDir();
     await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 200, g: 100, b: 50, alpha: 0.5 } } }).png().toFile(join(d, 'a-rgba.png'));
     await sharp(Buffer.alloc(64, 77), { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(join(d, 'b-gray.png'));
     await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 255, b: 255 } } }).webp({ lossless: true }).toFile(join(d, 'c-white.webp'));
     const rgb = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache') });
     expect(rgb.size).toBe(3);
-    expect([...(await rgb.get(0, 4)).subarray(0, 3)]).toEqual([100, 50, 25]);
+    expect([...(await rgb.get(0, 4)).subarray(0, 3)]).toEqual([200, 100, 50]);
     expect([...(await rgb.get(1, 4)).subarray(0, 6)]).toEqual([77, 77, 77, 77, 77, 77]);
     const gray = await FolderDataset.open(d, { channels: 1, cacheDir: join(d, 'cache') });
     const g = await gray.get(1, 4);
@@ -159,7 +159,11 @@ describe('image folder', () => {
     copyFileSync(join(CELEBA, '00004.png'), join(d, 'sub', '00004.png'));
     writeFileSync(join(d, 'notes.txt'), 'ignored');
     expect(good).toBeGreaterThan(0);
-    const ds = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache'), resolutions: [8] });
+    // The folder's own images by default (as every command reads folders); its subfolders' with recursive.
+    const flat = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache-flat'), resolutions: [8] });
+    expect(flat.files).toEqual(['00000.png', '00001.png', '00002.png']);
+    await flat.close();
+    const ds = await FolderDataset.open(d, { channels: 3, cacheDir: join(d, 'cache'), resolutions: [8], recursive: true });
     expect(ds.size).toBe(4);
     expect(ds.files).toEqual(['00000.png', '00001.png', '00002.png', join('sub', '00004.png')]);
     expect(ds.skipped.map((s) => s.file).sort()).toEqual([join(d, 'broken.png'), join(d, 'cut.png')]);
@@ -168,10 +172,30 @@ describe('image folder', () => {
 
     const bad = newDir();
     writeFileSync(join(bad, 'x.jpg'), 'garbage');
-    await expect(FolderDataset.open(bad, { channels: 3, cacheDir: join(bad, 'cache') })).rejects.toThrow(/no readable images.*x\.jpg/);
+    await expect(FolderDataset.open(bad, { channels: 3, cacheDir: join(bad, 'cache') })).rejects.toThrow(/no usable images.*x\.jpg/);
     const empty = newDir();
-    await expect(openDataset(empty, { channels: 3 })).rejects.toThrow(new RegExp(`${empty}.*no \\.jpg`));
+    await expect(openDataset(empty, { channels: 3 })).rejects.toThrow(new RegExp(`${empty}: no images in the folder \\(subfolders are read with --recursive\\)`));
     await expect(openDataset(join(root, 'nope'), { channels: 3 })).rejects.toThrow(/nope: no such folder/);
+  });
+
+  it('leaves out images smaller than minResolution, naming them; the same cache serves any minimum', async () => {
+    const d = newDir();
+    for (const f of ['00000.png', '00001.png']) copyFileSync(join(CELEBA, f), join(d, f));
+    await sharp({ create: { width: 12, height: 8, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toFile(join(d, 'small.png'));
+    let decodes = 0;
+    const strict = await FolderDataset.open(d, { channels: 3, resolutions: [8], minResolution: 16, onDecode: () => decodes++ });
+    expect(strict.files).toEqual(['00000.png', '00001.png']);
+    expect(strict.skipped).toEqual([{ file: join(resolve(d), 'small.png'), reason: '8x8 (its centre square) is smaller than the 16x16 it is trained at' }]);
+    const first = (await strict.get(1, 8)).slice();
+    await strict.close();
+    expect(decodes).toBe(3);
+    // A lower minimum takes the small image too, from the same files.json; the level is rebuilt to hold it.
+    const loose = await FolderDataset.open(d, { channels: 3, resolutions: [8], minResolution: 8, onDecode: () => decodes++ });
+    expect(loose.files).toEqual(['00000.png', '00001.png', 'small.png']);
+    expect(loose.skipped).toEqual([]);
+    expect(await loose.get(1, 8)).toEqual(first);
+    expect([...(await loose.get(2, 8)).subarray(0, 3)]).toEqual([10, 20, 30]);
+    await loose.close();
   });
 
   it('reuses the cache without decoding and rebuilds it when a file changes', async () => {
@@ -199,7 +223,7 @@ describe('image folder', () => {
     expect(decodes).toBe(3);
     await again.close();
     // no temporary files are left behind
-    expect(readdirSync(first.cacheDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(readdirSync(first.cacheDir).sort()).toEqual(['files.json', 'r16-c3.bin', 'r16-c3.json', 'r8-c3.bin', 'r8-c3.json']);
 
     // change one file (new content and mtime): caches are rebuilt
     copyFileSync(join(CELEBA, '00020.png'), join(d, '00012.png'));

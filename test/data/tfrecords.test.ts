@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { avgPool2x2 } from '../../src/data/image.js';
+import { avgPool2x2 } from '../../src/data/downscale.js';
 import { openDataset } from '../../src/data/open.js';
 import { isTfrecordFile, resolveTfrecordFiles, TfrecordsDataset } from '../../src/data/tfrecords.js';
 import { concat, frameRecord, imageExample } from './tfrecord-writer.js';

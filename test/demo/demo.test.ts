@@ -4,7 +4,7 @@
  * of: the demo's style levels, the held-out picks, runDemo on the library.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -133,6 +133,15 @@ describe('alae demo (CLI)', () => {
     for (const f of files.filter((x) => x.endsWith('.png'))) expect(r.stdout).toContain(path.join('alae-demo', f));
     expect(r.stdout).toMatch(/style mixing: rows coarse \(slots 0-3\), middle \(slots 4-5\), fine \(slots 6-7\)/);
     expect(r.stdout).not.toContain('opening the TUI');
+ 
+    // A second run finds the first one's files: it stops before any work, naming them; --force replaces them.
+    const sheet = await readFile(path.join(cwd, 'alae-demo', 'reconstruction.png'));
+    const again = await alae(cwd, 'demo');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^alae demo: .*alae-demo\/reconstruction\.png, .*alae-demo\/style-mixing\.png, .*generated\.png and 22 more already exist \(--force overwrites\)\n$/);
+    expect(await readFile(path.join(cwd, 'alae-demo', 'reconstruction.png'))).toEqual(sheet);
+    const forced = await alae(cwd, 'demo', '--force');
+    expect(forced.code, forced.stderr).toBe(0);
   });
 
   it('names a missing model and exits non-zero', async () => {

@@ -1,5 +1,5 @@
 /**
- * `alae eval` in-process (evalCommand): usage errors exit 2, a model of the
+ * `alae eval` in-process (run.ts's runCli): usage errors exit 2, a model of the
  * wrong format fails naming its file, and a small run prints the table and
  * writes the JSON report atomically.
  */
@@ -12,7 +12,7 @@ import { tf } from '../../src/tf.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
 import { saveModel } from '../../src/io/model-file.js';
-import { evalCommand } from '../../src/cli/eval.js';
+import { runCli } from '../../src/cli/run.js';
 import type { MnistEvalReport } from '../../src/eval/mnist.js';
 
 let tmp: string;
@@ -37,14 +37,14 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Run evalCommand, capturing what it writes. */
+/** Run `alae eval` as the binary does (errors become one line and an exit status), capturing what it writes. */
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
   vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
   try {
-    const code = await evalCommand([...argv, '--backend', tf.getBackend()]);
+    const code = await runCli(['eval', ...argv, '--backend', tf.getBackend()]);
     return { code, stdout, stderr };
   } finally {
     vi.restoreAllMocks();
@@ -66,9 +66,9 @@ describe('alae eval', () => {
   });
 
   it('fails on a model that is not 1-channel 32x32, naming the file', async () => {
-    await expect(run('--model', rgbModel, '--held-out', '5', '--train', '10', '--generated', '0')).rejects.toThrow(
-      new RegExp(`${rgbModel.replace(/[.]/g, '\\.')}: MNIST evaluation needs a 1-channel 32x32 model`),
-    );
+    const r = await run('--model', rgbModel, '--held-out', '5', '--train', '10', '--generated', '0');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^alae eval: ${rgbModel.replace(/[.]/g, '\\.')}: MNIST evaluation needs a 1-channel 32x32 model.*\n$`));
   });
 
   it('prints the table and writes the report', async () => {

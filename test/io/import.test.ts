@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { importCheckpoint, inferModelConfig, matchPreset } from '../../src/io/import.js';
+import { importCheckpoint, inferModelConfig, matchPreset, readReferenceContents } from '../../src/io/import.js';
 import { encodeModelFile, loadModelFile, readModelFile, saveModel } from '../../src/io/model-file.js';
 import { AlaeModel } from '../../src/model/alae.js';
 import { paramSpecs } from '../../src/model/params.js';
@@ -22,19 +22,32 @@ describe('reference checkpoint import', () => {
       expect([m.layerCount, m.startChannels, m.latentSize, m.mappingLayers, m.channels]).toEqual([ref.layer_count, ref.startf, ref.latent, ref.mapping_layers, ref.channels]);
       expect(m.maxChannels).toBe(ref.maxf);
       const specs = paramSpecs(m);
-      expect(ck.averaged.size).toBe(specs.length + 1);
-      expect(ck.trained.size).toBe(specs.length + 1);
+      expect(ck.averaged!.size).toBe(specs.length + 1);
+      expect(ck.trained!.size).toBe(specs.length + 1);
       // averaged and trained differ (the reference wrote random, distinct copies)
       const k = 'decoder.decode_block.0.conv_2.weight';
-      expect(Array.from(ck.averaged.get(k)!)).not.toEqual(Array.from(ck.trained.get(k)!));
+      expect(Array.from(ck.averaged!.get(k)!)).not.toEqual(Array.from(ck.trained!.get(k)!));
       // a conv weight moved OIHW -> HWIO: element [o=1,i=2,y=0,x=1] lands at [0,1,2,1]
       const raw = ck.raw.get(`generator_s.${k.slice('decoder.'.length)}`)!;
       const [O, I] = raw.shape;
-      expect(ck.averaged.get(k)![((0 * 3 + 1) * I + 2) * O + 1]).toBe(raw.data[((1 * I + 2) * 3 + 0) * 3 + 1]);
+      expect(ck.averaged!.get(k)![((0 * 3 + 1) * I + 2) * O + 1]).toBe(raw.data[((1 * I + 2) * 3 + 0) * 3 + 1]);
       expect(ck.optimizers).not.toBeNull();
       expect(Object.keys(ck.optimizers!.encoder).length).toBeGreaterThan(0);
     });
   }
+
+  it('describes a checkpoint from its header: under 5% of the shared files is read, not their tensors', async () => {
+    for (const dir of ['tiny32', 'fused128']) {
+      for (const format of ['zip', 'legacy'] as const) {
+        const file = path.join(REF, dir, `checkpoint.${format}.pth`);
+        const { contents, bytesRead } = await readReferenceContents(file);
+        const full = await importCheckpoint(file);
+        expect(contents).toEqual(full.contents);
+        expect(contents.models.map((m) => m.state)).toEqual(Array(9).fill('present'));
+        expect(bytesRead, `${dir} ${format}`).toBeLessThan(0.05 * readFileSync(file).length);
+      }
+    }
+  });
 
   it('infers the published presets from their shapes', () => {
     for (const name of ['ffhq', 'celeba-hq256', 'bedroom', 'celeba', 'mnist']) {
@@ -96,7 +109,7 @@ describe('model file', () => {
     const before = tf.memory().numTensors;
     const ck = await importCheckpoint(path.join(REF, 'tiny32', 'checkpoint.legacy.pth'));
     expect(tf.memory().numTensors).toBe(before);
-    const m = AlaeModel.fromArrays(ck.config, ck.averaged);
+    const m = AlaeModel.fromArrays(ck.config, ck.averaged!);
     m.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });

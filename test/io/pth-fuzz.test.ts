@@ -3,7 +3,9 @@
  * with an AlaeError that names the file; never a RangeError, TypeError or
  * a runaway allocation. Positions are seeded, so failures reproduce.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AlaeError } from '../../src/errors.js';
@@ -18,6 +20,7 @@ import {
   type ReadCheckpointOptions,
 } from '../../src/io/pth.js';
 import { ZipArchive, crc32 } from '../../src/io/zip.js';
+import { readReferenceContents } from '../../src/io/import.js';
 
 const REFERENCE = fileURLToPath(new URL('../../../shared/alae-reference/', import.meta.url));
 const haveReference = existsSync(`${REFERENCE}tiny32/checkpoint.zip.pth`);
@@ -68,11 +71,16 @@ function survives(bytes: Uint8Array, name: string, options?: ReadCheckpointOptio
     flattenStateDicts(root, ['models'], name);
     return true;
   } catch (err) {
-    if (!(err instanceof AlaeError)) throw new Error(`${name}: foreign error ${(err as Error)?.stack ?? String(err)}`);
-    expect(err.message.startsWith(`${name}: `), err.message).toBe(true);
-    expect(err.message).not.toContain('internal error');
-    return false;
+    return failedCleanly(err, name);
   }
+}
+
+/** An AlaeError naming the file, and no internal error; anything else fails the test. */
+function failedCleanly(err: unknown, name: string): false {
+  if (!(err instanceof AlaeError)) throw new Error(`${name}: foreign error ${(err as Error)?.stack ?? String(err)}`);
+  expect(err.message.startsWith(`${name}: `), err.message).toBe(true);
+  expect(err.message).not.toContain('internal error');
+  return false;
 }
 
 function expectRefused(bytes: Uint8Array, name: string, pattern: RegExp): void {
@@ -227,6 +235,43 @@ describe.skipIf(!haveReference)('damaged checkpoints', () => {
       expect(survived).toBeLessThan(flips);
     });
   }
+});
+
+describe.skipIf(!haveReference)('damaged checkpoints, header only (alae info)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'alae-fuzz-'));
+
+  /** Reads the header of `bytes` from a file; false on an AlaeError naming it, a foreign error fails the test. */
+  async function headerSurvives(bytes: Uint8Array, name: string): Promise<boolean> {
+    const file = path.join(dir, name);
+    writeFileSync(file, bytes);
+    try {
+      await readReferenceContents(file);
+      return true;
+    } catch (err) {
+      return failedCleanly(err, file);
+    }
+  }
+
+  it('tiny32 legacy and zip: cut or damaged headers read or fail cleanly; cut data does not matter', async () => {
+    const legacy = new Uint8Array(readFileSync(`${REFERENCE}tiny32/checkpoint.legacy.pth`));
+    const { pickleEnds, sizeFields } = legacyLayout(legacy);
+    const random = prng(7);
+    let survived = 0;
+    for (const cut of [1, 12, pickleEnds[2], pickleEnds[3] - 1]) expect(await headerSurvives(legacy.subarray(0, cut), `legacy-cut-${cut}.pth`)).toBe(false);
+    // Past the main pickle only the storages' data is cut: the header still reads (while every storage fits the rest).
+    expect(await headerSurvives(legacy.subarray(0, sizeFields[0] + 200_000), 'legacy-data-cut.pth')).toBe(true);
+    const legacyRegions: Region[] = [{ start: 0, end: pickleEnds[3], weight: 1 }];
+    for (let i = 0; i < 20; i++) if (await headerSurvives(damaged(legacy, legacyRegions, random), `legacy-${i}.pth`)) survived++;
+    const zip = new Uint8Array(readFileSync(`${REFERENCE}tiny32/checkpoint.zip.pth`));
+    const { pkl, cd } = zipLayout(zip);
+    for (const cut of [3, pkl[1], cd[0] + 46, zip.length - 1]) expect(await headerSurvives(zip.subarray(0, cut), `zip-cut-${cut}.pth`)).toBe(false);
+    const zipRegions: Region[] = [
+      { start: pkl[0], end: pkl[1], weight: 2 },
+      { start: cd[0], end: zip.length, weight: 2 },
+    ];
+    for (let i = 0; i < 20; i++) if (await headerSurvives(damaged(zip, zipRegions, random), `zip-${i}.pth`)) survived++;
+    expect(survived).toBeLessThan(40);
+  });
 });
 
 describe.skipIf(!haveReference)('hostile headers', () => {

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AlaeError } from '../../src/errors.js';
 import {
@@ -24,7 +23,8 @@ import {
   tensorToBigInt64,
   tensorToFloat32,
 } from '../../src/io/pth.js';
-import { ZipArchive, ZipError, crc32 } from '../../src/io/zip.js';
+import { ZipArchive, ZipError } from '../../src/io/zip.js';
+import { makeZip } from './torch-save.js';
 
 const REFERENCE = fileURLToPath(new URL('../../../shared/alae-reference/', import.meta.url));
 const FOLDERS = ['tiny32', 'fused128'] as const;
@@ -139,32 +139,6 @@ function floats(values: number[]): Uint8Array {
 
 function storageOf(type: string, data: Uint8Array, bytesPerItem: number, key = 'k0'): StorageSpec {
   return { key, type, numel: data.length / bytesPerItem, data };
-}
-
-/** A ZIP with stored or deflated entries, optionally ZIP64-style sizes in the central directory. */
-function makeZip(
-  entries: { name: string; data: Uint8Array; deflate?: boolean; claimSize?: number }[],
-  zip64 = false,
-): Uint8Array {
-  const parts: Part[] = [];
-  const central: Part[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const body = e.deflate ? new Uint8Array(deflateRawSync(e.data)) : e.data;
-    const name = utf8(e.name);
-    const local = [...le32(0x04034b50), 20, 0, 0, 0, e.deflate ? 8 : 0, 0, 0, 0, 0, 0, ...le32(crc32(e.data)),
-      ...le32(body.length), ...le32(e.data.length), name.length, 0, 0, 0, ...name];
-    parts.push(local, body);
-    const size = e.claimSize ?? e.data.length;
-    const extra = zip64 ? [1, 0, 16, 0, ...le32(size % 2 ** 32), ...le32(Math.floor(size / 2 ** 32)), ...le32(body.length), 0, 0, 0, 0] : [];
-    central.push([...le32(0x02014b50), 20, 0, 20, 0, 0, 0, e.deflate ? 8 : 0, 0, 0, 0, 0, 0, ...le32(crc32(e.data)),
-      ...le32(zip64 ? 0xffffffff : body.length), ...le32(zip64 ? 0xffffffff : size), name.length, 0, extra.length, 0,
-      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...le32(offset), ...name, ...extra]);
-    offset += local.length + body.length;
-  }
-  const cd = bytesOf(...central);
-  const eocd = [...le32(0x06054b50), 0, 0, 0, 0, entries.length, 0, entries.length, 0, ...le32(cd.length), ...le32(offset), 0, 0];
-  return bytesOf(...parts, cd, eocd);
 }
 
 function expectPickleError(bytes: Uint8Array, opcode: string, text: RegExp): void {

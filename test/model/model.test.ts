@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { resolveConfig, PRESET_NAMES } from '../../src/config/config.js';
-import { AlaeModel, STYLE_LEVELS } from '../../src/model/alae.js';
-import { countParams, paramSpecs } from '../../src/model/params.js';
+import { AlaeModel } from '../../src/model/alae.js';
+import { usedBlocks } from '../../src/model/levels.js';
+import { countParams, idleParams, paramSpecs } from '../../src/model/params.js';
 import { testBackend } from '../setup-backend.js';
 
 beforeAll(testBackend);
@@ -58,12 +59,12 @@ describe('AlaeModel', () => {
     const m = AlaeModel.create(cfg, 4);
     const a = m.broadcastStyles(tf.zeros([1, cfg.model.latentSize]));
     const b = m.broadcastStyles(tf.ones([1, cfg.model.latentSize]));
-    const mixed = m.mixStyles(a, b, STYLE_LEVELS.coarse).arraySync() as number[][][];
+    const mixed = m.mixStyles(a, b, [0, 4]).arraySync() as number[][][];
     expect(mixed[0].map((row) => row[0])).toEqual([1, 1, 1, 1, 0, 0]);
-    const middle = m.mixStyles(a, b, STYLE_LEVELS.middle).arraySync() as number[][][];
-    expect(middle[0].map((row) => row[0])).toEqual([0, 0, 0, 0, 1, 1]);
-    // a 16x16 model has 6 slots: no fine styles (64x64 and up) to take
-    expect(() => m.mixStyles(a, b, STYLE_LEVELS.fine)).toThrow(/empty style range/);
+    const tail = m.mixStyles(a, b, [4, 8]).arraySync() as number[][][];
+    expect(tail[0].map((row) => row[0])).toEqual([0, 0, 0, 0, 1, 1]);
+    // a 16x16 model has 6 slots: none from slot 8 on
+    expect(() => m.mixStyles(a, b, [8, Infinity])).toThrow(/empty style range/);
     m.dispose();
   });
 
@@ -110,5 +111,29 @@ describe('AlaeModel', () => {
     const ffhq = paramSpecs(resolveConfig('ffhq').model);
     expect(countParams(ffhq, 'mapping_f')).toBe(8 * (512 * 512 + 512));
     expect(countParams(ffhq, 'mapping_d')).toBe(2 * (512 * 512 + 512) + 512 * 1024 + 1024);
+  });
+
+  it('levels of detail: usedBlocks routes E and G, and the idle parameters are exactly those off the path', () => {
+    expect(usedBlocks(cfg.model, 1, 0.5)).toEqual({ fading: true, fromRgb: [1, 2], encodeBlocks: [1, 2], decodeBlocks: [0, 1], toRgb: [1, 0] });
+    expect(usedBlocks(cfg.model, 2, 1)).toEqual({ fading: false, fromRgb: [0], encodeBlocks: [0, 1, 2], decodeBlocks: [0, 1, 2], toRgb: [2] });
+    expect(usedBlocks(cfg.model, 0, 0.5)).toMatchObject({ fading: false, fromRgb: [2], toRgb: [0] });
+    const m = AlaeModel.create(cfg, 5);
+    for (const [lod, blend] of [[1, 0.5], [1, 1], [0, 1]]) {
+      const res = 4 * 2 ** lod;
+      const x = tf.randomNormal([2, res, res, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const z = tf.randomNormal([2, cfg.model.latentSize], 0, 1, 'float32', 2);
+      const noise = m.makeNoise(2, lod, 3);
+      const vars = m.variables('encoder', 'decoder');
+      const { value, grads } = tf.variableGrads(() => tf.add(tf.sum(m.encode(x, { lod, blend })), tf.sum(m.decode(z, { lod, blend, noise }))) as tf.Scalar, vars);
+      const idle = idleParams(cfg.model, lod, blend, ['encoder', 'decoder']);
+      expect(idle.size).toBeGreaterThan(0);
+      for (const s of m.specs.filter((s) => s.network === 'encoder' || s.network === 'decoder')) {
+        const g = grads[m.vars.get(s.name)!.name];
+        const moved = g ? tf.any(tf.notEqual(g, 0)).dataSync()[0] === 1 : false;
+        expect(moved, `${s.name} at lod ${lod}, blend ${blend}`).toBe(!idle.has(s.name));
+      }
+      tf.dispose([x, z, value, ...noise, ...Object.values(grads)]);
+    }
+    m.dispose();
   });
 });

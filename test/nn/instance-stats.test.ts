@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { instanceStats, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { secondOrder, statsAndNorm } from '../../src/nn/ops.js';
+import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
+import { type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -31,8 +31,8 @@ describe('encoder statistics (mean, std, instance norm)', () => {
   fusedIt.each(CASES)('fused forward = the op chain, bit for bit: %s', (_, n, h, c, eps) => {
     const x = activations(n, h, c, 10 * n + h);
     const f = instanceStats(x, eps);
-    const ch = statsAndNorm(x, eps);
-    for (const k of ['mean', 'std', 'normed'] as const) {
+    const ch = instanceStatsChain(x, eps);
+    for (const k of ['stats', 'normed'] as const) {
       expect(f[k].shape, k).toEqual(ch[k].shape);
       const a = f[k].dataSync(), b = ch[k].dataSync();
       let differ = 0;
@@ -44,20 +44,21 @@ describe('encoder statistics (mean, std, instance norm)', () => {
     tf.dispose([x, f, ch]);
   });
 
-  // Losses through all three outputs, and through one of them (the tape then feeds zeros for the others).
-  const USES: [string, (s: { mean: tf.Tensor; std: tf.Tensor; normed: tf.Tensor }, r: tf.Tensor[]) => tf.Scalar][] = [
-    ['all outputs', (s, r) => tf.addN([tf.sum(tf.mul(s.normed, r[0])), tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.mul(s.std, r[2]))]) as tf.Scalar],
+  // Losses through both outputs, and through one of them (the tape then feeds zeros for the other); means and stds apart.
+  const [mean, std] = [(s: InstanceStats) => tf.slice(s.stats, [0, 0], [-1, s.normed.shape[3]]), (s: InstanceStats) => tf.slice(s.stats, [0, s.normed.shape[3]], [-1, -1])];
+  const USES: [string, (s: InstanceStats, r: tf.Tensor[]) => tf.Scalar][] = [
+    ['both outputs', (s, r) => tf.add(tf.sum(tf.mul(s.normed, r[0])), tf.sum(tf.mul(s.stats, r[1]))) as tf.Scalar],
     ['normed only', (s, r) => tf.sum(tf.mul(s.normed, r[0]))],
-    ['std only', (s, r) => tf.sum(tf.mul(s.std, r[2]))],
-    ['mean and std (the style input)', (s, r) => tf.add(tf.sum(tf.mul(s.mean, r[1])), tf.sum(tf.square(tf.mul(s.std, r[2])))) as tf.Scalar],
+    ['std only', (s, r) => tf.sum(tf.mul(std(s), r[2]))],
+    ['mean and squared std', (s, r) => tf.add(tf.sum(tf.mul(mean(s), r[2])), tf.sum(tf.square(tf.mul(std(s), r[2])))) as tf.Scalar],
   ];
   fusedIt.each(CASES.flatMap(([name, ...rest]) => USES.map(([use, f]) => [`${name}, ${use}`, ...rest, f] as const)))(
     'fused gradient = the op chain\'s: %s', (_, n, h, c, eps, use) => {
       const x = activations(n, h, c, 10 * n + h + 5);
-      const r = [normals(91, [n, h, h, c]), normals(92, [n, 1, 1, c]), normals(93, [n, 1, 1, c])];
+      const r = [normals(91, [n, h, h, c]), normals(92, [n, 2 * c]), normals(93, [n, c])];
       const before = tf.memory().numTensors;
       const gf = tf.grad((v: tf.Tensor) => use(instanceStats(v as tf.Tensor4D, eps), r))(x);
-      const gc = tf.grad((v: tf.Tensor) => use(statsAndNorm(v as tf.Tensor4D, eps), r))(x);
+      const gc = tf.grad((v: tf.Tensor) => use(instanceStatsChain(v as tf.Tensor4D, eps), r))(x);
       expect(tf.memory().numTensors).toBe(before + 2);
       const scale = maxAbs(gc);
       expect(scale).toBeGreaterThan(0);
@@ -65,22 +66,23 @@ describe('encoder statistics (mean, std, instance norm)', () => {
       tf.dispose([x, ...r, gf, gc]);
     });
 
-  fusedIt('is left out where the ops are differentiated twice: secondOrder() runs the chain, whose gradient has a gradient', () => {
+  fusedIt('is left out where the ops are differentiated twice: \'twice\' runs the chain, whose gradient has a gradient', () => {
     const x = activations(2, 4, 6, 3);
-    const r = normals(94, [2, 1, 1, 6]);
-    // d/dx of |d(sum(std * r))/dx|^2: an R1-shaped second derivative.
-    const penalty = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(instanceStats(u as tf.Tensor4D, 1e-5).std, r)))(v)));
-    const chain = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(statsAndNorm(u as tf.Tensor4D, 1e-5).std, r)))(v)));
+    const r = normals(94, [2, 12]);
+    // d/dx of |d(sum(stats * r))/dx|^2: an R1-shaped second derivative.
+    const penalty = (d: 'once' | 'twice') => (v: tf.Tensor) =>
+      tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(instanceStats(u as tf.Tensor4D, 1e-5, d).stats, r)))(v)));
+    const chain = (v: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(instanceStatsChain(u as tf.Tensor4D, 1e-5).stats, r)))(v)));
     const before = tf.memory().numTensors;
-    const g2 = secondOrder(() => tf.grad(penalty)(x));
+    const g2 = tf.grad(penalty('twice'))(x);
     const g2c = tf.grad(chain)(x);
     expect(maxDiff(g2, g2c)).toBe(0);
     tf.dispose([g2, g2c]);
     expect(tf.memory().numTensors).toBe(before);
-    // Outside secondOrder the fused kernel runs, and tfjs finds no second-order path through it (where
-    // another path exists, it would drop this one silently: hence secondOrder around R1's inner gradient).
+    // Differentiated once, the fused kernel runs, and tfjs finds no second-order path through it (where
+    // another path exists, it would drop this one silently: hence 'twice' for R1's inner gradient).
     // (tfjs keeps the tensors of a gradient that throws half-way; not counted here.)
-    expect(() => tf.tidy(() => tf.grad(penalty)(x))).toThrow(/Cannot compute gradient/);
+    expect(() => tf.tidy(() => tf.grad(penalty('once'))(x))).toThrow(/Cannot compute gradient/);
     tf.dispose([x, r]);
   });
 
@@ -90,7 +92,7 @@ describe('encoder statistics (mean, std, instance norm)', () => {
     tf.dispose(Object.values(instanceStats(x, 1e-5)));
     const { value, grads } = tf.valueAndGrads((v: tf.Tensor) => {
       const s = instanceStats(v as tf.Tensor4D, 1e-5);
-      return tf.addN([tf.sum(s.normed), tf.sum(s.mean), tf.sum(s.std)]) as tf.Scalar;
+      return tf.add(tf.sum(s.normed), tf.sum(s.stats)) as tf.Scalar;
     })([x]);
     value.dispose();
     grads.forEach((t) => t.dispose());
@@ -99,6 +101,6 @@ describe('encoder statistics (mean, std, instance norm)', () => {
   });
 
   it('is fused exactly where the backend registers the kernels', () => {
-    expect(instanceStatsFused()).toBe(tf.getBackend() === 'native' && process.env.ALAE_NATIVE_FUSED !== '0');
+    expect(instanceStatsFused()).toBe(customKernelsOn(tf.getBackend()));
   });
 });

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { LEAKY_TWICE, blur, conv, convDownFused, downscale2d, leakyRelu, statsAndNorm, transformKernel, twiceDifferentiable, upscale2d } from '../../src/nn/ops.js';
+import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
+import type { Differentiation } from '../../src/nn/ops.js';
+import { LEAKY_TWICE, blur, conv, convDownFused, downscale2d, leakyRelu, statsAndNorm, transformKernel, upscale2d } from '../../src/nn/ops.js';
 import { Rng } from '../../src/util/random.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -21,16 +23,16 @@ describe('nn ops', () => {
     const k = tf.tensor([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16), [3, 3, 1, 1]);
     const ref = tf.depthwiseConv2d(x, tf.tile(k, [1, 1, 3, 1]) as tf.Tensor4D, 1, 1);
     expect(maxAbsDiff(blur(x), ref)).toBeLessThan(1e-6);
-    expect(maxAbsDiff(twiceDifferentiable(() => blur(x)), ref)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(blur(x, 'once'), ref)).toBeLessThan(1e-6);
   });
 
   it('downscale2d is 2x2 average pooling, upscale2d 2x nearest, in both forms', () => {
     const x = rand([2, 8, 6, 3], 2) as tf.Tensor4D;
     const up = tf.tidy(() => tf.reshape(tf.tile(tf.reshape(x, [2, 8, 1, 6, 1, 3]), [1, 1, 2, 1, 2, 1]), [2, 16, 12, 3]));
     const down = tf.tidy(() => tf.mean(tf.reshape(x, [2, 4, 2, 3, 2, 3]), [2, 4]));
-    for (const f of [(g: () => tf.Tensor) => g(), (g: () => tf.Tensor) => twiceDifferentiable(g)]) {
-      expect(maxAbsDiff(f(() => downscale2d(x)), down)).toBeLessThan(1e-6);
-      expect(maxAbsDiff(f(() => upscale2d(x)), up)).toBe(0);
+    for (const d of ['none', 'once'] as const) {
+      expect(maxAbsDiff(downscale2d(x, d), down)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(upscale2d(x), up)).toBe(0);
     }
   });
 
@@ -38,11 +40,11 @@ describe('nn ops', () => {
     const x = rand([2, 8, 8, 4], 11) as tf.Tensor4D;
     const w = rand([3, 3, 4, 4], 12) as tf.Tensor4D;
     const b = rand([4], 13);
-    const fs: Array<(v: tf.Tensor4D) => tf.Tensor> = [blur, downscale2d, upscale2d, leakyRelu, (v) => conv(v, w, b, true)];
+    const fs: Array<(v: tf.Tensor4D, d: Differentiation) => tf.Tensor> = [blur, downscale2d, upscale2d, leakyRelu, (v, d) => conv(v, w, b, true, d)];
     for (const f of fs) {
-      const r = tf.randomNormal(f(x).shape, 0, 1, 'float32', 3);
-      const g = (v: tf.Tensor) => tf.sum(tf.mul(f(v as tf.Tensor4D), r));
-      expect(maxAbsDiff(tf.grad(g)(x), twiceDifferentiable(() => tf.grad(g)(x)))).toBeLessThan(1e-5);
+      const r = tf.randomNormal(f(x, 'none').shape, 0, 1, 'float32', 3);
+      const g = (d: Differentiation) => (v: tf.Tensor) => tf.sum(tf.mul(f(v as tf.Tensor4D, d), r));
+      expect(maxAbsDiff(tf.grad(g('none'))(x), tf.grad(g('once'))(x))).toBeLessThan(1e-5);
     }
     // what upscale2d avoids: tfjs's resizeNearestNeighbor gradient disagrees with the op it differentiates
     const r = tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 4);
@@ -54,21 +56,19 @@ describe('nn ops', () => {
     // For a linear op A: d/dx sum(A(x)^2) = 2 A^T A x, and the derivative of <that, v> is 2 A^T A v.
     // A^T explicitly: the blur is self-adjoint; pooling and nearest up-sampling are adjoint up to 4.
     const cases: [string, (t: tf.Tensor4D) => tf.Tensor4D, (t: tf.Tensor4D) => tf.Tensor4D, number[]][] = [
-      ['blur', blur, blur, [2, 6, 5, 3]],
-      ['downscale2d', downscale2d, (t) => tf.mul(upscale2d(t), 0.25) as tf.Tensor4D, [2, 6, 8, 3]],
+      ['blur', (t) => blur(t, 'twice'), blur, [2, 6, 5, 3]],
+      ['downscale2d', (t) => downscale2d(t, 'twice'), (t) => tf.mul(upscale2d(t), 0.25) as tf.Tensor4D, [2, 6, 8, 3]],
       ['upscale2d', upscale2d, (t) => tf.mul(downscale2d(t), 4) as tf.Tensor4D, [2, 3, 4, 3]],
     ];
     for (const [name, op, adjoint, shape] of cases) {
       const x = rand(shape, 11) as tf.Tensor4D;
       const v = rand(shape, 12) as tf.Tensor4D;
-      const hv = twiceDifferentiable(() =>
-        tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((w: tf.Tensor) => tf.sum(tf.square(op(w as tf.Tensor4D))))(u), v)))(x),
-      );
+      const hv = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((w: tf.Tensor) => tf.sum(tf.square(op(w as tf.Tensor4D))))(u), v)))(x);
       const want = tf.mul(adjoint(op(v)), 2);
       expect(maxAbsDiff(hv, want), name).toBeLessThan(1e-5);
       // First order: the gradient of <A x, y> is A^T y.
       const y = rand(op(x).shape, 13);
-      const g = twiceDifferentiable(() => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(op(u as tf.Tensor4D), y)))(x));
+      const g = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(op(u as tf.Tensor4D), y)))(x);
       expect(maxAbsDiff(g, adjoint(y as tf.Tensor4D)), name).toBeLessThan(1e-6);
     }
   });
@@ -77,7 +77,7 @@ describe('nn ops', () => {
     const x = rand([2, 6, 6, 4], 7) as tf.Tensor4D;
     const w = rand([3, 3, 4, 5], 8) as tf.Tensor4D;
     const b = rand([5], 9);
-    expect(maxAbsDiff(conv(x, w, b, true), twiceDifferentiable(() => conv(x, w, b, true)))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(conv(x, w, b, true), conv(x, w, b, true, 'once'))).toBeLessThan(1e-5);
     expect(maxAbsDiff(conv(x, w, b, true), leakyRelu(tf.add(tf.conv2d(x, w, 1, 'same'), b)))).toBeLessThan(1e-5);
   });
 
@@ -95,7 +95,7 @@ describe('nn ops', () => {
     expect(maxAbsDiff(leakyRelu(x), tf.leakyRelu(x, 0.2))).toBeLessThan(1e-7);
     const g = tf.grad((v: tf.Tensor) => tf.sum(leakyRelu(v)))(x);
     expect(Array.from(g.dataSync())).toEqual([0.2, 0.2, 1, 1].map((v) => Math.fround(v)));
-    const gg = twiceDifferentiable(() => tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.square(leakyRelu(u))))(v)))(x));
+    const gg = tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.square(leakyRelu(u, 'twice'))))(v)))(x);
     // d/dx of 2 f(x) f'(x) = 2 f'(x)^2 (f'' = 0 away from 0)
     expect(Array.from(gg.dataSync()).map((v) => +v.toFixed(5))).toEqual([0.08, 0.08, 2, 2]);
   });
@@ -105,17 +105,17 @@ describe('nn ops', () => {
     const special = [0, -0, 1e-7, -1e-7, 1e-40, -1e-40, NaN, 3e38, -3e38, 0.5, -0.5];
     const v = Float32Array.from({ length: 150_000 }, (_, i) => (i < special.length ? special[i] : Math.sin(i) * 10 ** ((i % 13) - 8)));
     const x = tf.tensor(v);
-    const value = twiceDifferentiable(() => leakyRelu(x));
+    const value = leakyRelu(x, 'once');
     const chain = tf.add(tf.mul(x, 0.2), tf.mul(tf.relu(x), 0.8));
     const a = value.dataSync(), b = chain.dataSync();
     let differ = 0;
     for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) differ++;
     expect(differ).toBe(0);
-    const g = twiceDifferentiable(() => tf.grad((u: tf.Tensor) => tf.sum(leakyRelu(u)))(x)).dataSync();
+    const g = tf.grad((u: tf.Tensor) => tf.sum(leakyRelu(u, 'once')))(x).dataSync();
     const m = tf.step(x, 0.2).dataSync();
     expect(Array.from(g.slice(special.length)).every((gi, i) => gi === m[i + special.length])).toBe(true);
     tf.dispose([x, value, chain]);
-    expect(tf.getKernel(LEAKY_TWICE, tf.getBackend()) !== undefined).toBe(tf.getBackend() === 'native' && process.env.ALAE_NATIVE_FUSED !== '0');
+    expect(tf.getKernel(LEAKY_TWICE, tf.getBackend()) !== undefined).toBe(customKernelsOn(tf.getBackend()));
   });
 
   it('the fused stride-2 conv equals a 3x3 conv followed by 2x2 average pooling', () => {
@@ -140,7 +140,7 @@ describe('nn ops', () => {
     const before = tf.memory().numTensors;
     for (const f of [blur, downscale2d, upscale2d]) {
       f(x).dispose();
-      twiceDifferentiable(() => f(x)).dispose();
+      f(x, 'once').dispose();
     }
     leakyRelu(x).dispose();
     tf.dispose(Object.values(statsAndNorm(x, 1e-5)));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
+import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import { styleEpilogue, styleEpilogueChain, styleEpilogueFused } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
@@ -97,6 +98,6 @@ describe('style epilogue (noise, bias, leaky, instance norm, style modulation)',
   });
 
   it('is fused exactly where the backend registers the kernels', () => {
-    expect(styleEpilogueFused()).toBe(tf.getBackend() === 'native' && process.env.ALAE_NATIVE_FUSED !== '0');
+    expect(styleEpilogueFused()).toBe(customKernelsOn(tf.getBackend()));
   });
 });

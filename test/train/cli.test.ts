@@ -20,6 +20,7 @@ import { findCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
 import { levelAt } from '../../src/train/schedule.js';
 import { trainCommand } from '../../src/cli/train.js';
 import { AlaeError } from '../../src/errors.js';
+import { UsageError } from '../../src/cli/args.js';
 
 const ROOT = resolve(__dirname, '../..');
 const MAIN = join(ROOT, 'dist/cli/main.js');
@@ -143,74 +144,46 @@ describe.skipIf(!existsSync(FACES))('alae train (built CLI)', () => {
   });
 });
 
-describe.skipIf(!existsSync(FACES))('alae train --resume --train-epochs', () => {
-  /** A whole micro run (3 epochs of 8 images) in `out`: its last checkpoint. */
-  async function finishedRun(out: string) {
-    const a = runCli(common(out));
+describe.skipIf(!existsSync(FACES))('alae train --resume with a new schedule (the rules: test/train/run-plan.test.ts)', () => {
+  const out = () => join(tmp, 'extend');
+  let done: Awaited<ReturnType<typeof readCheckpoint>>;
+  beforeAll(async () => {
+    // A whole micro run (3 epochs of 8 images).
+    const a = runCli(common(out()));
     expect((await a.exit).code, a.out()).toBe(0);
-    const done = await readCheckpoint((await findCheckpoint(out))!);
+    done = await readCheckpoint((await findCheckpoint(out()))!);
     expect(done.progress).toMatchObject({ epoch: 3, imagesTotal: 24 });
-    return done;
-  }
+  }, 180_000);
 
-  it('extends a finished run by an epoch at its last level, keeping the rest of its config', async () => {
-    const out = join(tmp, 'extend');
-    const done = await finishedRun(out);
+  it('refuses a schedule that rewrites the epochs run, in one line, and writes nothing', async () => {
+    const f = join(tmp, 'decay-past.json');
+    await writeFile(f, JSON.stringify({ train: { epochsPerLod: 2, lodBatch: [4], trainEpochs: 5, learningDecaySteps: [1], learningDecayRate: 0.5 } }));
+    const b = runCli(['--preset', 'test-micro', '--config', f, '--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out(), '--resume', '--plain']);
+    expect((await b.exit).code).toBe(1);
+    expect(b.out()).toMatch(/^alae train: .*ckpt-0000000024\.safetensors: the given config gives epoch 1 learning rate 0\.00075 where the run trained at 0\.0015; .*\n$/);
+    expect((await readCheckpoint((await findCheckpoint(out()))!)).progress).toEqual(done.progress);
+  });
 
-    const tooFew = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--train-epochs', '3', '--plain']);
+  it('--train-epochs extends a finished run by an epoch at its last level, keeping the rest of its config', async () => {
+    const tooFew = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out(), '--resume', '--train-epochs', '3', '--plain']);
     expect((await tooFew.exit).code).toBe(1);
-    expect(tooFew.out()).toContain('--train-epochs 3: the run is already in epoch 3');
+    expect(tooFew.out()).toContain('a schedule of 3 epochs in all: the run is already in epoch 3');
 
-    const b = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--train-epochs', '4', '--plain', '--verbose', '--no-samples']);
+    const b = runCli(['--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out(), '--resume', '--train-epochs', '4', '--plain', '--verbose', '--no-samples']);
     const { code } = await b.exit;
     expect(code, b.out()).toBe(0);
     expect(b.out()).toContain('training complete at kimg 0.032');
-    const more = await readCheckpoint((await findCheckpoint(out))!);
+    const more = await readCheckpoint((await findCheckpoint(out()))!);
     expect(more.progress).toMatchObject({ epoch: 4, imagesTotal: 32, lod: 1 });
     expect(more.config.train.trainEpochs).toBe(4);
     expect({ ...more.config.train, trainEpochs: 3 }).toEqual(done.config.train);
   });
-
-  it('takes a longer, decayed schedule from --config where it agrees with the epochs run, and refuses one that rewrites them', async () => {
-    const out = join(tmp, 'decay');
-    const done = await finishedRun(out);
-    const resumeWith = async (train: object) => {
-      const f = join(tmp, `decay-${Object.keys(train).join('-')}.json`);
-      await writeFile(f, JSON.stringify({ train: { epochsPerLod: 2, lodBatch: [4], ...train } }));
-      const b = runCli(['--preset', 'test-micro', '--config', f, '--data', faces, '--cache-dir', join(tmp, 'cache'), '--out', out, '--resume', '--plain', '--no-samples']);
-      return { code: (await b.exit).code, text: b.out(), file: f };
-    };
-
-    // Decaying from epoch 1 would rewrite epochs 1 and 2, already trained at 0.0015.
-    const past = await resumeWith({ trainEpochs: 5, learningDecaySteps: [1], learningDecayRate: 0.5 });
-    expect(past.code).toBe(1);
-    expect(past.text).toContain('epoch 1 learning rate 0.00075 where the run trained at 0.0015');
-    // Settings other than the schedule are the run's.
-    const other = await resumeWith({ trainEpochs: 5, r1Gamma: 1 });
-    expect(other.code).toBe(1);
-    expect(other.text).toContain('train.r1Gamma to 1 where the run has 10');
-    expect((await readCheckpoint((await findCheckpoint(out))!)).progress).toEqual(done.progress); // refused runs wrote nothing
-
-    const ok = await resumeWith({ trainEpochs: 5, learningDecaySteps: [3, 4], learningDecayRate: 0.5 });
-    expect(ok.code, ok.text).toBe(0);
-    expect(ok.text).toMatch(/lr 0\.00075\b/); // epoch 3
-    expect(ok.text).toMatch(/lr 0\.000375\b/); // epoch 4
-    expect(ok.text).toContain('training complete at kimg 0.040');
-    const more = await readCheckpoint((await findCheckpoint(out))!);
-    expect(more.progress).toMatchObject({ epoch: 5, imagesTotal: 40 });
-    expect(more.config.train).toEqual({ ...done.config.train, trainEpochs: 5, learningDecaySteps: [3, 4], learningDecayRate: 0.5 });
-  });
 });
 
 describe('alae train usage', () => {
-  it('reports usage and bad input clearly', async () => {
-    const write = process.stderr.write;
-    process.stderr.write = (() => true) as typeof process.stderr.write;
-    try {
-      expect(await trainCommand(['--preset', 'test-micro'])).toBe(2); // no --data / --out
-    } finally {
-      process.stderr.write = write;
-    }
+  it('bad usage is a UsageError (exit 2); a bad config file names the file (exit 1)', async () => {
+    await expect(trainCommand(['--preset', 'test-micro'])).rejects.toThrow(new UsageError('--data and --out are required'));
+    await expect(trainCommand(['--preset', 'nope', '--data', 'x', '--out', 'y'])).rejects.toThrow(UsageError);
     await expect(trainCommand(['--preset', 'nope', '--data', 'x', '--out', 'y'])).rejects.toThrow(/unknown preset 'nope'/);
     const bad = join(tmpdir(), `alae-bad-${process.pid}.json`);
     await writeFile(bad, '{"train": {"lodBatch": [0]}}');
@@ -220,6 +193,7 @@ describe('alae train usage', () => {
     await rm(bad);
     await expect(trainCommand(['--preset', 'test-micro', '--data', 'x', '--out', 'y', '--max-kimg', '-1'])).rejects.toThrow(/--max-kimg/);
     await expect(trainCommand(['--preset', 'test-micro', '--data', 'x', '--out', 'y', '--train-epochs', '5'])).rejects.toThrow(/--train-epochs goes with --resume/);
+    await expect(trainCommand(['--preset', 'test-micro', '--data', 'x', '--out', 'y', '--force'])).rejects.toThrow(/a run is never overwritten/);
     expect(resolveConfig('test-micro').train.reportKimg[0]).toBe(100);
   });
 });

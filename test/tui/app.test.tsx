@@ -4,7 +4,8 @@
  * line, cancel, caches, truncation and seed, saving, the layout at 80x24
  * and when resized, and the graphics overlay hand-off.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -378,6 +379,73 @@ describe('tui: mixing view', () => {
     await until(() => t.frame().includes(`saved ${file}`));
     expect(t.frame()).toContain(`saved ${file}`);
     expect((await sharp(file).metadata()).width).toBe(16);
+  });
+});
+
+describe('tui: group photos and the status line', () => {
+  it('[ and ] step through the faces of a group photo (the largest first); each face is reconstructed and saved as itself', async () => {
+    const t = await setup({ files: ['photos/group.jpg', 'photos/alice.png'], size: { columns: 140, rows: 30 } });
+    let f = t.frame();
+    expect(f).toContain('face 2/3 · group.jpg (as the model sees it)');
+    expect(f).toContain('group.jpg: 3 faces, the largest shown ([ and ] step through them)');
+    const colour = () => [...t.c.getSnapshot().panes[1].image!.data.subarray(0, 3)];
+    const w = (k: number) => new Float32Array(8 * 4).fill(fakeW(`photos/group.jpg#${k}`)[0]);
+    expect(colour()).toEqual(fakeColour(w(1), 8, 0, 1));
+    await t.press(']');
+    await t.settle();
+    f = t.frame();
+    expect(f).toContain('face 3/3 · group.jpg');
+    expect(f).toContain('group.jpg: face 3 of 3');
+    expect(colour()).toEqual(fakeColour(w(2), 8, 0, 1));
+    await t.press(']]');
+    await t.settle();
+    expect(t.frame()).toContain('face 2/3 · group.jpg'); // round the end
+    await t.press('[');
+    await t.settle();
+    expect(t.frame()).toContain('face 1/3 · group.jpg');
+    expect(colour()).toEqual(fakeColour(w(0), 8, 0, 1));
+    // One encoding for all three faces.
+    expect(t.engine.calls.filter((x) => x.op === 'encode' && x.file === 'photos/group.jpg')).toHaveLength(1);
+    await t.press('s');
+    const file = path.join(tmp, 'group-face1-recon-seed0.png');
+    await until(() => t.frame().includes(`saved ${file}`));
+    expect(existsSync(file)).toBe(true);
+    // A photo with one face says so.
+    await t.press('j');
+    await t.settle();
+    await t.press(']');
+    expect(t.frame()).toContain('alice.png has one face');
+  });
+
+  it('mixing: [ ] step A through its faces, { } step B; the mix uses the faces shown', async () => {
+    const t = await setup({ files: ['photos/group.jpg', 'photos/alice.png'], size: { columns: 140, rows: 30 } });
+    await t.press('m');
+    await t.settle();
+    await t.press('1x'); // coarse from B; then A = alice, B = group
+    await t.settle();
+    await t.press('}');
+    await t.settle();
+    const f = t.frame();
+    expect(f).toContain('face 3/3 · B: group.jpg');
+    const styles = new Float32Array(8 * 4).fill(fakeW('photos/alice.png')[0]);
+    styles.fill(fakeW('photos/group.jpg#2')[0], 0, 4 * 4); // coarse: slots 0-3 of a 16x16 model
+    expect([...t.c.getSnapshot().panes[2].image!.data.subarray(0, 3)]).toEqual(fakeColour(styles, 8, 0, 1));
+  });
+
+  it('another image clears the last status message', async () => {
+    const t = await setup();
+    await t.press('r');
+    await t.settle();
+    expect(t.frame()).toContain('noise seed 7');
+    await t.press('j');
+    await t.settle();
+    expect(t.frame()).not.toContain('noise seed 7');
+    await t.press('jj'); // noface: its error is the new message
+    await t.settle();
+    expect(t.frame()).toContain('✗ noface.png: no face found');
+    await t.press('j');
+    await t.settle();
+    expect(t.frame()).not.toContain('no face found');
   });
 });
 

@@ -9,7 +9,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -21,6 +21,8 @@ import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { loadModel } from '../../src/api/index.js';
+import { SAMPLES_DIR } from '../../src/api/bundled.js';
+import { resolveImages } from '../../src/cli/tui.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
@@ -73,7 +75,7 @@ describe('alae tui without a terminal session', () => {
       const r = await run([FACE_A], empty);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('no --model given, and this install has no bundled model');
-      expect(r.stderr).toContain('alae import <model.pth> --out model.safetensors');
+      expect(r.stderr).toContain("alae import model_157.pth --out ffhq.safetensors");
       expect(r.stderr).toContain('alae train');
     }
     if (!existsSync(path.resolve('models/samples'))) {
@@ -90,6 +92,21 @@ describe('alae tui without a terminal session', () => {
     const help = await run(['--help'], tmp);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: alae tui');
+    expect(help.stdout).toContain('s never overwrites a file');
+    expect(help.stdout).not.toContain('--force,');
+  });
+
+  it("with no images given opens the current folder's images, else the bundled sample digits", async () => {
+    const here = path.join(tmp, 'here');
+    await mkdir(path.join(here, 'sub'), { recursive: true });
+    for (const f of ['b.png', 'a.jpg', 'sub/c.png']) await writeFile(path.join(here, f), 'x');
+    expect(await resolveImages([], here)).toEqual({ files: ['a.jpg', 'b.png'], from: here });
+    expect((await resolveImages([], here, true)).files).toEqual(['a.jpg', 'b.png', path.join('sub', 'c.png')]);
+    const empty = path.join(tmp, 'nothing-here');
+    await mkdir(empty, { recursive: true });
+    const r = await resolveImages([], empty);
+    expect(r.from).toBe(SAMPLES_DIR);
+    expect(r.files.length).toBeGreaterThan(0);
   });
 });
 

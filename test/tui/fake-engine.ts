@@ -3,7 +3,8 @@
  * answers. encode gives each file a w from its name; decode paints the
  * image a colour computed from the styles, so a test can tell which w went
  * into which slots. Files whose name contains "noface" fail like a photo
- * without a face.
+ * without a face; "group" photos hold three faces (the middle one the
+ * largest), each with its own w.
  */
 import { AlaeError } from '../../src/errors.js';
 import type { RawImage } from '../../src/image/image.js';
@@ -64,12 +65,15 @@ export class FakeEngine implements Engine {
     return this.held.length;
   }
 
-  async encode(file: string): Promise<Encoded> {
+  async encode(file: string): Promise<Encoded[]> {
     this.calls.push({ op: 'encode', file });
     await this.gate();
     if (file.includes('noface')) throw new AlaeError('no face found', file);
-    const w = fakeW(file);
-    return { crop: solid(this.info.resolution, w[0], 100, 100), w };
+    const faces = file.includes('group') ? [0, 1, 2] : [0];
+    return faces.map((k) => {
+      const w = fakeW(faces.length > 1 ? `${file}#${k}` : file);
+      return { crop: solid(this.info.resolution, w[0], 100, 100), w, area: k === 1 ? 900 : 400 };
+    });
   }
 
   async decode(req: DecodeRequest): Promise<RawImage> {

@@ -132,6 +132,7 @@ export function handleKey(c: TuiController, input: string, key: Key, ctx: KeyCon
   if (input === '-' || input === '_') return c.truncation(-1);
   if (input === 'r') return c.reroll();
   if (input === 's') return void c.save();
+  if (input === '[' || input === ']') return c.stepFace(input === '[' ? -1 : 1, 'A');
   if (snap.view === 'browse') {
     if (key.upArrow || input === 'k') return c.move(-1);
     if (key.downArrow || input === 'j') return c.move(1);
@@ -152,6 +153,7 @@ export function handleKey(c: TuiController, input: string, key: Key, ctx: KeyCon
   if (key.downArrow || input === 'b') return c.step('B', 1);
   if (key.upArrow || input === 'B') return c.step('B', -1);
   if (input === 'x') return c.swap();
+  if (input === '{' || input === '}') return c.stepFace(input === '{' ? -1 : 1, 'B');
   if (input === '/') {
     c.setView('browse');
     return c.startFilter();

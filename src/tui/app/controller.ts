@@ -1,9 +1,11 @@
 /**
  * The TUI's state and the only place that talks to the model (through an
- * Engine): the file list and its filter, the selection, the mixing choices,
- * seed and truncation, what is being computed, and caches of everything
- * computed (w and crop per image; every decoded image by what it was
- * decoded from), so going back to an image or a mix is instant.
+ * Engine): the file list and its filter, the selection, the face shown of
+ * each group photo, the mixing choices, seed and truncation, what is being
+ * computed, and caches of everything computed (w and crop per face of each
+ * image; every decoded image by what it was decoded from), so going back to
+ * an image or a mix is instant. A status message lasts until the next one,
+ * or until another image is shown.
  *
  * Work is scheduled "latest wins": at most one request is in flight; when
  * it ends, the next thing the current view still lacks is requested.
@@ -29,6 +31,8 @@ export { styleLevels };
 
 export interface PaneState {
   title: string;
+  /** 'face 2/3' for a group photo ([ and ] step through them), else ''. */
+  face: string;
   image: RawImage | null;
   /** Shown instead of (or under) the image: 'encoding…', an error, ... */
   note: string;
@@ -132,7 +136,10 @@ export class TuiController {
   private busy: { label: string; since: number } | null = null;
   private status: StatusMessage | null = null;
 
-  private encoded = new Map<string, Encoded>();
+  /** Every face of each encoded image. */
+  private encoded = new Map<string, Encoded[]>();
+  /** The face shown of each image (default: the largest). */
+  private faceChoice = new Map<string, number>();
   private failed = new Map<string, string>();
   private decoded = new Map<string, RawImage>();
   private decodeFailed = new Map<string, string>();
@@ -208,6 +215,29 @@ export class TuiController {
     return i === null ? null : this.files[i];
   }
 
+  /** The face of `file` shown now (encoded), or undefined. */
+  private faceOf(file: string): Encoded | undefined {
+    const faces = this.encoded.get(file);
+    return faces?.[this.faceIndex(file)];
+  }
+
+  private faceIndex(file: string): number {
+    const chosen = this.faceChoice.get(file);
+    if (chosen !== undefined) return chosen;
+    const faces = this.encoded.get(file) ?? [];
+    return faces.reduce((best, f, i) => (f.area > faces[best].area ? i : best), 0);
+  }
+
+  /** `file#face`: what a decoded image was made from. */
+  private faceTag(file: string): string {
+    return `${file}#${this.faceIndex(file)}`;
+  }
+
+  private faceLabel(file: string): string {
+    const n = this.encoded.get(file)?.length ?? 0;
+    return n > 1 ? `face ${this.faceIndex(file) + 1}/${n}` : '';
+  }
+
   private mixFiles(): { a: string; b: string } | null {
     if (this.a === null || this.b === null) return null;
     return { a: this.files[this.a], b: this.files[this.b] };
@@ -218,14 +248,14 @@ export class TuiController {
   }
 
   private reconKey(file: string): string {
-    return `rec\0${file}\0${this.decodeTag()}`;
+    return `rec\0${this.faceTag(file)}\0${this.decodeTag()}`;
   }
 
-  /** A mix of all-A (or all-B) styles is that image's reconstruction: same key, same pixels. */
+  /** A mix of all-A (or all-B) styles is that face's reconstruction: same key, same pixels. */
   private mixKey(a: string, b: string): string {
-    if (this.choice.every((c) => c === 'A') || a === b) return this.reconKey(a);
+    if (this.choice.every((c) => c === 'A') || this.faceTag(a) === this.faceTag(b)) return this.reconKey(a);
     if (this.choice.every((c) => c === 'B')) return this.reconKey(b);
-    return `mix\0${a}\0${b}\0${this.choice.join('')}\0${this.decodeTag()}`;
+    return `mix\0${this.faceTag(a)}\0${this.faceTag(b)}\0${this.choice.join('')}\0${this.decodeTag()}`;
   }
 
   private mixedStyles(wa: Float32Array, wb: Float32Array): Float32Array {
@@ -248,6 +278,7 @@ export class TuiController {
         const r = await this.engine.encode(file);
         return () => {
           this.encoded.set(file, r);
+          if (r.length > 1) this.status = { kind: 'info', text: `${path.basename(file)}: ${r.length} faces, the largest shown ([ and ] step through them)` };
         };
       },
       onError: (message) => {
@@ -281,7 +312,7 @@ export class TuiController {
 
   private reconJob(file: string): Job | null {
     const key = this.reconKey(file);
-    const e = this.encoded.get(file);
+    const e = this.faceOf(file);
     if (!e || this.decoded.has(key) || this.decodeFailed.has(key)) return null;
     const slots = this.info.styleSlots;
     return this.decodeJob(key, `decoding ${path.basename(file)}`, () => broadcastStyles({ kind: 'w', count: 1, size: this.info.latentSize, data: e.w }, slots).data);
@@ -298,8 +329,8 @@ export class TuiController {
     if (!m) return null;
     const enc = needEncode(m.a) ?? needEncode(m.b);
     if (enc) return enc;
-    const ea = this.encoded.get(m.a);
-    const eb = this.encoded.get(m.b);
+    const ea = this.faceOf(m.a);
+    const eb = this.faceOf(m.b);
     if (ea && eb) {
       const key = this.mixKey(m.a, m.b);
       if (!this.decoded.has(key) && !this.decodeFailed.has(key)) {
@@ -371,15 +402,15 @@ export class TuiController {
 
   // ---- snapshot ------------------------------------------------------------
 
-  private pane(slot: string, owner: string, title: string, image: RawImage | null, pending: string, error: string | null): PaneState {
+  private pane(slot: string, owner: string, title: string, image: RawImage | null, pending: string, error: string | null, face = ''): PaneState {
     if (image) {
       this.lastShown.set(slot, { owner, image });
-      return { title, image, note: '', error: false };
+      return { title, face, image, note: '', error: false };
     }
-    if (error) return { title, image: null, note: error, error: true };
+    if (error) return { title, face, image: null, note: error, error: true };
     const last = this.lastShown.get(slot);
-    if (last && last.owner === owner) return { title, image: last.image, note: pending, error: false };
-    return { title, image: null, note: pending, error: false };
+    if (last && last.owner === owner) return { title, face, image: last.image, note: pending, error: false };
+    return { title, face, image: null, note: pending, error: false };
   }
 
   private panes(): PaneState[] {
@@ -389,33 +420,33 @@ export class TuiController {
       const f = this.selectedFile();
       if (!f) return [];
       const name = path.basename(f);
-      const enc = this.encoded.get(f);
+      const enc = this.faceOf(f);
       const err = this.failed.get(f) ?? null;
       const photo = enc?.crop ?? this.photos.get(f) ?? null;
-      const photoPane = this.pane('photo', f, enc ? `${name} (as the model sees it)` : name, photo, waiting(`encoding ${name}`), err);
+      const photoPane = this.pane('photo', this.faceTag(f), enc ? `${name} (as the model sees it)` : name, photo, waiting(`encoding ${name}`), err, this.faceLabel(f));
       if (!enc && photo && !err) photoPane.note = waiting(`encoding ${name}`);
       const key = this.reconKey(f);
       const rec = this.decoded.get(key) ?? null;
-      const recPane = this.pane('recon', f, 'reconstruction', rec, enc ? waiting(`decoding ${name}`) : 'after encoding', err ? '—' : (this.decodeFailed.get(key) ?? null));
+      const recPane = this.pane('recon', this.faceTag(f), 'reconstruction', rec, enc ? waiting(`decoding ${name}`) : 'after encoding', err ? '—' : (this.decodeFailed.get(key) ?? null), this.faceLabel(f));
       return [photoPane, recPane];
     }
     const m = this.mixFiles();
     if (!m) return [];
     const side = (label: Side, file: string): PaneState => {
       const name = path.basename(file);
-      const enc = this.encoded.get(file);
+      const enc = this.faceOf(file);
       const err = this.failed.get(file) ?? null;
       const key = this.reconKey(file);
       const img = this.decoded.get(key) ?? enc?.crop ?? null;
-      return this.pane(`mix${label}`, file, `${label}: ${name}`, img, enc ? waiting(`decoding ${name}`) : waiting(`encoding ${name}`), err ?? this.decodeFailed.get(key) ?? null);
+      return this.pane(`mix${label}`, this.faceTag(file), `${label}: ${name}`, img, enc ? waiting(`decoding ${name}`) : waiting(`encoding ${name}`), err ?? this.decodeFailed.get(key) ?? null, this.faceLabel(file));
     };
-    const ea = this.encoded.get(m.a);
-    const eb = this.encoded.get(m.b);
+    const ea = this.faceOf(m.a);
+    const eb = this.faceOf(m.b);
     const bad = this.failed.get(m.a) ?? this.failed.get(m.b) ?? null;
     const key = ea && eb ? this.mixKey(m.a, m.b) : '';
     const mixed = key ? (this.decoded.get(key) ?? null) : null;
     const mixTitle = `mix: ${this.levels.map((l, i) => `${l.name} ${this.choice[i]}`).join(', ')}`;
-    const mixPane = this.pane('mix', `${m.a}\0${m.b}`, mixTitle, mixed, ea && eb ? waiting('mixing') : 'after encoding', bad ? 'needs both faces' : key ? (this.decodeFailed.get(key) ?? null) : null);
+    const mixPane = this.pane('mix', `${this.faceTag(m.a)}\0${this.faceTag(m.b)}`, mixTitle, mixed, ea && eb ? waiting('mixing') : 'after encoding', bad ? 'needs both faces' : key ? (this.decodeFailed.get(key) ?? null) : null);
     return [side('A', m.a), side('B', m.b), mixPane];
   }
 
@@ -451,6 +482,7 @@ export class TuiController {
     const next = Math.max(0, Math.min(this.visible.length - 1, this.cursor + delta));
     if (next === this.cursor) return;
     this.cursor = next;
+    this.status = null; // another image: the last message was about something else
     this.touch();
   }
 
@@ -465,6 +497,7 @@ export class TuiController {
     this.visible = this.files.map((_, i) => i).filter((i) => terms.every((t) => this.files[i].toLowerCase().includes(t)));
     const at = keep === null ? -1 : this.visible.indexOf(keep);
     this.cursor = at >= 0 ? at : this.visible.length ? 0 : -1;
+    if (this.selectedIndex() !== keep) this.status = null;
   }
 
   startFilter(): void {
@@ -547,6 +580,26 @@ export class TuiController {
     const next = (((cur + delta) % n) + n) % n;
     if (side === 'A') this.a = next;
     else this.b = next;
+    this.status = null;
+    this.touch();
+  }
+
+  /**
+   * Step through the faces of a group photo: the selected image's when
+   * browsing; A's (or B's, `side`) when mixing. Says so when the image has
+   * only one face (or is not encoded yet).
+   */
+  stepFace(delta: number, side: Side = 'A'): void {
+    const file = this.view === 'browse' ? this.selectedFile() : this.mixFiles()?.[side === 'A' ? 'a' : 'b'];
+    if (!file) return;
+    const faces = this.encoded.get(file);
+    if (!faces || faces.length < 2) {
+      this.setStatus({ kind: 'info', text: faces ? `${path.basename(file)} has one face` : `${path.basename(file)}: its faces are not found yet` });
+      return;
+    }
+    const next = (((this.faceIndex(file) + delta) % faces.length) + faces.length) % faces.length;
+    this.faceChoice.set(file, next);
+    this.status = { kind: 'info', text: `${path.basename(file)}: face ${next + 1} of ${faces.length}` };
     this.touch();
   }
 
@@ -617,12 +670,17 @@ export class TuiController {
     if (this.view === 'browse') {
       const f = this.selectedFile();
       const img = f ? this.decoded.get(this.reconKey(f)) : undefined;
-      return f && img ? { image: img, name: `${stem(f)}-recon-${tag}.png` } : null;
+      return f && img ? { image: img, name: `${this.saveStem(f)}-recon-${tag}.png` } : null;
     }
     const m = this.mixFiles();
     if (!m || !this.encoded.has(m.a) || !this.encoded.has(m.b)) return null;
     const img = this.decoded.get(this.mixKey(m.a, m.b));
-    return img ? { image: img, name: `mix-${stem(m.a)}-${stem(m.b)}-${this.choice.join('')}-${tag}.png` } : null;
+    return img ? { image: img, name: `mix-${this.saveStem(m.a)}-${this.saveStem(m.b)}-${this.choice.join('')}-${tag}.png` } : null;
+  }
+
+  /** A file's part of a saved name: its stem, and the face of a group photo. */
+  private saveStem(file: string): string {
+    return (this.encoded.get(file)?.length ?? 0) > 1 ? `${stem(file)}-face${this.faceIndex(file) + 1}` : stem(file);
   }
 
   /** Write the current image as a PNG (a new name, never overwriting); its path, or null. */

@@ -1,6 +1,6 @@
 /**
- * What the TUI needs from a model, and nothing else: encode one image (its
- * largest face) to w, and decode one row of styles with a noise seed and a
+ * What the TUI needs from a model, and nothing else: encode one image (each
+ * of its faces) to w, and decode one row of styles with a noise seed and a
  * truncation. The UI never touches the model; the controller calls an
  * Engine, which is one of:
  *   - WorkerEngine (worker-engine.ts, what `alae tui` uses): the model
@@ -14,7 +14,7 @@
  *     and by `alae tui --no-worker`.
  *   - a fake in tests.
  */
-import type { Alae } from '../../api/alae.js';
+import type { Alae, LoadModelOptions } from '../../api/alae.js';
 import type { RawImage } from '../../image/image.js';
 import { AlaeError } from '../../errors.js';
 
@@ -32,11 +32,20 @@ export interface ModelInfo {
   align: string;
 }
 
+/** Which model the TUI opens, and how (plain data: it is sent to the worker thread). */
+export interface ModelSource {
+  file: string;
+  options: LoadModelOptions;
+}
+
+/** One face of an image. */
 export interface Encoded {
   /** The (aligned) crop the model saw, at its resolution. */
   crop: RawImage;
   /** w, latentSize values. */
   w: Float32Array;
+  /** Its size in the photo (the detector box's area in pixels; the whole image without alignment). */
+  area: number;
 }
 
 export interface DecodeRequest {
@@ -49,8 +58,8 @@ export interface DecodeRequest {
 
 export interface Engine {
   readonly info: ModelInfo;
-  /** w of the largest face of an image file (rejects with the reason when there is none). */
-  encode(file: string): Promise<Encoded>;
+  /** Every face of an image file, left to right (rejects with the reason when there is none). */
+  encode(file: string): Promise<Encoded[]>;
   decode(req: DecodeRequest): Promise<RawImage>;
   dispose(): Promise<void>;
 }
@@ -99,8 +108,8 @@ export class InProcessEngine implements Engine {
     return run;
   }
 
-  encode(file: string): Promise<Encoded> {
-    return this.serial(() => encodeOne(this.alae, file));
+  encode(file: string): Promise<Encoded[]> {
+    return this.serial(() => encodeFaces(this.alae, file));
   }
 
   decode(req: DecodeRequest): Promise<RawImage> {
@@ -113,10 +122,16 @@ export class InProcessEngine implements Engine {
   }
 }
 
-export async function encodeOne(alae: Alae, file: string): Promise<Encoded> {
-  const r = await alae.encode([file], { faces: 'largest', throwOnError: true });
+/** Every face of an image (reading order, as the library numbers them). */
+export async function encodeFaces(alae: Alae, file: string): Promise<Encoded[]> {
+  const r = await alae.encode([file], { faces: 'all', throwOnError: true });
   if (r.latents.count === 0) throw new AlaeError('no face found', file);
-  return { crop: r.faces[0].image, w: r.latents.data.slice(0, alae.latentSize) };
+  const size = alae.latentSize;
+  return r.faces.map((f, i) => ({
+    crop: f.image,
+    w: r.latents.data.slice(i * size, (i + 1) * size),
+    area: f.box ? f.box.width * f.box.height : f.image.width * f.image.height,
+  }));
 }
 
 export async function decodeOne(alae: Alae, req: DecodeRequest): Promise<RawImage> {

@@ -1,13 +1,12 @@
 /**
- * The worker thread behind WorkerEngine: it opens the model with the CLI's
- * options (src/cli/support.ts) and answers encode/decode requests one
+ * The worker thread behind WorkerEngine: it opens the model a ModelSource
+ * names (the library's loadModel) and answers encode/decode requests one
  * at a time. Its own tfjs instance and backend; the UI thread never waits
  * on a forward pass.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openModel, type CommonValues } from '../../cli/support.js';
-import type { Alae } from '../../api/alae.js';
-import { decodeOne, encodeOne, infoOf } from './engine.js';
+import { loadModel, type Alae } from '../../api/alae.js';
+import { decodeOne, encodeFaces, infoOf, type ModelSource } from './engine.js';
 import type { WorkerReply, WorkerRequest } from './worker-engine.js';
 
 const port = parentPort!;
@@ -24,7 +23,8 @@ function own<T extends Uint8Array | Float32Array>(a: T): T {
 async function main(): Promise<void> {
   let alae: Alae;
   try {
-    alae = await openModel((workerData as { values: CommonValues }).values, 'largest');
+    const { file, options } = (workerData as { source: ModelSource }).source;
+    alae = await loadModel(file, options);
   } catch (e) {
     port.postMessage({ type: 'fatal', message: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
     return;
@@ -35,8 +35,8 @@ async function main(): Promise<void> {
     chain = chain.then(async () => {
       try {
         if (req.op === 'encode') {
-          const r = await encodeOne(alae, req.file);
-          port.postMessage({ type: 'encoded', id: req.id, crop: { ...r.crop, data: own(r.crop.data) }, w: own(r.w) } satisfies WorkerReply);
+          const faces = (await encodeFaces(alae, req.file)).map((f) => ({ ...f, crop: { ...f.crop, data: own(f.crop.data) }, w: own(f.w) }));
+          port.postMessage({ type: 'encoded', id: req.id, faces } satisfies WorkerReply);
         } else if (req.op === 'decode') {
           const img = await decodeOne(alae, { styles: req.styles, seed: req.seed, psi: req.psi });
           port.postMessage({ type: 'decoded', id: req.id, image: { ...img, data: own(img.data) } } satisfies WorkerReply);

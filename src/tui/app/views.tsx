@@ -110,7 +110,8 @@ export interface ImagePaneProps {
 export function ImagePane({ pane, rect, graphics, trueColor, cell }: ImagePaneProps) {
   const box = imageBox(rect);
   const w = rect.width;
-  const title = safeText(pane.image && pane.note ? `${pane.title} · ${pane.note}` : pane.title);
+  const named = pane.face ? `${pane.face} · ${pane.title}` : pane.title;
+  const title = safeText(pane.image && pane.note ? `${named} · ${pane.note}` : named);
   const rows: ReactElement[] = [];
   if (pane.image) {
     const fit = placeImage(rect, pane.image.width, pane.image.height, graphics === 'blocks' ? BLOCK_CELL : cell);
@@ -229,6 +230,8 @@ export const HELP_KEYS: [string, string][] = [
   ['← → / a A', 'mix: step A through the images'],
   ['↑ ↓ / b B', 'mix: step B through the images'],
   ['x', 'mix: swap A and B'],
+  ['[ ]', "the previous / next face of a group photo (browse: the selected image's; mix: A's)"],
+  ['{ }', "mix: the previous / next face of B's group photo"],
   ['+ / -', 'truncation ψ up / down by 0.1 (1 = none, 0 = the average face)'],
   ['r', 're-roll the noise seed'],
   ['s', 'save the image on the right as a PNG'],

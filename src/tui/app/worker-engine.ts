@@ -8,9 +8,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AlaeError } from '../../errors.js';
-import type { CommonValues } from '../../cli/support.js';
 import type { RawImage } from '../../image/image.js';
-import type { DecodeRequest, Encoded, Engine, ModelInfo } from './engine.js';
+import type { DecodeRequest, Encoded, Engine, ModelInfo, ModelSource } from './engine.js';
 
 export type WorkerRequest =
   | { op: 'encode'; id: number; file: string }
@@ -20,7 +19,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready'; info: ModelInfo }
   | { type: 'fatal'; message: string }
-  | { type: 'encoded'; id: number; crop: RawImage; w: Float32Array }
+  | { type: 'encoded'; id: number; faces: Encoded[] }
   | { type: 'decoded'; id: number; image: RawImage }
   | { type: 'disposed'; id: number }
   | { type: 'failed'; id: number; message: string };
@@ -57,10 +56,10 @@ export class WorkerEngine implements Engine {
     worker.on('exit', (code) => die(new AlaeError(`the model worker stopped (exit ${code})`)));
   }
 
-  /** Start the worker and open the model with the CLI's options (rejects with the load error). */
-  static start(values: CommonValues, workerUrl: URL = new URL('./model-worker.js', import.meta.url)): Promise<WorkerEngine> {
+  /** Start the worker and open the model there (rejects with the load error). */
+  static start(source: ModelSource, workerUrl: URL = new URL('./model-worker.js', import.meta.url)): Promise<WorkerEngine> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(workerUrl, { workerData: { values } });
+      const worker = new Worker(workerUrl, { workerData: { source } });
       const fail = (e: Error) => {
         cleanup();
         void worker.terminate();
@@ -95,10 +94,10 @@ export class WorkerEngine implements Engine {
     });
   }
 
-  async encode(file: string): Promise<Encoded> {
+  async encode(file: string): Promise<Encoded[]> {
     const r = await this.request({ op: 'encode', id: this.nextId++, file });
     if (r.type !== 'encoded') throw new AlaeError(`internal: unexpected reply '${r.type}'`);
-    return { crop: r.crop, w: r.w };
+    return r.faces;
   }
 
   async decode(req: DecodeRequest): Promise<RawImage> {

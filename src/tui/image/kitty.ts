@@ -6,8 +6,7 @@
  * the terminal sends no replies (they would arrive as key presses), and
  * placements carry C=1 so the cursor does not move.
  */
-import type { RawImage } from '../../image/image.js';
-import { rgbOf } from './resample.js';
+import { toRgb, type RawImage } from '../../image/image.js';
 
 const APC = '\x1b_G';
 const ST = '\x1b\\';
@@ -15,7 +14,7 @@ const CHUNK = 4096;
 
 /** Transmit (not display) an image under `id`. */
 export function kittyTransmit(img: RawImage, id: number): string {
-  const rgb = rgbOf(img);
+  const rgb = toRgb(img);
   const b64 = Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.length).toString('base64');
   const parts: string[] = [];
   for (let off = 0; off < b64.length; off += CHUNK) parts.push(b64.slice(off, off + CHUNK));
@@ -32,9 +31,4 @@ export function kittyPlace(id: number, placement: number, cols: number, rows: nu
 /** Delete image `id`: its placements and its data. */
 export function kittyDelete(id: number): string {
   return `${APC}a=d,d=I,i=${id},q=2${ST}`;
-}
-
-/** Delete every image placement on screen. */
-export function kittyDeleteAll(): string {
-  return `${APC}a=d,d=A,q=2${ST}`;
 }

@@ -66,11 +66,6 @@ export function placeholderFor(line: string, width: number): string {
   return code.length > width ? line : code + PAD.repeat(width - code.length);
 }
 
-/** Does the text hold placeholders? */
-export function hasPlaceholders(text: string): boolean {
-  return text.includes(MARK);
-}
-
 /** The text with every placeholder replaced by its row (or blanks, if the row is gone). */
 export function expandPlaceholders(text: string): string {
   if (!text.includes(MARK)) return text;

@@ -5,8 +5,7 @@
  * Saving images to disk uses sharp (src/image/image.ts), not this.
  */
 import { deflateSync } from 'node:zlib';
-import type { RawImage } from '../../image/image.js';
-import { rgbOf } from './resample.js';
+import { toRgb, type RawImage } from '../../image/image.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -36,7 +35,7 @@ function chunk(type: string, data: Uint8Array): Buffer {
 
 /** PNG file bytes of an image (any channel count; written as RGB). */
 export function encodePngSync(img: RawImage): Buffer {
-  const rgb = rgbOf(img);
+  const rgb = toRgb(img);
   const { width, height } = rgb;
   const stride = width * 3;
   const raw = Buffer.alloc((stride + 1) * height);

@@ -3,20 +3,7 @@
  * to an exact size (good for the large shrink factors a terminal needs),
  * and fitting an image into a box of character cells.
  */
-import type { RawImage } from '../../image/image.js';
-
-/** Any 1-4 channel image as RGB (gray repeated, alpha dropped). */
-export function rgbOf(img: RawImage): RawImage {
-  if (img.channels === 3) return img;
-  const n = img.width * img.height;
-  const c = img.channels;
-  const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    if (c <= 2) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = img.data[i * c];
-    else for (let k = 0; k < 3; k++) out[3 * i + k] = img.data[i * c + k];
-  }
-  return { data: out, width: img.width, height: img.height, channels: 3 };
-}
+import { toRgb, type RawImage } from '../../image/image.js';
 
 /**
  * RGB image of exactly width x height: each output pixel is the
@@ -24,7 +11,7 @@ export function rgbOf(img: RawImage): RawImage {
  * what a shrink wants; enlarging degrades to nearest neighbour.
  */
 export function resampleRgb(src: RawImage, width: number, height: number): RawImage {
-  const img = rgbOf(src);
+  const img = toRgb(src);
   const W = Math.max(1, Math.round(width));
   const H = Math.max(1, Math.round(height));
   if (img.width === W && img.height === H) return img;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { crc32c, maskCrc } from '../../src/data/crc32c.js';
 import { parseExample } from '../../src/data/example.js';
-import { avgPool2x2, blockMean, boxDownscale, centerCropSquare, chwToHwc, convertChannels } from '../../src/data/image.js';
+import { avgPool2x2, blockMean, boxDownscale } from '../../src/data/downscale.js';
+import { chwToHwc } from '../../src/data/tfrecords.js';
 import { Rng } from '../../src/util/random.js';
 import { encodeExample } from './tfrecord-writer.js';
 
@@ -32,7 +33,7 @@ function refChain(src: Uint8Array, size: number, ch: number, target: number): Ui
   return Uint8Array.from(img);
 }
 
-describe('pixel helpers', () => {
+describe('dataset pixel helpers', () => {
   it('2x2 pooling truncates like avg_pool2d(...).to(uint8)', () => {
     const img = Uint8Array.from([1, 2, 10, 10, 3, 3, 10, 11, 255, 255, 0, 0, 255, 254, 0, 1]);
     expect([...avgPool2x2(img, 4, 1)]).toEqual([2, 10, 254, 0]);
@@ -61,22 +62,7 @@ describe('pixel helpers', () => {
     expect(() => boxDownscale(img, 12, 3, 5)).toThrow(/multiple/);
   });
 
-  it('centre crop takes the middle of the long side', () => {
-    const w = 7;
-    const h = 4;
-    const img = new Uint8Array(w * h);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) img[y * w + x] = x * 10 + y;
-    const { data, size } = centerCropSquare(img, w, h, 1);
-    expect(size).toBe(4);
-    expect([...data.subarray(0, 4)]).toEqual([10, 20, 30, 40]);
-    const tall = centerCropSquare(new Uint8Array(2 * 5).map((_, i) => i), 2, 5, 1);
-    expect([...tall.data]).toEqual([2, 3, 4, 5]);
-  });
-
-  it('channel conversion and CHW to HWC', () => {
-    expect([...convertChannels(Uint8Array.from([5, 9]), 1, 3)]).toEqual([5, 5, 5, 9, 9, 9]);
-    expect([...convertChannels(Uint8Array.from([255, 255, 255, 255, 0, 0]), 3, 1)]).toEqual([255, 76]);
-    expect(() => convertChannels(new Uint8Array(4), 4, 3)).toThrow(/cannot convert/);
+  it('CHW to HWC', () => {
     expect([...chwToHwc(Uint8Array.from([1, 2, 3, 4, 5, 6]), 3, 1, 2)]).toEqual([1, 3, 5, 2, 4, 6]);
   });
 

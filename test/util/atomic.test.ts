@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync } from '../../src/io/atomic.js';
+import { AtomicFile, writeFileAtomic, writeFileAtomicSync } from '../../src/util/atomic.js';
 
 let dir: string;
 beforeEach(() => {
@@ -67,5 +67,22 @@ describe('writeFileAtomic', () => {
     expect(() => writeFileAtomicSync(target, fill(1000, 3))).toThrow();
     expect(readdirSync(dir)).toEqual(['taken']);
     expect(readFileSync(join(target, 'inner'), 'utf8')).toBe('keep');
+  });
+
+  it('AtomicFile: a streamed write appears whole on commit; abort leaves the old file', async () => {
+    const p = join(dir, 'stream.bin');
+    writeFileSync(p, 'old');
+    const f = await AtomicFile.open(p);
+    await f.handle.write(fill(10, 1));
+    await f.handle.write(fill(5, 2));
+    expect(readFileSync(p, 'utf8')).toBe('old');
+    await f.commit();
+    expect([...readFileSync(p)]).toEqual([...fill(10, 1), ...fill(5, 2)]);
+    const g = await AtomicFile.open(p);
+    await g.handle.write('half');
+    await g.abort();
+    await g.abort();
+    expect([...readFileSync(p)]).toEqual([...fill(10, 1), ...fill(5, 2)]);
+    expect(readdirSync(dir)).toEqual(['stream.bin']);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Atomic file writes: the data goes to a uniquely named temporary file in the
- * target's directory, is flushed to disk, and is then renamed over the target.
+ * Atomic file writes, the one way this package replaces a file: the data goes
+ * to a uniquely named temporary file in the target's directory, is flushed to
+ * disk, and is then renamed over the target.
  * Readers therefore see either the old file or the complete new one, never a
  * half-written target. On any failure the temporary file is removed and the
  * error is rethrown unchanged.
@@ -71,33 +72,72 @@ function fsyncDirSync(dir: string): void {
 }
 
 /**
- * Atomically replace (or create) `path` with `data` (strings are written as UTF-8).
- * The temporary file lives in the same directory so the final rename never
- * crosses filesystems.
+ * A file written under a temporary name beside its target (hidden, pid +
+ * random, `.tmp`; the same directory, so the rename never crosses
+ * filesystems). `commit()` flushes it to disk and renames it over the
+ * target, keeping the mode of a file it replaces; `abort()` removes it.
+ * Streaming writers (the image cache, latents files) write through `handle`;
+ * everything else calls writeFileAtomic.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const bytes = toBytes(data);
-  const tmp = tempPathFor(path);
-  const mode = await existingMode(path);
-  let created = false;
-  let fh: fs.promises.FileHandle | undefined;
-  try {
+export class AtomicFile {
+  private closed = false;
+
+  private constructor(
+    readonly target: string,
+    readonly tempPath: string,
+    readonly handle: fs.promises.FileHandle,
+  ) {}
+
+  /** Open the temporary file for `target` (which is not touched until commit). */
+  static async open(target: string): Promise<AtomicFile> {
+    const tmp = tempPathFor(target);
+    const mode = await existingMode(target);
     // 'wx': fail rather than clobber should the random name ever collide.
-    fh = await open(tmp, 'wx', mode ?? 0o666);
-    created = true;
-    if (mode !== undefined) await fh.chmod(mode); // open()'s mode is filtered by umask
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-    created = false;
+    const fh = await open(tmp, 'wx', mode ?? 0o666);
+    const file = new AtomicFile(target, tmp, fh);
+    try {
+      if (mode !== undefined) await fh.chmod(mode); // open()'s mode is filtered by umask
+    } catch (e) {
+      await file.abort();
+      throw e;
+    }
+    return file;
+  }
+
+  /** fsync, close and rename over the target; on failure the temporary file is removed and the error rethrown. */
+  async commit(): Promise<void> {
+    try {
+      await this.handle.sync();
+      this.closed = true;
+      await this.handle.close();
+      await rename(this.tempPath, this.target);
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    await fsyncDir(dirname(this.target));
+  }
+
+  /** Close and remove the temporary file (the target is left as it was). Safe to call more than once. */
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await unlink(this.tempPath).catch(() => undefined);
+  }
+}
+
+/** Atomically replace (or create) `path` with `data` (strings are written as UTF-8). */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const file = await AtomicFile.open(path);
+  try {
+    await file.handle.writeFile(toBytes(data));
   } catch (err) {
-    if (fh) await fh.close().catch(() => undefined);
-    if (created) await unlink(tmp).catch(() => undefined);
+    await file.abort();
     throw err;
   }
-  await fsyncDir(dirname(path));
+  await file.commit();
 }
 
 /** Synchronous variant of {@link writeFileAtomic}. */

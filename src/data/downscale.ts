@@ -1,7 +1,7 @@
 /**
- * Pixel helpers shared by the data sources: 2x2 average pooling the way the
- * reference ALAE builds its lower levels, square centre crops, channel
- * conversion and CHW -> HWC. All images are uint8, square unless stated.
+ * Lower levels of a dataset image the way the reference ALAE builds them:
+ * 2x2 average pooling truncated to uint8, and the box filter built on it.
+ * All images are square interleaved (HWC) uint8.
  */
 import { AlaeError } from '../errors.js';
 
@@ -73,63 +73,4 @@ export function blockMean(src: Uint8Array, size: number, channels: number, k: nu
     for (let i = 0; i < out * channels; i++) dst[base + i] = Math.floor(acc[i] / area);
   }
   return dst;
-}
-
-/**
- * The centred square crop of an HWC image (side = min(width, height); the
- * offset is floor((long - short) / 2)). Returns the input when square.
- */
-export function centerCropSquare(
-  src: Uint8Array,
-  width: number,
-  height: number,
-  channels: number,
-): { data: Uint8Array; size: number } {
-  if (width === height) return { data: src, size: width };
-  const size = Math.min(width, height);
-  const left = Math.floor((width - size) / 2);
-  const top = Math.floor((height - size) / 2);
-  const out = new Uint8Array(size * size * channels);
-  const rowBytes = size * channels;
-  for (let y = 0; y < size; y++) {
-    const from = ((top + y) * width + left) * channels;
-    out.set(src.subarray(from, from + rowBytes), y * rowBytes);
-  }
-  return { data: out, size };
-}
-
-/**
- * Convert interleaved pixels between 1 and 3 channels: gray -> RGB repeats
- * the value; RGB -> gray uses ITU-R 601 luma with PIL's integer rounding
- * ((19595 R + 38470 G + 7471 B + 32768) >> 16). Other channel counts cannot
- * be converted and throw.
- */
-export function convertChannels(src: Uint8Array, from: number, to: number): Uint8Array {
-  if (from === to) return src;
-  const n = src.length / from;
-  if (from === 1 && to === 3) {
-    const out = new Uint8Array(n * 3);
-    for (let i = 0, o = 0; i < n; i++, o += 3) out[o] = out[o + 1] = out[o + 2] = src[i];
-    return out;
-  }
-  if (from === 3 && to === 1) {
-    const out = new Uint8Array(n);
-    for (let i = 0, s = 0; i < n; i++, s += 3) {
-      out[i] = (19595 * src[s] + 38470 * src[s + 1] + 7471 * src[s + 2] + 32768) >>> 16;
-    }
-    return out;
-  }
-  throw new AlaeError(`cannot convert images with ${from} channel(s) to ${to} channel(s)`);
-}
-
-/** Planar CHW to interleaved HWC. */
-export function chwToHwc(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {
-  if (channels === 1) return src;
-  const plane = height * width;
-  const out = new Uint8Array(plane * channels);
-  for (let c = 0; c < channels; c++) {
-    const base = c * plane;
-    for (let p = 0, o = c; p < plane; p++, o += channels) out[o] = src[base + p];
-  }
-  return out;
 }

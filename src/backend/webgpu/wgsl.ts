@@ -1,0 +1,81 @@
+/**
+ * WGSL pieces the per-(sample, channel) kernels share (style-epilogue.ts,
+ * instance-stats.ts): the sums in the order tfjs-webgpu's Mean and Sum
+ * programs add (so a fused kernel's statistics have the op chain's bits),
+ * and a product kept apart from the sum it feeds.
+ */
+import type { WebGPUBackendLike } from './runner.js';
+
+/**
+ * The workgroup size of tfjs-webgpu 4.22's ReduceProgram for a reduction over
+ * `m` values (reduce_webgpu.js): its threads each add a strided run, then a
+ * tree adds the partial sums; the same size gives the same order.
+ */
+export function chainReduceSize(b: WebGPUBackendLike, m: number): number {
+  if (m >= 32768 && b.device.limits.maxComputeWorkgroupSizeX >= 512) return 512;
+  return m >= 4096 ? 256 : 64;
+}
+
+/**
+ * `fn tree(t, v, count) -> f32`: the sum over a workgroup of size `wg` of each
+ * thread's v, added in tfjs's tree order (pairs `interval` apart, halving),
+ * for a reduction of `count` values (threads past it hold 0). Every thread
+ * gets the total; call it in uniform control flow. `treeVec2` and `treeVec4`
+ * add two or four sums at once, each in the same order.
+ */
+export const treeSum = (wg: number): string => `
+var<workgroup> red: array<vec4<f32>, ${wg}>;
+fn treeVec4(t: u32, v: vec4<f32>, count: u32) -> vec4<f32> {
+  red[t] = v;
+  workgroupBarrier();
+  var size = min(count, ${wg}u);
+  loop {
+    if (size <= 1u) { break; }
+    let interval = (size + 1u) / 2u;
+    if (t < size / 2u) { red[t] = red[t] + red[t + interval]; }
+    size = interval;
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+fn treeVec2(t: u32, v: vec2<f32>, count: u32) -> vec2<f32> { return treeVec4(t, vec4<f32>(v, 0.0, 0.0), count).xy; }
+fn tree(t: u32, v: f32, count: u32) -> f32 { return treeVec4(t, vec4<f32>(v, 0.0, 0.0, 0.0), count).x; }
+`;
+
+/**
+ * `fn kept(p) -> f32`: the product p rounded on its own, as the op chain's
+ * separate kernel rounds it. WGSL lets a compiler fuse a * b + c into one
+ * rounding (spec 15.7.5, reassociation and fusion); a product multiplied by
+ * a uniform 1.0 it cannot see through is not fused. Used where the chain's
+ * rounding decides a leaky-ReLU kink or a sum must match the chain's bits.
+ * Needs a uniform field `one` (1.0) in the struct `u`.
+ */
+export const KEPT = 'fn kept(p: f32) -> f32 { return p * u.one; }';
+
+/** Workgroups for one workgroup per (sample, channel) pair: x, spilling into y past the device's limit. */
+export function pairWorkgroups(b: WebGPUBackendLike, pairs: number): [number, number, number] {
+  const max = b.device.limits.maxComputeWorkgroupsPerDimension;
+  if (pairs <= max) return [pairs, 1, 1];
+  const y = Math.ceil(pairs / max);
+  return [Math.ceil(pairs / y), y, 1];
+}
+
+/** The entry point's parameters of a pairWorkgroups dispatch (t: the thread in its workgroup). */
+export const PAIR_PARAMS = '@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32';
+
+/** The workgroup's index in a pairWorkgroups dispatch (may run past the last: check). */
+export const PAIR_INDEX = 'wid.y * nwg.x + wid.x';
+
+/**
+ * The start of a per-(sample, channel) kernel over NHWC values (uniforms
+ * pairs = N*C, m = H*W, c = C): its pair, sample n, channel c and `base`,
+ * the index of its first value (the others follow every c).
+ */
+export const PAIR_PROLOGUE = `
+  let pair = ${PAIR_INDEX};
+  if (pair >= u.pairs) { return; }
+  let n = pair / u.c;
+  let c = pair % u.c;
+  let base = n * u.m * u.c + c;`;
