@@ -15,8 +15,8 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { AlaeError } from '../errors.js';
-import { imagesToFloat, type RawImage } from '../image/image.js';
-import type { FaceCrop } from '../face/faces.js';
+import type { RawImage } from '../image/image.js';
+import { encoderInput, type FaceCrop } from '../face/faces.js';
 import type { AlignMode } from '../face/align.js';
 import type { NoiseMaps } from '../model/generator.js';
 import { FaceIdentity } from '../face/identity.js';
@@ -99,20 +99,16 @@ const EPS = 1e-8;
 
 const isCrop = (x: RawImage | FaceCrop): x is FaceCrop => 'image' in x && 'source' in x;
 
-/** The inputs as NHWC floats in [-1, 1] (a crop's exact `pixels` when it has them). */
+/** The inputs as the encoder takes them (encoderInput: a crop's exact `pixels` when it has them). */
 function inputPixels(alae: Alae, images: readonly (RawImage | FaceCrop)[]): Float32Array {
   const res = alae.resolution;
-  const per = res * res * alae.channels;
-  const out = new Float32Array(images.length * per);
-  images.forEach((item, i) => {
-    const img = isCrop(item) ? item.image : item;
-    const name = isCrop(item) ? item.source : `image #${i}`;
+  const crops = images.map((item, i): FaceCrop => (isCrop(item) ? item : { source: `image #${i}`, face: 0, image: item }));
+  for (const { image: img, source } of crops) {
     if (img.width !== res || img.height !== res || img.channels !== alae.channels) {
-      throw new AlaeError(`refinement needs ${res}x${res} images with ${alae.channels} channel(s), the model's (got ${img.width}x${img.height}x${img.channels})`, name);
+      throw new AlaeError(`refinement needs ${res}x${res} images with ${alae.channels} channel(s), the model's (got ${img.width}x${img.height}x${img.channels})`, source);
     }
-    out.set(isCrop(item) && item.pixels ? item.pixels : imagesToFloat([img], res, alae.channels), i * per);
-  });
-  return out;
+  }
+  return encoderInput(crops, res, alae.channels);
 }
 
 /** What a refinement is run with: the options given, the defaults for the rest (checked). */

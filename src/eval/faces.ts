@@ -18,6 +18,7 @@ import type { Alae } from '../api/alae.js';
 import { refine, identityAlign, refineSettings } from '../api/refine.js';
 import { imagesToFloat, listImages, type ImageInput, type RawImage } from '../image/image.js';
 import { FaceIdentity, rowCosine } from '../face/identity.js';
+import { encoderInput } from '../face/faces.js';
 import type { AlignMode } from '../face/align.js';
 import type { EvalRefineOptions } from './mnist.js';
 
@@ -139,9 +140,7 @@ export async function evaluateFaces(alae: Alae, data: string | readonly ImageInp
   if (n === 0) throw new AlaeError(`no face in ${inputs.length} input(s)${failures.length ? `: ${failures[0].message}` : ''}`);
 
   const res = alae.resolution;
-  const per = res * res * 3;
-  const x = new Float32Array(n * per);
-  faces.forEach((f, i) => x.set(f.pixels ?? imagesToFloat([f.image], res, 3), i * per));
+  const x = encoderInput(faces, res, 3);
 
   const onePassImages = await alae.decode(enc.latents, { seed, batchSize: batch, onProgress: (p) => progress?.({ stage: 'reconstruct', done: p.done, total: p.total }) });
   const settings = opts.refine ? refineSettings(opts.refine) : null;
