@@ -23,6 +23,7 @@ import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
+import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
@@ -72,6 +73,11 @@ const KERNELS: Record<string, Implementations> = {
 const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = {
   Sum: { webgpu: webgpuSum },
   Mean: { webgpu: webgpuMean },
+  // Tiled implicit GEMMs, the forward summed (almost) exactly (webgpu/conv-kernels.ts).
+  Conv2D: { webgpu: webgpuConv2D },
+  FusedConv2D: { webgpu: webgpuFusedConv2D },
+  Conv2DBackpropInput: { webgpu: webgpuConv2DBackpropInput },
+  Conv2DBackpropFilter: { webgpu: webgpuConv2DBackpropFilter },
 };
 
 type GradFunc = tf.GradConfig['gradFunc'];
@@ -83,6 +89,17 @@ const GRADIENTS: Record<string, { webgpu?: (theirs: GradFunc) => GradFunc }> = {
 
 /** `${backend}/${kernel}` of the kernels registered here (a replacement is registered once). */
 const registered = new Set<string>();
+/** `${backend}/${kernel}` -> the kernel a replacement replaced. */
+const replacedConfigs = new Map<string, tf.KernelConfig>();
+
+/**
+ * The kernel of tfjs's own that alae's replacement of `kernelName` on `backend`
+ * replaced (undefined when none was registered): for A/B comparisons in tests
+ * and benchmarks, which register it back for a while.
+ */
+export function replacedKernel(kernelName: string, backend: CustomKernelBackend): tf.KernelConfig | undefined {
+  return replacedConfigs.get(`${backend}/${kernelName}`);
+}
 
 /** Are the custom kernels switched off for `backend` (ALAE_FUSED=0, or ALAE_NATIVE_FUSED=0 for native)? */
 export function customKernelsOff(backend: CustomKernelBackend, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -117,6 +134,7 @@ export function registerCustomKernels(backend: CustomKernelBackend, addon?: obje
     const make = backend === 'webgpu' ? impl.webgpu : undefined;
     if (!own || !make || registered.has(`${backend}/${kernelName}`)) continue;
     register(kernelName, make(own.kernelFunc as unknown as KernelFn), own);
+    replacedConfigs.set(`${backend}/${kernelName}`, own);
   }
   for (const [kernelName, impl] of Object.entries(GRADIENTS)) {
     const config = tf.getGradient(kernelName);

@@ -49,7 +49,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, open as openFile, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open as openFile, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';

@@ -14,7 +14,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { AlaeError } from '../errors.js';
-import type { ImageDataset, ProgressFn } from './dataset.js';
+import type { ImageDataset } from './dataset.js';
 import { FolderDataset, type FolderDatasetOptions } from './folder.js';
 import { MnistDataset } from './mnist.js';
 import { isTfrecordFile, looksLikeTfrecordsSpec, TfrecordsDataset } from './tfrecords.js';

@@ -17,6 +17,7 @@ import { lerpAveraged } from '../../src/train/step.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
+import { dispatchesOf } from './webgpu-dispatches.js';
 
 const why = await webgpuForTests();
 const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
@@ -36,29 +37,6 @@ async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; re
     scale = Math.max(scale, Math.abs(y[i]));
   }
   return { differ, rel: scale > 0 ? diff / scale : diff };
-}
-
-/** The compute dispatches f records, by pipeline label. */
-function dispatchesOf(f: () => void): Record<string, number> {
-  const pass = (globalThis as unknown as { GPUComputePassEncoder: { prototype: Record<string, (...a: unknown[]) => unknown> } }).GPUComputePassEncoder.prototype;
-  const [setPipeline, dispatch] = [pass.setPipeline, pass.dispatchWorkgroups];
-  const labels = new WeakMap<object, string>();
-  const counts: Record<string, number> = {};
-  pass.setPipeline = function (this: object, p: unknown) {
-    labels.set(this, (p as { label: string }).label);
-    return setPipeline.call(this, p);
-  };
-  pass.dispatchWorkgroups = function (this: object, ...a: unknown[]) {
-    const k = labels.get(this) ?? '?';
-    counts[k] = (counts[k] ?? 0) + 1;
-    return dispatch.apply(this, a);
-  };
-  try {
-    f();
-  } finally {
-    [pass.setPipeline, pass.dispatchWorkgroups] = [setPipeline, dispatch];
-  }
-  return counts;
 }
 
 describe('webgpu kernels against the op chains', () => {

@@ -233,16 +233,20 @@ export function copy(b: WebGPUBackendLike, src: Binding, srcOffset: number, dst:
 }
 
 /**
- * Workgroups for `threads` invocations in groups of `size`, spread over x and
- * y when x alone would pass the device's limit. The shader's flat index is
- * FLAT_INDEX (the groups of the last row may run past `threads`).
+ * `groups` workgroups in a grid, spread over x and y when x alone would pass
+ * the device's limit, `z` deep. The shader's linear index over x and y is
+ * wid.y * nwg.x + wid.x (the groups of the last row may run past `groups`).
  */
-export function flatWorkgroups(b: WebGPUBackendLike, threads: number, size: number): [number, number, number] {
-  const groups = Math.ceil(threads / size);
+export function workgroupGrid(b: WebGPUBackendLike, groups: number, z = 1): [number, number, number] {
   const max = b.device.limits.maxComputeWorkgroupsPerDimension;
-  if (groups <= max) return [groups, 1, 1];
+  if (groups <= max) return [groups, 1, z];
   const y = Math.ceil(groups / max);
-  return [Math.ceil(groups / y), y, 1];
+  return [Math.ceil(groups / y), y, z];
+}
+
+/** Workgroups for `threads` invocations in groups of `size` (workgroupGrid); the shader's flat index is FLAT_INDEX. */
+export function flatWorkgroups(b: WebGPUBackendLike, threads: number, size: number): [number, number, number] {
+  return workgroupGrid(b, Math.ceil(threads / size));
 }
 
 /** The entry point's parameters that FLAT_INDEX reads. */

@@ -18,7 +18,7 @@
  */
 import path from 'node:path';
 import { access } from 'node:fs/promises';
-import { broadcastStyles, levelRange, mixStyles, styleLevels, type StyleLevel, type Styles } from '../../api/latents.js';
+import { broadcastStyles, mixStyles, styleLevels, type Styles } from '../../api/latents.js';
 import { readRgb, resize, writePng, type RawImage } from '../../image/image.js';
 import type { Encoded, Engine, ModelInfo } from './engine.js';
 
