@@ -2,14 +2,16 @@
 /**
  * Refinement (api/refine.ts) measured on an MNIST model: reconstruction MSE
  * and digit kept against steps, from E(x) and from the average w, and the
- * time per image. Until `alae eval --refine N` exists this is the command
- * behind README's table.
+ * time per image: the command behind README's table (`alae eval --refine N`
+ * measures one step count).
  *
  *   npm run build && node bench/refine.mjs [options]
  *
  * Report (default): evaluateMnist with its `refine` option on `--held-out`
  * held-out digits (default 200, spread evenly: positions 0, 5, 10, ... of the
- * held-out split), once per steps x start.
+ * held-out split), one run per start to the largest step count, measured at
+ * each (refine's snapshotAt); s/image at 0 steps from E(x) is the one pass
+ * (E and G), at k steps the refinement's time to step k (E(x) and k steps).
  *   --steps 0,10,25,50,100,200   --from encoder,mean   --held-out 200
  *   --space w   --lr <default>   --perceptual <default>   --json <file>
  *
@@ -62,6 +64,7 @@ else await report();
 async function report() {
   const alae = await loadModel(modelFile, { align: 'none' });
   const heldOut = Number(option('--held-out', 200));
+  const steps = numbers('--steps', '0,10,25,50,100,200');
   const rows = [];
   const base = {
     space: option('--space', REFINE_DEFAULTS.space),
@@ -69,13 +72,16 @@ async function report() {
     weights: { perceptual: Number(option('--perceptual', REFINE_DEFAULTS.weights.perceptual)) },
   };
   console.log(`${modelFile}: ${heldOut} held-out digits, space ${base.space}, lr ${base.lr}, perceptual ${base.weights.perceptual}; ${load()}`);
+  // One run per start, measured at each step count (snapshots: step k of the longest run is the k-step result).
   for (const from of list('--from', 'encoder,mean')) {
-    for (const steps of numbers('--steps', '0,10,25,50,100,200')) {
-      const r = await evaluateMnist(alae, { heldOutLimit: heldOut, generatedCount: 0, refine: { ...base, from, steps } });
-      const f = r.refined;
-      rows.push({ from, ...f, onePassMse: r.reconstructionMse, onePassLabelKept: r.reconstructionLabelKept, inputsLabelKept: r.pixel1nnOnInputs });
-      console.log(`from ${from.padEnd(7)} steps ${String(steps).padStart(3)}: MSE ${f.reconstructionMse.toFixed(4)} (${pctChange(f.reconstructionMse, r.reconstructionMse)} vs one pass ${r.reconstructionMse.toFixed(4)}), digit kept ${pct(f.reconstructionLabelKept)} (one pass ${pct(r.reconstructionLabelKept)}, inputs ${pct(r.pixel1nnOnInputs)}), ${f.secondsPerImage.toFixed(3)} s/image; ${load()}`);
+    const r = await evaluateMnist(alae, { heldOutLimit: heldOut, generatedCount: 0, batchSize: heldOut, refine: { ...base, from, steps: Math.max(...steps), snapshotAt: steps } });
+    const onePass = (r.stageSeconds['encode-held-out'] + r.stageSeconds.reconstruct) / r.heldOut;
+    for (const f of r.refinedAt) {
+      const seconds = f.steps === 0 && from === 'encoder' ? onePass : f.secondsPerImage;
+      rows.push({ from, ...f, secondsPerImage: seconds, onePassMse: r.reconstructionMse, onePassLabelKept: r.reconstructionLabelKept, inputsLabelKept: r.pixel1nnOnInputs });
+      console.log(`from ${from.padEnd(7)} steps ${String(f.steps).padStart(3)}: MSE ${f.reconstructionMse.toFixed(4)} (${pctChange(f.reconstructionMse, r.reconstructionMse)} vs one pass ${r.reconstructionMse.toFixed(4)}), digit kept ${pct(f.reconstructionLabelKept)} (one pass ${pct(r.reconstructionLabelKept)}, inputs ${pct(r.pixel1nnOnInputs)}), ${seconds.toFixed(3)} s/image`);
     }
+    console.log(`(${r.seconds.toFixed(0)} s; ${load()})`);
   }
   const json = option('--json');
   if (json) await writeFile(json, `${JSON.stringify(rows, null, 2)}\n`);

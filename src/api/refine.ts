@@ -60,6 +60,8 @@ export interface RefineOptions {
   onProgress?: (p: RefineProgress) => void;
   /** Abort: the call rejects with the signal's reason and leaves no tensors behind. */
   signal?: AbortSignal;
+  /** Step counts (0..steps) whose latents are also returned (`snapshots`): one run measures several budgets (no schedule: step k of a longer run is the k-step result). */
+  snapshotAt?: readonly number[];
 }
 
 export interface RefineResult {
@@ -70,6 +72,8 @@ export interface RefineResult {
   /** The loss per image at the start and after the last update. */
   lossBefore: Float32Array;
   lossAfter: Float32Array;
+  /** The latents after each of `snapshotAt`'s step counts, in its order. */
+  snapshots: { steps: number; latents: Latents | Styles }[];
 }
 
 /**
@@ -112,7 +116,7 @@ function inputPixels(alae: Alae, images: readonly (RawImage | FaceCrop)[]): Floa
 }
 
 /** What a refinement is run with: the options given, the defaults for the rest (checked). */
-export function refineSettings(opts: Pick<RefineOptions, 'steps' | 'space' | 'lr' | 'from' | 'weights'>): {
+export function refineSettings(opts: Pick<RefineOptions, 'steps' | 'space' | 'lr' | 'from' | 'weights' | 'snapshotAt'>): {
   steps: number;
   space: RefineSpace;
   from: RefineStart;
@@ -127,6 +131,7 @@ export function refineSettings(opts: Pick<RefineOptions, 'steps' | 'space' | 'lr
   if (space !== 'w' && space !== 'w+') throw new AlaeError(`refinement space must be 'w' or 'w+' (got '${String(space)}')`);
   const from = opts.from ?? 'encoder';
   if (from !== 'encoder' && from !== 'mean') throw new AlaeError(`refinement starts from 'encoder' or 'mean' (got '${String(from)}')`);
+  for (const k of opts.snapshotAt ?? []) if (!Number.isSafeInteger(k) || k < 0 || k > steps) throw new AlaeError(`refinement snapshots are step counts 0..${steps} (got ${k})`);
   const weights = { ...REFINE_DEFAULTS.weights, ...opts.weights };
   for (const [k, v] of Object.entries(weights)) if (!(v >= 0 && Number.isFinite(v))) throw new AlaeError(`refinement weight '${k}' must be a non-negative number (got ${v})`);
   return { steps, space, from, lr, weights };
@@ -174,7 +179,8 @@ type Settings = ReturnType<typeof options>;
 
 /**
  * Refine one batch x [m, ...] (images start .. start + m - 1 of `total`):
- * its latents rows and its losses, as arrays. Disposes all it makes.
+ * its latents rows and its losses, as arrays; the rows at `snapshotAt`'s
+ * steps go into `snapshots` (step -> all images' rows). Disposes all it makes.
  */
 async function refineBatch(
   alae: Alae,
@@ -184,6 +190,7 @@ async function refineBatch(
   identity: IdentityTerm | null,
   where: { start: number; total: number },
   opts: RefineOptions,
+  snapshots: Map<number, Float32Array>,
 ): Promise<{ latents: Float32Array; before: Float32Array; after: Float32Array }> {
   const model = alae.model;
   const m = x.shape[0];
@@ -197,6 +204,7 @@ async function refineBatch(
       return o.space === 'w' ? tf.clone(w) : tf.tile(tf.reshape(w, [m, 1, size]), [1, slots, 1]);
     });
     state = { w: w0, m: tf.zerosLike(w0), v: tf.zerosLike(w0) };
+    snapshots.get(0)?.set((await w0.data()) as Float32Array, (where.start * w0.size) / m);
     const loss = (w: Tensor): Tensor => objective.perImage(w);
     let before: Float32Array | null = null;
     for (let t = 1; t <= o.steps; t++) {
@@ -206,6 +214,7 @@ async function refineBatch(
       try {
         state = adamStep(s, grad, t, o.lr);
         tf.dispose([s.w, s.m, s.v]);
+        snapshots.get(t)?.set((await state.w.data()) as Float32Array, (where.start * state.w.size) / m);
         const values = (await value.data()) as Float32Array;
         before ??= values;
         const mean = values.reduce((a, b) => a + b, 0) / m;
@@ -248,6 +257,7 @@ export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[
   const out = new Float32Array(n * rowSize);
   const lossBefore = new Float32Array(n);
   const lossAfter = new Float32Array(n);
+  const snapshots = new Map((opts.snapshotAt ?? []).map((k) => [k, new Float32Array(n * rowSize)]));
 
   const noise = alae.model.makeNoise(1, alae.model.maxLod, o.seed);
   let identity: IdentityTerm | null = null;
@@ -257,7 +267,7 @@ export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[
       const m = Math.min(o.batch, n - start);
       const x = tf.tensor4d(pixels.subarray(start * per, (start + m) * per), [m, res, res, alae.channels]);
       try {
-        const r = await refineBatch(alae, o, x, noise, identity, { start, total: n }, opts);
+        const r = await refineBatch(alae, o, x, noise, identity, { start, total: n }, opts, snapshots);
         out.set(r.latents, start * rowSize);
         lossBefore.set(r.before, start);
         lossAfter.set(r.after, start);
@@ -270,8 +280,9 @@ export async function refine(alae: Alae, images: readonly (RawImage | FaceCrop)[
     identity?.net.dispose();
   }
 
-  const latents: Latents | Styles =
-    o.space === 'w' ? { kind: 'w', count: n, size: alae.latentSize, data: out } : { kind: 'styles', count: n, slots: alae.styleSlots, size: alae.latentSize, data: out };
+  const rows = (data: Float32Array): Latents | Styles =>
+    o.space === 'w' ? { kind: 'w', count: n, size: alae.latentSize, data } : { kind: 'styles', count: n, slots: alae.styleSlots, size: alae.latentSize, data };
+  const latents = rows(out);
   const decoded = n > 0 ? await alae.decode(latents, { seed: o.seed, batchSize: o.batch }) : [];
-  return { latents, images: decoded, lossBefore, lossAfter };
+  return { latents, images: decoded, lossBefore, lossAfter, snapshots: (opts.snapshotAt ?? []).map((k) => ({ steps: k, latents: rows(snapshots.get(k)!) })) };
 }

@@ -48,7 +48,7 @@ export const MNIST_TARGETS = { reconstructionLabelKept: 0.9, wKnnAccuracy: 0.95 
 export type EvalStage = 'encode-train' | 'encode-held-out' | 'reconstruct' | 'refine' | 'generate' | 'pixel-knn' | 'w-knn';
 
 /** What to refine with (api/refine.ts); the noise seed and batch size are the evaluation's. */
-export type EvalRefineOptions = Pick<RefineOptions, 'steps' | 'space' | 'lr' | 'from' | 'weights'>;
+export type EvalRefineOptions = Pick<RefineOptions, 'steps' | 'space' | 'lr' | 'from' | 'weights' | 'snapshotAt'>;
 
 /** Refined reconstructions of the held-out digits, measured as the one-pass ones. */
 export interface RefinedReport {
@@ -58,7 +58,7 @@ export interface RefinedReport {
   lr: number;
   reconstructionMse: number;
   reconstructionLabelKept: number;
-  /** Wall-clock seconds of refinement (E(x), the steps, the decode) per image. */
+  /** Wall-clock seconds of refinement (E(x), the steps, the decode) per image; for a snapshot, E(x) and its steps (not the decode). */
   secondsPerImage: number;
 }
 
@@ -120,6 +120,8 @@ export interface MnistEvalReport {
   generated: GeneratedReport | null;
   /** null unless asked for (`refine`). */
   refined: RefinedReport | null;
+  /** The same refinement measured at each of `refine.snapshotAt`'s step counts (the same run stopped earlier). */
+  refinedAt: RefinedReport[];
   /** Wall-clock seconds, in all and per stage. */
   seconds: number;
   stageSeconds: Record<EvalStage, number>;
@@ -241,24 +243,43 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
   const reconX = imagesToFloat(recon, MNIST_RESOLUTION, 1);
 
   const settings = opts.refine ? refineSettings(opts.refine) : null;
-  const refinedX = settings
+  const snapshotAt = opts.refine?.snapshotAt ?? [];
+  // Seconds to each step's end, summed over the batches (each from the previous one's last step): the snapshots' time.
+  const stepSeconds = new Float64Array((settings?.steps ?? 0) + 1);
+  const refinedRuns = settings
     ? await timed('refine', async (r) => {
-        const res = await refine(alae, test.images, { ...settings, seed, batchSize: batch, onProgress: (p) => r(p.imageSteps, p.totalImageSteps) });
-        return imagesToFloat(res.images, MNIST_RESOLUTION, 1);
+        let batchStart = performance.now();
+        let last = batchStart;
+        const res = await refine(alae, test.images, {
+          ...settings,
+          snapshotAt,
+          seed,
+          batchSize: batch,
+          onProgress: (p) => {
+            const now = performance.now();
+            if (p.step === 1) batchStart = p.done === 0 ? batchStart : last;
+            stepSeconds[p.step] += (now - batchStart) / 1000;
+            last = now;
+            r(p.imageSteps, p.totalImageSteps);
+          },
+        });
+        const snaps = [];
+        for (const s of res.snapshots) snaps.push(imagesToFloat(await alae.decode(s.latents, { seed, batchSize: batch }), MNIST_RESOLUTION, 1));
+        return [imagesToFloat(res.images, MNIST_RESOLUTION, 1), ...snaps];
       })
-    : null;
+    : [];
 
   const seeds = Array.from({ length: generatedCount }, (_, i) => seed + i);
   const generated = await timed('generate', (r) =>
     alae.generate(seeds, { truncation: opts.truncation ?? false, batchSize: batch, onProgress: (p) => r(p.done, p.total) }),
   );
 
-  // One pass for every pixel-space query: inputs, reconstructions, samples, refined reconstructions.
-  const queries = new Float32Array(((refinedX ? 3 : 2) * nTest + generatedCount) * per);
+  // One pass for every pixel-space query: inputs, reconstructions, samples, refined reconstructions (final, then snapshots).
+  const queries = new Float32Array(((2 + refinedRuns.length) * nTest + generatedCount) * per);
   queries.set(test.x, 0);
   queries.set(reconX, nTest * per);
   if (generatedCount > 0) queries.set(imagesToFloat(generated, MNIST_RESOLUTION, 1), 2 * nTest * per);
-  if (refinedX) queries.set(refinedX, (2 * nTest + generatedCount) * per);
+  refinedRuns.forEach((x, k) => queries.set(x, ((2 + k) * nTest + generatedCount) * per));
   const pixNN = await timed('pixel-knn', (r) => nearestNeighbours(queries, train.x, per, EVAL_K, { onProgress: r }));
   const wNN = await timed('w-knn', (r) => nearestNeighbours(testW, trainW, alae.latentSize, EVAL_K, { onProgress: r }));
 
@@ -286,18 +307,17 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
     };
   }
 
-  const refined: RefinedReport | null =
-    settings && refinedX
-      ? {
-          steps: settings.steps,
-          space: settings.space,
-          from: settings.from,
-          lr: settings.lr,
-          reconstructionMse: meanSquaredError(refinedX, test.x),
-          reconstructionLabelKept: nearestAgrees(pixNN, EVAL_K, train.labels, test.labels, 2 * nTest + generatedCount),
-          secondsPerImage: stageSeconds.refine / nTest,
-        }
-      : null;
+  const refinedReport = (k: number, steps: number, seconds: number): RefinedReport => ({
+    steps,
+    space: settings!.space,
+    from: settings!.from,
+    lr: settings!.lr,
+    reconstructionMse: meanSquaredError(refinedRuns[k], test.x),
+    reconstructionLabelKept: nearestAgrees(pixNN, EVAL_K, train.labels, test.labels, (2 + k) * nTest + generatedCount),
+    secondsPerImage: seconds / nTest,
+  });
+  const refined = settings ? refinedReport(0, settings.steps, stageSeconds.refine) : null;
+  const refinedAt = snapshotAt.map((steps, k) => refinedReport(k + 1, steps, stepSeconds[steps]));
 
   return {
     model: alae.file,
@@ -313,6 +333,7 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
     wKnnAccuracy: wOk / nTest,
     generated: gen,
     refined,
+    refinedAt,
     seconds: (performance.now() - t0) / 1000,
     stageSeconds,
   };

@@ -107,6 +107,17 @@ describe('refine', () => {
     one.latents.data.forEach((v, i) => expect(Math.abs(v - a.latents.data[i])).toBeLessThan(1e-5));
   });
 
+  it('snapshots: step k of a longer run is the k-step result, in every batch', async () => {
+    const x = images(3, 16, 3, 8);
+    const long = await refine(micro, x, { steps: 5, seed: 1, batchSize: 2, snapshotAt: [0, 2, 5] });
+    expect(long.snapshots.map((s) => s.steps)).toEqual([0, 2, 5]);
+    for (const s of long.snapshots) {
+      const short = await refine(micro, x, { steps: s.steps, seed: 1, batchSize: 2 });
+      expect(Buffer.from(s.latents.data.buffer).equals(Buffer.from(short.latents.data.buffer))).toBe(true);
+    }
+    await expect(refine(micro, x, { steps: 2, snapshotAt: [3] })).rejects.toThrow(/0\.\.2/);
+  });
+
   it('abort: rejects with the reason, leaves no tensors (before, during, and from a timer)', async () => {
     const x = images(3, 16, 3, 4);
     const before = tf.memory().numTensors;

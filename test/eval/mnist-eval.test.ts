@@ -61,13 +61,13 @@ describe('evaluateMnist', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('refine: a refined section; with 0 steps exactly the one-pass measures', async () => {
+  it('refine: a refined section; with 0 steps exactly the one-pass measures; snapshots measured as their own runs', async () => {
     const before = tf.memory().numTensors;
     const stages = new Set<EvalStage>();
     const limits = { heldOutLimit: 12, trainLimit: 40, generatedCount: 3 };
     const zero = await evaluateMnist(alae, { ...limits, refine: { steps: 0 } });
     expect(zero.refined).toMatchObject({ steps: 0, space: 'w', from: 'encoder', reconstructionMse: zero.reconstructionMse, reconstructionLabelKept: zero.reconstructionLabelKept });
-    const r = await evaluateMnist(alae, { ...limits, batchSize: 5, refine: { steps: 3, space: 'w+', lr: 0.05 }, onProgress: (p) => {
+    const r = await evaluateMnist(alae, { ...limits, batchSize: 5, refine: { steps: 3, space: 'w+', lr: 0.05, snapshotAt: [0, 3] }, onProgress: (p) => {
       expect(p.done).toBeLessThanOrEqual(p.total);
       stages.add(p.stage);
     } });
@@ -78,8 +78,14 @@ describe('evaluateMnist', () => {
     expect(f.reconstructionMse).not.toBe(r.reconstructionMse);
     expect(Number.isInteger(f.reconstructionLabelKept * 12)).toBe(true);
     expect(f.secondsPerImage).toBeGreaterThan(0);
+    // Step 0 is the one pass (w+ of E(x) broadcast), step 3 the run's end.
+    expect(r.refinedAt.map((s) => [s.steps, s.reconstructionMse, s.reconstructionLabelKept])).toEqual([
+      [0, r.reconstructionMse, r.reconstructionLabelKept],
+      [3, f.reconstructionMse, f.reconstructionLabelKept],
+    ]);
+    expect(zero.refinedAt).toEqual([]);
     // The rest of the report does not move.
-    expect({ ...measured(r), refined: null }).toEqual({ ...measured(zero), refined: null });
+    expect({ ...measured(r), refined: null, refinedAt: [] }).toEqual({ ...measured(zero), refined: null });
     expect(tf.memory().numTensors).toBe(before);
   });
 
