@@ -38,7 +38,7 @@ export interface FaceEvalOptions {
   /** Only the first `limit` inputs (default: all). */
   limit?: number;
   /** Also measure refined reconstructions (default: not). */
-  refine?: EvalRefineOptions;
+  refine?: Omit<EvalRefineOptions, 'snapshotAt'>;
   onProgress?: (p: FaceEvalProgress) => void;
 }
 
