@@ -12,8 +12,9 @@
  * refinement asked for with 'f' first: its w then replaces E(x)'s for that
  * face, in reconstruction and mixing).
  * Results for images that are no longer shown are kept (cached). Esc
- * cancels: the request in flight is forgotten (a refinement stops) (its result, when it comes,
- * is ignored) and nothing new starts until the next change.
+ * cancels: the request in flight is forgotten (its result, when it comes,
+ * is ignored; a refinement is stopped too) and nothing new starts until the
+ * next change.
  *
  * Components read snapshots (useSyncExternalStore) and call the actions.
  * No React and no tfjs here.
@@ -23,7 +24,6 @@ import { access } from 'node:fs/promises';
 import { broadcastStyles, mixStyles, styleLevels, type Styles } from '../../api/latents.js';
 import { readRgb, resize, writePng, type RawImage } from '../../image/image.js';
 import type { Encoded, Engine, ModelInfo } from './engine.js';
-
 
 export type ViewName = 'browse' | 'mix';
 export type Side = 'A' | 'B';
@@ -312,19 +312,20 @@ export class TuiController {
     const id = this.faceId(file);
     const name = path.basename(file);
     const abort = new AbortController();
+    const seed = this.seed;
     return {
       label: `refining ${name}`,
       abort,
       run: async (progress) => {
         let done = 0;
-        const w = await this.engine.refine({ crop: e.crop, seed: this.seed }, (step, steps) => {
+        const w = await this.engine.refine({ crop: e.crop, seed }, (step, steps) => {
           done = step;
           progress(`refining ${name}: step ${step}/${steps}`);
         }, abort.signal);
         return () => {
           this.refined.set(id, w);
           this.refineWanted.delete(id);
-          this.status = { kind: 'ok', text: `${name}: refined (${done} steps from E(x), noise seed ${this.seed}); mixing uses it too` };
+          this.status = { kind: 'ok', text: `${name}: refined (${done} steps from E(x), noise seed ${seed}); mixing uses it too` };
         };
       },
       onError: (message) => {
