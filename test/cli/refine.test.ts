@@ -8,13 +8,13 @@
  * tested here (refinement itself: test/api/refine.test.ts).
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
 import { tf } from '../../src/tf.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
@@ -26,6 +26,7 @@ import { alaeIn } from './in-process.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
+const dir = useTempDir('alae-refine-cli-');
 let tmp: string;
 const at = (...p: string[]) => path.join(tmp, ...p);
 const alae = (...args: string[]) => alaeIn(tmp, ...args);
@@ -33,7 +34,7 @@ const M = ['--model', 'micro.safetensors', '--no-align', '-q'];
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-refine-cli-'));
+  tmp = dir.path;
   const m = AlaeModel.create(resolveConfig('test-micro'), 5);
   // Non-zero noise weights (0 at init): the seed must matter.
   for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
@@ -44,9 +45,6 @@ beforeAll(async () => {
   digits.dispose();
   await mkdir(at('faces'));
   for (const i of [0, 1]) await copyFile(path.join(FFHQ, `0000${i}.png`), at('faces', `f${i}.png`));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
 });
 
 const pixels = async (file: string) => sharp(file).raw().toBuffer();

@@ -5,12 +5,11 @@
  * step; a cancel stops it between steps, and the worker serves on.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
 import { tf } from '../../src/tf.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
@@ -22,20 +21,16 @@ import type { BackendName } from '../../src/backend/backend.js';
 
 const WORKER = path.resolve('dist/tui/app/model-worker.js');
 const FACE = path.resolve('../shared/faces/ffhq-aligned256/00000.png');
-let tmp: string;
+const tmp = useTempDir('alae-worker-refine-');
 let file: string;
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-worker-refine-'));
-  file = path.join(tmp, 'micro.safetensors');
+  file = path.join(tmp.path, 'micro.safetensors');
   const m = AlaeModel.create(resolveConfig('test-micro'), 5);
   for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
   await saveModel(file, m);
   m.dispose();
-});
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 describe.skipIf(!existsSync(WORKER) || !existsSync(FACE))('WorkerEngine.refine', () => {
