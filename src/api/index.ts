@@ -20,6 +20,9 @@ export type {
   ReconstructResult,
   Truncation,
 } from './alae.js';
+export { refine, REFINE_DEFAULTS } from './refine.js';
+export type { RefineOptions, RefineProgress, RefineResult, RefineSpace, RefineStart } from './refine.js';
+export type { RefineLossWeights } from './refine-loss.js';
 export {
   STYLE_LEVEL_NAMES,
   asStyles,

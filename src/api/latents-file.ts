@@ -5,10 +5,10 @@
  *
  * - `.safetensors`: one F32 tensor `w` [N, latent]; metadata `format`
  *   (alae-latents/1), `alae.sources` (JSON list of {file, face, box}),
- *   `alae.model`, `alae.config`, `alae.align`. Rows are appended to a hidden
+ *   `alae.model`, `alae.config`, `alae.align`, `alae.refine` (refined rows). Rows are appended to a hidden
  *   scratch file; `finish()` writes header + rows atomically to the target
  *   (util/atomic.ts) and removes the scratch file.
- * - `.json`: {format, model, latentSize, align, latents: [{file, face, box, w}]},
+ * - `.json`: {format, model, latentSize, align, [refine,] latents: [{file, face, box, w}]},
  *   streamed straight into the target's atomic temporary file, committed on finish().
  */
 import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
@@ -34,6 +34,8 @@ export interface LatentsFileInfo {
   /** Its config (JSON), so a reader can tell which model the w belong to. */
   config?: string;
   align?: string;
+  /** How the rows were refined (JSON of steps, space, from, lr, seed), when they were (`alae encode --refine`). */
+  refine?: string;
 }
 
 export type LatentsFormat = 'safetensors' | 'json';
@@ -78,7 +80,14 @@ export class LatentsWriter {
     const sink = await AtomicFile.open(file);
     const w = new LatentsWriter(file, format, size, info, sink);
     if (format === 'json') {
-      const head = { format: LATENTS_FORMAT, model: info.model ?? null, align: info.align ?? null, latentSize: size, config: info.config ? (JSON.parse(info.config) as unknown) : null };
+      const head = {
+        format: LATENTS_FORMAT,
+        model: info.model ?? null,
+        align: info.align ?? null,
+        latentSize: size,
+        config: info.config ? (JSON.parse(info.config) as unknown) : null,
+        ...(info.refine ? { refine: JSON.parse(info.refine) as unknown } : {}),
+      };
       await sink.handle.write(`${JSON.stringify(head).slice(0, -1)},"latents":[`);
     }
     return w;
@@ -138,6 +147,7 @@ export class LatentsWriter {
     if (this.info.model) meta['alae.model'] = this.info.model;
     if (this.info.config) meta['alae.config'] = this.info.config;
     if (this.info.align) meta['alae.align'] = this.info.align;
+    if (this.info.refine) meta['alae.refine'] = this.info.refine;
     const keys = Object.keys(meta).sort();
     const metaText = keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(meta[k])}`).join(',');
     const bytes = this.count * this.size * 4;
@@ -196,9 +206,9 @@ export async function readLatents(file: string): Promise<{ latents: Latents; sou
     } catch {
       throw new AlaeError('bad alae.sources metadata', file);
     }
-    return { latents: { kind: 'w', count: w.shape[0], size: w.shape[1], data: f32(w) }, sources, info: { model: metadata['alae.model'], config: metadata['alae.config'], align: metadata['alae.align'] } };
+    return { latents: { kind: 'w', count: w.shape[0], size: w.shape[1], data: f32(w) }, sources, info: { model: metadata['alae.model'], config: metadata['alae.config'], align: metadata['alae.align'], refine: metadata['alae.refine'] } };
   }
-  let doc: { format?: string; model?: string | null; align?: string | null; latentSize?: number; config?: unknown; latents?: { file: string; face: number; box?: [number, number, number, number]; w: number[] }[] };
+  let doc: { format?: string; model?: string | null; align?: string | null; latentSize?: number; config?: unknown; refine?: unknown; latents?: { file: string; face: number; box?: [number, number, number, number]; w: number[] }[] };
   try {
     doc = JSON.parse(await readFile(file, 'utf8')) as typeof doc;
   } catch (e) {
@@ -215,6 +225,6 @@ export async function readLatents(file: string): Promise<{ latents: Latents; sou
   return {
     latents: { kind: 'w', count: doc.latents.length, size, data },
     sources: doc.latents.map((e) => ({ file: e.file, face: e.face, ...(e.box ? { box: e.box } : {}) })),
-    info: { model: doc.model ?? undefined, align: doc.align ?? undefined, config: doc.config ? JSON.stringify(doc.config) : undefined },
+    info: { model: doc.model ?? undefined, align: doc.align ?? undefined, config: doc.config ? JSON.stringify(doc.config) : undefined, refine: doc.refine ? JSON.stringify(doc.refine) : undefined },
   };
 }

@@ -91,6 +91,17 @@ export function withReference(row: BenchRow, r: RowResult, deviceKind: 'gpu' | '
   };
 }
 
+/** The largest counts (or, unsorted, the first), one per line, then what the rest add up to. */
+function breakdown(counts: Record<string, number>, top = 25, sorted = true): string[] {
+  const all = Object.entries(counts);
+  if (sorted) all.sort((a, b) => b[1] - a[1]);
+  const w = Math.max(...all.slice(0, top).map(([k]) => k.length));
+  const lines = all.slice(0, top).map(([k, n]) => `  ${k.padEnd(w)}  ${String(n).padStart(7)}`);
+  const rest = all.slice(top);
+  if (rest.length) lines.push(`  (${rest.length} more: ${rest.reduce((a, [, n]) => a + n, 0)})`);
+  return lines;
+}
+
 function value(v: number, unit: string): string {
   const digits = v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : v >= 0.01 ? 3 : 5;
   return `${v.toFixed(digits)} ${unit}`;
@@ -107,25 +118,41 @@ export function formatTable(res: BenchResults): string {
     '',
   ];
   const refHead = h.deviceKind === 'gpu' ? 'H100 PyTorch' : 'CPU PyTorch';
-  const head = ['row', 'result', refHead, 'ratio', 'vs H100', 'peak tensor MiB', 'time'];
-  const cells = res.rows.map((r) => [
-    r.label,
-    r.status === 'ok' && r.value !== null ? value(r.value, r.unit) : STATUS[r.status] ?? r.status,
-    r.reference ? value(r.reference.value, r.unit) : '-',
-    r.ratio !== null ? `${r.ratio.toPrecision(2)}x` : '-',
-    r.ratioH100 !== null ? `${r.ratioH100.toPrecision(2)}x` : '-',
-    r.peakBytes !== null ? (r.peakBytes / 2 ** 20).toFixed(0) : '-',
-    `${r.seconds.toFixed(0)} s`,
-  ]);
+  const mib = (b: number | null | undefined): string => (b != null ? (b / 2 ** 20).toFixed(0) : '-');
+  const count = (n: number | undefined): string => (n !== undefined ? String(n) : '-');
+  const columns: Array<[string, (r: BenchResultRow) => string]> = [
+    ['row', (r) => r.label],
+    ['result', (r) => (r.status === 'ok' && r.value !== null ? value(r.value, r.unit) : STATUS[r.status] ?? r.status)],
+    [refHead, (r) => (r.reference ? value(r.reference.value, r.unit) : '-')],
+    ['ratio', (r) => (r.ratio !== null ? `${r.ratio.toPrecision(2)}x` : '-')],
+    ['vs H100', (r) => (r.ratioH100 !== null ? `${r.ratioH100.toPrecision(2)}x` : '-')],
+    ['peak tensor MiB', (r) => mib(r.peakBytes)],
+  ];
+  // Columns only where some row has the figure (webgpu, --profile).
+  const some = (f: (r: BenchResultRow) => unknown): boolean => res.rows.some((r) => f(r) != null);
+  if (some((r) => r.peakGpuBytes)) columns.push(['peak GPU MiB', (r) => mib(r.peakGpuBytes)]);
+  if (some((r) => r.dispatchesPerIteration)) columns.push(['dispatches/it', (r) => count(r.dispatchesPerIteration)]);
+  if (some((r) => r.kernelsPerIteration)) columns.push(['tfjs kernels/it', (r) => count(r.kernelsPerIteration)]);
+  columns.push(['time', (r) => `${r.seconds.toFixed(0)} s`]);
+  const head = columns.map((c) => c[0]);
+  const cells = res.rows.map((r) => columns.map((c) => c[1](r)));
   const widths = head.map((t, i) => Math.max(t.length, ...cells.map((c) => c[i].length)));
   const fmt = (c: string[]) => c.map((t, i) => (i === 0 ? t.padEnd(widths[i]) : t.padStart(widths[i]))).join('  ');
   lines.push(fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(fmt));
+  for (const r of res.rows) {
+    if (r.dispatchesByProgram) lines.push('', `${r.id}: GPU dispatches per iteration by program (${r.dispatchesPerIteration})`, ...breakdown(r.dispatchesByProgram));
+    if (r.dispatchesByPhase) lines.push('', `${r.id}: GPU dispatches by phase, in order (inner: R1's gradient, itself differentiated)`, ...breakdown(r.dispatchesByPhase, Infinity, false));
+    if (r.dispatchesByKernel) lines.push('', `${r.id}: GPU dispatches by the outermost tfjs kernel that made them`, ...breakdown(r.dispatchesByKernel));
+    if (r.kernelsByName) lines.push('', `${r.id}: tfjs kernels per iteration by name (${r.kernelsPerIteration}; kernels, not GPU dispatches)`, ...breakdown(r.kernelsByName));
+  }
   const notes = res.rows.filter((r) => r.note).map((r) => `  ${r.id}: ${r.note}`);
   if (notes.length) lines.push('', 'notes:', ...notes);
   lines.push(
     '',
     'ratio: speed relative to the reference on the same kind of device (>1 is faster); training rows in images/s, inference in ms per encode + decode.',
-    'peak tensor MiB: the most bytes held by live tensors during one profiled iteration (tf.profile peakBytes), as tfjs counts them, not the device allocator.',
+    'peak tensor MiB: the most bytes held by live tensors during one iteration (the second; profiledIteration in the JSON), as tfjs counts them (a tensor that shares another\'s buffer, a reshape or a clone, counts again).',
   );
+  if (some((r) => r.peakGpuBytes)) lines.push('peak GPU MiB: the most bytes in live WebGPU buffers during that iteration, tfjs\'s pool of freed buffers included.');
+  if (some((r) => r.dispatchesPerIteration)) lines.push('dispatches/it: GPU compute dispatches in that iteration, counted at the device (every WGSL runner).');
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import { ROWS, selectRows, type BenchRow } from '../bench/rows.js';
 import { isMemoryError, runRow, type RowOptions, type RowResult } from '../bench/run.js';
 import { type BenchResults, benchHeader, formatTable, withReference } from '../bench/report.js';
 
-const USAGE = `usage: alae bench [--rows <ids>] [--iters N] [--warmup N] [--budget-s S] [--backend B] [--out file.json] [--peak-mem] [--in-process]
+const USAGE = `usage: alae bench [--rows <ids>] [--iters N] [--warmup N] [--budget-s S] [--backend B] [--out file.json] [--peak-mem] [--profile] [--in-process]
 
   --rows <ids>     comma-separated row ids, 'train', 'infer' or 'all' (default all):
 ${ROWS.map((r) => `                     ${r.id.padEnd(18)} ${r.label}`).join('\n')}
@@ -21,13 +21,20 @@ ${ROWS.map((r) => `                     ${r.id.padEnd(18)} ${r.label}`).join('\n
   --warmup N       warm-up iterations per row (default 1)
   --budget-s S     wall-clock limit per row, setup included (default 600); a row past it says so
   --out <file>     where the JSON goes (default bench-results.json)
-  --peak-mem       profile one more iteration for the peak tensor memory (default on for webgpu;
-                   --no-peak-mem turns it off)
+  --peak-mem       measure the peak tensor bytes of the second iteration (the first one creates the
+                   optimizers' state; with one warm-up, the first timed iteration, timed with the
+                   counting in it), and on webgpu the peak GPU buffer bytes; default on for webgpu,
+                   --no-peak-mem turns it off
+  --profile        also count, in that iteration, GPU dispatches (webgpu) by program, by phase of
+                   the training iteration and by tfjs kernel, and tfjs kernels by name (any
+                   backend); printed and written to the JSON
   --in-process     run the rows in this process (no memory or time isolation)
   --backend <name> auto|tensorflow-gpu|tensorflow|webgpu|native|wasm|cpu (or ALAE_BACKEND)
 `;
 
 const RESULT_TAG = 'ALAE_BENCH_RESULT ';
+/** What a child has measured so far, after each iteration. */
+const PARTIAL_TAG = 'ALAE_BENCH_SO_FAR ';
 
 function positiveInt(v: string | undefined, name: string, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
@@ -43,6 +50,7 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, main, 'bench', '--child', row.id, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let result: RowResult | null = null;
+    let partial: RowResult | null = null;
     let out = '';
     let err = '';
     let killedForTime = false;
@@ -67,9 +75,11 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
       const lines = out.split('\n');
       out = lines.pop()!;
       for (const l of lines) {
-        if (l.startsWith(RESULT_TAG)) {
+        if (l.startsWith(RESULT_TAG) || l.startsWith(PARTIAL_TAG)) {
           try {
-            result = JSON.parse(l.slice(RESULT_TAG.length)) as RowResult;
+            const r = JSON.parse(l.slice(l.indexOf(' ') + 1)) as RowResult;
+            if (l.startsWith(RESULT_TAG)) result = r;
+            else partial = r;
           } catch {
             /* ignore */
           }
@@ -88,7 +98,11 @@ function runChild(row: BenchRow, args: string[], budgetSec: number, onLine: (s: 
         const r = result as RowResult;
         return resolve({ ...r, seconds, note: memoryTrouble && r.status === 'ok' ? [r.note, `GPU errors during the run: ${memoryTrouble}`].filter(Boolean).join('; ') : r.note });
       }
-      const base: RowResult = { id: row.id, status: 'failed', value: null, unit: row.kind === 'train' ? 'img/s' : 'ms', iterations: 0, times: [], warmup: [], peakBytes: null, seconds };
+      // What the child measured before it stopped (warm-up times, the profile) stays in the row.
+      const sofar = partial as RowResult | null;
+      const base: RowResult = sofar
+        ? { ...sofar, status: 'failed', value: null, seconds }
+        : { id: row.id, status: 'failed', value: null, unit: row.kind === 'train' ? 'img/s' : 'ms', iterations: 0, times: [], warmup: [], peakBytes: null, peakGpuBytes: null, seconds };
       const lastErr = err.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 300);
       if (memoryTrouble) resolve({ ...base, status: 'out-of-memory', note: `GPU allocation failed: ${memoryTrouble}${killedForTime ? ` (then stopped after ${seconds.toFixed(0)} s)` : ''}` });
       else if (killedForTime) resolve({ ...base, status: 'over-budget', note: `stopped after ${seconds.toFixed(0)} s: one iteration takes longer than the ${budgetSec} s budget` });
@@ -108,6 +122,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     out: { type: 'string', short: 'o' },
     'peak-mem': { type: 'boolean' },
     'no-peak-mem': { type: 'boolean' },
+    profile: { type: 'boolean' },
     'in-process': { type: 'boolean' },
     child: { type: 'string' },
   });
@@ -121,13 +136,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const budgetSec = positiveInt(values['budget-s'], 'budget-s', 600);
   const backend = await setupBackend(values.backend, true);
   const peakMemory = values['no-peak-mem'] ? false : (values['peak-mem'] ?? backend === 'webgpu');
-  const opts: RowOptions = { iters, warmup, budgetSec, peakMemory };
+  const profile = values.profile ?? false;
+  const opts: RowOptions = { iters, warmup, budgetSec, peakMemory, profile };
 
   if (values.child) {
     // A child: one row, progress on stdout, the result as a tagged JSON line.
     const row = ROWS.find((r) => r.id === values.child);
     if (!row) throw new AlaeError(`unknown row '${values.child}'`);
-    const r = await runRow(row, { ...opts, onProgress: (m) => process.stdout.write(m + '\n') });
+    const r = await runRow(row, {
+      ...opts,
+      onProgress: (m) => process.stdout.write(m + '\n'),
+      onIteration: (soFar) => process.stdout.write(PARTIAL_TAG + JSON.stringify(soFar) + '\n'),
+    });
     process.stdout.write(RESULT_TAG + JSON.stringify(r) + '\n');
     return 0;
   }
@@ -137,7 +157,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const header = await benchHeader(backend, { iters, warmup, budgetSec });
   const results: BenchResults = { header, rows: [] };
   const outFile = values.out ?? 'bench-results.json';
-  const childArgs = ['--backend', backend, '--iters', String(iters), '--warmup', String(warmup), '--budget-s', String(budgetSec), peakMemory ? '--peak-mem' : '--no-peak-mem'];
+  const childArgs = ['--backend', backend, '--iters', String(iters), '--warmup', String(warmup), '--budget-s', String(budgetSec), peakMemory ? '--peak-mem' : '--no-peak-mem', ...(profile ? ['--profile'] : [])];
   process.stdout.write(`alae bench: ${rows.length} row(s) on ${backend} (${header.device})\n`);
   for (const row of rows) {
     process.stdout.write(`- ${row.label} ...\n`);

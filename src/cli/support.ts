@@ -227,6 +227,8 @@ export interface ProgressRenderer {
   (p: JobProgress): void;
   /** Faces finished so far (shown with the inputs; on long work a line per face). */
   faces(n: number, source?: string): void;
+  /** Work within the current batch (`refining 2 faces: step 40/100`), shown after the rest until the next update; undefined clears it. */
+  detail(text: string | undefined): void;
   /** Finish the line (TTY) and stop. */
   end(): void;
 }
@@ -237,7 +239,8 @@ const HEARTBEAT_MS = 5000;
 /**
  * Progress on stderr: one self-updating line on a terminal; on anything
  * else (a log, a pipe) plain lines at every tenth of the way, at the end,
- * and for each face finished once the last line is 5 s old.
+ * and for each face finished (or step of work within a batch) once the
+ * last line is 5 s old.
  */
 export function progressRenderer(label: string, quiet = false, stream: NodeJS.WriteStream = process.stderr): ProgressRenderer {
   const tty = Boolean(stream.isTTY);
@@ -248,42 +251,57 @@ export function progressRenderer(label: string, quiet = false, stream: NodeJS.Wr
   let state: JobProgress | null = null;
   let faces: number | null = null;
   let faceSource: string | undefined;
-  const text = (p: JobProgress): string => {
-    const pct = Math.floor((100 * p.done) / p.total);
-    const src = faceSource ?? p.source;
-    return `${label}: ${p.done}/${p.total} (${pct}%)${faces !== null ? `, ${faces} face${faces === 1 ? '' : 's'} done` : ''}${src ? ` ${path.basename(src)}` : ''}`;
+  let detail: string | undefined;
+  const text = (): string => {
+    const p = state;
+    const counts = [p ? `${p.done}/${p.total} (${Math.floor((100 * p.done) / p.total)}%)` : '', faces !== null ? `${faces} face${faces === 1 ? '' : 's'} done` : ''];
+    const src = faceSource ?? p?.source;
+    const head = `${counts.filter(Boolean).join(', ')}${src ? ` ${path.basename(src)}` : ''}`;
+    return `${label}: ${[head, detail].filter(Boolean).join('; ')}`;
   };
-  /** `face`: a face finished (a plain line only when the last one is old); else the inputs moved on. */
-  const draw = (p: JobProgress, face: boolean): void => {
-    if (quiet || (p.total < 2 && faces === null)) return;
+  /**
+   * What moved on: the inputs, a face finished, or work within a batch
+   * (`detail`). On a terminal the line is redrawn (at most every 100 ms but
+   * for a finished face or the last input); elsewhere a plain line at each
+   * tenth of the inputs, or for a face or detail once the last line is old.
+   */
+  const draw = (kind: 'inputs' | 'face' | 'detail'): void => {
+    const p = state;
+    if (quiet || (faces === null && detail === undefined && (!p || p.total < 2))) return;
+    const finished = p !== null && p.done >= p.total;
     if (tty) {
       const now = Date.now();
-      if (!face && p.done < p.total && now - lastDraw < 100) return;
+      if (kind !== 'face' && !(kind === 'inputs' && finished) && now - lastDraw < 100) return;
       lastDraw = now;
-      stream.write(`\r\x1b[2K${text(p).slice(0, (stream.columns ?? 100) - 1)}`);
+      stream.write(`\r\x1b[2K${text().slice(0, (stream.columns ?? 100) - 1)}`);
       open = true;
-      if (p.done >= p.total && faces === null) {
+      if (finished && faces === null && detail === undefined) {
         stream.write('\n');
         open = false;
       }
       return;
     }
-    const tenth = Math.floor((10 * p.done) / p.total);
-    if (face ? Date.now() - lastLine >= HEARTBEAT_MS : tenth > lastTenth) {
+    const tenth = p ? Math.floor((10 * p.done) / p.total) : -1;
+    if (kind === 'inputs' ? tenth > lastTenth : Date.now() - lastLine >= HEARTBEAT_MS) {
       lastTenth = Math.max(lastTenth, tenth);
       lastLine = Date.now();
-      stream.write(`${text(p)}\n`);
+      stream.write(`${text()}\n`);
     }
   };
   const render = ((p: JobProgress) => {
     faceSource = undefined;
     state = p;
-    draw(p, false);
+    draw('inputs');
   }) as ProgressRenderer;
   render.faces = (n, source) => {
     faces = n;
     faceSource = source;
-    if (state) draw(state, true);
+    detail = undefined;
+    draw('face');
+  };
+  render.detail = (text) => {
+    detail = text;
+    draw('detail');
   };
   render.end = () => {
     if (open) stream.write('\n');

@@ -24,12 +24,16 @@
  *     it looks like one digit, not a blend or a scribble. labelHistogram
  *     counts the nearest train digit's label of every sample (0..9), to see
  *     whether generation covers all ten.
+ *   - refined (with the `refine` option): the same two reconstruction
+ *     measures for refined reconstructions (api/refine.ts, noise from
+ *     `seed`) of the same held-out digits, and the seconds per image.
  *
  * Every call leaves tf.memory().numTensors as it found it.
  */
 import { tf } from '../tf.js';
 import { AlaeError } from '../errors.js';
 import type { Alae, Truncation } from '../api/alae.js';
+import { refine, refineSettings, type RefineOptions } from '../api/refine.js';
 import { imagesToFloat, type RawImage } from '../image/image.js';
 import { MNIST_RESOLUTION, MnistDataset, mnistSplit } from '../data/mnist.js';
 import { nearestNeighbours } from './knn.js';
@@ -41,7 +45,22 @@ export const CONFIDENT_VOTES = 4;
 /** The issue's targets for the bundled model. */
 export const MNIST_TARGETS = { reconstructionLabelKept: 0.9, wKnnAccuracy: 0.95 } as const;
 
-export type EvalStage = 'encode-train' | 'encode-held-out' | 'reconstruct' | 'generate' | 'pixel-knn' | 'w-knn';
+export type EvalStage = 'encode-train' | 'encode-held-out' | 'reconstruct' | 'refine' | 'generate' | 'pixel-knn' | 'w-knn';
+
+/** What to refine with (api/refine.ts); the noise seed and batch size are the evaluation's. */
+export type EvalRefineOptions = Pick<RefineOptions, 'steps' | 'space' | 'lr' | 'from' | 'weights' | 'snapshotAt'>;
+
+/** Refined reconstructions of the held-out digits, measured as the one-pass ones. */
+export interface RefinedReport {
+  steps: number;
+  space: 'w' | 'w+';
+  from: 'encoder' | 'mean';
+  lr: number;
+  reconstructionMse: number;
+  reconstructionLabelKept: number;
+  /** Wall-clock seconds of refinement (E(x), the steps, the decode) per image; for a snapshot, E(x) and its steps (not the decode). */
+  secondsPerImage: number;
+}
 
 export interface EvalProgress {
   stage: EvalStage;
@@ -62,6 +81,8 @@ export interface MnistEvalOptions {
   batchSize?: number;
   /** Truncation of the generated samples (default: none, psi 1). */
   truncation?: Truncation;
+  /** Also measure refined reconstructions (default: not). */
+  refine?: EvalRefineOptions;
   onProgress?: (p: EvalProgress) => void;
 }
 
@@ -97,6 +118,10 @@ export interface MnistEvalReport {
   wKnnAccuracy: number;
   /** null when generatedCount is 0. */
   generated: GeneratedReport | null;
+  /** null unless asked for (`refine`). */
+  refined: RefinedReport | null;
+  /** The same refinement measured at each of `refine.snapshotAt`'s step counts (the same run stopped earlier). */
+  refinedAt: RefinedReport[];
   /** Wall-clock seconds, in all and per stage. */
   seconds: number;
   stageSeconds: Record<EvalStage, number>;
@@ -116,15 +141,15 @@ function checkInt(v: number, what: string, min: number): number {
   return v;
 }
 
-/** The digits' pixels as [-1, 1] floats, row after row, and their labels. */
-async function digits(ds: MnistDataset, indices: Int32Array): Promise<{ x: Float32Array; labels: Uint8Array }> {
+/** The digits, their pixels as [-1, 1] floats (row after row), and their labels. */
+async function digits(ds: MnistDataset, indices: Int32Array): Promise<{ images: RawImage[]; x: Float32Array; labels: Uint8Array }> {
   const images: RawImage[] = [];
   const labels = new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     images.push({ data: await ds.get(indices[i], MNIST_RESOLUTION), width: MNIST_RESOLUTION, height: MNIST_RESOLUTION, channels: 1 });
     labels[i] = ds.label(indices[i]);
   }
-  return { x: imagesToFloat(images, MNIST_RESOLUTION, 1), labels };
+  return { images, x: imagesToFloat(images, MNIST_RESOLUTION, 1), labels };
 }
 
 /** w of every row of `x` (NHWC [-1, 1] floats), `batch` images per forward pass. */
@@ -144,6 +169,16 @@ async function encodeAll(alae: Alae, x: Float32Array, batch: number, report: (do
     report(start + m, n);
   }
   return out;
+}
+
+/** Mean of (a - b)^2 over all values. */
+function meanSquaredError(a: Float32Array, b: Float32Array): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    se += d * d;
+  }
+  return se / a.length;
 }
 
 /** Share of rows whose nearest neighbour (first of each k) has the row's label. */
@@ -181,7 +216,7 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
   const batch = checkInt(opts.batchSize ?? 256, 'batch size', 1);
   const generatedCount = checkInt(opts.generatedCount ?? 1000, 'generated count', 0);
   const progress = opts.onProgress;
-  const stageSeconds: Record<EvalStage, number> = { 'encode-train': 0, 'encode-held-out': 0, reconstruct: 0, generate: 0, 'pixel-knn': 0, 'w-knn': 0 };
+  const stageSeconds: Record<EvalStage, number> = { 'encode-train': 0, 'encode-held-out': 0, reconstruct: 0, refine: 0, generate: 0, 'pixel-knn': 0, 'w-knn': 0 };
   const timed = async <T>(stage: EvalStage, job: (report: (done: number, total: number) => void) => Promise<T>): Promise<T> => {
     const start = performance.now();
     try {
@@ -206,22 +241,45 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
     alae.decode({ kind: 'w', count: nTest, size: alae.latentSize, data: testW }, { seed, batchSize: batch, onProgress: (p) => r(p.done, p.total) }),
   );
   const reconX = imagesToFloat(recon, MNIST_RESOLUTION, 1);
-  let se = 0;
-  for (let i = 0; i < reconX.length; i++) {
-    const d = reconX[i] - test.x[i];
-    se += d * d;
-  }
+
+  const settings = opts.refine ? refineSettings(opts.refine) : null;
+  const snapshotAt = opts.refine?.snapshotAt ?? [];
+  // Seconds to each step's end, summed over the batches (each from the previous one's last step): the snapshots' time.
+  const stepSeconds = new Float64Array((settings?.steps ?? 0) + 1);
+  const refinedRuns = settings
+    ? await timed('refine', async (r) => {
+        let batchStart = performance.now();
+        let last = batchStart;
+        const res = await refine(alae, test.images, {
+          ...settings,
+          snapshotAt,
+          seed,
+          batchSize: batch,
+          onProgress: (p) => {
+            const now = performance.now();
+            if (p.step === 1) batchStart = p.done === 0 ? batchStart : last;
+            stepSeconds[p.step] += (now - batchStart) / 1000;
+            last = now;
+            r(p.imageSteps, p.totalImageSteps);
+          },
+        });
+        const snaps = [];
+        for (const s of res.snapshots) snaps.push(imagesToFloat(await alae.decode(s.latents, { seed, batchSize: batch }), MNIST_RESOLUTION, 1));
+        return [imagesToFloat(res.images, MNIST_RESOLUTION, 1), ...snaps];
+      })
+    : [];
 
   const seeds = Array.from({ length: generatedCount }, (_, i) => seed + i);
   const generated = await timed('generate', (r) =>
     alae.generate(seeds, { truncation: opts.truncation ?? false, batchSize: batch, onProgress: (p) => r(p.done, p.total) }),
   );
 
-  // One pass for every pixel-space query: inputs, then reconstructions, then samples.
-  const queries = new Float32Array((2 * nTest + generatedCount) * per);
+  // One pass for every pixel-space query: inputs, reconstructions, samples, refined reconstructions (final, then snapshots).
+  const queries = new Float32Array(((2 + refinedRuns.length) * nTest + generatedCount) * per);
   queries.set(test.x, 0);
   queries.set(reconX, nTest * per);
   if (generatedCount > 0) queries.set(imagesToFloat(generated, MNIST_RESOLUTION, 1), 2 * nTest * per);
+  refinedRuns.forEach((x, k) => queries.set(x, ((2 + k) * nTest + generatedCount) * per));
   const pixNN = await timed('pixel-knn', (r) => nearestNeighbours(queries, train.x, per, EVAL_K, { onProgress: r }));
   const wNN = await timed('w-knn', (r) => nearestNeighbours(testW, trainW, alae.latentSize, EVAL_K, { onProgress: r }));
 
@@ -249,6 +307,18 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
     };
   }
 
+  const refinedReport = (k: number, steps: number, seconds: number): RefinedReport => ({
+    steps,
+    space: settings!.space,
+    from: settings!.from,
+    lr: settings!.lr,
+    reconstructionMse: meanSquaredError(refinedRuns[k], test.x),
+    reconstructionLabelKept: nearestAgrees(pixNN, EVAL_K, train.labels, test.labels, (2 + k) * nTest + generatedCount),
+    secondsPerImage: seconds / nTest,
+  });
+  const refined = settings ? refinedReport(0, settings.steps, stageSeconds.refine) : null;
+  const refinedAt = snapshotAt.map((steps, k) => refinedReport(k + 1, steps, stepSeconds[steps]));
+
   return {
     model: alae.file,
     config: alae.config.name,
@@ -257,11 +327,13 @@ export async function evaluateMnist(alae: Alae, opts: MnistEvalOptions = {}): Pr
     heldOut: nTest,
     train: trainIdx.length,
     seed,
-    reconstructionMse: se / reconX.length,
+    reconstructionMse: meanSquaredError(reconX, test.x),
     reconstructionLabelKept: nearestAgrees(pixNN, EVAL_K, train.labels, test.labels, nTest),
     pixel1nnOnInputs: nearestAgrees(pixNN, EVAL_K, train.labels, test.labels, 0),
     wKnnAccuracy: wOk / nTest,
     generated: gen,
+    refined,
+    refinedAt,
     seconds: (performance.now() - t0) / 1000,
     stageSeconds,
   };

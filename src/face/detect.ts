@@ -75,7 +75,7 @@ export interface DetectOptions {
 
 // Minimal views of the face-api objects we use (its bundled .d.ts types
 // refer to its own tfjs type declarations, which do not line up with ours).
-interface FaNet {
+export interface FaNet {
   loadFromWeightMap(map: Record<string, tf.Tensor>): void;
   getParamList(): { path: string; tensor: tf.Tensor }[];
   dispose(throwOnRedispose?: boolean): void;
@@ -99,10 +99,17 @@ interface FaLandmarks {
 interface FaLandmarkNet extends FaNet {
   detectLandmarks(input: tf.Tensor3D): Promise<FaLandmarks | FaLandmarks[]>;
 }
-interface FaceApiModule {
+/** The face recognition net (a ResNet-34 of dlib's): 150x150 RGB in 0..255 to a 128-d descriptor. */
+export interface FaRecognitionNet extends FaNet {
+  forwardInput(input: unknown): tf.Tensor2D;
+}
+export interface FaceApiModule {
   tf: { engine(): unknown };
   SsdMobilenetv1: new () => FaSsd;
   FaceLandmark68Net: new () => FaLandmarkNet;
+  FaceRecognitionNet: new () => FaRecognitionNet;
+  /** Wraps images (HWC, or NHWC with N = 1) for a net's forwardInput (square ones of its input size pass unresized). */
+  NetInput: new (inputs: (tf.Tensor3D | tf.Tensor4D)[], treatAsBatchInput?: boolean) => unknown;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
 }
 
@@ -161,7 +168,7 @@ function readWeights(dir: string, name: string): Record<string, tf.Tensor> {
 }
 
 /** Load a net from disk; returns it and every tensor it may hold (the decoded map). */
-function loadNet<T extends FaNet>(net: T, dir: string, name: string): { net: T; tensors: tf.Tensor[] } {
+export function loadNet<T extends FaNet>(net: T, dir: string, name: string): { net: T; tensors: tf.Tensor[] } {
   const map = readWeights(dir, name);
   try {
     net.loadFromWeightMap(map);

@@ -3,32 +3,16 @@
  * images, HWIO kernels, [in, out] linear weights). See params.ts `Layout`.
  */
 import { type Layout, toOurShape } from '../model/lreq.js';
+import { gatherStrided, rowMajorStrides } from './strided.js';
 
 /** Permute a row-major array of `shape` so that output axis k is input axis perm[k]. */
 export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const inStrides = new Array<number>(rank);
-  let s = 1;
-  for (let i = rank - 1; i >= 0; i--) {
-    inStrides[i] = s;
-    s *= shape[i];
-  }
-  const strides = perm.map((p) => inStrides[p]);
-  const out = new Float32Array(data.length);
-  const idx = new Array<number>(rank).fill(0);
-  let src = 0;
-  for (let o = 0; o < out.length; o++) {
-    out[o] = data[src];
-    for (let k = rank - 1; k >= 0; k--) {
-      idx[k]++;
-      src += strides[k];
-      if (idx[k] < outShape[k]) break;
-      src -= strides[k] * outShape[k];
-      idx[k] = 0;
-    }
-  }
-  return out;
+  const strides = rowMajorStrides(shape);
+  return gatherStrided(
+    data,
+    perm.map((p) => shape[p]),
+    perm.map((p) => strides[p]),
+  );
 }
 
 const PERM: Record<Layout, number[] | null> = {

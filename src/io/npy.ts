@@ -12,11 +12,11 @@
  * `numpy.save` lays them out. The header is parsed by a small parser for the
  * Python literal subset numpy emits (never evaluated).
  */
-import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { AlaeError } from '../errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic.js';
-import { halfToFloat } from './safetensors.js';
+import { decodeFloat32, LITTLE_ENDIAN_HOST, type NumberKind, type NumberType } from './numbers.js';
+import { readWholeFile, readWholeFileSync } from './read-file.js';
+import { gatherStrided, rowMajorStrides } from './strided.js';
 
 export interface NpyArray {
   shape: number[];
@@ -32,7 +32,6 @@ export const MAX_NPY_HEADER_BYTES = 1 << 20;
 const ARRAY_ALIGN = 64;
 /** numpy leaves room for the growth axis to reach this many digits. */
 const GROWTH_AXIS_MAX_DIGITS = 21;
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ---------------------------------------------------------------------------
 // Python literal subset: dict, tuple, list, str, int, True/False/None.
@@ -174,10 +173,11 @@ class PyLiteralParser {
 // dtype descriptors
 
 interface DtypeInfo {
-  kind: 'f' | 'i' | 'u' | 'b';
-  size: number;
+  type: NumberType;
   little: boolean;
 }
+
+const KINDS: Readonly<Record<string, NumberKind>> = { f: 'float', i: 'int', u: 'uint', b: 'bool' };
 
 const SUPPORTED = new Set(['f2', 'f4', 'f8', 'i1', 'i2', 'i4', 'i8', 'u1', 'u2', 'u4', 'u8', 'b1']);
 
@@ -190,83 +190,14 @@ function parseDescr(descr: string, fail: (msg: string) => never): DtypeInfo {
   if (m[1] === '|' && size !== 1) fail(`dtype ${JSON.stringify(descr)}: '|' (no byte order) is only valid for 1-byte types`);
   // '=' is "native" of the writer; numpy itself always writes '<' or '>'.
   const little = m[1] === '>' ? false : m[1] === '=' ? LITTLE_ENDIAN_HOST : true;
-  return { kind: m[2] as DtypeInfo['kind'], size, little };
+  return { type: { kind: KINDS[m[2]], bytes: size as NumberType['bytes'] }, little };
 }
 
-function decode(bytes: Uint8Array, count: number, dt: DtypeInfo): Float32Array {
-  const out = new Float32Array(count);
-  if (count === 0) return out;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const le = dt.little;
-  switch (dt.kind + dt.size) {
-    case 'f4': {
-      // Move raw bits so NaN payloads and -0 survive.
-      if (le === LITTLE_ENDIAN_HOST) {
-        new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4));
-      } else {
-        const u = new Uint32Array(out.buffer);
-        for (let i = 0; i < count; i++) u[i] = dv.getUint32(i * 4, le);
-      }
-      break;
-    }
-    case 'f8':
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, le);
-      break;
-    case 'f2':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(dv.getUint16(i * 2, le));
-      break;
-    case 'i1':
-      for (let i = 0; i < count; i++) out[i] = dv.getInt8(i);
-      break;
-    case 'i2':
-      for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, le);
-      break;
-    case 'i4':
-      for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, le);
-      break;
-    case 'i8':
-      for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, le));
-      break;
-    case 'u1':
-    case 'b1':
-      for (let i = 0; i < count; i++) out[i] = dv.getUint8(i);
-      break;
-    case 'u2':
-      for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, le);
-      break;
-    case 'u4':
-      for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, le);
-      break;
-    case 'u8':
-      for (let i = 0; i < count; i++) out[i] = Number(dv.getBigUint64(i * 8, le));
-      break;
-  }
-  return out;
-}
 
 /** Reorders Fortran-order (column-major) data of `shape` into C order. */
 function fortranToC(src: Float32Array, shape: number[]): Float32Array {
-  const nd = shape.length;
-  if (nd < 2 || src.length === 0) return src;
-  const fStride = new Array<number>(nd);
-  fStride[0] = 1;
-  for (let k = 1; k < nd; k++) fStride[k] = fStride[k - 1] * shape[k - 1];
-  const out = new Float32Array(src.length);
-  const idx = new Array<number>(nd).fill(0);
-  let f = 0;
-  for (let c = 0; c < out.length; c++) {
-    out[c] = src[f];
-    // Advance the C-order multi-index (last axis fastest) and track the F offset.
-    for (let k = nd - 1; k >= 0; k--) {
-      if (++idx[k] < shape[k]) {
-        f += fStride[k];
-        break;
-      }
-      f -= (shape[k] - 1) * fStride[k];
-      idx[k] = 0;
-    }
-  }
-  return out;
+  if (shape.length < 2 || src.length === 0) return src;
+  return gatherStrided(src, shape, rowMajorStrides(shape.slice().reverse()).reverse());
 }
 
 // ---------------------------------------------------------------------------
@@ -332,43 +263,26 @@ export function readNpy(bytes: Uint8Array, file: string): NpyArray {
 
   let count = 1;
   for (const d of shape) count *= d;
-  const need = count * dt.size;
+  const need = count * dt.type.bytes;
   if (!Number.isSafeInteger(need)) fail(`shape (${shape.join(', ')}) is too large`);
   const dataStart = headerStart + hlen;
   const have = bytes.byteLength - dataStart;
   if (have < need) fail(`shape (${shape.join(', ')}) of ${descr} needs ${need} data bytes, file has ${have}`);
   if (have > need) fail(`${have - need} unexpected trailing bytes after the ${need} data bytes`);
 
-  let data = decode(bytes.subarray(dataStart), count, dt);
+  let data = decodeFloat32(bytes.subarray(dataStart), count, dt.type, dt.little);
   if (fortran) data = fortranToC(data, shape);
   return { shape: shape.slice(), dtype: descr, data };
 }
 
-function readError(path: string, e: unknown): AlaeError {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return new AlaeError(`cannot read file${code ? ` (${code})` : ''}: ${(e as Error)?.message ?? e}`, path);
-}
-
 /** Reads a `.npy` file. */
 export async function loadNpy(path: string): Promise<NpyArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw readError(path, e);
-  }
-  return readNpy(bytes, path);
+  return readNpy(await readWholeFile(path), path);
 }
 
 /** Synchronous variant of {@link loadNpy}. */
 export function loadNpySync(path: string): NpyArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw readError(path, e);
-  }
-  return readNpy(bytes, path);
+  return readNpy(readWholeFileSync(path), path);
 }
 
 // ---------------------------------------------------------------------------

@@ -19,7 +19,6 @@
  * (`CheckpointError` here, `ZipError`/`PickleError` from the layers below).
  */
 import { readFile } from 'node:fs/promises';
-import { endianness } from 'node:os';
 import { AlaeError } from '../errors.js';
 import { type ByteSource, FileSource, memorySource } from './byte-source.js';
 import {
@@ -38,6 +37,8 @@ import {
   type ReduceContext,
   type Reducer,
 } from './pickle.js';
+import { LITTLE_ENDIAN_HOST, numberReader, type NumberType } from './numbers.js';
+import { forEachStrided } from './strided.js';
 import { ZipArchive, looksLikeZip } from './zip.js';
 
 export class CheckpointError extends AlaeError {
@@ -60,18 +61,20 @@ export type TorchDtype =
   | 'uint8'
   | 'bool';
 
-export const DTYPE_BYTES: Readonly<Record<TorchDtype, number>> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
+/** How each dtype stores its elements. */
+const TORCH_TYPES: Readonly<Record<TorchDtype, NumberType>> = {
+  float32: { kind: 'float', bytes: 4 },
+  float64: { kind: 'float', bytes: 8 },
+  float16: { kind: 'float', bytes: 2 },
+  bfloat16: { kind: 'bfloat', bytes: 2 },
+  int64: { kind: 'int', bytes: 8 },
+  int32: { kind: 'int', bytes: 4 },
+  int16: { kind: 'int', bytes: 2 },
+  int8: { kind: 'int', bytes: 1 },
+  uint8: { kind: 'uint', bytes: 1 },
+  bool: { kind: 'bool', bytes: 1 },
 };
+
 
 /**
  * Storage classes as pickles name them (`torch.FloatStorage`, ...). Those
@@ -121,7 +124,7 @@ export class TorchStorage extends PickleExtension {
   }
 
   get itemBytes(): number {
-    return DTYPE_BYTES[this.dtype];
+    return TORCH_TYPES[this.dtype].bytes;
   }
 
   /** The storage's raw little-endian bytes, a view into the file (or inflated entry). */
@@ -285,7 +288,7 @@ export function tensorToFloat32(t: TorchTensor): Float32Array {
       new Uint8Array(out.buffer).set(bytes.subarray(t.offset * 4, (t.offset + numel) * 4));
       return out;
     }
-    const read = elementReader(t.dtype, bytes);
+    const read = numberReader(TORCH_TYPES[t.dtype], bytes);
     forEachElement(t, numel, (i, src) => {
       out[i] = read(src);
     });
@@ -309,7 +312,7 @@ export function tensorToBigInt64(t: TorchTensor): BigInt64Array {
         out[i] = view.getBigInt64(src * 8, true);
       });
     } else {
-      const read = elementReader(t.dtype, bytes);
+      const read = numberReader(TORCH_TYPES[t.dtype], bytes);
       forEachElement(t, numel, (i, src) => {
         out[i] = BigInt(read(src));
       });
@@ -334,7 +337,7 @@ export function scalarToNumber(value: PickleValue | undefined, file?: string): n
       if (checkedNumel(value) !== 1) {
         throw new CheckpointError(`expected a one-element tensor, got shape [${value.shape}]`, value.storage.file);
       }
-      return elementReader(value.dtype, value.storage.bytes)(value.offset);
+      return numberReader(TORCH_TYPES[value.dtype], value.storage.bytes)(value.offset);
     });
   }
   throw new CheckpointError(`expected a number or a one-element tensor, got ${pyTypeName(value)}`, file);
@@ -638,7 +641,6 @@ const TORCH_REDUCERS: ReadonlyMap<string, Reducer> = new Map<string, Reducer>([
 
 // --- layout and element access ---------------------------------------------------
 
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 const INTEGER_DTYPES: ReadonlySet<TorchDtype> = new Set(['int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
 
 /** Why the tensor's shape/stride/offset do not fit its storage, or undefined when they do. */
@@ -681,66 +683,8 @@ function isContiguous(t: TorchTensor): boolean {
 
 /** Calls `fn(outputIndex, storageIndex)` for every element in row-major order. */
 function forEachElement(t: TorchTensor, numel: number, fn: (i: number, src: number) => void): void {
-  const { shape, stride } = t;
-  if (isContiguous(t)) {
-    for (let i = 0; i < numel; i++) fn(i, t.offset + i);
-    return;
-  }
-  const nd = shape.length;
-  const index = new Array<number>(nd).fill(0);
-  let src = t.offset;
-  for (let i = 0; i < numel; i++) {
-    fn(i, src);
-    for (let d = nd - 1; d >= 0; d--) {
-      index[d]++;
-      src += stride[d];
-      if (index[d] < shape[d]) break;
-      src -= stride[d] * shape[d];
-      index[d] = 0;
-    }
-  }
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-/** Reads element `i` (in storage elements) as a JS number. */
-function elementReader(dtype: TorchDtype, bytes: Uint8Array): (i: number) => number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  switch (dtype) {
-    case 'float32':
-      return (i) => view.getFloat32(i * 4, true);
-    case 'float64':
-      return (i) => view.getFloat64(i * 8, true);
-    case 'float16':
-      return (i) => halfToFloat(view.getUint16(i * 2, true));
-    case 'bfloat16':
-      return (i) => {
-        u32[0] = view.getUint16(i * 2, true) << 16;
-        return f32[0];
-      };
-    case 'int64':
-      return (i) => view.getInt32(i * 8 + 4, true) * 0x1_0000_0000 + view.getUint32(i * 8, true);
-    case 'int32':
-      return (i) => view.getInt32(i * 4, true);
-    case 'int16':
-      return (i) => view.getInt16(i * 2, true);
-    case 'int8':
-      return (i) => view.getInt8(i);
-    case 'uint8':
-      return (i) => view.getUint8(i);
-    case 'bool':
-      return (i) => (view.getUint8(i) !== 0 ? 1 : 0);
-  }
+  if (!isContiguous(t)) return forEachStrided(t.shape, t.stride, t.offset, fn);
+  for (let i = 0; i < numel; i++) fn(i, t.offset + i);
 }
 
 /**

@@ -12,9 +12,11 @@
  * Tensor data is kept as raw little-endian bytes; {@link f32} and
  * {@link fromFloat32} convert to and from Float32Array.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { AlaeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readError, readWholeFile } from './read-file.js';
+import { decodeFloat32, LITTLE_ENDIAN_HOST, type NumberType } from './numbers.js';
 
 export type SafeDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -31,28 +33,27 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Bytes per element of each dtype. */
-export const SAFE_DTYPE_SIZE: Readonly<Record<SafeDtype, number>> = Object.freeze({
-  F64: 8,
-  I64: 8,
-  F32: 4,
-  I32: 4,
-  F16: 2,
-  BF16: 2,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
+/** How each dtype stores its elements. */
+const SAFE_TYPES: Readonly<Record<SafeDtype, NumberType>> = Object.freeze({
+  F64: { kind: 'float', bytes: 8 },
+  I64: { kind: 'int', bytes: 8 },
+  F32: { kind: 'float', bytes: 4 },
+  I32: { kind: 'int', bytes: 4 },
+  F16: { kind: 'float', bytes: 2 },
+  BF16: { kind: 'bfloat', bytes: 2 },
+  I16: { kind: 'int', bytes: 2 },
+  I8: { kind: 'int', bytes: 1 },
+  U8: { kind: 'uint', bytes: 1 },
+  BOOL: { kind: 'bool', bytes: 1 },
 });
 
 /** Largest header accepted (same cap as the reference implementation). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const METADATA_KEY = '__metadata__';
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function isSafeDtype(x: unknown): x is SafeDtype {
-  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(SAFE_DTYPE_SIZE, x);
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(SAFE_TYPES, x);
 }
 
 /** Element count of a shape; `[]` (scalar) has one element. */
@@ -73,7 +74,7 @@ function isNonNegInt(x: unknown): x is number {
 /** Checks a shape and returns its byte size, or a reason it is invalid. */
 function checkShape(shape: unknown, dtype: SafeDtype): { bytes: number } | { error: string } {
   if (!Array.isArray(shape)) return { error: `shape must be an array, got ${JSON.stringify(shape)}` };
-  let bytes = SAFE_DTYPE_SIZE[dtype];
+  let bytes: number = SAFE_TYPES[dtype].bytes;
   for (const d of shape) {
     if (!isNonNegInt(d)) return { error: `shape ${JSON.stringify(shape)} must contain non-negative integers` };
     bytes *= d;
@@ -254,20 +255,9 @@ export function serializeSafetensors(
 // ---------------------------------------------------------------------------
 // Files
 
-function readError(path: string, e: unknown): AlaeError {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return new AlaeError(`cannot read file${code ? ` (${code})` : ''}: ${(e as Error)?.message ?? e}`, path);
-}
-
 /** Reads and validates a safetensors file. */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw readError(path, e);
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(await readWholeFile(path), path);
 }
 
 /**
@@ -311,16 +301,6 @@ export async function writeSafetensors(
 // ---------------------------------------------------------------------------
 // Conversions
 
-/** IEEE 754 half (binary16) bits to a number. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24; // zero / subnormal
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 /**
  * The tensor's elements as a Float32Array.
  * F32: a zero-copy view when `data` is 4-byte aligned (on little-endian hosts),
@@ -330,58 +310,17 @@ export function halfToFloat(h: number): number {
  */
 export function f32(t: SafeTensor): Float32Array {
   const count = shapeSize(t.shape);
-  const size = SAFE_DTYPE_SIZE[t.dtype];
-  if (size === undefined) throw new AlaeError(`safetensors: unknown dtype ${JSON.stringify(t.dtype)}`);
-  if (t.data.byteLength !== count * size) {
+  const type = SAFE_TYPES[t.dtype];
+  if (type === undefined) throw new AlaeError(`safetensors: unknown dtype ${JSON.stringify(t.dtype)}`);
+  if (t.data.byteLength !== count * type.bytes) {
     throw new AlaeError(
-      `safetensors: shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${count * size} bytes, data has ${t.data.byteLength}`,
+      `safetensors: shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${count * type.bytes} bytes, data has ${t.data.byteLength}`,
     );
   }
-  const { buffer, byteOffset, byteLength } = t.data;
-  if (t.dtype === 'F32' && LITTLE_ENDIAN_HOST) {
-    if (byteOffset % 4 === 0) return new Float32Array(buffer, byteOffset, count);
-    const copy = new Uint8Array(byteLength);
-    copy.set(t.data);
-    return new Float32Array(copy.buffer, 0, count);
+  if (t.dtype === 'F32' && LITTLE_ENDIAN_HOST && t.data.byteOffset % 4 === 0) {
+    return new Float32Array(t.data.buffer, t.data.byteOffset, count);
   }
-  const dv = new DataView(buffer, byteOffset, byteLength);
-  const out = new Float32Array(count);
-  switch (t.dtype) {
-    case 'F32': {
-      // Big-endian host: copy bytes swapped so bit patterns survive.
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = dv.getUint32(i * 4, true);
-      break;
-    }
-    case 'F64':
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true);
-      break;
-    case 'F16':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(dv.getUint16(i * 2, true));
-      break;
-    case 'BF16': {
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = dv.getUint16(i * 2, true) << 16;
-      break;
-    }
-    case 'I64':
-      for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(i * 8, true));
-      break;
-    case 'I32':
-      for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true);
-      break;
-    case 'I16':
-      for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true);
-      break;
-    case 'I8':
-      for (let i = 0; i < count; i++) out[i] = dv.getInt8(i);
-      break;
-    case 'U8':
-    case 'BOOL':
-      for (let i = 0; i < count; i++) out[i] = dv.getUint8(i);
-      break;
-  }
-  return out;
+  return decodeFloat32(t.data, count, type);
 }
 
 /** An F32 tensor holding a copy of `values` (bit-exact, little-endian). */

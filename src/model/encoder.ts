@@ -53,7 +53,7 @@ function styleOf(p: Weights, style: { weight: ParamSpec; bias: ParamSpec }, stat
  * 1e-5); blur, conv_2 (fused stride 2, or conv then 2x2 average), + bias,
  * leaky, stats -> style_2, instance norm.
  */
-function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; w1: Tensor; w2: Tensor } {
+function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; w1: Tensor; w2: Tensor; s1: Tensor; s2: Tensor } {
   const P = encodeBlockParams(cfg, i);
   const s1 = instanceStats(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
   const w1 = styleOf(p, P.style1, s1.stats);
@@ -64,12 +64,36 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Di
     : (leakyRelu(downscale2d(conv(blurred, p(P.conv2.weight) as Tensor4D, p(P.bias2), false, d), d), d) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
   const w2 = styleOf(p, P.style2, s2.stats);
-  return { x: s2.normed, w1, w2 };
+  return { x: s2.normed, w1, w2, s1: s1.stats, s2: s2.stats };
 }
 
 /** E's parameters of the given blocks, in the reference's state_dict order: every from_rgb, then every encode_block. */
 export function encoderParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
   return [...blocks.fromRgb.flatMap((i) => specsOf(fromRgbParams(cfg, i))), ...blocks.encodeBlocks.flatMap((i) => specsOf(encodeBlockParams(cfg, i)))];
+}
+
+/** encode2 of net.py; pushes each block's two statistics ([N, 2C]: means, then stds) to `stats` when given. */
+function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: number, d: Differentiation, stats: Tensor[] | null): Tensor {
+  const use = usedBlocks(cfg, lod, blend);
+  // The reference applies a second leaky ReLU after FromRGB's own.
+  let h = leakyRelu(fromRgb(p, cfg, use.fromRgb[0], x, d), d) as Tensor4D;
+  let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
+  let blocks = use.encodeBlocks;
+  if (use.fading) {
+    const r = encodeBlock(p, cfg, blocks[0], h, d);
+    stats?.push(r.s1, r.s2);
+    w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
+    const prev = leakyRelu(fromRgb(p, cfg, use.fromRgb[1], downscale2d(x, d), d), d) as Tensor4D;
+    h = lerp(prev, r.x, blend) as Tensor4D;
+    blocks = blocks.slice(1);
+  }
+  for (const i of blocks) {
+    const r = encodeBlock(p, cfg, i, h, d);
+    stats?.push(r.s1, r.s2);
+    h = r.x;
+    w = tf.add(w, tf.add(r.w1, r.w2));
+  }
+  return w;
 }
 
 /**
@@ -79,24 +103,18 @@ export function encoderParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
  * differentiate the result (nn/ops.ts). Returns w [N, latent].
  */
 export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1, d: Differentiation = 'none'): Tensor {
+  return tf.tidy(() => run(p, cfg, x, lod, blend, d, null));
+}
+
+/**
+ * E(x) and the statistics it reads: per block two [N, 2C] (each sample's
+ * channel means, then stds), highest resolution first; the features a
+ * perceptual loss compares (every ALAE encoder has them).
+ */
+export function encodeWithStats(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend = 1, d: Differentiation = 'none'): { w: Tensor; stats: Tensor[] } {
   return tf.tidy(() => {
-    const use = usedBlocks(cfg, lod, blend);
-    // The reference applies a second leaky ReLU after FromRGB's own.
-    let h = leakyRelu(fromRgb(p, cfg, use.fromRgb[0], x, d), d) as Tensor4D;
-    let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
-    let blocks = use.encodeBlocks;
-    if (use.fading) {
-      const r = encodeBlock(p, cfg, blocks[0], h, d);
-      w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
-      const prev = leakyRelu(fromRgb(p, cfg, use.fromRgb[1], downscale2d(x, d), d), d) as Tensor4D;
-      h = lerp(prev, r.x, blend) as Tensor4D;
-      blocks = blocks.slice(1);
-    }
-    for (const i of blocks) {
-      const r = encodeBlock(p, cfg, i, h, d);
-      h = r.x;
-      w = tf.add(w, tf.add(r.w1, r.w2));
-    }
-    return w;
+    const stats: Tensor[] = [];
+    const w = run(p, cfg, x, lod, blend, d, stats);
+    return { w, stats };
   });
 }

@@ -13,6 +13,7 @@ import type { NoiseMaps } from '../model/generator.js';
 import type { NetworkName } from '../model/lreq.js';
 import { idleParams } from '../model/params.js';
 import type { Differentiation } from '../nn/ops.js';
+import { gradients } from './tape.js';
 
 export interface LossResult {
   value: number;
@@ -38,22 +39,29 @@ export interface LevelOptions {
 const TRAINED: Differentiation = 'once';
 
 /**
- * Run f under variableGrads for the named networks; drop parameters that got
- * no gradient. The loss is read back asynchronously: a synchronous read
- * stalls (and on webgpu in Node fails for want of an OffscreenCanvas).
+ * f's value (a scalar the caller disposes) and its gradients for the named networks, by
+ * parameter name, taken through train/tape.ts; parameters that got no gradient are left out.
+ */
+function paramGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): { value: Tensor; grads: Map<string, Tensor> } {
+  const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
+  const { value, grads } = gradients(f, names.map((n) => model.vars.get(n)!));
+  const out = new Map<string, Tensor>();
+  names.forEach((n, i) => {
+    const g = grads[i];
+    if (g) out.set(n, g);
+  });
+  return { value, grads: out };
+}
+
+/**
+ * paramGrads with the loss read back asynchronously: a synchronous read stalls (and on webgpu
+ * in Node fails for want of an OffscreenCanvas).
  */
 async function withGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): Promise<LossResult> {
-  const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
-  const list = names.map((n) => model.vars.get(n)!);
-  const { value, grads } = tf.variableGrads(f, list);
-  const out = new Map<string, Tensor>();
-  for (const n of names) {
-    const g = grads[model.vars.get(n)!.name];
-    if (g) out.set(n, g);
-  }
+  const { value, grads } = paramGrads(model, networks, f);
   const v = (await value.data())[0];
   value.dispose();
-  return { value: v, grads: out };
+  return { value: v, grads };
 }
 
 /** Parameters that tfjs gives a gradient of exactly zero because they are not on the path (e.g. unused from_rgb). */
@@ -76,23 +84,48 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  */
 export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
-  const r = await withGrads(model, nets, () => {
-    const dFake = model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED }));
-    let dReal: Tensor | null = null;
-    // Only the real branch is differentiated twice (the R1 term); the fake branch may use first-order fused kernels.
-    const gradReal = tf.grad((x: Tensor) => {
-      const d = model.discriminate(model.encode(x as Tensor4D, { ...o, differentiation: 'twice' }));
-      dReal = tf.keep(d);
-      return tf.sum(d);
-    })(real);
-    const d = dReal as unknown as Tensor;
-    const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
-    const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
-    const out = tf.mean(loss) as tf.Scalar;
-    d.dispose();
-    return out;
+  // Gradients add up, so the fake branch's are taken on a tape of their own, which is gone
+  // before the real branch's R1 double backprop starts: the two tapes are never alive
+  // together. Its term of the loss is carried over as a constant, so the value and the
+  // gradients are what one tape over the whole loss gives, bit for bit (the real branch's
+  // contribution is the first term of each sum, as in the one-tape backward pass).
+  let fakeTerm: Tensor | null = null;
+  const rFake = paramGrads(model, nets, () => {
+    const s = tf.softplus(model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED })));
+    fakeTerm = tf.keep(s);
+    return tf.mean(s) as tf.Scalar;
   });
-  return prune(model, r, nets, o);
+  rFake.value.dispose(); // the loss's value comes from the second tape, which adds this term
+  const sFake = fakeTerm as unknown as Tensor;
+  try {
+    const r = await withGrads(model, nets, () => {
+      let dReal: Tensor | null = null;
+      // Only the real branch is differentiated twice (the R1 term); the fake branch may use first-order fused kernels.
+      const gradReal = tf.tidy(() => gradients(() => {
+        const d = model.discriminate(model.encode(real, { ...o, differentiation: 'twice' }));
+        dReal = tf.keep(d);
+        return tf.sum(d);
+      }, [real]).grads[0]!);
+      const d = dReal as unknown as Tensor;
+      const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
+      const loss = tf.add(tf.add(sFake, tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
+      const out = tf.mean(loss) as tf.Scalar;
+      d.dispose();
+      return out;
+    });
+    for (const [name, g] of rFake.grads) {
+      const sum = r.grads.get(name);
+      if (sum) {
+        r.grads.set(name, tf.add(sum, g));
+        tf.dispose([sum, g]);
+      } else r.grads.set(name, g);
+    }
+    rFake.grads.clear();
+    return prune(model, r, nets, o);
+  } finally {
+    sFake.dispose();
+    tf.dispose([...rFake.grads.values()]);
+  }
 }
 
 export interface GenerateInput {

@@ -46,6 +46,31 @@ describe('progress', () => {
       p.faces(3, '/x/group.jpg face 2');
       expect(out).toEqual(['reconstruct: 1/1 (100%), 2 faces done group.jpg face 1\n']);
     });
+
+    it('work within a batch (detail) after the counts: redrawn at most every 100 ms on a terminal, a heartbeat line otherwise; a finished face clears it', () => {
+      vi.useFakeTimers();
+      vi.setSystemTime(0);
+      const tty = fakeStream(true);
+      const t = progressRenderer('encode', false, tty.stream);
+      t({ stage: 'encode', done: 1, total: 1, source: '/x/a.png' });
+      t.detail('refining 1 face: step 1/100');
+      vi.setSystemTime(50);
+      t.detail('refining 1 face: step 2/100');
+      vi.setSystemTime(200);
+      t.detail('refining 1 face: step 3/100');
+      t.faces(1, '/x/a.png');
+      t.end();
+      expect(tty.out.join('')).toBe(
+        // A single input alone draws nothing; steps 1 and 2 come within 100 ms of the start.
+        '\r\x1b[2Kencode: 1/1 (100%) a.png; refining 1 face: step 3/100\r\x1b[2Kencode: 1/1 (100%), 1 face done a.png\n',
+      );
+      const plain = fakeStream(false);
+      const p = progressRenderer('encode', false, plain.stream);
+      p.detail('refining 2 faces: step 1/100');
+      vi.setSystemTime(6000);
+      p.detail('refining 2 faces: step 90/100');
+      expect(plain.out).toEqual(['encode: refining 2 faces: step 90/100\n']);
+    });
   });
 
   it('quiet, or a single item: nothing', () => {

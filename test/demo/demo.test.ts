@@ -18,6 +18,7 @@ import { resolveConfig } from '../../src/config/config.js';
 import { readModelFile } from '../../src/io/model-file.js';
 import { MnistDataset, mnistSplit } from '../../src/data/mnist.js';
 import { demoLevels, heldOutPicks, runDemo } from '../../src/demo/demo.js';
+import { styleLevels } from '../../src/api/latents.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 let tmp: string;
@@ -39,17 +40,8 @@ function alae(cwd: string, ...args: string[]): Promise<{ code: number; stdout: s
 }
 
 describe('demo levels and inputs', () => {
-  it('splits a 32x32 model by resolution and larger ones as the reference', () => {
-    expect(demoLevels(8)).toEqual([
-      { name: 'coarse', from: 0, to: 4 },
-      { name: 'middle', from: 4, to: 6 },
-      { name: 'fine', from: 6, to: 8 },
-    ]);
-    expect(demoLevels(14)).toEqual([
-      { name: 'coarse', from: 0, to: 4 },
-      { name: 'middle', from: 4, to: 8 },
-      { name: 'fine', from: 8, to: 14 },
-    ]);
+  it('takes the library\'s style levels, and needs all three', () => {
+    for (const slots of [8, 10, 12, 14, 18]) expect(demoLevels(slots)).toEqual(styleLevels(slots));
     expect(() => demoLevels(4)).toThrow(/too small/);
   });
 

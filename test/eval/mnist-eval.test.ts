@@ -53,10 +53,39 @@ describe('evaluateMnist', () => {
     expect(g.labelHistogram.reduce((a, b) => a + b, 0)).toBe(20);
     expect(Number.isInteger(g.confidentShare * 20) && g.confidentShare >= 0 && g.confidentShare <= 1).toBe(true);
     expect(r.seconds).toBeGreaterThan(0);
-    expect(Object.keys(r.stageSeconds)).toHaveLength(6);
+    expect(Object.keys(r.stageSeconds)).toHaveLength(7);
+    expect(r.refined).toBeNull();
 
     const again = await evaluateMnist(alae, { ...LIMITS, batchSize: 17 });
     expect(measured(again)).toEqual(measured(r));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refine: a refined section; with 0 steps exactly the one-pass measures; snapshots measured as their own runs', async () => {
+    const before = tf.memory().numTensors;
+    const stages = new Set<EvalStage>();
+    const limits = { heldOutLimit: 12, trainLimit: 40, generatedCount: 3 };
+    const zero = await evaluateMnist(alae, { ...limits, refine: { steps: 0 } });
+    expect(zero.refined).toMatchObject({ steps: 0, space: 'w', from: 'encoder', reconstructionMse: zero.reconstructionMse, reconstructionLabelKept: zero.reconstructionLabelKept });
+    const r = await evaluateMnist(alae, { ...limits, batchSize: 5, refine: { steps: 3, space: 'w+', lr: 0.05, snapshotAt: [0, 3] }, onProgress: (p) => {
+      expect(p.done).toBeLessThanOrEqual(p.total);
+      stages.add(p.stage);
+    } });
+    expect(stages.has('refine')).toBe(true);
+    const f = r.refined!;
+    expect(f).toMatchObject({ steps: 3, space: 'w+', from: 'encoder', lr: 0.05 });
+    expect(f.reconstructionMse).toBeGreaterThan(0);
+    expect(f.reconstructionMse).not.toBe(r.reconstructionMse);
+    expect(Number.isInteger(f.reconstructionLabelKept * 12)).toBe(true);
+    expect(f.secondsPerImage).toBeGreaterThan(0);
+    // Step 0 is the one pass (w+ of E(x) broadcast), step 3 the run's end.
+    expect(r.refinedAt.map((s) => [s.steps, s.reconstructionMse, s.reconstructionLabelKept])).toEqual([
+      [0, r.reconstructionMse, r.reconstructionLabelKept],
+      [3, f.reconstructionMse, f.reconstructionLabelKept],
+    ]);
+    expect(zero.refinedAt).toEqual([]);
+    // The rest of the report does not move.
+    expect({ ...measured(r), refined: null, refinedAt: [] }).toEqual({ ...measured(zero), refined: null });
     expect(tf.memory().numTensors).toBe(before);
   });
 

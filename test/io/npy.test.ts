@@ -1,20 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlaeError } from '../../src/errors.js';
 import { encodeNpy, loadNpy, loadNpySync, readNpy, saveNpy, saveNpySync } from '../../src/io/npy.js';
+import { useTempDir } from '../temp-dir.js';
+import { expectAlae } from '../expect-alae.js';
 
 const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'alae-npy-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('alae-npy-');
 
 const bits = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 
@@ -37,23 +32,6 @@ function hand(header: string, data: Uint8Array, major = 1, align = 64): Uint8Arr
 const f4le = (...v: number[]) => new Uint8Array(new Float32Array(v).buffer);
 const dict = (descr: string, shape: string, fortran = 'False') =>
   `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }`;
-
-function expectAlae(fn: () => unknown, file: string, ...fragments: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(AlaeError);
-  expect((err as AlaeError).file).toBe(file);
-  const msg = (err as Error).message;
-  expect(msg).toContain(file);
-  for (const f of fragments) {
-    if (typeof f === 'string') expect(msg).toContain(f);
-    else expect(msg).toMatch(f);
-  }
-}
 
 describe('encodeNpy / readNpy round trip', () => {
   const SPECIAL = [0x7fc00001, 0xffa5a5a5, 0x80000000, 0x00000001, 0x807fffff, 0x7f800000, 0x3f800000, 0xbf000000];
@@ -101,15 +79,15 @@ describe('encodeNpy / readNpy round trip', () => {
   });
 
   it('saves atomically and loads back', async () => {
-    const p = join(dir, 'direction_0.npy');
+    const p = join(tmp.path, 'direction_0.npy');
     await saveNpy(p, [1, 4], new Float32Array([1, 2, 3, 4]));
     const r = await loadNpy(p);
     expect(r.shape).toEqual([1, 4]);
     expect([...r.data]).toEqual([1, 2, 3, 4]);
     saveNpySync(p, [4], new Float32Array([4, 3, 2, 1]));
     expect([...loadNpySync(p).data]).toEqual([4, 3, 2, 1]);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    await expect(loadNpy(join(dir, 'nope.npy'))).rejects.toBeInstanceOf(AlaeError);
+    expect(readdirSync(tmp.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await expect(loadNpy(join(tmp.path, 'nope.npy'))).rejects.toBeInstanceOf(AlaeError);
   });
 });
 
@@ -269,7 +247,7 @@ for ver in [(1, 0), (2, 0), (3, 0)]:
     a.tofile(os.path.join(d, name + '.f32'))
 print(json.dumps(meta))
 `;
-    const sub = mkdtempSync(join(dir, 'np-'));
+    const sub = mkdtempSync(join(tmp.path, 'np-'));
     const r = spawnSync('python3', ['-c', script, sub], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     const meta = JSON.parse(r.stdout) as Record<string, number[]>;
@@ -293,7 +271,7 @@ print(json.dumps(meta))
       ['f', [3], new Float32Array(new Uint32Array([0x7fc00001, 0x00000001, 0x80000000]).buffer)],
       ['g', [12345678901, 0], new Float32Array(0)],
     ];
-    const sub = mkdtempSync(join(dir, 'ours-'));
+    const sub = mkdtempSync(join(tmp.path, 'ours-'));
     for (const [n, shape, data] of cases) {
       saveNpySync(join(sub, `${n}.npy`), shape, data);
       writeFileSync(join(sub, `${n}.raw`), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

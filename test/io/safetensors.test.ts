@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AlaeError } from '../../src/errors.js';
 import {
@@ -13,18 +12,14 @@ import {
   writeSafetensors,
   type SafeTensor,
 } from '../../src/io/safetensors.js';
+import { useTempDir } from '../temp-dir.js';
+import { expectAlae } from '../expect-alae.js';
 
 const REF = resolve('../shared/alae-reference/tiny32/expected.safetensors');
 const hasRef = existsSync(REF);
 const hasPython = spawnSync('python3', ['-c', 'print(1)'], { encoding: 'utf8' }).status === 0;
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'alae-st-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('alae-st-');
 
 function u32Tensor(shape: number[], bits: number[]): SafeTensor {
   const u = new Uint32Array(bits);
@@ -68,23 +63,6 @@ function sampleTensors(): Map<string, SafeTensor> {
   m.set('bool', { dtype: 'BOOL', shape: [2], data: bytesOf(1, 0) });
   m.set('0', u32Tensor([1], [0x3f800000])); // integer-like name: must not upset ordering
   return m;
-}
-
-function expectAlae(fn: () => unknown, file: string, ...fragments: (string | RegExp)[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(AlaeError);
-  const msg = (err as Error).message;
-  expect(msg).toContain(file);
-  expect((err as AlaeError).file).toBe(file);
-  for (const f of fragments) {
-    if (typeof f === 'string') expect(msg).toContain(f);
-    else expect(msg).toMatch(f);
-  }
 }
 
 describe('safetensors round trip', () => {
@@ -132,14 +110,14 @@ describe('safetensors round trip', () => {
   });
 
   it('writes atomically and reads back from disk', async () => {
-    const p = join(dir, 'w.safetensors');
+    const p = join(tmp.path, 'w.safetensors');
     await writeSafetensors(p, sampleTensors(), { k: 'v' });
     const r = await readSafetensors(p);
     expect(r.metadata).toEqual({ k: 'v' });
     const sp = f32(r.tensors.get('special')!);
     expect([...new Uint32Array(sp.buffer, sp.byteOffset, sp.length)]).toEqual(SPECIAL_F32);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    await expect(readSafetensors(join(dir, 'missing.safetensors'))).rejects.toBeInstanceOf(AlaeError);
+    expect(readdirSync(tmp.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await expect(readSafetensors(join(tmp.path, 'missing.safetensors'))).rejects.toBeInstanceOf(AlaeError);
   });
 
   it('serializes an empty set of tensors', () => {
@@ -294,7 +272,7 @@ describe.skipIf(!hasRef)('reference file written by Python safetensors', () => {
 
   it.skipIf(!hasPython)('re-serialized tensors are readable by an independent Python reader', async () => {
     const { tensors, metadata } = await readSafetensors(REF);
-    const out = join(dir, 'reserialized.safetensors');
+    const out = join(tmp.path, 'reserialized.safetensors');
     await writeSafetensors(out, tensors, metadata);
     const name = 'adam_step/decoder.decode_block.0.style_1.weight';
     const idx = 37;

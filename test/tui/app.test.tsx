@@ -217,6 +217,37 @@ describe('tui: browse view', () => {
     expect([...img.data.subarray(0, 3)]).toEqual(fakeColour(new Float32Array(8 * 4).fill(fakeW('photos/alice.png')[0]), 8, 7, 1));
   });
 
+  it('f refines the face shown with progress, Esc stops it; the refined w is kept and used for the reconstruction and the mix', async () => {
+    const t = await setup();
+    const w = fakeW('photos/alice.png')[0];
+    t.engine.hold = true;
+    await t.press('f');
+    expect(t.frame()).toMatch(/refining alice\.png: step 1\/3… \d+\.\ds \(Esc cancels\)/);
+    await t.press(KEY.esc);
+    expect(t.frame()).toContain('cancelled refining alice.png');
+    expect(t.c.working).toBe(false);
+    t.engine.release();
+    await t.settle();
+    expect(t.frame()).not.toContain('reconstruction (refined)');
+    expect(t.engine.calls.filter((c) => c.op === 'refine')).toEqual([{ op: 'refine', seed: 0 }]);
+
+    t.engine.hold = false;
+    await t.press('f');
+    await t.settle();
+    expect(t.frame()).toContain('reconstruction (refined)');
+    expect(t.frame()).toContain('alice.png: refined (3 steps from E(x), noise seed 0); mixing uses it too');
+    expect([...t.c.getSnapshot().panes[1].image!.data.subarray(0, 3)]).toEqual(fakeColour(new Float32Array(8 * 4).fill(w + 10), 8, 0, 1));
+    expect(t.c.current()!.name).toBe('alice-refined-recon-seed0.png');
+    const calls = t.engine.calls.length;
+    await t.press('f');
+    expect(t.frame()).toContain('refined already');
+    expect(t.engine.calls.length).toBe(calls);
+    // Mixing: A's coarse styles are the refined w's.
+    await t.press('m2');
+    await t.settle();
+    expect(t.c.getSnapshot().panes[2].image!.data[0]).toBe(Math.round((w + 10) * 5) % 256);
+  });
+
   it('saves the reconstruction as a PNG and shows the path', async () => {
     const t = await setup();
     await t.press('s');

@@ -4,11 +4,12 @@
  * image a colour computed from the styles, so a test can tell which w went
  * into which slots. Files whose name contains "noface" fail like a photo
  * without a face; "group" photos hold three faces (the middle one the
- * largest), each with its own w.
+ * largest), each with its own w. refine takes 3 steps (held after each
+ * while `hold`, cancellable) and gives w = the crop's red + 10.
  */
 import { AlaeError } from '../../src/errors.js';
 import type { RawImage } from '../../src/image/image.js';
-import type { DecodeRequest, Encoded, Engine, ModelInfo } from '../../src/tui/app/engine.js';
+import type { DecodeRequest, Encoded, Engine, ModelInfo, RefineRequest } from '../../src/tui/app/engine.js';
 
 export const FAKE_SIZE = 4; // latent size
 
@@ -31,7 +32,7 @@ export function fakeColour(styles: Float32Array, slots: number, seed: number, ps
 }
 
 export interface Call {
-  op: 'encode' | 'decode';
+  op: 'encode' | 'decode' | 'refine';
   file?: string;
   seed?: number;
   psi?: number;
@@ -81,6 +82,21 @@ export class FakeEngine implements Engine {
     await this.gate();
     const [r, g, b] = fakeColour(req.styles, this.info.styleSlots, req.seed, req.psi);
     return solid(this.info.resolution, r, g, b);
+  }
+
+  async refine(req: RefineRequest, onStep?: (step: number, steps: number) => void, signal?: AbortSignal): Promise<Float32Array> {
+    this.calls.push({ op: 'refine', seed: req.seed });
+    const steps = req.steps ?? 3;
+    for (let step = 1; step <= steps; step++) {
+      signal?.throwIfAborted();
+      onStep?.(step, steps);
+      await new Promise<void>((resolve, reject) => {
+        if (!this.hold) return resolve();
+        this.held.push(resolve);
+        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      });
+    }
+    return new Float32Array(FAKE_SIZE).fill(req.crop.data[0] + 10);
   }
 
   async dispose(): Promise<void> {

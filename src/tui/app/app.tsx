@@ -131,6 +131,7 @@ export function handleKey(c: TuiController, input: string, key: Key, ctx: KeyCon
   if (input === '+' || input === '=') return c.truncation(1);
   if (input === '-' || input === '_') return c.truncation(-1);
   if (input === 'r') return c.reroll();
+  if (input === 'f') return c.refine();
   if (input === 's') return void c.save();
   if (input === '[' || input === ']') return c.stepFace(input === '[' ? -1 : 1, 'A');
   if (snap.view === 'browse') {

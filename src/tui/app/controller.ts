@@ -8,10 +8,13 @@
  * or until another image is shown.
  *
  * Work is scheduled "latest wins": at most one request is in flight; when
- * it ends, the next thing the current view still lacks is requested.
+ * it ends, the next thing the current view still lacks is requested (a
+ * refinement asked for with 'f' first: its w then replaces E(x)'s for that
+ * face, in reconstruction and mixing).
  * Results for images that are no longer shown are kept (cached). Esc
  * cancels: the request in flight is forgotten (its result, when it comes,
- * is ignored) and nothing new starts until the next change.
+ * is ignored; a refinement is stopped too) and nothing new starts until the
+ * next change.
  *
  * Components read snapshots (useSyncExternalStore) and call the actions.
  * No React and no tfjs here.
@@ -92,9 +95,11 @@ export interface ControllerOptions {
 
 interface Job {
   label: string;
-  /** Runs the request; resolves to a function that stores the result. */
-  run: () => Promise<() => void>;
+  /** Runs the request (`progress` relabels it while it runs); resolves to a function that stores the result. */
+  run: (progress: (label: string) => void) => Promise<() => void>;
   onError: (message: string) => void;
+  /** Stops the work itself on Esc (a refinement), not only its result. */
+  abort?: AbortController;
 }
 
 async function defaultPhoto(file: string): Promise<RawImage> {
@@ -138,6 +143,10 @@ export class TuiController {
 
   /** Every face of each encoded image. */
   private encoded = new Map<string, Encoded[]>();
+  /** Refined w by face (`file#face`): used instead of E(x)'s from then on, reconstruction and mixing alike. */
+  private refined = new Map<string, Float32Array>();
+  /** Faces (`file#face`) the user asked to refine ('f'), refined when shown. */
+  private refineWanted = new Set<string>();
   /** The face shown of each image (default: the largest). */
   private faceChoice = new Map<string, number>();
   private failed = new Map<string, string>();
@@ -147,7 +156,7 @@ export class TuiController {
   /** Per pane slot: what it showed last and for which file(s), to keep it up while an update is computed. */
   private lastShown = new Map<string, { owner: string; image: RawImage }>();
 
-  private running: { token: number; label: string } | null = null;
+  private running: { token: number; label: string; abort?: AbortController } | null = null;
   private nextToken = 1;
   private paused = false;
   private disposed = false;
@@ -228,9 +237,20 @@ export class TuiController {
     return faces.reduce((best, f, i) => (f.area > faces[best].area ? i : best), 0);
   }
 
-  /** `file#face`: what a decoded image was made from. */
-  private faceTag(file: string): string {
+  /** `file#face`: a face. */
+  private faceId(file: string): string {
     return `${file}#${this.faceIndex(file)}`;
+  }
+
+  /** What a decoded image was made from: the face, and whether its w is the refined one. */
+  private faceTag(file: string): string {
+    const id = this.faceId(file);
+    return this.refined.has(id) ? `${id}+refined` : id;
+  }
+
+  /** The w shown for the face of `file`: the refined one once there is one. */
+  private wOf(file: string, e: Encoded): Float32Array {
+    return this.refined.get(this.faceId(file)) ?? e.w;
   }
 
   private faceLabel(file: string): string {
@@ -288,6 +308,33 @@ export class TuiController {
     };
   }
 
+  private refineJob(file: string, e: Encoded): Job {
+    const id = this.faceId(file);
+    const name = path.basename(file);
+    const abort = new AbortController();
+    const seed = this.seed;
+    return {
+      label: `refining ${name}`,
+      abort,
+      run: async (progress) => {
+        let done = 0;
+        const w = await this.engine.refine({ crop: e.crop, seed }, (step, steps) => {
+          done = step;
+          progress(`refining ${name}: step ${step}/${steps}`);
+        }, abort.signal);
+        return () => {
+          this.refined.set(id, w);
+          this.refineWanted.delete(id);
+          this.status = { kind: 'ok', text: `${name}: refined (${done} steps from E(x), noise seed ${seed}); mixing uses it too` };
+        };
+      },
+      onError: (message) => {
+        this.refineWanted.delete(id);
+        this.status = { kind: 'error', text: shortError(file, message) };
+      },
+    };
+  }
+
   private decodeJob(key: string, label: string, styles: () => Float32Array): Job {
     const seed = this.seed;
     const psi = this.psi;
@@ -315,7 +362,17 @@ export class TuiController {
     const e = this.faceOf(file);
     if (!e || this.decoded.has(key) || this.decodeFailed.has(key)) return null;
     const slots = this.info.styleSlots;
-    return this.decodeJob(key, `decoding ${path.basename(file)}`, () => broadcastStyles({ kind: 'w', count: 1, size: this.info.latentSize, data: e.w }, slots).data);
+    const w = this.wOf(file, e);
+    return this.decodeJob(key, `decoding ${path.basename(file)}`, () => broadcastStyles({ kind: 'w', count: 1, size: this.info.latentSize, data: w }, slots).data);
+  }
+
+  /** A refinement asked for of a face shown (encoded, not refined yet), or null. */
+  private wantedRefine(files: (string | null)[]): Job | null {
+    for (const f of files) {
+      const e = f ? this.faceOf(f) : undefined;
+      if (f && e && this.refineWanted.has(this.faceId(f)) && !this.refined.has(this.faceId(f))) return this.refineJob(f, e);
+    }
+    return null;
   }
 
   /** What the current view still lacks, most wanted first. */
@@ -323,18 +380,19 @@ export class TuiController {
     const needEncode = (file: string | null): Job | null => (file && !this.encoded.has(file) && !this.failed.has(file) ? this.encodeJob(file) : null);
     if (this.view === 'browse') {
       const f = this.selectedFile();
-      return needEncode(f) ?? (f ? this.reconJob(f) : null);
+      return needEncode(f) ?? this.wantedRefine([f]) ?? (f ? this.reconJob(f) : null);
     }
     const m = this.mixFiles();
     if (!m) return null;
-    const enc = needEncode(m.a) ?? needEncode(m.b);
+    const enc = needEncode(m.a) ?? needEncode(m.b) ?? this.wantedRefine([m.a, m.b]);
     if (enc) return enc;
     const ea = this.faceOf(m.a);
     const eb = this.faceOf(m.b);
     if (ea && eb) {
       const key = this.mixKey(m.a, m.b);
       if (!this.decoded.has(key) && !this.decodeFailed.has(key)) {
-        return this.decodeJob(key, 'mixing', () => this.mixedStyles(ea.w, eb.w));
+        const [wa, wb] = [this.wOf(m.a, ea), this.wOf(m.b, eb)];
+        return this.decodeJob(key, 'mixing', () => this.mixedStyles(wa, wb));
       }
     }
     return (ea ? this.reconJob(m.a) : null) ?? (eb ? this.reconJob(m.b) : null);
@@ -348,10 +406,16 @@ export class TuiController {
       return;
     }
     const token = this.nextToken++;
-    this.running = { token, label: job.label };
-    this.busy = { label: job.label, since: this.now() };
+    this.running = { token, label: job.label, abort: job.abort };
+    const since = this.now();
+    this.busy = { label: job.label, since };
     const current = () => this.running?.token === token;
-    job.run().then(
+    const progress = (label: string) => {
+      if (this.disposed || !current()) return;
+      this.busy = { label, since };
+      this.emit();
+    };
+    job.run(progress).then(
       (store) => {
         if (this.disposed) return;
         // A cancelled request's result is ignored; one that is merely no longer shown is kept.
@@ -427,7 +491,8 @@ export class TuiController {
       if (!enc && photo && !err) photoPane.note = waiting(`encoding ${name}`);
       const key = this.reconKey(f);
       const rec = this.decoded.get(key) ?? null;
-      const recPane = this.pane('recon', this.faceTag(f), 'reconstruction', rec, enc ? waiting(`decoding ${name}`) : 'after encoding', err ? '—' : (this.decodeFailed.get(key) ?? null), this.faceLabel(f));
+      const refined = this.refined.has(this.faceId(f));
+      const recPane = this.pane('recon', this.faceTag(f), refined ? 'reconstruction (refined)' : 'reconstruction', rec, enc ? waiting(`decoding ${name}`) : 'after encoding', err ? '—' : (this.decodeFailed.get(key) ?? null), this.faceLabel(f));
       return [photoPane, recPane];
     }
     const m = this.mixFiles();
@@ -647,10 +712,28 @@ export class TuiController {
     this.emit();
   }
 
-  /** Esc: forget the request in flight (its result will be ignored). */
+  /**
+   * 'f': refine the face shown (browse) or A's and B's (mix) in the worker,
+   * with progress; Esc cancels. The refined w is kept and used from then on.
+   */
+  refine(): void {
+    const files = this.view === 'browse' ? [this.selectedFile()] : [this.mixFiles()?.a ?? null, this.mixFiles()?.b ?? null];
+    const shown = files.filter((f): f is string => f !== null && this.faceOf(f) !== undefined).map((f) => this.faceId(f));
+    const todo = shown.filter((id) => !this.refined.has(id));
+    if (todo.length === 0) {
+      this.setStatus({ kind: 'info', text: shown.length ? 'refined already' : 'nothing to refine yet (the face is not found yet)' });
+      return;
+    }
+    for (const id of todo) this.refineWanted.add(id);
+    this.touch();
+  }
+
+  /** Esc: forget the request in flight (its result will be ignored; a refinement stops). */
   cancel(): boolean {
     if (!this.running) return false;
     const label = this.running.label;
+    this.running.abort?.abort();
+    this.refineWanted.clear();
     this.running = null;
     this.busy = null;
     this.paused = true;
@@ -678,9 +761,10 @@ export class TuiController {
     return img ? { image: img, name: `mix-${this.saveStem(m.a)}-${this.saveStem(m.b)}-${this.choice.join('')}-${tag}.png` } : null;
   }
 
-  /** A file's part of a saved name: its stem, and the face of a group photo. */
+  /** A file's part of a saved name: its stem, the face of a group photo, and whether it is refined. */
   private saveStem(file: string): string {
-    return (this.encoded.get(file)?.length ?? 0) > 1 ? `${stem(file)}-face${this.faceIndex(file) + 1}` : stem(file);
+    const face = (this.encoded.get(file)?.length ?? 0) > 1 ? `${stem(file)}-face${this.faceIndex(file) + 1}` : stem(file);
+    return this.refined.has(this.faceId(file)) ? `${face}-refined` : face;
   }
 
   /** Write the current image as a PNG (a new name, never overwriting); its path, or null. */

@@ -1,7 +1,7 @@
 /**
  * What the TUI needs from a model, and nothing else: encode one image (each
- * of its faces) to w, and decode one row of styles with a noise seed and a
- * truncation. The UI never touches the model; the controller calls an
+ * of its faces) to w, decode one row of styles with a noise seed and a
+ * truncation, and refine one face's w (api/refine.ts). The UI never touches the model; the controller calls an
  * Engine, which is one of:
  *   - WorkerEngine (worker-engine.ts, what `alae tui` uses): the model
  *     lives in a worker thread, so encoding and decoding never block the
@@ -17,6 +17,7 @@
 import type { Alae, LoadModelOptions } from '../../api/alae.js';
 import type { RawImage } from '../../image/image.js';
 import { AlaeError } from '../../errors.js';
+import { refine } from '../../api/refine.js';
 
 export interface ModelInfo {
   /** The model file (or a description of the model). */
@@ -56,11 +57,22 @@ export interface DecodeRequest {
   psi: number;
 }
 
+export interface RefineRequest {
+  /** The crop to fit (an Encoded's: refinement starts at E(crop)). */
+  crop: RawImage;
+  /** The noise the w is refined under. */
+  seed: number;
+  /** Default: the library's (REFINE_DEFAULTS.steps). */
+  steps?: number;
+}
+
 export interface Engine {
   readonly info: ModelInfo;
   /** Every face of an image file, left to right (rejects with the reason when there is none). */
   encode(file: string): Promise<Encoded[]>;
   decode(req: DecodeRequest): Promise<RawImage>;
+  /** A refined w (api/refine.ts, space w); `onStep` after each step; `signal` stops it (rejects). */
+  refine(req: RefineRequest, onStep?: (step: number, steps: number) => void, signal?: AbortSignal): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
 
@@ -116,6 +128,10 @@ export class InProcessEngine implements Engine {
     return this.serial(() => decodeOne(this.alae, req));
   }
 
+  refine(req: RefineRequest, onStep?: (step: number, steps: number) => void, signal?: AbortSignal): Promise<Float32Array> {
+    return this.serial(() => refineOne(this.alae, req, onStep, signal));
+  }
+
   async dispose(): Promise<void> {
     await this.queue;
     if (this.owned) this.alae.dispose();
@@ -140,4 +156,10 @@ export async function decodeOne(alae: Alae, req: DecodeRequest): Promise<RawImag
   const truncation = req.psi < 1 ? { psi: req.psi } : undefined;
   const [img] = await alae.decode({ kind: 'styles', count: 1, slots, size, data: req.styles }, { seed: req.seed, truncation });
   return img;
+}
+
+/** Refine one crop's w (refine yields to the event loop between steps, so a cancel gets in). */
+export async function refineOne(alae: Alae, req: RefineRequest, onStep?: (step: number, steps: number) => void, signal?: AbortSignal): Promise<Float32Array> {
+  const r = await refine(alae, [req.crop], { steps: req.steps, seed: req.seed, space: 'w', signal, onProgress: (p) => onStep?.(p.step, p.steps) });
+  return r.latents.data;
 }

@@ -234,6 +234,7 @@ export const HELP_KEYS: [string, string][] = [
   ['{ }', "mix: the previous / next face of B's group photo"],
   ['+ / -', 'truncation ψ up / down by 0.1 (1 = none, 0 = the average face)'],
   ['r', 're-roll the noise seed'],
+  ['f', 'refine the face shown (mix: A, B) from E(x); Esc stops it; mixing then uses it'],
   ['s', 'save the image on the right as a PNG'],
   ['Esc', 'cancel the work in progress (else: close help, clear the filter, leave mixing)'],
   ['?', 'this help'],

@@ -1,19 +1,22 @@
 /**
  * An Engine whose model lives in a worker thread (model-worker.ts): encode
  * and decode requests go by message, so a forward pass, however long, never
- * blocks the UI thread; the spinner and the keys stay live. A request
- * cannot be stopped half-way (tfjs ops are not interruptible); the
- * controller ignores results nobody waits for any more. dispose()
+ * blocks the UI thread; the spinner and the keys stay live. An encode or
+ * decode cannot be stopped half-way (tfjs ops are not interruptible); the
+ * controller ignores results nobody waits for any more. A refinement (many
+ * steps) is cancelled in the worker between two steps. dispose()
  * terminates the thread at once, which frees the model with it.
  */
 import { Worker } from 'node:worker_threads';
 import { AlaeError } from '../../errors.js';
 import type { RawImage } from '../../image/image.js';
-import type { DecodeRequest, Encoded, Engine, ModelInfo, ModelSource } from './engine.js';
+import type { DecodeRequest, Encoded, Engine, ModelInfo, ModelSource, RefineRequest } from './engine.js';
 
 export type WorkerRequest =
   | { op: 'encode'; id: number; file: string }
   | { op: 'decode'; id: number; styles: Float32Array; seed: number; psi: number }
+  | ({ op: 'refine'; id: number } & RefineRequest)
+  | { op: 'cancel'; id: number }
   | { op: 'dispose'; id: number };
 
 export type WorkerReply =
@@ -21,6 +24,8 @@ export type WorkerReply =
   | { type: 'fatal'; message: string }
   | { type: 'encoded'; id: number; faces: Encoded[] }
   | { type: 'decoded'; id: number; image: RawImage }
+  | { type: 'refine-step'; id: number; step: number; steps: number }
+  | { type: 'refined'; id: number; w: Float32Array }
   | { type: 'disposed'; id: number }
   | { type: 'failed'; id: number; message: string };
 
@@ -33,6 +38,8 @@ export class WorkerEngine implements Engine {
   readonly info: ModelInfo;
   private readonly worker: Worker;
   private pending = new Map<number, Pending>();
+  /** Step callbacks of refinements in flight. */
+  private steps = new Map<number, (step: number, steps: number) => void>();
   private nextId = 1;
   private dead: Error | null = null;
 
@@ -41,6 +48,7 @@ export class WorkerEngine implements Engine {
     this.info = info;
     worker.on('message', (m: WorkerReply) => {
       if (!('id' in m)) return;
+      if (m.type === 'refine-step') return this.steps.get(m.id)?.(m.step, m.steps);
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -104,6 +112,22 @@ export class WorkerEngine implements Engine {
     const r = await this.request({ op: 'decode', id: this.nextId++, styles: req.styles, seed: req.seed, psi: req.psi });
     if (r.type !== 'decoded') throw new AlaeError(`internal: unexpected reply '${r.type}'`);
     return r.image;
+  }
+
+  async refine(req: RefineRequest, onStep?: (step: number, steps: number) => void, signal?: AbortSignal): Promise<Float32Array> {
+    signal?.throwIfAborted();
+    const id = this.nextId++;
+    const cancel = () => this.worker.postMessage({ op: 'cancel', id } satisfies WorkerRequest);
+    if (onStep) this.steps.set(id, onStep);
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      const r = await this.request({ op: 'refine', id, crop: req.crop, seed: req.seed, steps: req.steps });
+      if (r.type !== 'refined') throw new AlaeError(`internal: unexpected reply '${r.type}'`);
+      return r.w;
+    } finally {
+      this.steps.delete(id);
+      signal?.removeEventListener('abort', cancel);
+    }
   }
 
   async dispose(): Promise<void> {

@@ -1,0 +1,158 @@
+/**
+ * Reverse-mode gradients as tfjs computes them (engine.gradients and tape.ts of tfjs-core 4.22:
+ * the same filtered tape, the same gradient kernels in the same order, the same accumulation,
+ * hence the same bits), but releasing memory while the backward pass runs instead of at its
+ * end. tfjs keeps every node's saved tensors, every intermediate gradient and every partial
+ * gradient until the whole backward pass is over; here
+ * - the gradient of a tensor is disposed once its producer has passed it on,
+ * - a partial gradient once it is added to the running sum,
+ * - a node's scratch tensors (zeros for unused outputs, a customGrad's intermediates) with the node,
+ * - on the outermost tape only, a node's saved tensors once its gradient has run, and those of
+ *   nodes off the path from the variables to the loss before the pass starts. An inner tape
+ *   (R1's dD/dx, itself differentiated again) keeps its saved tensors: the outer pass needs them.
+ * It reads the engine's tape (Engine.state.activeTape), which tfjs exposes only internally.
+ */
+import { tf, type Tensor } from '../tf.js';
+
+interface TapeNode {
+  id: number;
+  kernelName: string;
+  inputs: Record<string, Tensor>;
+  outputs: Tensor[];
+  gradient?: (dys: Array<Tensor | null>) => Record<string, () => Tensor>;
+  saved?: Tensor[];
+}
+
+interface EngineInternals {
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  startTape(): void;
+  endTape(): void;
+  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
+}
+
+const engine = (): EngineInternals => tf.engine() as unknown as EngineInternals;
+
+/** The nodes on a path from xs to y, in tape order, their inputs pruned to those that depend on xs (tfjs's getFilteredNodesXToY). */
+function nodesFromXsToY(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNode[] {
+  const fromX = new Set(xs.map((x) => x.id));
+  const nodesFromX = new Set<number>();
+  for (const node of tape) {
+    if (Object.values(node.inputs).some((t) => fromX.has(t.id))) {
+      for (const o of node.outputs) fromX.add(o.id);
+      nodesFromX.add(node.id);
+    }
+  }
+  const toY = new Set([y.id]);
+  const nodesToY = new Set<number>();
+  for (let i = tape.length - 1; i >= 0; i--) {
+    const node = tape[i];
+    if (node.outputs.some((o) => toY.has(o.id))) {
+      const inputs = Object.values(node.inputs);
+      for (const t of inputs) toY.add(t.id);
+      if (inputs.length) nodesToY.add(node.id);
+    }
+  }
+  const filtered: TapeNode[] = [];
+  for (const node of tape) {
+    if (!nodesFromX.has(node.id) || !nodesToY.has(node.id)) continue;
+    const inputs: Record<string, Tensor> = {};
+    for (const name in node.inputs) if (fromX.has(node.inputs[name].id)) inputs[name] = node.inputs[name];
+    filtered.push({ ...node, inputs });
+  }
+  return filtered;
+}
+
+/**
+ * Gradient sums by tensor id. A gradient function may hand dy through unchanged, so one tensor
+ * can be the sum of two ids: it is disposed when the last id lets go of it.
+ */
+class GradientSums {
+  private readonly byId = new Map<number, Tensor>();
+  private readonly holders = new Map<Tensor, number>();
+  get(id: number): Tensor | undefined {
+    return this.byId.get(id);
+  }
+  set(id: number, t: Tensor): void {
+    this.drop(id);
+    this.byId.set(id, t);
+    this.holders.set(t, (this.holders.get(t) ?? 0) + 1);
+  }
+  drop(id: number): void {
+    const t = this.byId.get(id);
+    if (!t) return;
+    this.byId.delete(id);
+    const n = this.holders.get(t)! - 1;
+    if (n > 0) this.holders.set(t, n);
+    else {
+      this.holders.delete(t);
+      t.dispose();
+    }
+  }
+  held(t: Tensor): boolean {
+    return this.holders.has(t);
+  }
+}
+
+function backprop(sums: GradientSums, tape: TapeNode[], keep: Set<number>, releaseSaved: boolean): void {
+  for (let i = tape.length - 1; i >= 0; i--) {
+    const node = tape[i];
+    const dys = node.outputs.map((o) => sums.get(o.id) ?? null);
+    if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+    const names = Object.keys(node.inputs);
+    // tfjs calls node.gradient then each input's thunk, in this order: the same kernels run here.
+    const dxs = tf.tidy(() => {
+      const thunks = node.gradient!(dys);
+      return names.map((name) => {
+        if (!(name in thunks)) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(thunks)}.`);
+        return tf.tidy(() => thunks[name]());
+      });
+    });
+    names.forEach((name, k) => {
+      const dx = dxs[k];
+      const x = node.inputs[name];
+      if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
+      if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+      const cur = sums.get(x.id);
+      if (!cur) sums.set(x.id, dx);
+      else {
+        sums.set(x.id, tf.add(cur, dx));
+        if (!sums.held(dx)) dx.dispose();
+      }
+    });
+    for (const o of node.outputs) if (!keep.has(o.id)) sums.drop(o.id);
+    if (releaseSaved) for (const t of node.saved ?? []) t.dispose();
+  }
+}
+
+/**
+ * d f() / d xs, with f's value: tf.grad / tf.variableGrads without their argument handling.
+ * A null gradient: that x does not reach the value.
+ */
+export function gradients(f: () => Tensor, xs: Tensor[]): { value: Tensor; grads: Array<Tensor | null> } {
+  const e = engine();
+  const value = e.scopedRun(() => e.startTape(), () => e.endTape(), () => tf.tidy('forward', f));
+  const tape = e.state.activeTape!;
+  const outermost = e.state.gradientDepth === 0;
+  const filtered = nodesFromXsToY(tape, xs, value);
+  const out = tf.tidy('backward', () => {
+    if (outermost) {
+      const used = new Set(filtered.map((n) => n.id));
+      for (const node of tape) if (!used.has(node.id)) for (const t of node.saved ?? []) t.dispose();
+    }
+    const sums = new GradientSums();
+    sums.set(value.id, tf.ones(value.shape)); // as tfjs seeds it (no kernel)
+    const keep = new Set(xs.map((x) => x.id));
+    backprop(sums, filtered, keep, outermost);
+    const grads: Record<number, Tensor> = {};
+    xs.forEach((x, i) => {
+      const g = sums.get(x.id);
+      if (g) grads[i] = g;
+    });
+    if (outermost) {
+      for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+      e.state.activeTape = null;
+    }
+    return { value, grads };
+  });
+  return { value: out.value, grads: xs.map((_, i) => out.grads[i] ?? null) };
+}
