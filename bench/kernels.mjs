@@ -4,6 +4,7 @@
  * tfjs's cpu backend on the same calls).
  *
  *   npm run build && node bench/kernels.mjs [--cpu] [--threads N] [--reps N] [--quick]
+ *   node bench/kernels.mjs --mnist [--batch 16] [--threads 1]
  *
  * --cpu      also time the tfjs cpu backend (slow: the 8x32x32x64
  *            Conv2DBackpropFilter alone takes over a minute; the big conv is
@@ -12,16 +13,22 @@
  * --threads  limit the addon's threads (default: all cores, or ALAE_THREADS)
  * --reps     timed repetitions per case, best reported (default 5)
  * --quick    skip the largest cases
+ * --mnist    only the convolutions of an mnist training iteration (the 3x3
+ *            shapes of the mnist preset at 32x32), all three kernels, the
+ *            forward in both accumulations, timed by the process's CPU time
+ *            (user + system): on a shared machine that counts only the time
+ *            this process ran, so with --threads 1 it is the kernel's own
+ *            speed whatever the load (--batch: the batch, default 16)
  *
- * Conv2D forward rows are timed in both accumulation modes of the addon:
- * fp64 (the default: double accumulation, one rounding) and fp32
- * (ALAE_NATIVE_CONV_FP32=1); the first of the two rows is the active mode.
+ * Conv2D forward rows are timed with double accumulation (fp64: what the
+ * backend runs under a gradient tape) and float32 (fp32: elsewhere).
  *
  * GFLOP/s counts 2*M*N*K for products and 2*B*OH*OW*OC*KH*KW*IC for every
  * convolution kernel (forward and both backprops do the same work).
  */
 import { tf } from '../dist/tf.js';
-import { loadNativeAddon, nativeInfo, registerNativeBackend } from '../dist/backend/native.js';
+import { loadNativeAddon, nativeInfo, registerNativeBackend, setConvAccumulation } from '../dist/backend/native.js';
+import { packParams } from '../dist/backend/native-abi.js';
 import '@tensorflow/tfjs-backend-cpu';
 
 const args = process.argv.slice(2);
@@ -31,6 +38,7 @@ const option = (name, dflt) => {
   return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : dflt;
 };
 const withCpu = flag('--cpu');
+const mnist = flag('--mnist');
 const quick = flag('--quick');
 const reps = option('--reps', 5);
 
@@ -65,6 +73,44 @@ function randn(n) {
   return a;
 }
 const size = (s) => s.reduce((a, b) => a * b, 1);
+
+// ---- the convolutions of an mnist training iteration (--mnist) --------------
+if (mnist) {
+  const B = option('--batch', 16);
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e3;
+  };
+  const bestCpu = (fn) => {
+    fn();
+    let t = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = cpuMs();
+      fn();
+      t = Math.min(t, cpuMs() - t0);
+    }
+    return t / 1e3;
+  };
+  console.log(`mnist convolutions, batch ${B}, ${addon.info().threads} thread(s), ${addon.info().simd}: GFLOP/s per CPU-second, best of ${reps}`);
+  for (const [xs, fs] of [
+    [[B, 8, 8, 256], [3, 3, 256, 256]], [[B, 32, 32, 64], [3, 3, 64, 128]], [[B, 16, 16, 128], [3, 3, 128, 256]],
+    [[B, 32, 32, 64], [3, 3, 64, 64]], [[B, 16, 16, 128], [3, 3, 128, 128]], [[B, 4, 4, 256], [3, 3, 256, 256]],
+  ]) {
+    const ci = tf.backend_util.computeConv2DInfo(xs, fs, 1, 1, 1);
+    const p = packParams(addon, 'conv', {
+      batch: B, inH: xs[1], inW: xs[2], inC: xs[3], outH: ci.outHeight, outW: ci.outWidth, outC: fs[3], kH: 3, kW: 3,
+      strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: 1, padLeft: 1,
+    });
+    const x = randn(size(xs)), w = randn(size(fs)), y = new Float32Array(size(ci.outShape)), dx = new Float32Array(x.length), dw = new Float32Array(w.length);
+    const flops = 2 * B * ci.outHeight * ci.outWidth * size(fs);
+    const cells = [
+      ['fwd fp64', () => addon.conv2d(x, w, y, p, true)], ['fwd fp32', () => addon.conv2d(x, w, y, p, false)],
+      ['bwd input', () => addon.conv2dBackpropInput(y, w, dx, p)], ['bwd filter', () => addon.conv2dBackpropFilter(x, y, dw, p)],
+    ].map(([k, fn]) => `${k} ${(flops / bestCpu(fn) / 1e9).toFixed(1).padStart(6)}`);
+    console.log(`  x[${xs}] f[${fs}]`.padEnd(38), cells.join('   '));
+  }
+  process.exit(0);
+}
 
 // ---- raw GEMM (addon call, no tfjs) ---------------------------------------
 const threadsAll = addon.info().threads;
@@ -101,15 +147,12 @@ function convCase(name, [b, h, w, c], [kh, kw, , oc], stride, pad, opts = {}) {
   for (const k of opts.only ?? Object.keys(kernels)) {
     const [inputs, attrs] = kernels[k];
     const label = `${k} ${name}`;
-    report(label, flops, timeKernel('native', k, inputs, attrs, opts.reps ?? reps), 'native',
-      k === 'Conv2D' ? `(${addon.info().convAccum ?? 'fp32'} accumulation)` : '');
-    if (k === 'Conv2D' && typeof addon.setConvFp32 === 'function') {
-      // The other accumulation mode of the forward, for comparison.
-      const was = addon.setConvFp32(addon.info().convAccum !== 'fp32');
+    for (const accum of k === 'Conv2D' ? ['fp64', 'fp32'] : [null]) {
+      const was = accum ? setConvAccumulation(accum) : null;
       try {
-        report(label, flops, timeKernel('native', k, inputs, attrs, opts.reps ?? reps), 'native', `(${addon.info().convAccum} accumulation)`);
+        report(label, flops, timeKernel('native', k, inputs, attrs, opts.reps ?? reps), 'native', accum ? `(${accum} accumulation)` : '');
       } finally {
-        addon.setConvFp32(was);
+        if (was) setConvAccumulation(was);
       }
     }
     if (withCpu && opts.cpu !== false && !(opts.cpuSkip ?? []).includes(k)) {

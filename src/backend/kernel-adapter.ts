@@ -23,6 +23,7 @@ import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
+import { meanGradient, sumGradient } from './reduce-gradients.js';
 import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
@@ -83,8 +84,11 @@ const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = 
 type GradFunc = tf.GradConfig['gradFunc'];
 
 /** tfjs kernel name -> the gradient alae uses instead on a backend, given tfjs's. */
-const GRADIENTS: Record<string, { webgpu?: (theirs: GradFunc) => GradFunc }> = {
+const GRADIENTS: Record<string, Partial<Record<CustomKernelBackend, (theirs: GradFunc) => GradFunc>>> = {
   Tile: { webgpu: tileGradient },
+  // Without tfjs's tensor of ones as large as the input (R1 differentiates the encoder's means twice).
+  Sum: { native: sumGradient },
+  Mean: { native: meanGradient },
 };
 
 /** `${backend}/${kernel}` of the kernels registered here (a replacement is registered once). */
@@ -138,7 +142,7 @@ export function registerCustomKernels(backend: CustomKernelBackend, addon?: obje
   }
   for (const [kernelName, impl] of Object.entries(GRADIENTS)) {
     const config = tf.getGradient(kernelName);
-    const make = backend === 'webgpu' ? impl.webgpu : undefined;
+    const make = impl[backend];
     if (!config || !make || registered.has(`${backend}/${kernelName} gradient`)) continue;
     const theirs = config.gradFunc;
     const ours = make(theirs);

@@ -1,6 +1,6 @@
 /**
  * The `native` backend's elementwise, reduction and data-movement kernels
- * (native/elementwise.cc): after the convolutions went native, inference was
+ * (native/kernels/elementwise.h): after the convolutions went native, inference was
  * dominated by tfjs-cpu's generic JS loops for broadcast arithmetic, means,
  * strided slices and the depthwise blur (and, in training, the slices of
  * SplitV, the masks of the leaky-ReLU gradient, the pads of the
@@ -19,19 +19,21 @@
  * comparisons, bisecting a numerical difference).
  */
 import { tf } from '../tf.js';
+import { hasAbi, type NativeAbi, packParams } from './native-abi.js';
+import { type BufferPool, poolOf } from './native-memory.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
 
-/** The addon's elementwise entry points (native/elementwise.cc). */
-export interface ElementwiseAddon {
-  /** op: 0 add, 1 sub, 2 mul, 3 div; numpy broadcasting of aShape and bShape into out. */
+/** The addon's elementwise entry points (native/bindings/elementwise.cc); op codes and params layouts come from its ABI. */
+export interface ElementwiseAddon extends NativeAbi {
+  /** op: ops.binary[kernel name]; numpy broadcasting of aShape and bShape into out. */
   ewBinary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, aShape: Int32Array, bShape: Int32Array): void;
-  /** op: 0 greater, 1 greaterEqual, 2 less, 3 lessEqual, 4 equal, 5 notEqual; out is a bool tensor's Uint8Array. */
+  /** op: ops.compare[kernel name]; out is a bool tensor's Uint8Array. */
   ewCompare(op: number, a: Float32Array, b: Float32Array, out: Uint8Array, aShape: Int32Array, bShape: Int32Array): void;
   /** out[i] = condition[i] === 1 ? t[i] : e[i], all of one shape. */
   ewSelect(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
-  /** op: 0 square, 1 sqrt, 2 rsqrt, 3 neg, 4 relu, 5 leakyRelu(alpha), 6 step(alpha), 7 reciprocal. */
+  /** op: ops.unary[kernel name]; alpha: LeakyRelu's slope, Step's value at x <= 0. */
   ewUnary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** Sum (mean: 0) or mean (1) over the dimensions where mask is 1; out is the kept dimensions, row-major. */
   ewReduce(x: Float32Array, out: Float32Array, shape: Int32Array, mask: Int32Array, mean: number): void;
@@ -40,16 +42,16 @@ export interface ElementwiseAddon {
     srcOffset: number, dstOffset: number): void;
   /**
    * dst[n,y,x,c] = sum_k src[n, y+dy_k, x+dx_k, c] * w[k*C + c] over taps inside src.
-   * params: [N, Hs, Ws, C, Hd, Wd, ntaps]; offsets: [dy_0, dx_0, dy_1, dx_1, ...].
+   * params: layouts.depthwise; offsets: [dy_0, dx_0, dy_1, dx_1, ...].
    */
   ewDepthwise(src: Float32Array, w: Float32Array, dst: Float32Array, params: Int32Array, offsets: Int32Array): void;
   /** dw[k*C + c] = sum_{n,y,x} src[n, y+dy_k, x+dx_k, c] * dy[n,y,x,c] (dy on the [N,Hd,Wd,C] grid). */
   ewDepthwiseFilter(src: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, offsets: Int32Array): void;
-  /** params: [N, H, W, C, Ho, Wo, fh, fw, sh, sw]; no padding. */
+  /** params: layouts.pool; no padding. */
   ewAvgPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /** Gradient of ewAvgPool for stride = window. */
   ewAvgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
-  /** Nearest-neighbour 2x up-sampling, NHWC; params [N, H, W, C]. */
+  /** Nearest-neighbour 2x up-sampling, NHWC; params: layouts.upsample. */
   ewUpsample2x(x: Float32Array, y: Float32Array, params: Int32Array): void;
 }
 
@@ -68,21 +70,21 @@ type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 /** Does this addon build have the elementwise kernels? */
 export function hasElementwise(addon: object): addon is ElementwiseAddon {
   const a = addon as Partial<ElementwiseAddon>;
-  return typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
+  return hasAbi(addon) && typeof a.ewBinary === 'function' && typeof a.ewReduce === 'function' && typeof a.ewCopy === 'function' &&
     typeof a.ewDepthwise === 'function' && typeof a.ewAvgPool === 'function' && typeof a.ewCompare === 'function' &&
     typeof a.ewSelect === 'function' && typeof a.ewUpsample2x === 'function';
 }
 
-/** Names of the kernels elementwiseKernels() provides. */
-export const ELEMENTWISE_KERNELS: readonly string[] = [
-  'Add', 'Sub', 'Multiply', 'RealDiv',
-  'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'Select',
-  'Square', 'Sqrt', 'Rsqrt', 'Neg', 'Relu', 'LeakyRelu', 'Step', 'Reciprocal',
-  'Sum', 'Mean',
-  'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose',
-  'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-  'AvgPool', 'AvgPoolGrad', 'ResizeNearestNeighbor',
-];
+/** Names of the kernels elementwiseKernels() provides: one per op code the addon exports, and the rest. */
+export function elementwiseKernelNames(n: ElementwiseAddon): string[] {
+  return [
+    ...Object.keys(n.ops.binary), ...Object.keys(n.ops.compare), 'Select', ...Object.keys(n.ops.unary),
+    'Sum', 'Mean',
+    'Slice', 'SplitV', 'Concat', 'PadV2', 'Transpose', 'Tile',
+    'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
+    'AvgPool', 'AvgPoolGrad', 'ResizeNearestNeighbor',
+  ];
+}
 
 const MAX_RANK = 8;
 /** Beyond this many elements offsets no longer fit the addon's int32 strides: the cpu kernel runs. */
@@ -115,16 +117,13 @@ function f32(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | nul
   return v;
 }
 
-const BINARY: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
-const COMPARE: Record<string, number> = { Greater: 0, GreaterEqual: 1, Less: 2, LessEqual: 3, Equal: 4, NotEqual: 5 };
-const UNARY: Record<string, number> = { Square: 0, Sqrt: 1, Rsqrt: 2, Neg: 3, Relu: 4, LeakyRelu: 5, Step: 6, Reciprocal: 7 };
-
 /** The kernels, by tfjs kernel name, for registration on the native backend. */
 export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn> {
   const kernels: Record<string, KernelFn> = {};
 
   // Arithmetic (float32 out) and comparisons (bool out) share the broadcasting call.
-  const broadcast = (name: string, dtype: 'float32' | 'bool', run: (av: Float32Array, bv: Float32Array, size: number, a: TensorInfo, b: TensorInfo) => Float32Array | Uint8Array): void => {
+  const broadcast = (name: string, dtype: 'float32' | 'bool',
+    run: (av: Float32Array, bv: Float32Array, size: number, a: TensorInfo, b: TensorInfo, pool: BufferPool) => Float32Array | Uint8Array): void => {
     const fallback = cpuKernel(name);
     kernels[name] = (args) => {
       const backend = args.backend as CpuBackend;
@@ -133,19 +132,19 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (!av || !bv) return fallback(args);
       const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
       if (outShape.length > MAX_RANK) return fallback(args);
-      return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b));
+      return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b, poolOf(backend)));
     };
   };
-  for (const [name, op] of Object.entries(BINARY)) {
-    broadcast(name, 'float32', (av, bv, size, a, b) => {
-      const out = new Float32Array(size);
+  for (const [name, op] of Object.entries(n.ops.binary)) {
+    broadcast(name, 'float32', (av, bv, size, a, b, pool) => {
+      const out = pool.floats(size);
       n.ewBinary(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
       return out;
     });
   }
-  for (const [name, op] of Object.entries(COMPARE)) {
-    broadcast(name, 'bool', (av, bv, size, a, b) => {
-      const out = new Uint8Array(size);
+  for (const [name, op] of Object.entries(n.ops.compare)) {
+    broadcast(name, 'bool', (av, bv, size, a, b, pool) => {
+      const out = pool.bytes(size);
       n.ewCompare(op, av, bv, out, Int32Array.from(a.shape), Int32Array.from(b.shape));
       return out;
     });
@@ -161,13 +160,13 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (!tv || !ev || !(cv instanceof Uint8Array) || !sameShape(condition.shape, t.shape) || !sameShape(t.shape, e.shape)) {
         return fallback(args);
       }
-      const out = new Float32Array(tv.length);
+      const out = poolOf(backend).floats(tv.length);
       n.ewSelect(cv, tv, ev, out);
       return backend.makeTensorInfo(t.shape.slice(), 'float32', out);
     };
   }
 
-  for (const [name, op] of Object.entries(UNARY)) {
+  for (const [name, op] of Object.entries(n.ops.unary)) {
     const fallback = cpuKernel(name);
     kernels[name] = (args) => {
       const backend = args.backend as CpuBackend;
@@ -178,7 +177,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (name === 'LeakyRelu' || name === 'Step') {
         alpha = Number((args.attrs as { alpha?: number } | undefined)?.alpha ?? (name === 'LeakyRelu' ? 0.2 : 0));
       }
-      const out = new Float32Array(xv.length);
+      const out = poolOf(backend).floats(xv.length);
       n.ewUnary(op, xv, out, alpha);
       return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
     };
@@ -196,7 +195,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
       const mask = new Int32Array(x.shape.length);
       for (const ax of axes) mask[ax] = 1;
-      const out = new Float32Array(sizeOf(outShape));
+      const out = poolOf(backend).floats(sizeOf(outShape));
       n.ewReduce(xv, out, Int32Array.from(x.shape), mask, name === 'Mean' ? 1 : 0);
       const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
       return backend.makeTensorInfo(shape, 'float32', out);
@@ -215,9 +214,10 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     const len = sizeOf(size);
     let out: Float32Array;
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
-      out = xv.slice(offset, offset + len);
+      out = poolOf(backend).floats(len);
+      out.set(xv.subarray(offset, offset + len));
     } else {
-      out = new Float32Array(len);
+      out = poolOf(backend).floats(len);
       copy(xv, out, size, xStrides, stridesOf(size), offset, 0);
     }
     return backend.makeTensorInfo(size.slice(), 'float32', out);
@@ -273,7 +273,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       tf.backend_util.assertParamsConsistent(shapes, $axis);
       const outShape = tf.backend_util.computeOutShape(shapes, $axis);
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = new Float32Array(sizeOf(outShape));
+      const out = poolOf(backend).floats(sizeOf(outShape));
       const outStrides = stridesOf(outShape);
       let at = 0;
       inputs.forEach((t, i) => {
@@ -295,8 +295,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (paddings.some(([a, b]) => a < 0 || b < 0)) return fallback(args);
       const outShape = paddings.map(([a, b], i) => a + x.shape[i] + b);
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = new Float32Array(sizeOf(outShape));
-      if (constantValue !== 0) out.fill(constantValue);
+      const out = poolOf(backend).floats(sizeOf(outShape)).fill(constantValue);
       const outStrides = stridesOf(outShape);
       const offset = paddings.reduce((acc, [a], i) => acc + a * outStrides[i], 0);
       if (xv.length > 0) copy(xv, out, x.shape, stridesOf(x.shape), outStrides, 0, offset);
@@ -314,8 +313,30 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const { perm } = args.attrs as unknown as tf.TransposeAttrs;
       const xStrides = stridesOf(x.shape);
       const outShape = perm.map((p) => x.shape[p]);
-      const out = new Float32Array(xv.length);
+      const out = poolOf(backend).floats(xv.length);
       copy(xv, out, outShape, perm.map((p) => xStrides[p]), stridesOf(outShape), 0, 0);
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
+  }
+
+  {
+    // Tile (tf.tile, tf.broadcastTo): out[i] = x[i mod x.shape] as one strided copy over [reps_0, x_0, reps_1, x_1, ...],
+    // the source strides 0 along the repetitions (rank <= 4).
+    const fallback = cpuKernel('Tile');
+    kernels.Tile = (args) => {
+      const backend = args.backend as CpuBackend;
+      const { x } = args.inputs as Record<string, TensorInfo>;
+      const xv = f32(backend, x);
+      const { reps } = args.attrs as unknown as tf.TileAttrs;
+      if (!xv || 2 * x.shape.length > MAX_RANK || reps.length !== x.shape.length) return fallback(args);
+      const outShape = x.shape.map((d, i) => d * reps[i]);
+      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
+      const out = poolOf(backend).floats(sizeOf(outShape));
+      if (out.length > 0) {
+        const xs = stridesOf(x.shape), os = stridesOf(outShape);
+        copy(xv, out, x.shape.flatMap((d, i) => [reps[i], d]), xs.flatMap((st) => [0, st]),
+          os.flatMap((st, i) => [x.shape[i] * st, st]), 0, 0);
+      }
       return backend.makeTensorInfo(outShape, 'float32', out);
     };
   }
@@ -347,7 +368,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     return off;
   };
   const dwParams = (N: number, Hs: number, Ws: number, C: number, Hd: number, Wd: number, taps: number): Int32Array =>
-    Int32Array.from([N, Hs, Ws, C, Hd, Wd, taps]);
+    packParams(n, 'depthwise', { N, Hs, Ws, C, Hd, Wd, taps });
 
   {
     const fallback = cpuKernel('DepthwiseConv2dNative');
@@ -357,7 +378,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x), wv = f32(backend, filter);
       const ci = xv && wv ? dwInfo(x.shape, filter.shape, args.attrs as unknown as DwAttrs) : null;
       if (!ci || !xv || !wv) return fallback(args);
-      const out = new Float32Array(sizeOf(ci.outShape));
+      const out = poolOf(backend).floats(sizeOf(ci.outShape));
       n.ewDepthwise(xv, wv, out, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
         ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
       return backend.makeTensorInfo(ci.outShape, 'float32', out);
@@ -373,7 +394,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const gv = f32(backend, dy), wv = f32(backend, filter);
       const ci = gv && wv ? dwInfo(attrs.inputShape, filter.shape, attrs) : null;
       if (!ci || !gv || !wv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dx = new Float32Array(sizeOf(ci.inShape));
+      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
       n.ewDepthwise(gv, wv, dx, dwParams(ci.batchSize, ci.outHeight, ci.outWidth, ci.inChannels, ci.inHeight, ci.inWidth,
         ci.filterHeight * ci.filterWidth), tapOffsets(ci, -1));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
@@ -389,7 +410,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x), gv = f32(backend, dy);
       const ci = xv && gv ? dwInfo(x.shape, attrs.filterShape, attrs) : null;
       if (!ci || !xv || !gv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dw = new Float32Array(sizeOf(ci.filterShape));
+      const dw = poolOf(backend).floats(sizeOf(ci.filterShape));
       n.ewDepthwiseFilter(xv, gv, dw, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
         ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
       return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
@@ -410,10 +431,10 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     if ((ci.outWidth - 1) * ci.strideWidth + ci.filterWidth > ci.inWidth) return null;
     return ci;
   };
-  const poolParams = (ci: tf.backend_util.Conv2DInfo): Int32Array => Int32Array.from([
-    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
-    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth,
-  ]);
+  const poolParams = (ci: tf.backend_util.Conv2DInfo): Int32Array => packParams(n, 'pool', {
+    N: ci.batchSize, H: ci.inHeight, W: ci.inWidth, C: ci.inChannels, Ho: ci.outHeight, Wo: ci.outWidth,
+    fh: ci.filterHeight, fw: ci.filterWidth, sh: ci.strideHeight, sw: ci.strideWidth,
+  });
 
   {
     const fallback = cpuKernel('AvgPool');
@@ -423,7 +444,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x);
       const ci = xv ? poolInfo(x.shape, args.attrs as unknown as PoolAttrs) : null;
       if (!ci || !xv || ci.outHeight === 0 || ci.outWidth === 0) return fallback(args);
-      const y = new Float32Array(sizeOf(ci.outShape));
+      const y = poolOf(backend).floats(sizeOf(ci.outShape));
       n.ewAvgPool(xv, y, poolParams(ci));
       return backend.makeTensorInfo(ci.outShape, 'float32', y);
     };
@@ -438,7 +459,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const ci = gv && input.dtype === 'float32' ? poolInfo(input.shape, args.attrs as unknown as PoolAttrs) : null;
       if (!ci || !gv || ci.strideHeight !== ci.filterHeight || ci.strideWidth !== ci.filterWidth ||
         dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dx = new Float32Array(sizeOf(ci.inShape));
+      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
       n.ewAvgPoolGrad(gv, dx, poolParams(ci));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
     };
@@ -455,8 +476,8 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (!xv || images.shape.length !== 4 || alignCorners || halfPixelCenters) return fallback(args);
       const [N, H, W, C] = images.shape;
       if (size[0] !== 2 * H || size[1] !== 2 * W || 4 * xv.length > MAX_ELEMS) return fallback(args);
-      const y = new Float32Array(4 * xv.length);
-      n.ewUpsample2x(xv, y, Int32Array.from([N, H, W, C]));
+      const y = poolOf(backend).floats(4 * xv.length);
+      n.ewUpsample2x(xv, y, packParams(n, 'upsample', { N, H, W, C }));
       return backend.makeTensorInfo([N, 2 * H, 2 * W, C], 'float32', y);
     };
   }

@@ -1,6 +1,6 @@
 /**
  * The native backend's fused generator epilogue (nn/style-epilogue.ts,
- * native/style_epilogue.cc): one kernel forward, one backward, in place of
+ * native/kernels/style_epilogue.cc): one kernel forward, one backward, in place of
  * the ~12 / ~25 activation-sized tfjs kernels of the op chain. Float32 NHWC
  * only; anything else throws (the op only dispatches here with float32).
  * The forward keeps normed, mask and sd for the gradient (saved0..2).
@@ -8,12 +8,14 @@
  */
 import { STYLE_EPILOGUE } from '../nn/style-epilogue.js';
 import { type CpuBackend, type KernelFn, type TensorInfo, sizeOf, values as valuesOf } from './native-fused.js';
+import { hasAbi, type NativeAbi, packParams } from './native-abi.js';
+import { poolOf } from './native-memory.js';
 
 const values = <T extends Float32Array | Uint8Array>(b: CpuBackend, t: TensorInfo | undefined, name: string, dtype: 'float32' | 'bool'): T =>
   valuesOf<T>(b, t, STYLE_EPILOGUE, name, dtype);
 
-/** The addon's entry points (native/style_epilogue.cc). params: [N, H, W, C, noiseBatch]. */
-export interface StyleEpilogueAddon {
+/** The addon's entry points (native/bindings/fused.cc). params: layouts.styleEpilogue. */
+export interface StyleEpilogueAddon extends NativeAbi {
   styleEpilogue(x: Float32Array, noise: Float32Array, noiseWeight: Float32Array, bias: Float32Array, style: Float32Array,
     out: Float32Array, normed: Float32Array, mask: Uint8Array, sd: Float32Array, params: Int32Array, eps: number): void;
   styleEpilogueGrad(dy: Float32Array, normed: Float32Array, mask: Uint8Array, sd: Float32Array, style: Float32Array, noise: Float32Array,
@@ -22,17 +24,17 @@ export interface StyleEpilogueAddon {
 
 function hasStyleEpilogue(addon: object): addon is StyleEpilogueAddon {
   const a = addon as Partial<StyleEpilogueAddon>;
-  return typeof a.styleEpilogue === 'function' && typeof a.styleEpilogueGrad === 'function';
+  return hasAbi(addon) && typeof a.styleEpilogue === 'function' && typeof a.styleEpilogueGrad === 'function';
 }
 
-/** [N, H, W, C, noiseBatch] from x [N,H,W,C] and noise [1 or N, H, W, 1], checked. */
-function params(x: TensorInfo, noise: TensorInfo): Int32Array {
+/** The params of x [N,H,W,C] and noise [1 or N, H, W, 1], checked. */
+function params(abi: NativeAbi, x: TensorInfo, noise: TensorInfo): Int32Array {
   const [n, h, w, c] = x.shape;
   const [nb, nh, nw, nc] = noise.shape;
   if (x.shape.length !== 4 || noise.shape.length !== 4 || nh !== h || nw !== w || nc !== 1 || (nb !== 1 && nb !== n)) {
     throw new Error(`${STYLE_EPILOGUE}: x [${x.shape}] and noise [${noise.shape}] do not match (noise is [1 or N, H, W, 1])`);
   }
-  return Int32Array.from([n, h, w, c, nb]);
+  return packParams(abi, 'styleEpilogue', { N: n, H: h, W: w, C: c, noiseBatch: nb });
 }
 
 /** The forward kernel, or null when the addon build predates it. */
@@ -42,13 +44,14 @@ export function nativeStyleEpilogue(addon: object): KernelFn | null {
   return ({ inputs, backend, attrs }) => {
     const b = backend as CpuBackend;
     const { x, noise, noiseWeight, bias, style } = inputs;
-    const p = params(x!, noise!);
+    const p = params(n, x!, noise!);
     const [N, , , C] = x!.shape;
     const size = sizeOf(x!.shape);
     if (sizeOf(noiseWeight!.shape) !== C || sizeOf(bias!.shape) !== C || style!.shape.join() !== `${N},${2 * C}`) {
       throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
     }
-    const out = new Float32Array(size), normed = new Float32Array(size), mask = new Uint8Array(size), sd = new Float32Array(N * C);
+    const pool = poolOf(b);
+    const out = pool.floats(size), normed = pool.floats(size), mask = pool.bytes(size), sd = pool.floats(N * C);
     n.styleEpilogue(values(b, x, 'x', 'float32'), values(b, noise, 'noise', 'float32'), values(b, noiseWeight, 'noise weight', 'float32'),
       values(b, bias, 'bias', 'float32'), values(b, style, 'style', 'float32'), out, normed, mask, sd, p, Number(attrs?.eps));
     return [
@@ -67,10 +70,11 @@ export function nativeStyleEpilogueGrad(addon: object): KernelFn | null {
   return ({ inputs, backend }) => {
     const b = backend as CpuBackend;
     const { dy, saved0: normed, saved1: mask, saved2: sd, style, noise } = inputs;
-    const p = params(dy!, noise!);
+    const p = params(n, dy!, noise!);
     const [N, , , C] = dy!.shape;
     const size = sizeOf(dy!.shape);
-    const dx = new Float32Array(size), dnw = new Float32Array(C), db = new Float32Array(C), dstyle = new Float32Array(N * 2 * C);
+    const pool = poolOf(b);
+    const dx = pool.floats(size), dnw = pool.floats(C), db = pool.floats(C), dstyle = pool.floats(N * 2 * C);
     n.styleEpilogueGrad(values(b, dy, 'dy', 'float32'), values(b, normed, 'normed', 'float32'), values(b, mask, 'mask', 'bool'),
       values(b, sd, 'sd', 'float32'), values(b, style, 'style', 'float32'), values(b, noise, 'noise', 'float32'), dx, dnw, db, dstyle, p);
     return [

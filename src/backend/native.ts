@@ -2,8 +2,9 @@
  * The `native` backend: tfjs's cpu backend (MathBackendCPU, every cpu kernel)
  * with the heavy kernels (Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter,
  * BatchMatMul, FusedConv2D, _FusedMatMul) replaced by a C++ addon
- * (native/: packed, cache-blocked SGEMM with an AVX2/FMA micro-kernel and a
- * portable fallback, multi-threaded; convolutions as implicit-im2col GEMMs).
+ * (native/: packed, cache-blocked SGEMM with AVX-512, AVX2 and portable
+ * micro-kernels picked at load, multi-threaded; convolutions as
+ * implicit-im2col GEMMs; native/README.md).
  *
  * Gradients are registered per kernel name, not per backend, so autodiff
  * (double backprop included) works unchanged: the gradient of Conv2D runs
@@ -18,29 +19,31 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../tf.js';
+import { type NativeAbi, packParams } from './native-abi.js';
 import { nativeElementwiseKernels } from './native-elementwise.js';
+import { BufferPool, poolEnabled, poolOf, pooledCpuBackend } from './native-memory.js';
 import { registerCustomKernels } from './kernel-adapter.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
 
-/** The functions the addon exports (native/addon.cc). */
-export interface NativeAddon {
+/** The functions the addon exports (native/bindings/), with its op codes and params layouts. */
+export interface NativeAddon extends NativeAbi {
   /** c[M,N] (+)= op(a) * op(b); op(a) is M x K (a stored K x M when transA). */
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number,
     transA: boolean, transB: boolean, accumulate: boolean): void;
   /** out[i] = op(a[aIdx[i]]) * op(b[bIdx[i]]), dense matrices back to back. */
   batchMatMul(a: Float32Array, b: Float32Array, out: Float32Array, aIdx: Int32Array, bIdx: Int32Array,
     batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
-  /** params: [batch, inH, inW, inC, outH, outW, outC, kH, kW, strideH, strideW, dilH, dilW, padTop, padLeft] */
-  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** params: layouts.conv; precise: accumulate in double and round once (else float32). */
+  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, params: Int32Array, precise: boolean): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
-  /** Threads in use and the SIMD path picked ('avx2' or 'generic'). */
+  /** Threads in use and the SIMD path picked ('avx512', 'avx2' or 'generic'). */
   info(): { threads: number; simd: string };
   /** Use at most n threads (0: all the pool has). */
   setThreads(n: number): void;
-  /** Force a SIMD path ('avx2', 'generic', 'auto'); false if unsupported here. */
+  /** Force a SIMD path ('avx512', 'avx2', 'generic', 'auto'); false if unsupported here. */
   setSimd(name: string): boolean;
 }
 
@@ -110,6 +113,53 @@ export function nativeInfo(): { threads: number; simd: string } | null {
 }
 
 // ---------------------------------------------------------------------------
+// Conv2D accumulation
+
+/**
+ * How Conv2D accumulates:
+ * - 'auto' (the default): in double, rounded once, where a gradient tape is
+ *   recording, float32 elsewhere. A leaky ReLU after a convolution is
+ *   continuous, so the rounding of a forward value moves the value by an ulp;
+ *   only the gradient mask, which autodiff takes from a taped forward, jumps
+ *   when a pre-activation within the float32 error of zero changes sign
+ *   (native/README.md, "Conv2D precision"). Untaped convolutions (inference,
+ *   step 1's fake batch, the R1 term's second backward pass) take the float32
+ *   GEMM, about twice as fast.
+ * - 'fp64': double everywhere; 'fp32': float32 everywhere.
+ * ALAE_NATIVE_CONV_ACCUM sets the starting mode.
+ */
+export type ConvAccumulation = 'auto' | 'fp64' | 'fp32';
+const CONV_ACCUMULATIONS: readonly ConvAccumulation[] = ['auto', 'fp64', 'fp32'];
+
+/** The mode an ALAE_NATIVE_CONV_ACCUM value names (unset or empty: 'auto'); throws on anything else. */
+export function parseConvAccumulation(v: string | undefined): ConvAccumulation {
+  if (v === undefined || v === '') return 'auto';
+  if ((CONV_ACCUMULATIONS as readonly string[]).includes(v)) return v as ConvAccumulation;
+  throw new Error(`ALAE_NATIVE_CONV_ACCUM=${v}: expected one of ${CONV_ACCUMULATIONS.join(', ')}`);
+}
+
+let convAccum: ConvAccumulation | null = null;
+
+/** The Conv2D accumulation mode in force. */
+export function convAccumulation(): ConvAccumulation {
+  return (convAccum ??= parseConvAccumulation(process.env.ALAE_NATIVE_CONV_ACCUM));
+}
+
+/** Set the Conv2D accumulation mode; returns the previous one. */
+export function setConvAccumulation(mode: ConvAccumulation): ConvAccumulation {
+  if (!CONV_ACCUMULATIONS.includes(mode)) throw new Error(`conv accumulation '${String(mode)}': expected one of ${CONV_ACCUMULATIONS.join(', ')}`);
+  const prev = convAccumulation();
+  convAccum = mode;
+  return prev;
+}
+
+/** Does the next Conv2D accumulate in double? (A kernel runs with the tape paused, so the engine's gradient depth tells.) */
+function preciseConv(): boolean {
+  const mode = convAccumulation();
+  return mode === 'fp64' || (mode === 'auto' && tf.engine().state.gradientDepth > 0);
+}
+
+// ---------------------------------------------------------------------------
 // kernels
 
 /** The parts of MathBackendCPU the kernels use. */
@@ -136,15 +186,15 @@ const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 const allFloat = (...ts: (TensorInfo | undefined)[]): boolean => ts.every((t) => !t || t.dtype === 'float32');
 
-function convParams(ci: tf.backend_util.Conv2DInfo): Int32Array {
-  return Int32Array.from([
-    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels,
-    ci.outHeight, ci.outWidth, ci.outChannels,
-    ci.filterHeight, ci.filterWidth,
-    ci.strideHeight, ci.strideWidth,
-    ci.dilationHeight, ci.dilationWidth,
-    ci.padInfo.top, ci.padInfo.left,
-  ]);
+function convParams(n: NativeAbi, ci: tf.backend_util.Conv2DInfo): Int32Array {
+  return packParams(n, 'conv', {
+    batch: ci.batchSize, inH: ci.inHeight, inW: ci.inWidth, inC: ci.inChannels,
+    outH: ci.outHeight, outW: ci.outWidth, outC: ci.outChannels,
+    kH: ci.filterHeight, kW: ci.filterWidth,
+    strideH: ci.strideHeight, strideW: ci.strideWidth,
+    dilH: ci.dilationHeight, dilW: ci.dilationWidth,
+    padTop: ci.padInfo.top, padLeft: ci.padInfo.left,
+  });
 }
 
 function cpuKernel(name: string): KernelFn {
@@ -153,7 +203,13 @@ function cpuKernel(name: string): KernelFn {
   return k.kernelFunc as unknown as KernelFn;
 }
 
-function makeKernels(n: NativeAddon) {
+/**
+ * The convolution and product kernels. `elementwise`: the native elementwise
+ * kernels by name (nativeElementwiseKernels), which the fused kernels'
+ * bias and activation use where they exist (else the cpu kernel).
+ */
+function makeKernels(n: NativeAddon, elementwise: Readonly<Record<string, KernelFn>> = {}) {
+  const kernel = (name: string): KernelFn => elementwise[name] ?? cpuKernel(name);
   // Native Conv2D; null means "not a case we handle" (the caller falls back).
   function conv2d(backend: CpuBackend, x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap): TensorInfo | null {
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
@@ -161,8 +217,8 @@ function makeKernels(n: NativeAddon) {
     const ci = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
       strides, dilations, pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
-    const y = new Float32Array(sizeOf(ci.outShape));
-    n.conv2d(f32(backend, x), f32(backend, filter), y, convParams(ci));
+    const y = poolOf(backend).floats(sizeOf(ci.outShape));
+    n.conv2d(f32(backend, x), f32(backend, filter), y, convParams(n, ci), preciseConv());
     return backend.makeTensorInfo(ci.outShape, 'float32', y);
   }
 
@@ -197,28 +253,28 @@ function makeKernels(n: NativeAddon) {
         index[d] = 0;
       }
     }
-    const out = new Float32Array(batch * M * N);
+    const out = poolOf(backend).floats(batch * M * N);
     n.batchMatMul(f32(backend, a), f32(backend, b), out, aIdx, bIdx, batch, M, N, K, transposeA, transposeB);
     return backend.makeTensorInfo([...outer, M, N], 'float32', out);
   }
 
-  // Bias and activation after a native product, as the cpu fused kernels do.
+  // Bias and activation after a native product, as the cpu fused kernels do (each its own kernel: the same bits).
   function epilogue(backend: CpuBackend, result: TensorInfo, bias: TensorInfo | undefined, prelu: TensorInfo | undefined,
     activation: string | undefined, leakyreluAlpha: number | undefined): TensorInfo {
     let current = result;
     if (bias) {
-      const next = cpuKernel('Add')({ inputs: { a: current, b: bias }, backend }) as TensorInfo;
+      const next = kernel('Add')({ inputs: { a: current, b: bias }, backend }) as TensorInfo;
       backend.disposeIntermediateTensorInfo(current);
       current = next;
     }
     if (activation && activation !== 'linear') {
       const act: Record<string, () => TensorInfo> = {
-        relu: () => cpuKernel('Relu')({ inputs: { x: current }, backend }) as TensorInfo,
-        relu6: () => cpuKernel('Relu6')({ inputs: { x: current }, backend }) as TensorInfo,
-        elu: () => cpuKernel('Elu')({ inputs: { x: current }, backend }) as TensorInfo,
-        sigmoid: () => cpuKernel('Sigmoid')({ inputs: { x: current }, backend }) as TensorInfo,
-        prelu: () => cpuKernel('Prelu')({ inputs: { x: current, alpha: prelu }, backend }) as TensorInfo,
-        leakyrelu: () => cpuKernel('LeakyRelu')({ inputs: { x: current }, backend, attrs: { alpha: leakyreluAlpha ?? 0.2 } }) as TensorInfo,
+        relu: () => kernel('Relu')({ inputs: { x: current }, backend }) as TensorInfo,
+        relu6: () => kernel('Relu6')({ inputs: { x: current }, backend }) as TensorInfo,
+        elu: () => kernel('Elu')({ inputs: { x: current }, backend }) as TensorInfo,
+        sigmoid: () => kernel('Sigmoid')({ inputs: { x: current }, backend }) as TensorInfo,
+        prelu: () => kernel('Prelu')({ inputs: { x: current, alpha: prelu }, backend }) as TensorInfo,
+        leakyrelu: () => kernel('LeakyRelu')({ inputs: { x: current }, backend, attrs: { alpha: leakyreluAlpha ?? 0.2 } }) as TensorInfo,
       };
       const f = act[activation];
       if (!f) throw new Error(`Activation ${activation} has not been implemented for the native backend.`);
@@ -245,8 +301,8 @@ function makeKernels(n: NativeAddon) {
         inputShape, filter.shape as [number, number, number, number], strides, 1,
         pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
       if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropInput')(args);
-      const dx = new Float32Array(sizeOf(ci.inShape));
-      n.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convParams(ci));
+      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
+      n.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convParams(n, ci));
       return backend.makeTensorInfo(ci.inShape, 'float32', dx);
     },
 
@@ -259,8 +315,8 @@ function makeKernels(n: NativeAddon) {
         x.shape as [number, number, number, number], filterShape, strides, 1,
         pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
       if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropFilter')(args);
-      const dw = new Float32Array(sizeOf(ci.filterShape));
-      n.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convParams(ci));
+      const dw = poolOf(backend).floats(sizeOf(ci.filterShape));
+      n.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convParams(n, ci));
       return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
     },
 
@@ -313,13 +369,14 @@ export async function registerNativeBackend(): Promise<void> {
   }
   if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
     tf.registerBackend(NATIVE_BACKEND_NAME, () => {
-      const b = new MathBackendCPU();
+      const b = pooledCpuBackend(MathBackendCPU, new BufferPool(poolEnabled()));
       // Silence the cpu backend's "install tfjs-node" hint: this is the fast path.
       (b as unknown as { firstUse: boolean }).firstUse = false;
       return b;
     }, 1);
   }
-  const native = { ...nativeElementwiseKernels(n), ...makeKernels(n) };
+  const elementwise = nativeElementwiseKernels(n);
+  const native = { ...elementwise, ...makeKernels(n, elementwise) };
   for (const k of tf.getKernelsForBackend('cpu')) {
     if (k.kernelName in native || tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });

@@ -100,7 +100,7 @@ function downLinear(scale: number): Unary {
  * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
  * A backend may run the forward (value and mask, 5 activation-sized kernels
  * as ops) as one kernel, LEAKY_TWICE, with the same roundings (native:
- * native/leaky_twice.cc), and leaky_relu(x + bias) as BIAS_LEAKY_TWICE (x
+ * native/kernels/leaky_twice.cc), and leaky_relu(x + bias) as BIAS_LEAKY_TWICE (x
  * and bias, the add rounded as tf.add's); the gradient stays a product with
  * a constant.
  */

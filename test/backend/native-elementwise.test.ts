@@ -1,6 +1,6 @@
 /**
  * The native backend's elementwise, reduction, data-movement, depthwise and
- * pooling kernels (native/elementwise.cc, src/backend/native-elementwise.ts)
+ * pooling kernels (native/kernels/elementwise.h, src/backend/native-elementwise.ts)
  * against tfjs's cpu backend: the model's broadcast patterns and odd ones
  * (rank 0..5, size-1 dimensions, scalars, empty tensors, tensors large
  * enough to run on the thread pool), gradients through them, the cases that
@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
 import { loadNativeAddon, nativeAvailable, registerNativeBackend } from '../../src/backend/native.js';
-import { ELEMENTWISE_KERNELS, hasElementwise, type ElementwiseAddon } from '../../src/backend/native-elementwise.js';
+import { elementwiseKernelNames, hasElementwise, type ElementwiseAddon } from '../../src/backend/native-elementwise.js';
+import { packParams } from '../../src/backend/native-abi.js';
 import { type Differentiation, blur, downscale2d, leakyRelu, statsAndNorm, styleMod, upscale2d, pixelNorm } from '../../src/nn/ops.js';
 import { randArray, size } from './random-array.js';
 
@@ -147,7 +148,7 @@ describe.skipIf(!available)('native elementwise kernels', () => {
   });
 
   it('registers its kernels for native only (cpu keeps its own)', () => {
-    for (const name of ELEMENTWISE_KERNELS) {
+    for (const name of elementwiseKernelNames(addon)) {
       const n = tf.getKernel(name, 'native');
       const c = tf.getKernel(name, 'cpu');
       expect(n, name).toBeDefined();
@@ -327,9 +328,13 @@ describe.skipIf(!available)('native elementwise kernels', () => {
       const w = [c.k, c.k, c.x[3], c.mult ?? 1];
       const f = (x: tf.Tensor, f: tf.Tensor) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride ?? 1, c.pad, 'NHWC', c.dil ?? 1);
       compare([input(c.x, 1), input(w, 2)], f);
-      if ((c.dil ?? 1) > 1) return; // tfjs has no gradient for dilated depthwise convolutions
-      const yShape = tf.tidy(() => f(tf.zeros(c.x), tf.zeros(w)).shape);
-      compare([input(c.x, 3), input(w, 4), input(yShape, 5)], (x, fw, dy) => tf.grads(f)([x, fw], dy));
+      if ((c.dil ?? 1) > 1) {
+        // tfjs has no gradient for dilated depthwise convolutions: the forward is all there is to compare.
+        expect(() => tf.tidy(() => tf.grads(f)([tf.zeros(c.x), tf.zeros(w)]))).toThrow(/dilation/);
+      } else {
+        const yShape = tf.tidy(() => f(tf.zeros(c.x), tf.zeros(w)).shape);
+        compare([input(c.x, 3), input(w, 4), input(yShape, 5)], (x, fw, dy) => tf.grads(f)([x, fw], dy));
+      }
     });
   }
 
@@ -410,5 +415,26 @@ describe.skipIf(!available)('native elementwise kernels', () => {
     expect(() => addon.ewUnary(0, a, o, 0)).toThrow(/too short/);
     expect(() => addon.ewDepthwise(a, a, a, Int32Array.from([1, 2, 2, 2, 2, 2, 1]), Int32Array.from([0, 0]))).toThrow(/too short/);
     expect(() => addon.ewAvgPool(a, a, Int32Array.from([1, 2, 2, 1, 2, 2, 2, 2, 2, 2]))).toThrow(/outside/);
+    expect(() => addon.ewAvgPool(a, a, Int32Array.from([1, 2, 2, 1, 1, 1, 2, 2, 2]))).toThrow(/params must have 10 entries/);
+    expect(() => addon.ewUpsample2x(a, a, Int32Array.from([1, 1, 1, 1, 1]))).toThrow(/params must have 4 entries/);
+  });
+
+  it('takes its op codes and params layouts from the addon (no copy in TypeScript)', () => {
+    // Every op the addon exports is a registered native kernel, and the codes run the op they name.
+    expect(Object.keys(addon.ops.binary).sort()).toEqual(['Add', 'Multiply', 'RealDiv', 'Sub']);
+    for (const name of [...Object.keys(addon.ops.binary), ...Object.keys(addon.ops.compare), ...Object.keys(addon.ops.unary)]) {
+      expect(tf.getKernel(name, 'native')?.kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
+    }
+    const a = Float32Array.from([6]), b = Float32Array.from([3]), o = new Float32Array(1), one = Int32Array.from([1]);
+    const expected: Record<string, number> = { Add: 9, Sub: 3, Multiply: 18, RealDiv: 2 };
+    for (const [name, code] of Object.entries(addon.ops.binary)) {
+      addon.ewBinary(code, a, b, o, one, one);
+      expect(o[0], name).toBe(expected[name]);
+    }
+    // A params array follows the addon's layout; a field it does not name, or one missing, throws.
+    expect(Array.from(packParams(addon, 'upsample', { N: 1, H: 2, W: 3, C: 4 }))).toEqual(
+      addon.layouts.upsample.map((f) => ({ N: 1, H: 2, W: 3, C: 4 } as Record<string, number>)[f]));
+    expect(() => packParams(addon, 'upsample', { N: 1, H: 2, W: 3 })).toThrow(/no value for 'C'/);
+    expect(() => packParams(addon, 'upsample', { N: 1, H: 2, W: 3, C: 4, D: 5 })).toThrow(/takes no D/);
   });
 });

@@ -5,22 +5,15 @@
  * double backprop, and tensor leaks. Skipped (with the reason) only when the
  * addon is not built.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
 import { randArray, size } from './random-array.js';
 import {
-  loadNativeAddon, nativeAddonCandidates, nativeAvailable, nativeInfo, registerNativeBackend, type NativeAddon,
+  convAccumulation, loadNativeAddon, nativeAvailable, nativeInfo, parseConvAccumulation, registerNativeBackend, setConvAccumulation,
+  type NativeAddon,
 } from '../../src/backend/native.js';
-
-/** The addon's Conv2D accumulation switch (native/addon.cc), not in the NativeAddon type. */
-type ConvPrecisionAddon = Omit<NativeAddon, 'info'> & {
-  /** Conv2D forward in float32 (true) or double (false) accumulation; returns the previous setting. */
-  setConvFp32(on: boolean): boolean;
-  info(): { threads: number; simd: string; convAccum: 'fp64' | 'fp32' };
-};
+import { packParams } from '../../src/backend/native-abi.js';
 
 const available = nativeAvailable();
 let whyNot = '';
@@ -134,7 +127,6 @@ describe.skipIf(!available)('native backend', () => {
     const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
     const native = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
     expect(cpu.filter((k) => !native.has(k))).toEqual([]);
-    expect(tf.getBackend()).toBeDefined();
   });
 
   it('gemm (raw addon): all transpose combinations, odd sizes, accumulate', () => {
@@ -252,8 +244,8 @@ describe.skipIf(!available)('native backend', () => {
   });
 
   for (const simd of ['avx512', 'avx2', 'generic']) {
-    it(`the ${simd} code path matches cpu (where this CPU has it)`, () => {
-      if (!addon.setSimd(simd)) return; // not supported here: nothing to test
+    it(`the ${simd} code path matches cpu (where this CPU has it)`, (ctx) => {
+      if (!addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
       try {
         expect(addon.info().simd).toBe(simd);
         compare([input([2, 8, 8, 16], 41), input([3, 3, 16, 40], 42)], (x, w) =>
@@ -282,8 +274,9 @@ describe.skipIf(!available)('native backend', () => {
 });
 
 // ---- Conv2D forward precision ------------------------------------------------
-// The forward accumulates in double and rounds once (ALAE_NATIVE_CONV_FP32=1
-// selects the float32 GEMM). Checked against plain float64 loops here.
+// The precise forward accumulates in double and rounds once; the backend uses
+// it where a gradient tape records ('auto'). Checked against plain float64
+// loops here.
 
 interface ConvGeom {
   x: number[]; // NHWC
@@ -335,9 +328,10 @@ function ulp32(v: number): number {
   return 2 ** (e - 23);
 }
 
-const convParamsOf = (g: ConvGeom) => Int32Array.from([
-  g.x[0], g.x[1], g.x[2], g.x[3], g.out[0], g.out[1], g.w[3], g.w[0], g.w[1], g.stride[0], g.stride[1], 1, 1, g.pad[0], g.pad[1],
-]);
+const convParamsOf = (addon: NativeAddon, g: ConvGeom) => packParams(addon, 'conv', {
+  batch: g.x[0], inH: g.x[1], inW: g.x[2], inC: g.x[3], outH: g.out[0], outW: g.out[1], outC: g.w[3], kH: g.w[0], kW: g.w[1],
+  strideH: g.stride[0], strideW: g.stride[1], dilH: 1, dilW: 1, padTop: g.pad[0], padLeft: g.pad[1],
+});
 
 interface PrecisionReport {
   rel: number; // max |y - ref| / max |ref|
@@ -377,54 +371,70 @@ function cancellationInputs(g: ConvGeom, seed: number): { x: Float32Array; w: Fl
 }
 
 describe.skipIf(!available)('native Conv2D forward precision (double accumulation)', () => {
-  let addon: ConvPrecisionAddon;
+  let addon: NativeAddon;
   beforeAll(async () => {
     await registerNativeBackend();
-    addon = loadNativeAddon() as ConvPrecisionAddon;
+    addon = loadNativeAddon();
     await tf.ready();
   });
   afterAll(() => {
     addon?.setSimd('auto');
-    addon?.setConvFp32(false);
     tf.setBackend('cpu');
   });
 
-  /** Runs the raw addon conv in the given mode. */
+  /** Runs the raw addon conv, precise (double) or float32. */
   function run(g: ConvGeom, x: Float32Array, w: Float32Array, fp32: boolean): Float32Array {
     const y = new Float32Array(g.x[0] * g.out[0] * g.out[1] * g.w[3]);
-    const was = addon.setConvFp32(fp32);
-    try {
-      addon.conv2d(x, w, y, convParamsOf(g));
-    } finally {
-      addon.setConvFp32(was);
-    }
+    addon.conv2d(x, w, y, convParamsOf(addon, g), !fp32);
     return y;
   }
 
-  it('is the default, and ALAE_NATIVE_CONV_FP32=1 (read at load) selects float32', () => {
-    expect(addon.info().convAccum).toBe(process.env.ALAE_NATIVE_CONV_FP32 === '1' ? 'fp32' : 'fp64');
-    const file = nativeAddonCandidates().find((f) => fs.existsSync(f))!;
-    const probe = (env: Record<string, string | undefined>) => JSON.parse(execFileSync(process.execPath,
-      ['-e', `console.log(JSON.stringify(require(${JSON.stringify(file)}).info()))`],
-      { env: { ...process.env, ALAE_NATIVE_CONV_FP32: undefined, ...env }, encoding: 'utf8' })).convAccum;
-    expect(probe({})).toBe('fp64');
-    expect(probe({ ALAE_NATIVE_CONV_FP32: '1' })).toBe('fp32');
-    expect(probe({ ALAE_NATIVE_CONV_FP32: '0' })).toBe('fp64');
-    const wasFp32 = addon.info().convAccum === 'fp32';
+  it('ALAE_NATIVE_CONV_ACCUM names the mode (auto by default); anything else is refused', () => {
+    expect(parseConvAccumulation(undefined)).toBe('auto');
+    expect(parseConvAccumulation('')).toBe('auto');
+    for (const m of ['auto', 'fp64', 'fp32'] as const) expect(parseConvAccumulation(m)).toBe(m);
+    expect(() => parseConvAccumulation('fp16')).toThrow(/ALAE_NATIVE_CONV_ACCUM=fp16: expected one of auto, fp64, fp32/);
+    expect(convAccumulation()).toBe(parseConvAccumulation(process.env.ALAE_NATIVE_CONV_ACCUM));
+  });
+
+  it('auto: double accumulation where a gradient tape records, float32 elsewhere; fp64 / fp32 force one', () => {
+    // Cancelling terms: the two accumulations give different bits here.
+    const g: ConvGeom = { x: [2, 5, 5, 32], w: [3, 3, 32, 16], stride: [1, 1], pad: [1, 1], out: [5, 5] };
+    const { x, w } = cancellationInputs(g, 90);
+    const precise = run(g, x, w, false), fp32 = run(g, x, w, true);
+    expect(precise).not.toEqual(fp32);
+    tf.setBackend('native');
+    const xt = tf.tensor4d(x, g.x as [number, number, number, number]), wt = tf.tensor4d(w, g.w as [number, number, number, number]);
+    const untaped = () => tf.tidy(() => tf.conv2d(xt, wt, 1, 1).dataSync().slice());
+    // Inside tf.grad's forward the tape records: the forward value is read out through a side channel.
+    const taped = () => {
+      let seen = new Float32Array(0);
+      tf.tidy(() => tf.grad((v: tf.Tensor) => {
+        const y = tf.conv2d(v as tf.Tensor4D, wt, 1, 1);
+        seen = y.dataSync().slice();
+        return tf.sum(y);
+      })(xt));
+      return seen;
+    };
+    const was = setConvAccumulation('auto');
     try {
-      expect(addon.setConvFp32(true)).toBe(wasFp32);
-      expect(addon.info().convAccum).toBe('fp32');
-      expect(addon.setConvFp32(false)).toBe(true);
-      expect(addon.info().convAccum).toBe('fp64');
+      expect(untaped()).toEqual(fp32);
+      expect(taped()).toEqual(precise);
+      setConvAccumulation('fp64');
+      expect(untaped()).toEqual(precise);
+      setConvAccumulation('fp32');
+      expect(taped()).toEqual(fp32);
+      expect(() => setConvAccumulation('fp16' as 'auto')).toThrow(/expected one of/);
     } finally {
-      addon.setConvFp32(wasFp32);
+      setConvAccumulation(was);
+      tf.dispose([xt, wt]);
     }
   });
 
   for (const simd of ['avx512', 'avx2', 'generic']) {
     for (const [name, g] of precisionCases) {
-      it(`${simd}: ${name} matches float64 loops to 1 ulp (and beats or ties float32)`, () => {
-        if (!addon.setSimd(simd)) return; // not on this CPU
+      it(`${simd}: ${name} matches float64 loops to 1 ulp (and beats or ties float32)`, (ctx) => {
+        if (!addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
         try {
           const x = randArray(size(g.x), 50), w = randArray(size(g.w), 51);
           const ref = conv2dF64(g, x, w).y;
@@ -440,8 +450,8 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
       });
     }
 
-    it(`${simd}: cancellation of large alternating terms: double accumulation stays within 1 ulp, float32 does not`, () => {
-      if (!addon.setSimd(simd)) return;
+    it(`${simd}: cancellation of large alternating terms: double accumulation stays within 1 ulp, float32 does not`, (ctx) => {
+      if (!addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
       try {
         for (const g of [
           { x: [1, 4, 4, 64], w: [1, 1, 64, 8], stride: [1, 1], pad: [0, 0], out: [4, 4] },
@@ -464,12 +474,12 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
     });
   }
 
-  it('tf.conv2d and tf.fused.conv2d on the native backend use the precise path', () => {
+  it('tf.conv2d and tf.fused.conv2d on the native backend use the precise path (fp64)', () => {
     const g: ConvGeom = { x: [2, 6, 6, 48], w: [3, 3, 48, 20], stride: [1, 1], pad: [1, 1], out: [6, 6] };
     const x = randArray(size(g.x), 70), w = randArray(size(g.w), 71);
     const ref = conv2dF64(g, x, w).y;
     tf.setBackend('native');
-    const was = addon.setConvFp32(false);
+    const was = setConvAccumulation('fp64');
     const [plain, fused] = tf.tidy(() => {
       const xt = tf.tensor4d(x, g.x as [number, number, number, number]);
       const wt = tf.tensor4d(w, g.w as [number, number, number, number]);
@@ -478,7 +488,7 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
         tf.fused.conv2d({ x: xt, filter: wt, strides: 1, pad: 1, activation: 'linear' }).dataSync() as Float32Array,
       ];
     });
-    addon.setConvFp32(was);
+    setConvAccumulation(was);
     for (const [which, y] of [['conv2d', plain], ['fused.conv2d', fused]] as const) {
       const r = precisionOf(y, ref);
       expect(r.ulps, `${which} ${JSON.stringify(r)} on ${tf.getBackend()}`).toBeLessThanOrEqual(1);

@@ -1,6 +1,7 @@
-// Argument reading for the N-API entry points (addon.cc, elementwise.cc):
-// one place that checks types and lengths, so a wrong call from JS throws a
-// TypeError naming the argument instead of reading or writing out of bounds.
+// Argument reading for the N-API entry points (every file in bindings/): one
+// place that checks types and lengths, so a wrong call from JS throws a
+// TypeError naming the argument instead of reading or writing out of bounds;
+// and the export helpers (functions, op tables, params layouts).
 #pragma once
 
 #include <node_api.h>
@@ -113,6 +114,45 @@ inline void export_functions(napi_env env, napi_value exports, const Export (&fn
   napi_property_descriptor props[K];
   for (size_t i = 0; i < K; ++i) props[i] = {fns[i].name, nullptr, fns[i].fn, nullptr, nullptr, nullptr, napi_default, nullptr};
   napi_define_properties(env, exports, K, props);
+}
+
+// {name: code, ...} from a kernel family's op table (kernels/elementwise.h).
+template <class Op, size_t K>
+inline napi_value op_table(napi_env env, const Op (&ops)[K]) {
+  napi_value obj;
+  napi_create_object(env, &obj);
+  for (size_t i = 0; i < K; ++i) {
+    napi_value v;
+    napi_create_int32(env, ops[i].code, &v);
+    napi_set_named_property(env, obj, ops[i].kernel, v);
+  }
+  return obj;
+}
+
+// [name, ...]: the fields of a params array, in order.
+template <size_t K>
+inline napi_value layout(napi_env env, const char* const (&names)[K]) {
+  napi_value arr;
+  napi_create_array_with_length(env, K, &arr);
+  for (size_t i = 0; i < K; ++i) {
+    napi_value v;
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, arr, uint32_t(i), v);
+  }
+  return arr;
+}
+
+// Argument i as a params array of exactly the layout's length (Int32Array).
+template <size_t K>
+inline const int32_t* params(Args& a, size_t i, const char* const (&names)[K]) {
+  size_t len = 0;
+  const int32_t* p = a.i32(i, &len, "params");
+  if (!p) return nullptr;
+  if (len != K) {
+    a.fail("params must have " + std::to_string(K) + " entries (" + std::to_string(len) + " given)");
+    return nullptr;
+  }
+  return p;
 }
 
 }  // namespace alae

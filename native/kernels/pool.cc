@@ -2,7 +2,7 @@
 // mask on Linux), overridable by ALAE_THREADS. Workers spin briefly after a
 // region ends, then sleep on a condition variable, so back-to-back kernels
 // pay no wake-up latency and an idle process burns no CPU.
-#include "common.h"
+#include "runtime.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -189,6 +189,37 @@ void free_floats(float* p) {
 #else
   std::free(p);
 #endif
+}
+
+namespace {
+
+struct SlotBuffer {
+  float* p = nullptr;
+  size_t bytes = 0;
+  ~SlotBuffer() { free_floats(p); }
+};
+
+thread_local SlotBuffer scratch_buffer;
+
+}  // namespace
+
+Scratch::Scratch(size_t bytes) {
+  if (bytes > kScratchKeep) {
+    p_ = aligned_floats((bytes + sizeof(float) - 1) / sizeof(float));
+    owned_ = true;
+    return;
+  }
+  SlotBuffer& b = scratch_buffer;
+  if (b.bytes < bytes) {
+    free_floats(b.p);
+    b.p = aligned_floats((bytes + sizeof(float) - 1) / sizeof(float));
+    b.bytes = b.p ? bytes : 0;
+  }
+  p_ = b.p;
+}
+
+Scratch::~Scratch() {
+  if (owned_) free_floats(static_cast<float*>(p_));
 }
 
 }  // namespace alae

@@ -2,6 +2,11 @@
 // the rows of C live, so one driver serves plain matrices, batched matmul
 // and the implicit-im2col convolutions.
 //
+// The design is BLIS's: B is packed into KC x NR micro-panels, A into
+// MR x KC micro-panels, and a register-blocked micro-kernel (simd.h) does the
+// arithmetic. The packers are function objects, so convolutions pack straight
+// from the image (implicit im2col) and never materialise the column matrix.
+//
 //   PackA(i0, mc, k0, kc, dst): rows [i0, i0+mc) x depth [k0, k0+kc) of A
 //       into ceil(mc/MR) panels of kc*MR floats (dst[k*MR + i]), rows past
 //       the matrix zero-filled.
@@ -15,17 +20,55 @@
 #include <cstring>
 #include <vector>
 
-#include "common.h"
+#include "runtime.h"
+#include "simd.h"
 
 namespace alae {
+
+// ---- blocking (compile-time; -DALAE_KC=... etc. to experiment) ------------
+#ifndef ALAE_KC
+#define ALAE_KC 256
+#endif
+#ifndef ALAE_MC
+#define ALAE_MC 144
+#endif
+#ifndef ALAE_NC
+#define ALAE_NC 3072
+#endif
+constexpr int KC = ALAE_KC;  // depth of one packed block
+constexpr int MC = ALAE_MC;  // rows of A packed at once (multiple of MR)
+constexpr int NC = ALAE_NC;  // columns of B packed at once (multiple of NR)
+
+// Blocking of the double-accumulation (precise) path used by Conv2D: the
+// same MR x NR panel shapes, with double elements. KC_D must divide KC (so a
+// K split, made in KC units, lands on KC_D block boundaries) and the float
+// staging of an A block (MC_D x KC_D) must fit the float workspace.
+#ifndef ALAE_KC_D
+#define ALAE_KC_D 256
+#endif
+#ifndef ALAE_MC_D
+#define ALAE_MC_D 144
+#endif
+#ifndef ALAE_NC_D
+#define ALAE_NC_D 256
+#endif
+constexpr int KC_D = ALAE_KC_D;
+constexpr int MC_D = ALAE_MC_D;
+constexpr int NC_D = ALAE_NC_D;
+static_assert(KC % KC_D == 0, "KC_D must divide KC");
+static_assert(MC_D % MR == 0 && NC_D % NR == 0, "MC_D / NC_D must be multiples of MR / NR");
+static_assert(MC_D * KC_D <= MC * KC, "an A block of the precise path must fit the float workspace");
+static_assert(KC <= kZerosLength && KC_D <= kZerosLength, "zeros() must cover a depth block");
 
 struct Workspace {
   float* a = nullptr;  // MC x KC
   float* b = nullptr;  // KC x NC
 };
 
-// Per-thread packing buffers, allocated on first use and kept.
+// Per-thread packing buffers, allocated on first use and kept (gemm.cc).
 Workspace& workspace();
+// Did this thread's float buffers allocate?
+bool workspace_ok();
 
 struct WorkspaceD {
   double* a = nullptr;  // MC_D x KC_D: the A block converted to double
@@ -152,7 +195,8 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
   const int tk = p.tk;
   const int kblocks = (K + KC - 1) / KC;
   const size_t mn = static_cast<size_t>(M) * N;
-  float* buf = aligned_floats(mn * (tk - 1));
+  Scratch scratch(sizeof(float) * mn * (tk - 1));
+  float* buf = scratch.floats();
   if (!buf) return false;
   parallel_for(tk, [&](int t) {
     const int k0 = std::min(K, split_at(kblocks, tk, t, KC, K)), k1 = std::min(K, split_at(kblocks, tk, t + 1, KC, K));
@@ -182,7 +226,6 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
       }
     }
   });
-  free_floats(buf);
   return true;
 }
 
@@ -303,7 +346,8 @@ bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, cons
   const size_t mn = static_cast<size_t>(M) * N;
   while (tk > 2 && 8.0 * mn * tk > 128.0 * 1024 * 1024) --tk;
   const int kblocks = (K + KC - 1) / KC;
-  double* buf = aligned_doubles(mn * tk);
+  Scratch scratch(sizeof(double) * mn * tk);
+  double* buf = scratch.doubles();
   if (!buf) return false;
   parallel_for(tk, [&](int t) {
     const int k0 = std::min(K, split_at(kblocks, tk, t, KC, K)), k1 = std::min(K, split_at(kblocks, tk, t + 1, KC, K));
@@ -331,7 +375,6 @@ bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, cons
       }
     }
   });
-  free_doubles(buf);
   return ok.load();
 }
 
@@ -384,30 +427,6 @@ struct PackBMatrix {
         for (int k = 0; k < kc; ++k) {
           const float* s = b + static_cast<size_t>(k0 + k) * ldb + p;
           float* d = dst + k * NR;
-          int c = 0;
-          for (; c < cols; ++c) d[c] = s[c];
-          for (; c < NR; ++c) d[c] = 0.f;
-        }
-      }
-    }
-  }
-};
-
-// B given as one pointer per depth index: dst[k*NR + j] = row(k)[j].
-template <class RowOf>
-struct PackBRows {
-  RowOf row;
-  int N;
-  void operator()(int k0, int kc, int j0, int nc, float* dst) const {
-    const int jend = std::min(N, j0 + nc);
-    for (int p = j0; p < j0 + nc; p += NR, dst += static_cast<size_t>(kc) * NR) {
-      const int cols = std::max(0, std::min(NR, jend - p));
-      for (int k = 0; k < kc; ++k) {
-        const float* s = row(k0 + k) + p;
-        float* d = dst + k * NR;
-        if (cols == NR) {
-          std::memcpy(d, s, sizeof(float) * NR);
-        } else {
           int c = 0;
           for (; c < cols; ++c) d[c] = s[c];
           for (; c < NR; ++c) d[c] = 0.f;

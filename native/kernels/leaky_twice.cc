@@ -7,9 +7,8 @@
 
 #include <cstdint>
 
-#include "common.h"
+#include "runtime.h"
 #include "leaky_twice.h"
-#include "napi_args.h"
 
 namespace alae {
 namespace {
@@ -27,16 +26,9 @@ void leaky_range(const float* __restrict x, float* __restrict value, float* __re
   }
 }
 
-// leakyTwice(x, value, mask)
-napi_value LeakyTwice(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(3)) return nullptr;
-  size_t n = 0, nv = 0, nm = 0;
-  const float* x = a.f32(0, &n, "x");
-  float* value = a.f32(1, &nv, "value");
-  float* mask = a.f32(2, &nm, "mask");
-  if (a.failed || !a.enough(nv, int64_t(n), "value") || !a.enough(nm, int64_t(n), "mask")) return nullptr;
-  const int64_t total = int64_t(n);
+}  // namespace
+
+void leaky_twice(const float* x, float* value, float* mask, int64_t total) {
   const int64_t tasks = total < 2 * kChunk ? 1 : (total + kChunk - 1) / kChunk;
   if (tasks == 1) {
     leaky_range(x, value, mask, 0, total);
@@ -45,13 +37,6 @@ napi_value LeakyTwice(napi_env env, napi_callback_info info) {
       leaky_range(x, value, mask, total * t / tasks, total * (t + 1) / tasks);
     });
   }
-  return undefined(env);
-}
-
-}  // namespace
-
-void register_leaky_twice(napi_env env, napi_value exports) {
-  export_functions(env, exports, {{"leakyTwice", LeakyTwice}});
 }
 
 }  // namespace alae

@@ -1,4 +1,6 @@
-#include "ops.h"
+// The convolutions as implicit-im2col GEMMs (gemm.h): Conv2D (float32 or
+// double accumulation), Conv2DBackpropInput and Conv2DBackpropFilter.
+#include "conv.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,46 +11,7 @@
 
 namespace alae {
 
-Workspace& workspace() {
-  struct Owned {
-    Workspace ws;
-    Owned() {
-      ws.a = aligned_floats(static_cast<size_t>(MC) * KC + 64);
-      ws.b = aligned_floats(static_cast<size_t>(KC) * NC + 64);
-    }
-    ~Owned() {
-      free_floats(ws.a);
-      free_floats(ws.b);
-    }
-  };
-  thread_local Owned owned;
-  return owned.ws;
-}
-
-WorkspaceD& workspace_d() {
-  struct Owned {
-    WorkspaceD ws;
-    Owned() {
-      ws.a = aligned_doubles(static_cast<size_t>(MC_D) * KC_D + 64);
-      ws.b = aligned_doubles(static_cast<size_t>(KC_D) * NR + 64);
-      ws.c = aligned_doubles(static_cast<size_t>(MC_D) * NC_D + 64);
-    }
-    ~Owned() {
-      free_doubles(ws.a);
-      free_doubles(ws.b);
-      free_doubles(ws.c);
-    }
-  };
-  thread_local Owned owned;
-  return owned.ws;
-}
-
 namespace {
-
-bool workspace_ok() {
-  Workspace& ws = workspace();
-  return ws.a && ws.b;
-}
 
 // Implicit im2col over an NHWC image: row m = (b, gy, gx) of a GH x GW grid,
 // depth k = (ty, tx, c) over NTY x NTX taps and SC channels. The pixel read is
@@ -102,50 +65,15 @@ struct PackAImage {
 
 }  // namespace
 
-bool sgemm(bool transA, bool transB, int M, int N, int K, const float* A, const float* B, float* C, bool accumulate) {
-  if (!workspace_ok()) return false;
-  PackAMatrix pa{A, transA ? M : K, M, transA};
-  PackBMatrix pb{B, transB ? K : N, N, transB};
-  auto row = [C, N](int i) { return C + static_cast<size_t>(i) * N; };
-  return gemm(M, N, K, pa, pb, row, accumulate);
-}
-
-bool batch_matmul(int batch, const int32_t* aIdx, const int32_t* bIdx, bool transA, bool transB, int M, int N, int K,
-                  const float* A, const float* B, float* out) {
-  if (!workspace_ok()) return false;
-  const size_t sa = static_cast<size_t>(M) * K, sb = static_cast<size_t>(K) * N, so = static_cast<size_t>(M) * N;
-  const double flops = 2.0 * M * N * K;
-  const int T = num_threads();
-  std::atomic<bool> ok{true};
-  if (batch >= T && flops < 4.0e7) {
-    // Many small products: one thread per matrix (nested regions run serially).
-    const int chunks = std::min(batch, T * 4);
-    parallel_for(chunks, [&](int c) {
-      const int b0 = static_cast<int>(static_cast<long long>(batch) * c / chunks);
-      const int b1 = static_cast<int>(static_cast<long long>(batch) * (c + 1) / chunks);
-      if (!workspace_ok()) {
-        ok.store(false);
-        return;
-      }
-      for (int i = b0; i < b1; ++i)
-        sgemm(transA, transB, M, N, K, A + sa * aIdx[i], B + sb * bIdx[i], out + so * i, false);
-    });
-    return ok.load();
-  }
-  for (int i = 0; i < batch; ++i)
-    if (!sgemm(transA, transB, M, N, K, A + sa * aIdx[i], B + sb * bIdx[i], out + so * i, false)) return false;
-  return true;
-}
-
 // y[b,oy,ox,:] = sum_{ky,kx,ci} x[b, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw, ci] w[ky,kx,ci,:]
 // GEMM: rows = output pixels, depth = (ky,kx,ci), columns = outC; B is the
 // filter itself (HWIO is already [kH*kW*inC, outC] row-major).
-// By default every output is accumulated in double and rounded once (as
-// tfjs's cpu backend does in JS numbers): the float32 GEMM's rounding moves
-// pre-activations near zero across the leaky-ReLU kink, which training
-// gradients compared with a float64 reference notice. conv_fp32() (env
-// ALAE_NATIVE_CONV_FP32=1) selects the float32 GEMM, about twice as fast.
-bool conv2d(const ConvShape& s, const float* x, const float* w, float* y) {
+// precise: every output is accumulated in double and rounded once; the
+// float32 GEMM's rounding moves pre-activations near zero across the
+// leaky-ReLU kink, which training gradients compared with a float64
+// reference notice (native/README.md). Otherwise the float32 GEMM, about
+// twice as fast.
+bool conv2d(const ConvShape& s, const float* x, const float* w, float* y, bool precise) {
   if (!workspace_ok()) return false;
   std::vector<int> tapY(s.kH), tapX(s.kW);
   for (int i = 0; i < s.kH; ++i) tapY[i] = i * s.dilH - s.padTop;
@@ -153,7 +81,7 @@ bool conv2d(const ConvShape& s, const float* x, const float* w, float* y) {
   const int M = s.batch * s.outH * s.outW, N = s.outC, K = s.kH * s.kW * s.inC;
   PackAImage pa{x, s.inH, s.inW, s.inC, s.outH, s.outW, s.strideH, s.strideW, tapY.data(), tapX.data(), s.kW, M};
   auto row = [y, N](int i) { return y + static_cast<size_t>(i) * N; };
-  if (conv_fp32() || M <= 0 || N <= 0 || K <= 0) {
+  if (!precise || M <= 0 || N <= 0 || K <= 0) {
     PackBMatrix pb{w, N, N, false};
     return gemm(M, N, K, pa, pb, row, false, Split::M);
   }
@@ -161,25 +89,48 @@ bool conv2d(const ConvShape& s, const float* x, const float* w, float* y) {
   return gemm_d(M, N, K, pa, PackBMatrixD{w, N}, row, Split::M);
 }
 
+namespace {
+
+// The filter as Conv2DBackpropInput's B operand, packed straight from HWIO:
+// B[(tap, co)][ci] = w[ky(tap)][kx(tap)][ci][co] over the phase's taps. A
+// panel of NR input channels is NR filter rows, interleaved in runs of output
+// channels that stay within one tap.
+struct PackBFilterT {
+  const float* w;
+  int C, OC, kW;
+  const int* kys;
+  const int* kxs;
+  int NTX;
+  void operator()(int k0, int kc, int j0, int nc, float* dst) const {
+    const Interleave il = simd().interleave16;
+    const int jend = std::min(C, j0 + nc);
+    for (int p = j0; p < j0 + nc; p += NR, dst += static_cast<size_t>(kc) * NR) {
+      const int cols = std::max(0, std::min(NR, jend - p));
+      int tap = k0 / OC, co = k0 - tap * OC;
+      for (int k = 0; k < kc; ++tap, co = 0) {
+        const int run = std::min(OC - co, kc - k);
+        const int ty = tap / NTX, tx = tap - ty * NTX;
+        const float* base = w + (static_cast<size_t>(kys[ty]) * kW + kxs[tx]) * C * OC + co;
+        const float* src[NR];
+        for (int r = 0; r < NR; ++r) src[r] = r < cols ? base + static_cast<size_t>(p + r) * OC : zeros();
+        il(src, run, dst + static_cast<size_t>(k) * NR);
+        k += run;
+      }
+    }
+  }
+};
+
+}  // namespace
+
 // dx[b,iy,ix,ci] = sum over (ky,kx) with oy = (iy + pt - ky*dh)/sh integral
 // (and ox likewise) of dy[b,oy,ox,:] . w[ky,kx,ci,:].
 // The input pixels split into strideH x strideW phases (iy mod sh, ix mod sw);
 // within a phase the contributing taps are fixed and oy = a + offset(ky) for
-// iy = py + sh*a, so each phase is one implicit-im2col GEMM over dy with a
+// iy = py + sh*a, so each phase is one implicit-im2col GEMM over dy with the
 // transposed filter, writing its rows of dx directly (no scatter, no atomics).
 bool conv2d_backprop_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
   if (!workspace_ok()) return false;
   const int C = s.inC, OC = s.outC;
-  // wt[ky][kx][co][ci] = w[ky][kx][ci][co]
-  const size_t taps = static_cast<size_t>(s.kH) * s.kW;
-  float* wt = aligned_floats(taps * C * OC);
-  if (!wt) return false;
-  parallel_for(static_cast<int>(taps), [&](int t) {
-    const float* src = w + static_cast<size_t>(t) * C * OC;
-    float* dst = wt + static_cast<size_t>(t) * C * OC;
-    for (int ci = 0; ci < C; ++ci)
-      for (int co = 0; co < OC; ++co) dst[static_cast<size_t>(co) * C + ci] = src[static_cast<size_t>(ci) * OC + co];
-  });
   auto floordiv_exact = [](int a, int b, int* q) {
     int r = a % b;
     if (r < 0) r += b;
@@ -221,16 +172,10 @@ bool conv2d_backprop_input(const ConvShape& s, const float* dy, const float* w, 
         continue;
       }
       PackAImage pa{dy, s.outH, s.outW, OC, GH, GW, 1, 1, offY.data(), offX.data(), NTX, M};
-      auto brow = [&](int k) {
-        const int tap = k / OC, co = k - tap * OC;
-        const int ty = tap / NTX, tx = tap - ty * NTX;
-        return wt + ((static_cast<size_t>(kys[ty]) * s.kW + kxs[tx]) * OC + co) * C;
-      };
-      PackBRows<decltype(brow)> pb{brow, N};
+      PackBFilterT pb{w, C, OC, s.kW, kys.data(), kxs.data(), NTX};
       ok = gemm(M, N, K, pa, pb, row, false, Split::M);
     }
   }
-  free_floats(wt);
   return ok;
 }
 
@@ -345,28 +290,61 @@ struct PackBIm2col {
 
 // dw[ky,kx,ci,co] = sum_p x[p shifted by (ky,kx), ci] dy[p, co].
 // Computed as dw^T[co][(ky,kx,ci)] = dy^T * im2col(x): the expensive gather
-// (im2col) is the B operand, packed in contiguous channel runs, and threads
-// split its columns so no thread repeats another's gather.
+// (im2col) is the B operand, packed in contiguous channel runs.
+//
+// The reduction runs over every pixel of the batch (K), far longer than the
+// output (outC x taps*inC) is wide, so the pixels are split into parts, each
+// a GEMM of its own into private partial sums, added in part order: each
+// part packs its slice of dy and of im2col once. (Splitting output rows or
+// columns across threads instead makes every thread repack the operand of
+// the dimension it does not split: twice the minimal packing or more.) The
+// parts depend on the shape only, not on the thread count, so neither do the
+// results.
 bool conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
   if (!workspace_ok()) return false;
   const int M = s.outC, N = s.kH * s.kW * s.inC, K = s.batch * s.outH * s.outW;
-  float* dwt = aligned_floats(static_cast<size_t>(M) * N);
-  if (!dwt) return false;
+  const size_t mn = static_cast<size_t>(M) * N;
   PackADyT pa{dy, s.outC};
   PackBIm2col pb{&s, x, N};
-  auto row = [dwt, N](int i) { return dwt + static_cast<size_t>(i) * N; };
-  const bool ok = gemm(M, N, K, pa, pb, row, false, Split::N);
-  if (ok) {
-    // dw[n][co] = dwt[co][n]
-    parallel_for(std::min(N, num_threads()), [&](int t) {
-      const int T = std::min(N, num_threads());
-      const int n0 = static_cast<int>(static_cast<long long>(N) * t / T), n1 = static_cast<int>(static_cast<long long>(N) * (t + 1) / T);
-      for (int n = n0; n < n1; ++n)
-        for (int co = 0; co < M; ++co) dw[static_cast<size_t>(n) * M + co] = dwt[static_cast<size_t>(co) * N + n];
+  const int kblocks = (K + KC - 1) / KC;
+  // Parts of at least 16 depth blocks; their partial sums stay within 64 MB.
+  const int parts = std::max(1, std::min({(kblocks + 15) / 16, 64, static_cast<int>((size_t{64} << 20) / (sizeof(float) * std::max<size_t>(mn, 1)))}));
+  Scratch scratch(sizeof(float) * mn * parts);
+  float* sums = scratch.floats();  // parts x [M][N]; part 0 ends up with the total
+  if (!sums) return false;
+  std::atomic<bool> ok{true};
+  parallel_for(parts, [&](int t) {
+    const int k0 = std::min(K, split_at(kblocks, parts, t, KC, K)), k1 = std::min(K, split_at(kblocks, parts, t + 1, KC, K));
+    float* mine = sums + mn * t;
+    if (k0 >= k1 || !workspace_ok()) {
+      if (k0 < k1) ok.store(false);
+      std::memset(mine, 0, sizeof(float) * mn);
+      return;
+    }
+    auto row = [mine, N](int i) { return mine + static_cast<size_t>(i) * N; };
+    gemm_range(Range{0, M, 0, N, k0, k1}, pa, pb, row, false);
+  });
+  if (!ok.load()) return false;
+  const int T = num_threads();
+  if (parts > 1) {
+    const int chunks = static_cast<int>(std::min<size_t>(mn / 4096 + 1, static_cast<size_t>(4 * T)));
+    parallel_for(chunks, [&](int c) {
+      const size_t i0 = mn * c / chunks, i1 = mn * (c + 1) / chunks;
+      for (int t = 1; t < parts; ++t) {
+        const float* __restrict p = sums + mn * t;
+        float* __restrict acc = sums;
+        for (size_t i = i0; i < i1; ++i) acc[i] += p[i];
+      }
     });
   }
-  free_floats(dwt);
-  return ok;
+  // dw[n][co] = sum[co][n]
+  parallel_for(std::min(N, T), [&](int t) {
+    const int P = std::min(N, T);
+    const int n0 = static_cast<int>(static_cast<long long>(N) * t / P), n1 = static_cast<int>(static_cast<long long>(N) * (t + 1) / P);
+    for (int n = n0; n < n1; ++n)
+      for (int co = 0; co < M; ++co) dw[static_cast<size_t>(n) * M + co] = sums[static_cast<size_t>(co) * N + n];
+  });
+  return true;
 }
 
 }  // namespace alae
