@@ -30,21 +30,16 @@ import { tf } from '../dist/tf.js';
 import { loadNativeAddon, nativeInfo, registerNativeBackend, setConvAccumulation } from '../dist/backend/native.js';
 import { packParams } from '../dist/backend/native-abi.js';
 import '@tensorflow/tfjs-backend-cpu';
+import { flag, option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(name);
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : dflt;
-};
 const withCpu = flag('--cpu');
 const mnist = flag('--mnist');
 const quick = flag('--quick');
-const reps = option('--reps', 5);
+const reps = Number(option('--reps', 5));
 
 await registerNativeBackend();
 const addon = loadNativeAddon();
-if (args.includes('--threads')) addon.setThreads(option('--threads', 0));
+if (flag('--threads')) addon.setThreads(Number(option('--threads', 0)));
 await tf.setBackend('native');
 await tf.ready();
 
@@ -76,7 +71,7 @@ const size = (s) => s.reduce((a, b) => a * b, 1);
 
 // ---- the convolutions of an mnist training iteration (--mnist) --------------
 if (mnist) {
-  const B = option('--batch', 16);
+  const B = Number(option('--batch', 16));
   const cpuMs = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e3;
@@ -120,7 +115,7 @@ for (const S of quick ? [512] : [512, 1024]) {
   report(`sgemm ${S}^3 (addon, ${threadsAll} threads)`, flops, best(() => addon.gemm(A, B, C, S, S, S, false, false, false)), 'native');
   addon.setThreads(1);
   report(`sgemm ${S}^3 (addon, 1 thread)`, flops, best(() => addon.gemm(A, B, C, S, S, S, false, false, false)), 'native');
-  addon.setThreads(args.includes('--threads') ? option('--threads', 0) : 0);
+  addon.setThreads(flag('--threads') ? Number(option('--threads', 0)) : 0);
 }
 
 // ---- tfjs ops ---------------------------------------------------------------

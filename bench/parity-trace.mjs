@@ -26,12 +26,8 @@ import { fromTorchLayout, nchwToNhwc } from '../dist/io/layout.js';
 import { lossAE, lossG } from '../dist/train/losses.js';
 import { relErr, ZERO_FLOOR } from '../dist/parity/parity.js';
 import { replacedKernel } from '../dist/backend/kernel-adapter.js';
+import { flag, option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
 const caseName = option('--case', 'loss_ae');
 const dir = option('--dir', '../shared/alae-reference/fused128');
 const backends = option('--backends', 'native,webgpu').split(',');
@@ -48,7 +44,7 @@ async function run(backendName) {
   const name = tf.getBackend();
   const backend = tf.backend();
   for (const k of tf.getKernelsForBackend(name)) if (k.kernelName.startsWith('Alae')) tf.unregisterKernel(k.kernelName, name);
-  if (name === 'webgpu' && args.includes('--tfjs-conv')) {
+  if (name === 'webgpu' && flag('--tfjs-conv')) {
     for (const kernelName of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']) {
       tf.unregisterKernel(kernelName, name);
       tf.registerKernel(replacedKernel(kernelName, 'webgpu'));

@@ -29,17 +29,13 @@ import { trainIteration } from '../dist/train/step.js';
 import { noiseShape } from '../dist/model/generator.js';
 import { seededNormals } from '../dist/train/noise.js';
 import { Rng } from '../dist/util/random.js';
+import { option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
-const rowId = opt('--row', 'train-mnist-32');
-const warmup = Number(opt('--warmup', '1'));
-const iters = Number(opt('--iters', '1'));
-const jsonOut = opt('--json', null);
-const batchOpt = opt('--batch', null);
+const rowId = option('--row', 'train-mnist-32');
+const warmup = Number(option('--warmup', '1'));
+const iters = Number(option('--iters', '1'));
+const jsonOut = option('--json', null);
+const batchOpt = option('--batch', null);
 
 // ---- kernel timers ----------------------------------------------------------
 const now = () => performance.now();

@@ -43,13 +43,8 @@ import { MnistDataset, mnistSplit } from '../dist/data/mnist.js';
 import { imagesToFloat } from '../dist/image/image.js';
 import { resolveConfig } from '../dist/config/config.js';
 import { benchModel } from '../dist/bench/run.js';
+import { flag, option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(name);
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const list = (name, dflt) => String(option(name, dflt)).split(',');
 const numbers = (name, dflt) => list(name, dflt).map(Number);
 const load = () => String(execSync('uptime')).trim().replace(/.*load average: /, 'load ');

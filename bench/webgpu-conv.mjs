@@ -13,33 +13,33 @@
  */
 import { tf } from '../dist/tf.js';
 import { useBackend } from '../dist/backend/backend.js';
-import { WEBGPU_CONV_KERNELS, tfjsWebgpuConvKernels } from '../dist/backend/webgpu/conv-kernels.js';
+import { replacedKernel } from '../dist/backend/kernel-adapter.js';
 import { runRow } from '../dist/bench/run.js';
+import { installGpuTrace } from '../dist/bench/gpu-trace.js';
+import { flag, option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
 const preset = option('--preset', 'test-tiny32');
 const resolution = Number(option('--res', '32'));
 const batch = Number(option('--batch', '8'));
 const reps = Number(option('--reps', '3'));
 
 await useBackend('webgpu');
-const tfjsKernels = tfjsWebgpuConvKernels();
-const ourKernels = WEBGPU_CONV_KERNELS.map((n) => tf.getKernel(n, 'webgpu'));
+const CONVS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+const tfjsKernels = CONVS.map((n) => replacedKernel(n, 'webgpu'));
+const ourKernels = CONVS.map((n) => tf.getKernel(n, 'webgpu'));
+if (tfjsKernels.some((k) => !k)) throw new Error('alae\'s webgpu convolutions are not registered (ALAE_FUSED=0?)');
 const use = (set) => set.forEach((k) => {
   tf.unregisterKernel(k.kernelName, 'webgpu');
   tf.registerKernel(k);
 });
 
-const backend = tf.backend();
-const run = backend.runWebGPUProgram;
-let dispatches = 0;
-backend.runWebGPUProgram = function (...a) {
-  dispatches++;
-  return run.apply(this, a);
+// Dispatches counted at the device (tfjs's programs and our runner's alike).
+const trace = installGpuTrace();
+const counted = async (fn) => {
+  trace.begin();
+  const out = await fn();
+  const n = [...trace.end().dispatches.values()].reduce((a, b) => a + b, 0);
+  return [out, n];
 };
 
 // Record the convolution calls of one iteration (ours registered), by kernel and shapes.
@@ -65,10 +65,8 @@ async function timeCall(c) {
   const ts = Object.entries(c.inputs).map(([n, s]) => [n, tf.randomNormal(s)]);
   const inputs = Object.fromEntries(ts);
   const once = async () => {
-    const before = dispatches;
-    const out = tf.engine().runKernel(c.name, inputs, c.attrs);
+    const [out, n] = await counted(() => tf.engine().runKernel(c.name, inputs, c.attrs));
     const outs = Array.isArray(out) ? out : [out];
-    const n = dispatches - before;
     await outs[0].data();
     tf.dispose(outs);
     return n;
@@ -104,12 +102,11 @@ for (const c of [...calls.values()].sort((a, b) => a.name.localeCompare(b.name))
 }
 console.log(`per iteration (sum over calls): tfjs ${total.tfjs.toFixed(0)} ms in ${total.dTfjs} dispatches, ours ${total.ours.toFixed(0)} ms in ${total.dOurs} dispatches`);
 
-if (!args.includes('--no-iteration')) {
+if (!flag('--no-iteration')) {
   for (const [label, set] of [['tfjs', tfjsKernels], ['ours', ourKernels]]) {
     use(set);
-    const before = dispatches;
-    const r = await runRow(row, { iters: 2, warmup: 1, budgetSec: 600 });
-    const perIter = (dispatches - before) / (r.iterations + r.warmup.length);
-    console.log(`training iteration with ${label} kernels: ${r.times.map((t) => t.toFixed(2)).join(', ')} s (${r.value?.toFixed(2)} img/s), ${perIter.toFixed(0)} dispatches`);
+    trace.uninstall(); // the row's profile installs its own
+    const r = await runRow(row, { iters: 2, warmup: 2, budgetSec: 600, profile: true });
+    console.log(`training iteration with ${label} kernels: ${r.times.map((t) => t.toFixed(2)).join(', ')} s (${r.value?.toFixed(2)} img/s), ${r.dispatchesPerIteration} dispatches`);
   }
 }
