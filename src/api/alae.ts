@@ -29,6 +29,7 @@ import {
   type Latents,
   type Styles,
 } from './latents.js';
+import { yieldToLoop } from '../util/yield-to-loop.js';
 
 export interface JobProgress {
   /** What is being counted: input images (faces, encode, reconstruct) or output images (decode, generate). */
@@ -296,7 +297,9 @@ export class Alae {
       while (pending.length >= batch) {
         const crops = pending.slice(0, batch);
         pending = pending.slice(batch);
-        yield { latents: await this.encodeCrops(crops), faces: crops, failures };
+        const latents = await this.encodeCrops(crops);
+        await yieldToLoop();
+        yield { latents, faces: crops, failures };
         failures = [];
       }
       opts.onProgress?.({ stage: 'encode', done: i + 1, total: list.length, source: name });
@@ -373,6 +376,7 @@ export class Alae {
       const n = Math.min(batch, styles.count - i);
       out.push(...(await this.decodeChunk(styles, i, n, opts.noise === false ? null : seeds, opts.truncation)));
       opts.onProgress?.({ stage: 'decode', done: i + n, total: styles.count });
+      await yieldToLoop();
     }
     return out;
   }

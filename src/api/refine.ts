@@ -23,6 +23,7 @@ import { FaceIdentity } from '../face/identity.js';
 import { defaultAlign, type Alae } from './alae.js';
 import type { Latents, Styles } from './latents.js';
 import { RefineObjective, type IdentityTerm, type RefineLossWeights } from './refine-loss.js';
+import { yieldToLoop } from '../util/yield-to-loop.js';
 
 /** 'w': one latent per image (E's space); 'w+': one per style slot. */
 export type RefineSpace = 'w' | 'w+';
@@ -155,7 +156,6 @@ function options(alae: Alae, opts: RefineOptions) {
 }
 
 /** Let timers and messages (an abort) in between steps. */
-const yieldToEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Adam's state for the latents being refined. */
 interface AdamState {
@@ -223,7 +223,7 @@ async function refineBatch(
       } finally {
         tf.dispose([value, grad]);
       }
-      await yieldToEvents();
+      await yieldToLoop();
     }
     opts.signal?.throwIfAborted();
     const final = tf.tidy(() => loss(state!.w));

@@ -11,6 +11,7 @@
  */
 import { tf } from '../tf.js';
 import { AlaeError } from '../errors.js';
+import { yieldToLoop } from '../util/yield-to-loop.js';
 
 export interface NearestOptions {
   /** Queries per matrix product (default 256). */
@@ -55,6 +56,7 @@ export async function nearestNeighbours(queries: Float32Array, refs: Float32Arra
         idx.dispose();
       }
       opts.onProgress?.(start + n, nq);
+      await yieldToLoop();
     }
   } finally {
     refT.dispose();

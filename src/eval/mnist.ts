@@ -37,6 +37,7 @@ import { refine, refineSettings, type RefineOptions } from '../api/refine.js';
 import { imagesToFloat, type RawImage } from '../image/image.js';
 import { MNIST_RESOLUTION, MnistDataset, mnistSplit } from '../data/mnist.js';
 import { nearestNeighbours } from './knn.js';
+import { yieldToLoop } from '../util/yield-to-loop.js';
 
 /** Neighbours of the w classifier and of the generated-sample check. */
 export const EVAL_K = 5;
@@ -167,6 +168,7 @@ async function encodeAll(alae: Alae, x: Float32Array, batch: number, report: (do
       w.dispose();
     }
     report(start + m, n);
+    await yieldToLoop();
   }
   return out;
 }

@@ -18,6 +18,7 @@ import type { Alae, LoadModelOptions } from '../../api/alae.js';
 import type { RawImage } from '../../image/image.js';
 import { AlaeError } from '../../errors.js';
 import { refine } from '../../api/refine.js';
+import { yieldToLoop } from '../../util/yield-to-loop.js';
 
 export interface ModelInfo {
   /** The model file (or a description of the model). */
@@ -89,8 +90,6 @@ export function infoOf(alae: Alae): ModelInfo {
   };
 }
 
-/** Let timers and input run (setImmediate comes after pending I/O callbacks). */
-export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Encode and decode with an Alae in this thread, one step at a time. */
 export class InProcessEngine implements Engine {
