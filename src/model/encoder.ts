@@ -6,7 +6,7 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, encoderChannels } from '../config/config.js';
-import { type Differentiation, blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear } from '../nn/ops.js';
+import { type Differentiation, blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
 import { instanceStats } from '../nn/instance-stats.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type ParamSpec, Scope, specsOf } from './lreq.js';
@@ -83,11 +83,12 @@ export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, b
     const use = usedBlocks(cfg, lod, blend);
     // The reference applies a second leaky ReLU after FromRGB's own.
     let h = leakyRelu(fromRgb(p, cfg, use.fromRgb[0], x, d), d) as Tensor4D;
-    let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
+    // Every block's two styles, summed in one op at the end (a dispatch per add on a GPU).
+    const styles: Tensor[] = [];
     let blocks = use.encodeBlocks;
     if (use.fading) {
       const r = encodeBlock(p, cfg, blocks[0], h, d);
-      w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
+      styles.push(tf.mul(r.w1, blend), tf.mul(r.w2, blend));
       const prev = leakyRelu(fromRgb(p, cfg, use.fromRgb[1], downscale2d(x, d), d), d) as Tensor4D;
       h = lerp(prev, r.x, blend) as Tensor4D;
       blocks = blocks.slice(1);
@@ -95,8 +96,8 @@ export function encode(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, b
     for (const i of blocks) {
       const r = encodeBlock(p, cfg, i, h, d);
       h = r.x;
-      w = tf.add(w, tf.add(r.w1, r.w2));
+      styles.push(r.w1, r.w2);
     }
-    return w;
+    return sumAll(styles);
   });
 }

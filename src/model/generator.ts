@@ -89,14 +89,18 @@ export function generatorParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
 
 /**
  * G(styles) at level of detail `lod` with `blend` (decode2 of net.py when
- * < 1). `styles` is [N, 2*layerCount, latent]; `noise` holds 2*(lod+1) maps
+ * < 1). `styles` is [N, 2*layerCount, latent], or one [N, latent] per slot
+ * (no slice per slot, nor its gradient's pad and add); `noise` holds 2*(lod+1) maps
  * shaped by noiseShape; `d`: how the caller will differentiate the result
  * (nn/ops.ts). Returns images [N, 4*2^lod, 4*2^lod, channels].
  */
-export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number, blend: number, noise: NoiseMaps, d: Differentiation = 'none'): Tensor4D {
+export function decode(p: Weights, cfg: ModelConfig, styles: Tensor | Tensor[], lod: number, blend: number, noise: NoiseMaps, d: Differentiation = 'none'): Tensor4D {
   return tf.tidy(() => {
-    const n = styles.shape[0];
-    const slot = (k: number): Tensor => tf.reshape(tf.slice(styles, [0, k, 0], [n, 1, cfg.latentSize]), [n, cfg.latentSize]);
+    const slot = (k: number): Tensor => {
+      if (Array.isArray(styles)) return styles[k];
+      const n = styles.shape[0];
+      return tf.reshape(tf.slice(styles, [0, k, 0], [n, 1, cfg.latentSize]), [n, cfg.latentSize]);
+    };
     const use = usedBlocks(cfg, lod, blend);
     let x = p(constParams(cfg).const) as Tensor4D;
     let prev: Tensor4D | null = null;

@@ -250,6 +250,20 @@ export function upscale2d(x: Tensor4D): Tensor4D {
   return upLinear(1)(x);
 }
 
+/**
+ * The sum of same-shaped tensors: one addN per up to 7 of them (a WebGPU
+ * kernel binds at most 8 storage buffers by default, the output one of them),
+ * instead of an add each. Its gradient hands dy to every input, no kernel.
+ */
+export function sumAll(ts: Tensor[]): Tensor {
+  if (ts.length === 0) throw new Error('sumAll: no tensors');
+  return tf.tidy(() => {
+    let acc = ts.length <= 7 ? tf.addN(ts) : tf.addN(ts.slice(0, 7));
+    for (let i = 7; i < ts.length; i += 6) acc = tf.addN([acc, ...ts.slice(i, i + 6)]);
+    return acc;
+  });
+}
+
 /** torch.lerp(a, b, t) = a + t (b - a). */
 export function lerp(a: Tensor, b: Tensor, t: number | Tensor): Tensor {
   return tf.tidy(() => tf.add(a, tf.mul(tf.sub(b, a), t)));

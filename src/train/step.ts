@@ -163,9 +163,7 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
     const fake = tf.tidy(() => {
       const w = model.map(z);
       trackDlatent(model, w, o.dlatentAvgBeta);
-      let s = model.broadcastStyles(w);
-      if (mixing) s = model.mixStyles(s, model.broadcastStyles(model.map(mixing.z2)), [mixing.cutoff, Infinity]);
-      return model.decode(s, { ...lv, noise });
+      return model.decode(model.slotStyles(w, mixing && { w2: model.map(mixing.z2), cutoff: mixing.cutoff }), { ...lv, noise });
     });
     disposeInput({ z, mixing, noise });
     try {
