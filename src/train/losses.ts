@@ -13,6 +13,7 @@ import type { NoiseMaps } from '../model/generator.js';
 import type { NetworkName } from '../model/lreq.js';
 import { idleParams } from '../model/params.js';
 import type { Differentiation } from '../nn/ops.js';
+import { instanceStatsFused } from '../nn/instance-stats.js';
 
 export interface LossResult {
   value: number;
@@ -76,18 +77,26 @@ function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: Leve
  */
 export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o: LevelOptions & { r1Gamma: number }): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'mapping_d'];
+  // Every op of E and D is per sample: where the backend differentiates its fused kernels
+  // twice as cheaply as once, the fake batch rides in the real one's twice-differentiated pass
+  // (one pass of E and D and of their gradients instead of two; the fake rows' input gradient
+  // is zero and unused). Elsewhere the fake branch keeps the cheaper first-order forms.
+  const merged = instanceStatsFused('twice');
+  const n = real.shape[0];
   const r = await withGrads(model, nets, () => {
-    const dFake = model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED }));
-    let dReal: Tensor | null = null;
-    // Only the real branch is differentiated twice (the R1 term); the fake branch may use first-order fused kernels.
-    const gradReal = tf.grad((x: Tensor) => {
+    const dFakeApart = merged ? null : model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED }));
+    let dAll: Tensor | null = null;
+    const gradAll = tf.grad((x: Tensor) => {
       const d = model.discriminate(model.encode(x as Tensor4D, { ...o, differentiation: 'twice' }));
-      dReal = tf.keep(d);
-      return tf.sum(d);
-    })(real);
-    const d = dReal as unknown as Tensor;
+      dAll = tf.keep(d);
+      return tf.sum(merged ? tf.slice(d, 0, n) : d);
+    })(merged ? tf.concat([real, fake]) : real);
+    const d = dAll as unknown as Tensor;
+    const dReal = merged ? tf.slice(d, 0, n) : d;
+    const dFake = dFakeApart ?? tf.slice(d, n, fake.shape[0]);
+    const gradReal = merged ? tf.slice(gradAll, 0, n) : gradAll;
     const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
-    const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(d))), tf.mul(r1, o.r1Gamma * 0.5));
+    const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(dReal))), tf.mul(r1, o.r1Gamma * 0.5));
     const out = tf.mean(loss) as tf.Scalar;
     d.dispose();
     return out;
