@@ -179,6 +179,24 @@ export class AlaeModel {
     return Array.from({ length: styleCount(this.config.model) }, (_, k) => (mixing && k >= mixing.cutoff ? mixing.w2 : w));
   }
 
+  /**
+   * F(z) in every slot, or with style mixing F(z2) from `mixing.cutoff` on (Model.generate):
+   * z and z2 go through F as one batch (F is per sample), one pass of F and of its gradient
+   * instead of two. Returns F(z) too (the tracked average's input).
+   */
+  mapStyles(z: Tensor, mixing?: { z2: Tensor; cutoff: number }, d: Differentiation = 'none'): { w: Tensor; slots: Tensor[] } {
+    if (!mixing) {
+      const w = this.map(z, d);
+      return { w, slots: this.slotStyles(w) };
+    }
+    return tf.tidy(() => {
+      const n = z.shape[0];
+      const both = this.map(tf.concat([z, mixing.z2]), d);
+      const w = tf.slice(both, 0, n);
+      return { w, slots: this.slotStyles(w, { w2: tf.slice(both, n, mixing.z2.shape[0]), cutoff: mixing.cutoff }) };
+    });
+  }
+
   /** Truncation toward the tracked average w: slots < cutoff move by psi (Model.generate). */
   truncate(styles: Tensor, psi = this.config.model.truncationPsi, cutoff = this.config.model.truncationCutoff): Tensor {
     this.assertLive();

@@ -115,8 +115,7 @@ export interface GenerateInput {
 
 /** F(z) in every slot, with optional style mixing; differentiable. */
 function styles(model: AlaeModel, g: GenerateInput): Tensor[] {
-  const w = model.map(g.z, TRAINED);
-  return model.slotStyles(w, g.mixing && { w2: model.map(g.mixing.z2, TRAINED), cutoff: g.mixing.cutoff });
+  return model.mapStyles(g.z, g.mixing, TRAINED).slots;
 }
 
 /** Step 2, F and G with E and D frozen: softplus(-D(E(G(F(z))))) mean. */

@@ -161,9 +161,9 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
     const mixing = drawMixing(rng, o.styleMixingProb, n, cfg.latentSize, lod, 2 * cfg.layerCount);
     const noise = drawNoise(rng, n, lod);
     const fake = tf.tidy(() => {
-      const w = model.map(z);
+      const { w, slots } = model.mapStyles(z, mixing);
       trackDlatent(model, w, o.dlatentAvgBeta);
-      return model.decode(model.slotStyles(w, mixing && { w2: model.map(mixing.z2), cutoff: mixing.cutoff }), { ...lv, noise });
+      return model.decode(slots, { ...lv, noise });
     });
     disposeInput({ z, mixing, noise });
     try {
