@@ -31,6 +31,7 @@ import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
+import { webgpuSplitV } from './webgpu/split.js';
 import { tileGradient } from './webgpu/tile-grad.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
@@ -76,6 +77,8 @@ const KERNELS: Record<string, Implementations> = {
 const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = {
   Sum: { webgpu: webgpuSum },
   Mean: { webgpu: webgpuMean },
+  // Up to 7 pieces a dispatch, not one each (tf.split, tf.concat's gradient).
+  SplitV: { webgpu: webgpuSplitV },
   // Tiled implicit GEMMs, the forward summed (almost) exactly (webgpu/conv-kernels.ts).
   Conv2D: { webgpu: webgpuConv2D },
   FusedConv2D: { webgpu: webgpuFusedConv2D },

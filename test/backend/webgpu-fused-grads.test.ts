@@ -1,7 +1,8 @@
 /**
- * webgpu-fuse's kernels (backend/webgpu/bias-leaky-grad.ts) and model-level
- * batching against the op chains they replace, on the webgpu backend: bits,
- * gradients and second derivatives, dispatches, no tensor left behind.
+ * The WGSL kernels that fuse a block's gradient steps (backend/webgpu/
+ * bias-leaky-grad.ts, split.ts) against the op chains they replace, on the
+ * webgpu backend: bits, gradients and second derivatives, dispatches, no
+ * tensor left behind.
  * Without a GPU they run on lavapipe (source ../shared/webgpu-cpu/setup.sh);
  * with no adapter at all they show as skipped, with the reason.
  */
@@ -75,5 +76,35 @@ describe('webgpu bias + leaky ReLU gradient kernels', () => {
     expect(tf.memory().numTensors).toBe(before + 4);
     for (let i = 0; i < 2; i++) expect(await differing(gf[i], gc[i])).toBe(0);
     tf.dispose([x, bias, r, ...gf, ...gc]);
+  });
+});
+
+describe('webgpu split', () => {
+  gpuIt('tf.split and tf.concat\'s gradient: up to 7 pieces a dispatch, the values as they are, on any axis', async () => {
+    const x = normals(11, [3, 10, 4]);
+    for (const [sizes, axis] of [[[1, 2, 3, 4], 1], [[1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 1], [[2, 1], 0], [[3, 1], 2]] as [number[], number][]) {
+      const before = tf.memory().numTensors;
+      let pieces: tf.Tensor[] = [];
+      expect(dispatchesOf(() => (pieces = tf.split(x, sizes, axis)))).toEqual({ AlaeSplit: Math.ceil(sizes.length / 7) });
+      let start = 0;
+      for (const [i, s] of sizes.entries()) {
+        const want = tf.slice(x, x.shape.map((_, k) => (k === axis ? start : 0)), x.shape.map((d, k) => (k === axis ? s : d)));
+        expect(await differing(pieces[i], want), `piece ${i} of [${sizes}] on axis ${axis}`).toBe(0);
+        want.dispose();
+        start += s;
+      }
+      tf.dispose(pieces);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    // The gradient of a concat of 8 weights: two dispatches, each piece its rows of dy.
+    const ws = Array.from({ length: 8 }, (_, i) => normals(20 + i, [i + 1, 3]));
+    const r = normals(30, [36, 3]);
+    const grads = tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(tf.concat(v, 0), r)))(ws);
+    for (const [i, g] of grads.entries()) {
+      const want = tf.slice(r, [(i * (i + 1)) / 2, 0], [i + 1, 3]);
+      expect(await differing(g, want)).toBe(0);
+      want.dispose();
+    }
+    tf.dispose([x, r, ...ws, ...grads]);
   });
 });
