@@ -69,10 +69,14 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Di
   const P = encodeBlockParams(cfg, i);
   const s1 = instanceStats(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
   const blurred = blur(s1.normed, d);
-  // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
+  // avg_pool(conv(x)) + bias (the reference's order) = avg_pool(conv(x) + bias): at inference the
+  // bias rides in tfjs's fused conv, in training in the leaky ReLU's kernel (and its gradient's).
+  const w2 = p(P.conv2.weight) as Tensor4D;
   const h = encoderFused(cfg, i)
-    ? (leakyRelu(convDownFused(blurred, p(P.conv2.weight) as Tensor4D), d, p(P.bias2)) as Tensor4D)
-    : (leakyRelu(downscale2d(conv(blurred, p(P.conv2.weight) as Tensor4D, p(P.bias2), false, d), d), d) as Tensor4D);
+    ? (leakyRelu(convDownFused(blurred, w2), d, p(P.bias2)) as Tensor4D)
+    : d === 'none'
+      ? (leakyRelu(downscale2d(conv(blurred, w2, p(P.bias2), false, d), d), d) as Tensor4D)
+      : (leakyRelu(downscale2d(conv(blurred, w2, undefined, false, d), d), d, p(P.bias2)) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
   return { x: s2.normed, styles: [{ stats: s1.stats, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };
 }
