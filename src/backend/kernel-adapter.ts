@@ -23,6 +23,7 @@ import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
+import { webgpuConcat } from './webgpu/concat.js';
 import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad } from './webgpu/bias-leaky-grad.js';
@@ -79,6 +80,8 @@ const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = 
   Mean: { webgpu: webgpuMean },
   // Up to 7 pieces a dispatch, not one each (tf.split, tf.concat's gradient).
   SplitV: { webgpu: webgpuSplitV },
+  // More than 7 inputs: each dispatch copies 7 into place, no joining pass.
+  Concat: { webgpu: webgpuConcat },
   // Tiled implicit GEMMs, the forward summed (almost) exactly (webgpu/conv-kernels.ts).
   Conv2D: { webgpu: webgpuConv2D },
   FusedConv2D: { webgpu: webgpuFusedConv2D },

@@ -1,6 +1,6 @@
 /**
  * The WGSL kernels that fuse a block's gradient steps (backend/webgpu/
- * bias-leaky-grad.ts, split.ts) against the op chains they replace, on the
+ * bias-leaky-grad.ts, split.ts, concat.ts) against the op chains they replace, on the
  * webgpu backend: bits, gradients and second derivatives, dispatches, no
  * tensor left behind.
  * Without a GPU they run on lavapipe (source ../shared/webgpu-cpu/setup.sh);
@@ -79,7 +79,21 @@ describe('webgpu bias + leaky ReLU gradient kernels', () => {
   });
 });
 
-describe('webgpu split', () => {
+describe('webgpu split and concat', () => {
+  gpuIt('tf.concat of more than 7 tensors: 7 a dispatch into place, the values as they are, on any axis', async () => {
+    for (const [count, axis] of [[8, 0], [15, 1], [9, 2]]) {
+      const xs = Array.from({ length: count }, (_, i) => normals(40 + i, [2, 3, 4].map((d, k) => (k === axis ? 1 + (i % 3) : d))));
+      const before = tf.memory().numTensors;
+      let y = xs[0];
+      expect(dispatchesOf(() => (y = tf.concat(xs, axis)))).toEqual({ AlaeConcat: Math.ceil(count / 7) });
+      const want = tf.tidy(() => xs.reduce((acc, x) => tf.concat([acc, x], axis)));
+      expect(await differing(y, want), `${count} on axis ${axis}`).toBe(0);
+      tf.dispose([y, want]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(xs);
+    }
+  });
+
   gpuIt('tf.split and tf.concat\'s gradient: up to 7 pieces a dispatch, the values as they are, on any axis', async () => {
     const x = normals(11, [3, 10, 4]);
     for (const [sizes, axis] of [[[1, 2, 3, 4], 1], [[1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 1], [[2, 1], 0], [[3, 1], 2]] as [number[], number][]) {
