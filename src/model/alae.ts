@@ -190,10 +190,8 @@ export class AlaeModel {
       return { w, slots: this.slotStyles(w) };
     }
     return tf.tidy(() => {
-      const n = z.shape[0];
-      const both = this.map(tf.concat([z, mixing.z2]), d);
-      const w = tf.slice(both, 0, n);
-      return { w, slots: this.slotStyles(w, { w2: tf.slice(both, n, mixing.z2.shape[0]), cutoff: mixing.cutoff }) };
+      const [w, w2] = tf.split(this.map(tf.concat([z, mixing.z2]), d), [z.shape[0], mixing.z2.shape[0]]);
+      return { w, slots: this.slotStyles(w, { w2, cutoff: mixing.cutoff }) };
     });
   }
 

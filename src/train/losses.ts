@@ -92,8 +92,7 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
       return tf.sum(merged ? tf.slice(d, 0, n) : d);
     })(merged ? tf.concat([real, fake]) : real);
     const d = dAll as unknown as Tensor;
-    const dReal = merged ? tf.slice(d, 0, n) : d;
-    const dFake = dFakeApart ?? tf.slice(d, n, fake.shape[0]);
+    const [dReal, dFake] = dFakeApart ? [d, dFakeApart] : tf.split(d, [n, fake.shape[0]]);
     const gradReal = merged ? tf.slice(gradAll, 0, n) : gradAll;
     const r1 = tf.sum(tf.square(gradReal), [1, 2, 3]);
     const loss = tf.add(tf.add(tf.softplus(dFake), tf.softplus(tf.neg(dReal))), tf.mul(r1, o.r1Gamma * 0.5));
