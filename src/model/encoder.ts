@@ -63,7 +63,8 @@ function stylesOf(p: Weights, all: BlockStats[]): Tensor {
 /**
  * EncodeBlock: conv_1 + bias, leaky, stats -> style_1, instance norm (eps
  * 1e-5); blur, conv_2 (fused stride 2, or conv then 2x2 average), + bias,
- * leaky, stats -> style_2, instance norm.
+ * leaky, stats -> style_2, instance norm. Returns the statistics with their
+ * style linears: the caller sums every block's styles in one product (stylesOf).
  */
 function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; styles: BlockStats[] } {
   const P = encodeBlockParams(cfg, i);
