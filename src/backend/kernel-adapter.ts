@@ -17,7 +17,7 @@
  */
 import { tf } from '../tf.js';
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
-import { BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
+import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
@@ -26,11 +26,13 @@ import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epi
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
+import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad } from './webgpu/bias-leaky-grad.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
+import { webgpuConcat, webgpuSplitV } from './webgpu/pieces.js';
 import { tileGradient } from './webgpu/tile-grad.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
@@ -62,6 +64,8 @@ const KERNELS: Record<string, Implementations> = {
   [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
   [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },
+  [BIAS_LEAKY_GRAD]: { webgpu: webgpuBiasLeakyGrad },
+  [BIAS_LEAKY_GRAD_GRAD]: { webgpu: webgpuBiasLeakyGradGrad },
   [UPSAMPLE]: { webgpu: webgpuUpsample },
   [DOWNSAMPLE]: { webgpu: webgpuDownsample },
   [PIXEL_NORM]: { webgpu: webgpuPixelNorm },
@@ -74,6 +78,10 @@ const KERNELS: Record<string, Implementations> = {
 const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = {
   Sum: { webgpu: webgpuSum },
   Mean: { webgpu: webgpuMean },
+  // Up to 7 pieces a dispatch, not one each (tf.split, tf.concat's gradient).
+  SplitV: { webgpu: webgpuSplitV },
+  // More than 7 inputs: each dispatch copies 7 into place, no joining pass.
+  Concat: { webgpu: webgpuConcat },
   // Tiled implicit GEMMs, the forward summed (almost) exactly (webgpu/conv-kernels.ts).
   Conv2D: { webgpu: webgpuConv2D },
   FusedConv2D: { webgpu: webgpuFusedConv2D },

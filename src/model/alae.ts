@@ -170,6 +170,31 @@ export class AlaeModel {
     return tf.tidy(() => tf.tile(tf.reshape(w, [n, 1, this.config.model.latentSize]), [1, slots, 1]));
   }
 
+  /**
+   * w [N, latent] as one tensor per style slot (every slot w; slots >= `mixing.cutoff`
+   * take `mixing.w2`), which decode takes as they are: broadcastStyles and mixStyles
+   * without the tile, the select and a slice per slot, nor their gradients (training).
+   */
+  slotStyles(w: Tensor, mixing?: { w2: Tensor; cutoff: number }): Tensor[] {
+    return Array.from({ length: styleCount(this.config.model) }, (_, k) => (mixing && k >= mixing.cutoff ? mixing.w2 : w));
+  }
+
+  /**
+   * F(z) in every slot, or with style mixing F(z2) from `mixing.cutoff` on (Model.generate):
+   * z and z2 go through F as one batch (F is per sample), one pass of F and of its gradient
+   * instead of two. Returns F(z) too (the tracked average's input).
+   */
+  mapStyles(z: Tensor, mixing?: { z2: Tensor; cutoff: number }, d: Differentiation = 'none'): { w: Tensor; slots: Tensor[] } {
+    if (!mixing) {
+      const w = this.map(z, d);
+      return { w, slots: this.slotStyles(w) };
+    }
+    return tf.tidy(() => {
+      const [w, w2] = tf.split(this.map(tf.concat([z, mixing.z2]), d), [z.shape[0], mixing.z2.shape[0]]);
+      return { w, slots: this.slotStyles(w, { w2, cutoff: mixing.cutoff }) };
+    });
+  }
+
   /** Truncation toward the tracked average w: slots < cutoff move by psi (Model.generate). */
   truncate(styles: Tensor, psi = this.config.model.truncationPsi, cutoff = this.config.model.truncationCutoff): Tensor {
     this.assertLive();
@@ -202,12 +227,14 @@ export class AlaeModel {
     return maps;
   }
 
-  /** G: styles [N, 2L, latent] (or w [N, latent], broadcast) -> images NHWC. */
-  decode(stylesOrW: Tensor, opts: DecodeOptions = {}): Tensor4D {
+  /** G: styles [N, 2L, latent], or one [N, latent] per slot (slotStyles), or w [N, latent] (every slot) -> images NHWC. */
+  decode(stylesOrW: Tensor | Tensor[], opts: DecodeOptions = {}): Tensor4D {
     const lod = opts.lod ?? this.maxLod;
     const blend = opts.blend ?? 1;
     this.checkLod(lod, blend);
-    const n = stylesOrW.shape[0];
+    const slots = styleCount(this.config.model);
+    if (Array.isArray(stylesOrW) && stylesOrW.length !== slots) throw new AlaeError(`decode takes ${slots} style slots, got ${stylesOrW.length}`);
+    const n = (Array.isArray(stylesOrW) ? stylesOrW[0] : stylesOrW).shape[0];
     const ownNoise = !Array.isArray(opts.noise);
     const noise = Array.isArray(opts.noise) ? opts.noise : this.makeNoise(n, lod, (opts.noise as { seed: number } | undefined)?.seed ?? 0);
     try {
@@ -220,7 +247,7 @@ export class AlaeModel {
         }
       }
       return tf.tidy(() => {
-        const styles = stylesOrW.rank === 2 ? this.broadcastStyles(stylesOrW) : stylesOrW;
+        const styles = !Array.isArray(stylesOrW) && stylesOrW.rank === 2 ? this.slotStyles(stylesOrW) : stylesOrW;
         return decode(this.weights, this.config.model, styles, lod, blend, noise, opts.differentiation);
       });
     } finally {

@@ -6,10 +6,10 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, encoderChannels } from '../config/config.js';
-import { type Differentiation, blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear } from '../nn/ops.js';
+import { type Differentiation, blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
 import { instanceStats } from '../nn/instance-stats.js';
 import { type Blocks, usedBlocks } from './levels.js';
-import { type ParamSpec, Scope, specsOf } from './lreq.js';
+import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
 import type { Weights } from './weights.js';
 
 /** FromRGB i's parameters: a 1x1 conv with bias, image channels to block i's input channels. */
@@ -43,28 +43,43 @@ function encodeBlockParams(cfg: ModelConfig, i: number) {
   };
 }
 
-/** The style of one statistics pair: style_k(concat(mean, std)), `stats` being [N, 2C] (means, then stds). */
-function styleOf(p: Weights, style: { weight: ParamSpec; bias: ParamSpec }, stats: Tensor): Tensor {
-  return linear(stats, p(style.weight), p(style.bias));
+/** A statistics pair [N, 2C] (means, then stds) and the style linear it feeds (style_k(concat(mean, std))). */
+interface BlockStats {
+  stats: Tensor;
+  style: LinearParams;
+}
+
+/**
+ * The sum of the styles of several statistics pairs, as one product: their
+ * statistics side by side times their weights stacked, plus the biases'
+ * sum (one product and its gradient instead of one per style; a GPU runs
+ * each as a dispatch).
+ */
+function stylesOf(p: Weights, all: BlockStats[]): Tensor {
+  if (all.length === 1) return linear(all[0].stats, p(all[0].style.weight), p(all[0].style.bias));
+  return tf.tidy(() => linear(tf.concat(all.map((s) => s.stats), 1), tf.concat(all.map((s) => p(s.style.weight)), 0), sumAll(all.map((s) => p(s.style.bias)))));
 }
 
 /**
  * EncodeBlock: conv_1 + bias, leaky, stats -> style_1, instance norm (eps
  * 1e-5); blur, conv_2 (fused stride 2, or conv then 2x2 average), + bias,
- * leaky, stats -> style_2, instance norm.
+ * leaky, stats -> style_2, instance norm. Returns the statistics with their
+ * style linears: the caller sums every block's styles in one product (stylesOf).
  */
-function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; w1: Tensor; w2: Tensor; s1: Tensor; s2: Tensor } {
+function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; styles: BlockStats[] } {
   const P = encodeBlockParams(cfg, i);
   const s1 = instanceStats(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
-  const w1 = styleOf(p, P.style1, s1.stats);
   const blurred = blur(s1.normed, d);
-  // avg_pool(conv(x)) + bias = avg_pool(conv(x) + bias): the bias rides in the conv either way.
+  // avg_pool(conv(x)) + bias (the reference's order) = avg_pool(conv(x) + bias): at inference the
+  // bias rides in tfjs's fused conv, in training in the leaky ReLU's kernel (and its gradient's).
+  const w2 = p(P.conv2.weight) as Tensor4D;
   const h = encoderFused(cfg, i)
-    ? (leakyRelu(convDownFused(blurred, p(P.conv2.weight) as Tensor4D), d, p(P.bias2)) as Tensor4D)
-    : (leakyRelu(downscale2d(conv(blurred, p(P.conv2.weight) as Tensor4D, p(P.bias2), false, d), d), d) as Tensor4D);
+    ? (leakyRelu(convDownFused(blurred, w2), d, p(P.bias2)) as Tensor4D)
+    : d === 'none'
+      ? (leakyRelu(downscale2d(conv(blurred, w2, p(P.bias2), false, d), d), d) as Tensor4D)
+      : (leakyRelu(downscale2d(conv(blurred, w2, undefined, false, d), d), d, p(P.bias2)) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
-  const w2 = styleOf(p, P.style2, s2.stats);
-  return { x: s2.normed, w1, w2, s1: s1.stats, s2: s2.stats };
+  return { x: s2.normed, styles: [{ stats: s1.stats, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };
 }
 
 /** E's parameters of the given blocks, in the reference's state_dict order: every from_rgb, then every encode_block. */
@@ -77,23 +92,27 @@ function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: numb
   const use = usedBlocks(cfg, lod, blend);
   // The reference applies a second leaky ReLU after FromRGB's own.
   let h = leakyRelu(fromRgb(p, cfg, use.fromRgb[0], x, d), d) as Tensor4D;
-  let w: Tensor = tf.zeros([x.shape[0], cfg.latentSize]);
+  // Every block's two styles, summed in one product at the end (the block being faded in apart, times blend).
+  const styles: BlockStats[] = [];
+  let faded: Tensor | null = null;
   let blocks = use.encodeBlocks;
   if (use.fading) {
     const r = encodeBlock(p, cfg, blocks[0], h, d);
-    stats?.push(r.s1, r.s2);
-    w = tf.add(w, tf.add(tf.mul(r.w1, blend), tf.mul(r.w2, blend)));
+    stats?.push(...r.styles.map((s) => s.stats));
+    faded = tf.mul(stylesOf(p, r.styles), blend);
     const prev = leakyRelu(fromRgb(p, cfg, use.fromRgb[1], downscale2d(x, d), d), d) as Tensor4D;
     h = lerp(prev, r.x, blend) as Tensor4D;
     blocks = blocks.slice(1);
   }
   for (const i of blocks) {
     const r = encodeBlock(p, cfg, i, h, d);
-    stats?.push(r.s1, r.s2);
+    stats?.push(...r.styles.map((s) => s.stats));
     h = r.x;
-    w = tf.add(w, tf.add(r.w1, r.w2));
+    styles.push(...r.styles);
   }
-  return w;
+  if (styles.length === 0) return faded as Tensor;
+  const w = stylesOf(p, styles);
+  return faded ? tf.add(faded, w) : w;
 }
 
 /**

@@ -47,13 +47,37 @@ function decodeBlockParams(cfg: ModelConfig, i: number) {
   };
 }
 
-/** noise, bias, leaky, instance norm (eps 1e-8), style modulation (one fused op where the backend has it). */
-function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec; style: LinearParams }, x: Tensor4D, noise: Tensor4D, style: Tensor, d: Differentiation): Tensor4D {
-  const s = linear(style, p(P.style.weight), p(P.style.bias));
+/** noise, bias, leaky, instance norm (eps 1e-8), style modulation by `s`, the style linear's output (one fused op where the backend has it). */
+function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec }, x: Tensor4D, noise: Tensor4D, s: Tensor, d: Differentiation): Tensor4D {
   return styleEpilogue(x, p(P.noiseWeight), noise, p(P.bias), s, d);
 }
 
-/** DecodeBlock i: (up-sample + conv_1 + blur for i > 0), epilogue, conv_2, epilogue. */
+/**
+ * The style linears of the used blocks (style_1, style_2 of each), slot k ->
+ * style_k(styles[k]). Slots that hold one tensor (training's w, or w2 past
+ * the mixing cutoff) go through one product: their weights side by side, the
+ * result split (one product and its gradient instead of one per slot).
+ */
+function styleLinears(p: Weights, linears: Map<number, LinearParams>, slot: (k: number) => Tensor, shared: boolean): Map<number, Tensor> {
+  const groups = new Map<Tensor | number, number[]>();
+  for (const k of linears.keys()) {
+    const key = shared ? slot(k) : k;
+    groups.set(key, [...(groups.get(key) ?? []), k]);
+  }
+  const out = new Map<number, Tensor>();
+  for (const ks of groups.values()) {
+    const ls = ks.map((k) => linears.get(k)!);
+    if (ks.length === 1) {
+      out.set(ks[0], linear(slot(ks[0]), p(ls[0].weight), p(ls[0].bias)));
+      continue;
+    }
+    const s = linear(slot(ks[0]), tf.concat(ls.map((l) => p(l.weight)), 1), tf.concat(ls.map((l) => p(l.bias))));
+    tf.split(s, ls.map((l) => l.bias.shape[0]), 1).forEach((t, j) => out.set(ks[j], t));
+  }
+  return out;
+}
+
+/** DecodeBlock i: (up-sample + conv_1 + blur for i > 0), epilogue, conv_2, epilogue; s1, s2: its style linears' outputs. */
 function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: Tensor, s2: Tensor, n1: Tensor4D, n2: Tensor4D, d: Differentiation): Tensor4D {
   const P = decodeBlockParams(cfg, i);
   let h = x;
@@ -61,9 +85,9 @@ function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: T
     const w = p(P.conv1.weight) as Tensor4D;
     h = blur(decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w, undefined, false, d), d);
   }
-  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1, style: P.style1 }, h, n1, s1, d);
+  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1 }, h, n1, s1, d);
   h = conv(h, p(P.conv2.weight) as Tensor4D, undefined, false, d);
-  return epilogue(p, { noiseWeight: P.noiseWeight2, bias: P.bias2, style: P.style2 }, h, n2, s2, d);
+  return epilogue(p, { noiseWeight: P.noiseWeight2, bias: P.bias2 }, h, n2, s2, d);
 }
 
 /** ToRGB i's parameters: a 1x1 conv with bias, gain 0.03. */
@@ -89,20 +113,30 @@ export function generatorParams(cfg: ModelConfig, blocks: Blocks): ParamSpec[] {
 
 /**
  * G(styles) at level of detail `lod` with `blend` (decode2 of net.py when
- * < 1). `styles` is [N, 2*layerCount, latent]; `noise` holds 2*(lod+1) maps
+ * < 1). `styles` is [N, 2*layerCount, latent], or one [N, latent] per slot
+ * (no slice per slot, nor its gradient's pad and add); `noise` holds 2*(lod+1) maps
  * shaped by noiseShape; `d`: how the caller will differentiate the result
  * (nn/ops.ts). Returns images [N, 4*2^lod, 4*2^lod, channels].
  */
-export function decode(p: Weights, cfg: ModelConfig, styles: Tensor, lod: number, blend: number, noise: NoiseMaps, d: Differentiation = 'none'): Tensor4D {
+export function decode(p: Weights, cfg: ModelConfig, styles: Tensor | Tensor[], lod: number, blend: number, noise: NoiseMaps, d: Differentiation = 'none'): Tensor4D {
   return tf.tidy(() => {
-    const n = styles.shape[0];
-    const slot = (k: number): Tensor => tf.reshape(tf.slice(styles, [0, k, 0], [n, 1, cfg.latentSize]), [n, cfg.latentSize]);
+    const slot = (k: number): Tensor => {
+      if (Array.isArray(styles)) return styles[k];
+      const n = styles.shape[0];
+      return tf.reshape(tf.slice(styles, [0, k, 0], [n, 1, cfg.latentSize]), [n, cfg.latentSize]);
+    };
     const use = usedBlocks(cfg, lod, blend);
+    const linears = new Map<number, LinearParams>();
+    for (const i of use.decodeBlocks) {
+      const P = decodeBlockParams(cfg, i);
+      linears.set(2 * i, P.style1).set(2 * i + 1, P.style2);
+    }
+    const s = styleLinears(p, linears, slot, Array.isArray(styles));
     let x = p(constParams(cfg).const) as Tensor4D;
     let prev: Tensor4D | null = null;
     for (const i of use.decodeBlocks) {
       if (use.fading && i === lod) prev = toRgb(p, cfg, use.toRgb[1], x, d);
-      x = decodeBlock(p, cfg, i, x, slot(2 * i), slot(2 * i + 1), noise[2 * i], noise[2 * i + 1], d);
+      x = decodeBlock(p, cfg, i, x, s.get(2 * i)!, s.get(2 * i + 1)!, noise[2 * i], noise[2 * i + 1], d);
     }
     const img = toRgb(p, cfg, use.toRgb[0], x, d);
     return prev ? (lerp(upscale2d(prev), img, blend) as Tensor4D) : img;

@@ -31,7 +31,12 @@ export function mappingDParams(cfg: ModelConfig): ParamSpec[] {
 export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor, d: Differentiation = 'none'): Tensor {
   return tf.tidy(() => {
     let x = pixelNorm(z);
-    for (const l of mappingFLayers(cfg)) x = leakyRelu(linear(x, p(l.weight)), d, p(l.bias));
+    for (const l of mappingFLayers(cfg)) {
+      // Inference: product, bias and leaky ReLU in tfjs's one fused kernel.
+      x = d === 'none'
+        ? tf.fused.matMul({ a: x, b: p(l.weight), bias: p(l.bias), activation: 'leakyrelu', leakyreluAlpha: 0.2 })
+        : leakyRelu(linear(x, p(l.weight)), d, p(l.bias));
+    }
     return x;
   });
 }

@@ -121,6 +121,33 @@ const leakyTwice = tf.customGrad((x, save) => {
   (save as tf.GradSaveFunc)([m]);
   return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
 });
+/**
+ * Kernel names a backend may register: BIAS_LEAKY_GRAD, biasLeakyTwice's
+ * gradient as one kernel (dy, mask [..., C] -> dx = dy * mask and db [C], dx
+ * summed over every axis but the last), and BIAS_LEAKY_GRAD_GRAD, its
+ * gradient for R1 (ddx, ddb, mask -> ddy = (ddx + ddb) * mask); the chains
+ * are tf.mul, tf.sum and their tfjs gradients.
+ */
+export const BIAS_LEAKY_GRAD = 'AlaeBiasLeakyGrad';
+export const BIAS_LEAKY_GRAD_GRAD = 'AlaeBiasLeakyGradGrad';
+
+// The gradient of the fused gradient kernel (R1's outer gradient through its inner one); the mask
+// is a constant of the op (its own derivative is zero almost everywhere).
+if (!tf.getGradient(BIAS_LEAKY_GRAD)) {
+  tf.registerGradient({
+    kernelName: BIAS_LEAKY_GRAD,
+    inputsToSave: ['mask'],
+    gradFunc: (dys, saved) => {
+      const [ddx, ddb] = dys as Tensor[];
+      const [mask] = saved;
+      return {
+        dy: () => [tf.engine().runKernel(BIAS_LEAKY_GRAD_GRAD, { ddx, ddb, mask } as unknown as tf.NamedTensorMap) as Tensor | Tensor[]].flat()[0],
+        mask: () => tf.zerosLike(mask),
+      };
+    },
+  });
+}
+
 /** leaky_relu(x + bias), twice differentiable: the bias's gradient is the sum of x's over the broadcast axes, as tf.add's. */
 const biasLeakyTwice = tf.customGrad((x, bias, save) => {
   const [value, m] = leakyTwiceForward(x as Tensor, bias as Tensor);
@@ -128,9 +155,14 @@ const biasLeakyTwice = tf.customGrad((x, bias, save) => {
   return {
     value,
     gradFunc: (dy, saved) => {
+      const b = bias as Tensor;
+      const lastAxis = b.size === dy.shape[dy.rank - 1] && b.rank === 1;
+      if (lastAxis && hasKernel(BIAS_LEAKY_GRAD) && hasKernel(BIAS_LEAKY_GRAD_GRAD)) {
+        return tf.engine().runKernel(BIAS_LEAKY_GRAD, { dy, mask: saved[0] } as unknown as tf.NamedTensorMap) as Tensor[];
+      }
       const dx = tf.mul(dy, saved[0]);
-      const axes = tf.backend_util.getReductionAxes((bias as Tensor).shape, dx.shape);
-      return [dx, tf.reshape(axes.length > 0 ? tf.sum(dx, axes) : dx, (bias as Tensor).shape)];
+      const axes = tf.backend_util.getReductionAxes(b.shape, dx.shape);
+      return [dx, tf.reshape(axes.length > 0 ? tf.sum(dx, axes) : dx, b.shape)];
     },
   };
 });
@@ -248,6 +280,20 @@ export function downscale2d(x: Tensor4D, d: Differentiation = 'none'): Tensor4D 
  */
 export function upscale2d(x: Tensor4D): Tensor4D {
   return upLinear(1)(x);
+}
+
+/**
+ * The sum of same-shaped tensors: one addN per up to 7 of them (a WebGPU
+ * kernel binds at most 8 storage buffers by default, the output one of them),
+ * instead of an add each. Its gradient hands dy to every input, no kernel.
+ */
+export function sumAll(ts: Tensor[]): Tensor {
+  if (ts.length === 0) throw new Error('sumAll: no tensors');
+  return tf.tidy(() => {
+    let acc = ts.length <= 7 ? tf.addN(ts) : tf.addN(ts.slice(0, 7));
+    for (let i = 7; i < ts.length; i += 6) acc = tf.addN([acc, ...ts.slice(i, i + 6)]);
+    return acc;
+  });
 }
 
 /** torch.lerp(a, b, t) = a + t (b - a). */

@@ -137,12 +137,9 @@ export interface GenerateInput {
   mixing?: { z2: Tensor; cutoff: number };
 }
 
-/** F(z) broadcast to every slot, with optional style mixing; differentiable. */
-function styles(model: AlaeModel, g: GenerateInput): Tensor {
-  const s = model.broadcastStyles(model.map(g.z, TRAINED));
-  if (!g.mixing) return s;
-  const s2 = model.broadcastStyles(model.map(g.mixing.z2, TRAINED));
-  return model.mixStyles(s, s2, [g.mixing.cutoff, Infinity]);
+/** F(z) in every slot, with optional style mixing; differentiable. */
+function styles(model: AlaeModel, g: GenerateInput): Tensor[] {
+  return model.mapStyles(g.z, g.mixing, TRAINED).slots;
 }
 
 /** Step 2, F and G with E and D frozen: softplus(-D(E(G(F(z))))) mean. */

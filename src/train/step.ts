@@ -161,11 +161,9 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
     const mixing = drawMixing(rng, o.styleMixingProb, n, cfg.latentSize, lod, 2 * cfg.layerCount);
     const noise = drawNoise(rng, n, lod);
     const fake = tf.tidy(() => {
-      const w = model.map(z);
+      const { w, slots } = model.mapStyles(z, mixing);
       trackDlatent(model, w, o.dlatentAvgBeta);
-      let s = model.broadcastStyles(w);
-      if (mixing) s = model.mixStyles(s, model.broadcastStyles(model.map(mixing.z2)), [mixing.cutoff, Infinity]);
-      return model.decode(s, { ...lv, noise });
+      return model.decode(slots, { ...lv, noise });
     });
     disposeInput({ z, mixing, noise });
     try {

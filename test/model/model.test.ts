@@ -68,6 +68,29 @@ describe('AlaeModel', () => {
     m.dispose();
   });
 
+  it('slot styles (training): decode of one tensor per slot, with F(z) and F(z2) in one batch, is decode of the mixed styles tensor', async () => {
+    const m = AlaeModel.create(cfg, 7);
+    for (const [k, v] of m.vars) if (k.includes('style') && k.endsWith('bias')) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 8));
+    const z = tf.randomNormal([2, cfg.model.latentSize], 0, 1, 'float32', 9), z2 = tf.randomNormal([2, cfg.model.latentSize], 0, 1, 'float32', 10);
+    const before = tf.memory().numTensors;
+    const { w, slots } = m.mapStyles(z, { z2, cutoff: 2 }, 'once');
+    expect(slots).toHaveLength(6);
+    const [wz, wz2] = [m.map(z), m.map(z2)];
+    const maxDiff = (u: tf.Tensor, v: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(u, v))).dataSync()[0]);
+    expect(maxDiff(w, wz)).toBeLessThan(1e-6);
+    expect(maxDiff(slots[5], wz2)).toBeLessThan(1e-6);
+    expect(slots[0]).toBe(w);
+    const mixed = tf.tidy(() => m.mixStyles(m.broadcastStyles(wz), m.broadcastStyles(wz2), [2, Infinity]));
+    const a = m.decode(slots, { noise: { seed: 3 } }), b = m.decode(mixed, { noise: { seed: 3 } });
+    const err = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / tf.max(tf.abs(b)).dataSync()[0]);
+    expect(err).toBeLessThan(1e-5);
+    expect(() => m.decode(slots.slice(1))).toThrow(/takes 6 style slots, got 5/);
+    tf.dispose([w, ...new Set(slots), wz, wz2, mixed, a, b]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([z, z2]);
+    m.dispose();
+  });
+
   it('rejects bad inputs with clear errors', () => {
     const m = AlaeModel.create(cfg, 5);
     const x = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;

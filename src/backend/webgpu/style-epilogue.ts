@@ -6,24 +6,25 @@
  * order of tfjs-webgpu's Mean (wgsl.ts), so the forward has the op chain's
  * bits on the same device.
  *
- * The forward keeps the activation after the leaky ReLU and the statistics
- * (mean, sqrt(var + eps)) per pair: the gradient recomputes the normalised
- * value from them with the forward's roundings, and the kink's side from the
- * activation's sign (leaky ReLU keeps the sign; 0 stays 0). Five inputs and
- * three outputs: WebGPU's default limit is 8 storage buffers per shader.
+ * The forward keeps the activation after the leaky ReLU and per pair the
+ * mean, r = sqrt(var + eps) and s1 / r (s1 = style scale + 1): the gradient
+ * recomputes the normalised value from them with the forward's roundings,
+ * and the kink's side from the activation's sign (leaky ReLU keeps the sign;
+ * 0 stays 0). Five inputs and three outputs forward, four and four backward:
+ * WebGPU's default limit is 8 storage buffers per shader.
  * Backward (first order; the generator is never differentiated twice), per
- * pair with s1 = style scale + 1, r = sqrt(var + eps):
+ * pair:
  *   dstyle = (sum dy * normed, sum dy)
  *   da = s1 / r * (dy - mean(dy) - normed * mean(dy * normed))
  *   dpre = da where the pre-activation > 0, else 0.2 da
  *   dx = dpre; dbias = sum dpre; dnoiseWeight = sum dpre * noise
- * (the last two summed over pixels per pair, then over the batch by a
- * second dispatch).
+ * (the last two summed over pixels per pair, then over the batch in order):
+ * one dispatch, a workgroup per channel walking the samples.
  */
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../../nn/style-epilogue.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
-import { type Uniforms, type WgslProgram, bindings, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_PARAMS, PAIR_PROLOGUE, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { type Uniforms, type WgslProgram, bindings, dispatch, outputs, run, webgpuBackend } from './runner.js';
+import { KEPT, PAIR_INDEX, PAIR_PARAMS, PAIR_PROLOGUE, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const size = (t: TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
 
@@ -75,12 +76,13 @@ fn main(${PAIR_PARAMS}) {
     acc += kept(d * d);
   }
   let r = sqrt(tree(t, acc, u.m) / f32(u.m) + u.eps);
-  if (t == 0u) {
-    stats[2u * pair] = mean;
-    stats[2u * pair + 1u] = r;
-  }
   let s = 2u * n * u.c + c;
   let scale = style[s] + 1.0;
+  if (t == 0u) {
+    stats[3u * pair] = mean;
+    stats[3u * pair + 1u] = r;
+    stats[3u * pair + 2u] = scale / r;
+  }
   let shift = style[s + u.c];
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
@@ -93,63 +95,52 @@ const backward = (wg: number): WgslProgram => ({
   name: STYLE_EPILOGUE_GRAD,
   key: `${wg}`,
   code: () => `
-${bindings(['dy', 'style', 'noise', 'act', 'stats'], ['dx', 'dstyle', 'partial'], FIELDS)}
+${bindings(['dy', 'noise', 'act', 'stats'], ['dx', 'dstyle', 'dnw', 'db'], FIELDS)}
 ${treeSum(wg)}
 
 @compute @workgroup_size(${wg})
 fn main(${PAIR_PARAMS}) {
-  ${PAIR_PROLOGUE}
-  let zbase = select(n * u.m, 0u, u.noiseBatch == 1u);
-  let mean = stats[2u * pair];
-  let r = stats[2u * pair + 1u];
-  var acc = vec2<f32>(0.0);
-  for (var p = t; p < u.m; p += ${wg}u) {
-    let i = base + p * u.c;
-    let g = dy[i];
-    acc += vec2<f32>(g, g * ((act[i] - mean) / r));
+  let c = ${PAIR_INDEX};
+  if (c >= u.c) { return; }
+  var batch = vec2<f32>(0.0);
+  for (var n = 0u; n < u.pairs / u.c; n++) {
+    let pair = n * u.c + c;
+    let base = n * u.m * u.c + c;
+    let zbase = select(n * u.m, 0u, u.noiseBatch == 1u);
+    let mean = stats[3u * pair];
+    let r = stats[3u * pair + 1u];
+    var acc = vec2<f32>(0.0);
+    for (var p = t; p < u.m; p += ${wg}u) {
+      let i = base + p * u.c;
+      let g = dy[i];
+      acc += vec2<f32>(g, g * ((act[i] - mean) / r));
+    }
+    let sums = treeVec2(t, acc, u.m);
+    let k1 = stats[3u * pair + 2u];
+    let k2 = sums.x / f32(u.m);
+    let k3 = sums.y / f32(u.m);
+    acc = vec2<f32>(0.0);
+    for (var p = t; p < u.m; p += ${wg}u) {
+      let i = base + p * u.c;
+      let da = k1 * ((dy[i] - k2) - ((act[i] - mean) / r) * k3);
+      let dpre = select(0.2 * da, da, act[i] > 0.0);
+      dx[i] = dpre;
+      acc += vec2<f32>(dpre, dpre * noise[zbase + p]);
+    }
+    let grads = treeVec2(t, acc, u.m);
+    if (t == 0u) {
+      let s = 2u * n * u.c + c;
+      dstyle[s] = sums.y;
+      dstyle[s + u.c] = sums.x;
+    }
+    batch += grads;
   }
-  let sums = treeVec2(t, acc, u.m);
-  let s = 2u * n * u.c + c;
-  let k1 = (style[s] + 1.0) / r;
-  let k2 = sums.x / f32(u.m);
-  let k3 = sums.y / f32(u.m);
-  acc = vec2<f32>(0.0);
-  for (var p = t; p < u.m; p += ${wg}u) {
-    let i = base + p * u.c;
-    let da = k1 * ((dy[i] - k2) - ((act[i] - mean) / r) * k3);
-    let dpre = select(0.2 * da, da, act[i] > 0.0);
-    dx[i] = dpre;
-    acc += vec2<f32>(dpre, dpre * noise[zbase + p]);
-  }
-  let grads = treeVec2(t, acc, u.m);
   if (t == 0u) {
-    dstyle[s] = sums.y;
-    dstyle[s + u.c] = sums.x;
-    partial[2u * pair] = grads.x;
-    partial[2u * pair + 1u] = grads.y;
+    db[c] = batch.x;
+    dnw[c] = batch.y;
   }
 }`,
 });
-
-/** dbias[c] and dnoiseWeight[c]: the per-pair partial sums added over the batch, in order. */
-const batchSum: WgslProgram = {
-  name: `${STYLE_EPILOGUE_GRAD}Batch`,
-  key: '',
-  code: () => `
-${bindings(['partial'], ['dnw', 'db'], 'n: u32, c: u32')}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let c = id.x;
-  if (c >= u.c) { return; }
-  var sums = vec2<f32>(0.0);
-  for (var n = 0u; n < u.n; n++) {
-    let k = 2u * (n * u.c + c);
-    sums += vec2<f32>(partial[k], partial[k + 1u]);
-  }
-  db[c] = sums.x;
-  dnw[c] = sums.y;
-}`,
-};
 
 const uniforms = (n: number, m: number, c: number, nb: number, eps = 0, twice = false): Uniforms =>
   [['u32', n * c], ['u32', m], ['u32', c], ['u32', nb], ['f32', eps], ['u32', twice ? 1 : 0], ['f32', 1]];
@@ -161,25 +152,22 @@ export const webgpuStyleEpilogue: KernelFn = ({ inputs, backend, attrs }) => {
   if (size(noiseWeight!) !== c || size(bias!) !== c || style!.shape.join() !== `${n},${2 * c}`) {
     throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
   }
-  return run(b, forward(chainReduceSize(b, m)), [x!, noise!, noiseWeight!, bias!, style!], [{ shape: x!.shape }, { shape: x!.shape }, { shape: [n, 2 * c] }],
+  return run(b, forward(chainReduceSize(b, m)), [x!, noise!, noiseWeight!, bias!, style!], [{ shape: x!.shape }, { shape: x!.shape }, { shape: [n, 3 * c] }],
     uniforms(n, m, c, nb, Number(attrs?.eps), !!attrs?.twice), pairWorkgroups(b, n * c));
 };
 
 export const webgpuStyleEpilogueGrad: KernelFn = ({ inputs, backend }) => {
   const b = webgpuBackend(backend);
-  const { dy, style, noise, saved0: act, saved1: stats } = inputs;
+  const { dy, noise, saved0: act, saved1: stats } = inputs;
   const { n, m, c, nb } = dims(STYLE_EPILOGUE_GRAD, dy, noise);
-  if (act?.shape.join() !== dy!.shape.join() || stats?.shape.join() !== `${n},${2 * c}` || style?.shape.join() !== `${n},${2 * c}`) {
-    throw new Error(`${STYLE_EPILOGUE_GRAD}: saved state [${act?.shape ?? ''}], [${stats?.shape ?? ''}] or style [${style?.shape ?? ''}] do not fit dy [${dy!.shape}]`);
+  if (act?.shape.join() !== dy!.shape.join() || stats?.shape.join() !== `${n},${3 * c}`) {
+    throw new Error(`${STYLE_EPILOGUE_GRAD}: saved state [${act?.shape ?? ''}] or [${stats?.shape ?? ''}] does not fit dy [${dy!.shape}]`);
   }
   const [dx, dstyle, dnw, db] = outputs(b, [{ shape: dy!.shape }, { shape: [n, 2 * c] }, { shape: [c] }, { shape: [c] }]);
   if (n * m * c === 0) return [dx, dnw, db, dstyle];
-  const partial = scratch(b, 8 * n * c);
   dispatch(b, backward(chainReduceSize(b, m)), [
-    ...[dy!, style!, noise!, act, stats].map((tensor) => ({ tensor })),
-    { tensor: dx, write: true }, { tensor: dstyle, write: true }, { buffer: partial, write: true },
-  ], uniforms(n, m, c, nb), pairWorkgroups(b, n * c));
-  dispatch(b, batchSum, [{ buffer: partial }, { tensor: dnw, write: true }, { tensor: db, write: true }], [['u32', n], ['u32', c]],
-    [Math.ceil(c / 64), 1, 1]);
+    ...[dy!, noise!, act, stats].map((tensor) => ({ tensor })),
+    ...[dx, dstyle, dnw, db].map((tensor) => ({ tensor, write: true })),
+  ], uniforms(n, m, c, nb), pairWorkgroups(b, c));
   return [dx, dnw, db, dstyle];
 };
