@@ -21,6 +21,7 @@
 import { tf } from '../tf.js';
 import { hasAbi, type NativeAbi, packParams } from './native-abi.js';
 import { type BufferPool, poolOf } from './native-memory.js';
+import { rowMajorStrides } from '../util/strides.js';
 
 type TensorInfo = tf.TensorInfo;
 type NamedAttrMap = tf.NamedAttrMap;
@@ -92,16 +93,6 @@ const MAX_ELEMS = 2 ** 31 - 1;
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-
-function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
 
 function cpuKernel(name: string): KernelFn {
   const k = tf.getKernel(name, 'cpu');
@@ -209,7 +200,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
 
   // A strided slice of a float32 tensor (a copy, also where the slice is contiguous).
   const sliceOf = (backend: CpuBackend, x: TensorInfo, xv: Float32Array, begin: number[], size: number[]): TensorInfo => {
-    const xStrides = stridesOf(x.shape);
+    const xStrides = rowMajorStrides(x.shape);
     const offset = begin.reduce((acc, b, i) => acc + b * xStrides[i], 0);
     const len = sizeOf(size);
     let out: Float32Array;
@@ -218,7 +209,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       out.set(xv.subarray(offset, offset + len));
     } else {
       out = poolOf(backend).floats(len);
-      copy(xv, out, size, xStrides, stridesOf(size), offset, 0);
+      copy(xv, out, size, xStrides, rowMajorStrides(size), offset, 0);
     }
     return backend.makeTensorInfo(size.slice(), 'float32', out);
   };
@@ -274,10 +265,10 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const outShape = tf.backend_util.computeOutShape(shapes, $axis);
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
       const out = poolOf(backend).floats(sizeOf(outShape));
-      const outStrides = stridesOf(outShape);
+      const outStrides = rowMajorStrides(outShape);
       let at = 0;
       inputs.forEach((t, i) => {
-        if (sizeOf(t.shape) > 0) copy(vals[i]!, out, t.shape, stridesOf(t.shape), outStrides, 0, at * outStrides[$axis]);
+        if (sizeOf(t.shape) > 0) copy(vals[i]!, out, t.shape, rowMajorStrides(t.shape), outStrides, 0, at * outStrides[$axis]);
         at += t.shape[$axis];
       });
       return backend.makeTensorInfo(outShape, 'float32', out);
@@ -296,9 +287,9 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const outShape = paddings.map(([a, b], i) => a + x.shape[i] + b);
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
       const out = poolOf(backend).floats(sizeOf(outShape)).fill(constantValue);
-      const outStrides = stridesOf(outShape);
+      const outStrides = rowMajorStrides(outShape);
       const offset = paddings.reduce((acc, [a], i) => acc + a * outStrides[i], 0);
-      if (xv.length > 0) copy(xv, out, x.shape, stridesOf(x.shape), outStrides, 0, offset);
+      if (xv.length > 0) copy(xv, out, x.shape, rowMajorStrides(x.shape), outStrides, 0, offset);
       return backend.makeTensorInfo(outShape, 'float32', out);
     };
   }
@@ -311,10 +302,10 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const xv = f32(backend, x);
       if (!xv) return fallback(args);
       const { perm } = args.attrs as unknown as tf.TransposeAttrs;
-      const xStrides = stridesOf(x.shape);
+      const xStrides = rowMajorStrides(x.shape);
       const outShape = perm.map((p) => x.shape[p]);
       const out = poolOf(backend).floats(xv.length);
-      copy(xv, out, outShape, perm.map((p) => xStrides[p]), stridesOf(outShape), 0, 0);
+      copy(xv, out, outShape, perm.map((p) => xStrides[p]), rowMajorStrides(outShape), 0, 0);
       return backend.makeTensorInfo(outShape, 'float32', out);
     };
   }
@@ -333,7 +324,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
       const out = poolOf(backend).floats(sizeOf(outShape));
       if (out.length > 0) {
-        const xs = stridesOf(x.shape), os = stridesOf(outShape);
+        const xs = rowMajorStrides(x.shape), os = rowMajorStrides(outShape);
         copy(xv, out, x.shape.flatMap((d, i) => [reps[i], d]), xs.flatMap((st) => [0, st]),
           os.flatMap((st, i) => [x.shape[i] * st, st]), 0, 0);
       }

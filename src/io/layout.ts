@@ -3,7 +3,8 @@
  * images, HWIO kernels, [in, out] linear weights). See params.ts `Layout`.
  */
 import { type Layout, toOurShape } from '../model/lreq.js';
-import { gatherStrided, rowMajorStrides } from './strided.js';
+import { gatherStrided } from './strided.js';
+import { rowMajorStrides } from '../util/strides.js';
 
 /** Permute a row-major array of `shape` so that output axis k is input axis perm[k]. */
 export function permute(data: Float32Array, shape: number[], perm: number[]): Float32Array {

@@ -16,7 +16,8 @@ import { AlaeError } from '../errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic.js';
 import { decodeFloat32, LITTLE_ENDIAN_HOST, type NumberKind, type NumberType } from './numbers.js';
 import { readWholeFile, readWholeFileSync } from './read-file.js';
-import { gatherStrided, rowMajorStrides } from './strided.js';
+import { gatherStrided } from './strided.js';
+import { rowMajorStrides } from '../util/strides.js';
 
 export interface NpyArray {
   shape: number[];

@@ -35,14 +35,3 @@ export function gatherStrided(data: Float32Array, shape: readonly number[], stri
   });
   return out;
 }
-
-/** Row-major strides of `shape`. */
-export function rowMajorStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    strides[k] = s;
-    s *= shape[k];
-  }
-  return strides;
-}
