@@ -604,28 +604,22 @@ class Unpickler {
         }
         case 0x52: {
           // REDUCE
-          const args = this.pop();
-          const callee = this.pop();
-          if (!(args instanceof PickleTuple)) this.fail(`arguments must be a tuple, got ${pyTypeName(args)}`);
-          this.push(this.call(callee, args));
+          const args = this.popArgs();
+          this.push(this.call(this.pop(), args));
           break;
         }
         case 0x81: {
           // NEWOBJ
-          const args = this.pop();
-          const cls = this.pop();
-          if (!(args instanceof PickleTuple)) this.fail(`arguments must be a tuple, got ${pyTypeName(args)}`);
-          this.push(this.newObject(cls, args));
+          const args = this.popArgs();
+          this.push(this.newObject(this.pop(), args));
           break;
         }
         case 0x92: {
           // NEWOBJ_EX
           const kwargs = this.pop();
-          const args = this.pop();
-          const cls = this.pop();
-          if (!(args instanceof PickleTuple)) this.fail(`arguments must be a tuple, got ${pyTypeName(args)}`);
+          const args = this.popArgs();
           if (!(kwargs instanceof PickleDict)) this.fail(`keyword arguments must be a dict, got ${pyTypeName(kwargs)}`);
-          this.push(this.newObject(cls, args, kwargs));
+          this.push(this.newObject(this.pop(), args, kwargs));
           break;
         }
         case 0x69: {
@@ -667,6 +661,13 @@ class Unpickler {
   }
 
   // --- calls: nothing runs unless whitelisted ---------------------------------
+
+  /** The argument tuple of REDUCE / NEWOBJ, from the top of the stack. */
+  private popArgs(): PickleTuple {
+    const args = this.pop();
+    if (!(args instanceof PickleTuple)) this.fail(`arguments must be a tuple, got ${pyTypeName(args)}`);
+    return args as PickleTuple;
+  }
 
   private call(callee: PickleValue, args: PickleTuple): PickleValue {
     if (callee instanceof PickleGlobal) {

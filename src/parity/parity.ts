@@ -245,24 +245,18 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
       disposeGrads(r);
       return out;
     });
-    await run('loss_g', TRAINING_TOL, async () => {
-      const z = exp.tensor('input/z');
-      const noise = exp.noise('loss_g');
-      const r = await lossG(trained, { z, noise }, level);
-      tf.dispose([z, ...noise]);
-      const out = await compare([['loss_g/value', new Float32Array([r.value]), exp.raw('loss_g/value').data], ...gradPairs('loss_g', r)]);
-      disposeGrads(r);
-      return out;
-    });
-    await run('loss_ae', TRAINING_TOL, async () => {
-      const z = exp.tensor('input/z');
-      const noise = exp.noise('loss_ae');
-      const r = await lossAE(trained, { z, noise }, level);
-      tf.dispose([z, ...noise]);
-      const out = await compare([['loss_ae/value', new Float32Array([r.value]), exp.raw('loss_ae/value').data], ...gradPairs('loss_ae', r)]);
-      disposeGrads(r);
-      return out;
-    });
+    // Steps 2 and 3 from the same z, each with its own recorded noise.
+    for (const [name, loss] of [['loss_g', lossG], ['loss_ae', lossAE]] as const) {
+      await run(name, TRAINING_TOL, async () => {
+        const z = exp.tensor('input/z');
+        const noise = exp.noise(name);
+        const r = await loss(trained, { z, noise }, level);
+        tf.dispose([z, ...noise]);
+        const out = await compare([[`${name}/value`, new Float32Array([r.value]), exp.raw(`${name}/value`).data], ...gradPairs(name, r)]);
+        disposeGrads(r);
+        return out;
+      });
+    }
     await run('adam_step', TRAINING_TOL, async () => {
       // The optimizer is fed the reference's own recorded gradients, so this case checks LREQAdam
       // alone (our gradients are checked by loss_d and loss_g).
