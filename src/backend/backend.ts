@@ -120,7 +120,8 @@ async function register(info: BackendInfo): Promise<void> {
       const g = globalThis as { navigator?: { gpu?: unknown } };
       if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
       else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
-      await tryImport('@tensorflow/tfjs-backend-webgpu');
+      const webgpu = (await tryImport('@tensorflow/tfjs-backend-webgpu')) as { WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend };
+      registerWebgpuFactory(webgpu.WebGPUBackend, adapter as GPUAdapterLike);
       (await import('./kernel-adapter.js')).registerCustomKernels('webgpu');
       break;
     }
@@ -184,6 +185,29 @@ export async function useBackend(request: BackendRequest = requestedBackend(), o
     }
   }
   throw new AlaeError(`no backend could load:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+}
+
+interface GPUAdapterLike {
+  readonly limits: Record<string, number>;
+  readonly features: { has(name: string): boolean };
+  readonly info?: unknown;
+  requestDevice(d: object): Promise<unknown>;
+}
+
+/**
+ * tfjs-backend-webgpu's own factory asks for a device with the spec's default of 8 storage
+ * buffers per shader stage; this one asks for what the adapter has (16 on lavapipe), the other
+ * limits and features as tfjs asks for them. A split, concat or AddN binds its pieces as storage
+ * buffers, so more of them go in one dispatch (backend/webgpu/pieces.ts, tfjs's Concat and AddN).
+ */
+function registerWebgpuFactory(WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend, adapter: GPUAdapterLike): void {
+  const l = adapter.limits;
+  const keep = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize',
+    'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage'];
+  const requiredLimits = Object.fromEntries(keep.map((k) => [k, l[k]]));
+  const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => new WebGPUBackend(await adapter.requestDevice({ requiredLimits, requiredFeatures }), adapter.info), 3);
 }
 
 function hasDevice(pattern: RegExp, dir = '/dev'): boolean {

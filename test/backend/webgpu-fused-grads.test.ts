@@ -73,12 +73,21 @@ describe('webgpu bias + leaky ReLU gradient kernels', () => {
 });
 
 describe('webgpu split and concat', () => {
-  gpuIt('tf.concat of more than 7 tensors: 7 a dispatch into place, the values as they are, on any axis', async () => {
-    for (const [count, axis] of [[8, 0], [15, 1], [9, 2]]) {
+  /** Pieces one dispatch copies: the device's storage buffers per shader stage, less the whole (backend.ts asks for the adapter's limit). */
+  const per = (): number => (tf.backend() as unknown as { device: { limits: { maxStorageBuffersPerShaderStage: number } } }).device.limits.maxStorageBuffersPerShaderStage - 1;
+
+  gpuIt('the device binds the adapter\'s storage buffers per shader stage, not the spec\'s default 8', async () => {
+    const adapter = await (navigator as unknown as { gpu: { requestAdapter(): Promise<{ limits: { maxStorageBuffersPerShaderStage: number } }> } }).gpu.requestAdapter();
+    expect(per() + 1).toBe(adapter.limits.maxStorageBuffersPerShaderStage);
+  });
+
+  gpuIt('tf.concat of more tensors than one tfjs program binds: that many a dispatch into place, the values as they are, on any axis', async () => {
+    const p = per();
+    for (const [count, axis] of [[p + 1, 0], [2 * p + 1, 1], [p + 2, 2]]) {
       const xs = Array.from({ length: count }, (_, i) => normals(40 + i, [2, 3, 4].map((d, k) => (k === axis ? 1 + (i % 3) : d))));
       const before = tf.memory().numTensors;
       let y = xs[0];
-      expect(dispatchesOf(() => (y = tf.concat(xs, axis)))).toEqual({ AlaeConcat: Math.ceil(count / 7) });
+      expect(dispatchesOf(() => (y = tf.concat(xs, axis)))).toEqual({ AlaeConcat: Math.ceil(count / p) });
       const want = tf.tidy(() => xs.reduce((acc, x) => tf.concat([acc, x], axis)));
       expect(await differing(y, want), `${count} on axis ${axis}`).toBe(0);
       tf.dispose([y, want]);
@@ -87,12 +96,13 @@ describe('webgpu split and concat', () => {
     }
   });
 
-  gpuIt('tf.split and tf.concat\'s gradient: up to 7 pieces a dispatch, the values as they are, on any axis', async () => {
-    const x = normals(11, [3, 10, 4]);
-    for (const [sizes, axis] of [[[1, 2, 3, 4], 1], [[1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 1], [[2, 1], 0], [[3, 1], 2]] as [number[], number][]) {
+  gpuIt('tf.split and tf.concat\'s gradient: as many pieces a dispatch as the device binds, the values as they are, on any axis', async () => {
+    const p = per();
+    const x = normals(11, [3, 2 * p + 2, 4]);
+    for (const [sizes, axis] of [[[1, 2, 3, 2 * p - 4], 1], [Array(2 * p + 2).fill(1), 1], [[2, 1], 0], [[3, 1], 2]] as [number[], number][]) {
       const before = tf.memory().numTensors;
       let pieces: tf.Tensor[] = [];
-      expect(dispatchesOf(() => (pieces = tf.split(x, sizes, axis)))).toEqual({ AlaeSplit: Math.ceil(sizes.length / 7) });
+      expect(dispatchesOf(() => (pieces = tf.split(x, sizes, axis)))).toEqual({ AlaeSplit: Math.ceil(sizes.length / p) });
       let start = 0;
       for (const [i, s] of sizes.entries()) {
         const want = tf.slice(x, x.shape.map((_, k) => (k === axis ? start : 0)), x.shape.map((d, k) => (k === axis ? s : d)));
@@ -103,7 +113,7 @@ describe('webgpu split and concat', () => {
       tf.dispose(pieces);
       expect(tf.memory().numTensors).toBe(before);
     }
-    // The gradient of a concat of 8 weights: two dispatches, each piece its rows of dy.
+    // The gradient of a concat of 8 weights: each piece its rows of dy.
     const ws = Array.from({ length: 8 }, (_, i) => normals(20 + i, [i + 1, 3]));
     const r = normals(30, [36, 3]);
     const grads = tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(tf.concat(v, 0), r)))(ws);

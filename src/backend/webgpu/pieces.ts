@@ -1,19 +1,22 @@
 /**
- * Splitting a tensor into pieces along an axis, and joining pieces, up to 7
- * pieces a dispatch (a kernel binds at most 8 storage buffers by the spec's
- * default limit: the whole and 7 pieces), each value copied as it is.
+ * Splitting a tensor into pieces along an axis, and joining pieces, as many
+ * pieces a dispatch as the device binds storage buffers, less the whole (7
+ * at the spec's default limit; backend.ts asks for the adapter's), each
+ * value copied as it is.
  * tfjs-webgpu's SplitV (tf.split, and the gradient of every tf.concat) runs
  * a slice program per piece; its Concat of more than 7 tensors (the
  * encoder's statistics and stacked style weights, the decoder's side-by-side
- * style weights) one program per 7 and one more to join their results.
- * Other dtypes, empty tensors and concats of 7 or fewer stay tfjs's.
+ * style weights) one program per that many and one more to join their
+ * results. Other dtypes, empty tensors and concats that fit one tfjs
+ * program stay tfjs's.
  */
 import { tf } from '../../tf.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Binding, FLAT_PARAMS, type WgslProgram, bindings, dispatch, flatIndex, flatWorkgroups, outputs, webgpuBackend } from './runner.js';
 
 const WG = 256;
-const MAX_PIECES = 7;
+/** Pieces a dispatch: storage buffers per shader stage, less the whole. */
+const maxPieces = (b: ReturnType<typeof webgpuBackend>): number => b.device.limits.maxStorageBuffersPerShaderStage - 1;
 
 /**
  * Pieces 0..k-1, each [outer, s_j, inner], and their run [start, start + span)
@@ -48,13 +51,14 @@ ${branches}}`;
   },
 });
 
-/** Copies between `whole` and its `pieces` along axis `ax` (split: whole into pieces, else back), a dispatch per MAX_PIECES pieces. */
+/** Copies between `whole` and its `pieces` along axis `ax` (split: whole into pieces, else back), a dispatch per maxPieces pieces. */
 function copyPieces(b: ReturnType<typeof webgpuBackend>, split: boolean, whole: TensorInfo, pieces: TensorInfo[], ax: number): void {
   const { shape } = whole;
   const outer = shape.slice(0, ax).reduce((p, d) => p * d, 1);
   const inner = shape.slice(ax + 1).reduce((p, d) => p * d, 1);
-  for (let g = 0, start = 0; g < pieces.length; g += MAX_PIECES) {
-    const group = pieces.slice(g, g + MAX_PIECES);
+  const most = maxPieces(b);
+  for (let g = 0, start = 0; g < pieces.length; g += most) {
+    const group = pieces.slice(g, g + most);
     const sizes = group.map((t) => t.shape[ax]);
     const span = sizes.reduce((p, s) => p + s, 0);
     const size = outer * span * inner;
@@ -84,10 +88,10 @@ export const webgpuSplitV = (replaced: KernelFn): KernelFn => (args) => {
 export const webgpuConcat = (replaced: KernelFn): KernelFn => (args) => {
   const xs = Object.values(args.inputs) as TensorInfo[];
   const { axis } = args.attrs as unknown as { axis: number | number[] };
-  if (xs.length <= MAX_PIECES || xs.some((x) => x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) === 0)) return replaced(args);
+  const b = webgpuBackend(args.backend);
+  if (xs.length <= maxPieces(b) || xs.some((x) => x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) === 0)) return replaced(args);
   const ax = tf.util.parseAxisParam(axis, xs[0].shape)[0];
   tf.backend_util.assertParamsConsistent(xs.map((x) => x.shape), ax);
-  const b = webgpuBackend(args.backend);
   const [y] = outputs(b, [{ shape: tf.backend_util.computeOutShape(xs.map((x) => x.shape), ax) }]);
   copyPieces(b, false, y, xs, ax);
   return y;

@@ -41,7 +41,7 @@ interface GPUCommandEncoderLike {
   copyBufferToBuffer(src: GPUBufferLike, srcOffset: number, dst: GPUBufferLike, dstOffset: number, size: number): void;
 }
 interface GPUDeviceLike {
-  readonly limits: { maxComputeWorkgroupsPerDimension: number; maxComputeWorkgroupSizeX: number; maxStorageBufferBindingSize: number };
+  readonly limits: { maxComputeWorkgroupsPerDimension: number; maxComputeWorkgroupSizeX: number; maxStorageBufferBindingSize: number; maxStorageBuffersPerShaderStage: number };
   readonly features: { has(name: string): boolean };
   readonly queue: { writeBuffer(b: GPUBufferLike, offset: number, data: ArrayBufferView | ArrayBuffer): void };
   createShaderModule(d: { code: string; label?: string }): unknown;
