@@ -1,21 +1,20 @@
 /** Every example script runs on a small model and writes what it says (dist built by `npm test`). */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from './setup-backend.js';
-import { resolveConfig } from '../src/config/config.js';
-import { AlaeModel } from '../src/model/alae.js';
-import { saveModel } from '../src/io/model-file.js';
+import { useTempDir } from './temp-dir.js';
+import { writeRandomModel } from './random-model.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { readLatents } from '../src/api/latents-file.js';
 
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
 const PHOTO = path.join(path.dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo', 'sample1.jpg');
+const dir = useTempDir('alae-examples-');
 let tmp: string;
 let model: string;
 
@@ -34,16 +33,9 @@ const dims = async (f: string) => {
 beforeAll(async () => {
   expect(existsSync('dist/api/index.js')).toBe(true);
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-examples-'));
-  model = path.join(tmp, 'micro.safetensors');
-  const m = AlaeModel.create(resolveConfig('test-micro'), 2);
-  await saveModel(model, m);
-  m.dispose();
+  tmp = dir.path;
+  model = await writeRandomModel(path.join(tmp, 'micro.safetensors'), 'test-micro', 2);
   await writeFile(path.join(tmp, 'd.npy'), encodeNpy([1, 16], new Float32Array(16).fill(0.25)));
-});
-
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
 });
 
 const face = (i: number) => path.join(FFHQ, `0000${i}.png`);

@@ -3,17 +3,18 @@
  * determinism by seed, per-input failures, no tensor leaks, and parity of
  * the whole encode path with the reference (imported tiny32 checkpoint).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
 import { AlaeError } from '../../src/errors.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
-import { encodeModelFile, saveModel } from '../../src/io/model-file.js';
+import { encodeModelFile } from '../../src/io/model-file.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { f32, readSafetensors } from '../../src/io/safetensors.js';
 import { createModel, loadDirection, loadModel, type Alae } from '../../src/api/alae.js';
@@ -25,29 +26,22 @@ const CELEBA = path.resolve('../shared/faces/celeba-aligned128');
 const REF = path.resolve('../shared/alae-reference/tiny32');
 const faces = (n: number) => Array.from({ length: n }, (_, i) => path.join(FFHQ, `0000${i}.png`));
 
+const dir = useTempDir('alae-api-');
 let tmp: string;
 let modelFile: string;
 let alae: Alae;
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-api-'));
-  modelFile = path.join(tmp, 'micro.safetensors');
+  tmp = dir.path;
   // test-micro: 16x16, latent 16, 6 style slots (the smallest, for speed).
-  const m = AlaeModel.create(resolveConfig('test-micro'), 3);
-  // A non-zero average w, so truncation visibly moves w; non-zero noise
-  // weights (initialised to 0, as the reference does), so noise shows.
-  m.dlatentAvg.assign(tf.fill(m.dlatentAvg.shape, 0.5));
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(modelFile, m);
-  m.dispose();
+  modelFile = await writeRandomModel(path.join(tmp, 'micro.safetensors'), 'test-micro', 3, { dlatentAvg: 0.5, noise: true });
   // Aligned crops as input: no detector, fast.
   alae = await loadModel(modelFile, { align: 'none', batchSize: 3 });
 });
 
 afterAll(async () => {
   alae?.dispose();
-  await rm(tmp, { recursive: true, force: true });
 });
 
 const bytesOf = (imgs: { data: Uint8Array }[]) => imgs.map((i) => Buffer.from(i.data));

@@ -13,17 +13,14 @@
  * (`blocker/out.png` with `blocker` a file): no user can create it.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { alaeIn, type CliResult } from './in-process.js';
 
@@ -31,6 +28,7 @@ const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
 const CELEBA = path.resolve('../shared/faces/celeba-aligned128');
 const REF = path.resolve('../shared/alae-reference/tiny32/checkpoint.legacy.pth');
 
+const dir = useTempDir('alae-faults-');
 let tmp: string;
 const at = (...p: string[]) => path.join(tmp, ...p);
 
@@ -189,11 +187,8 @@ const CASES: Record<string, Case[]> = {
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-faults-'));
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(at('micro.safetensors'), m);
-  m.dispose();
+  tmp = dir.path;
+  await writeRandomModel(at('micro.safetensors'), 'test-micro', 5, { noise: true });
   await mkdir(at('faces'));
   for (const i of [0, 1, 2]) await copyFile(path.join(FFHQ, `0000${i}.png`), at(face(i)));
   await writeFile(at('blocker'), 'a regular file: nothing can be created under it');
@@ -219,10 +214,6 @@ beforeAll(async () => {
   await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toFile(at('train-data', 'tiny.png'));
   await writeFile(at('micro.json'), JSON.stringify({ train: { lodBatch: [4] } }));
 }, 120_000);
-
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
 
 describe.skipIf(!existsSync(FFHQ) || !existsSync(CELEBA) || !existsSync(REF))('every command, every fault', () => {
   for (const [cmd, cases] of Object.entries(CASES)) {

@@ -5,17 +5,14 @@
  * half-written.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { readLatents } from '../../src/api/latents-file.js';
 
@@ -23,6 +20,7 @@ const MAIN = path.resolve('dist/cli/main.js');
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
 const face = (i: number) => path.join(FFHQ, `0000${i}.png`);
 
+const dir = useTempDir('alae-cli-');
 let tmp: string;
 let model: string;
 
@@ -51,21 +49,13 @@ const tmpFiles = async (dir: string) => (await readdir(dir)).filter((f) => f.end
 beforeAll(async () => {
   expect(existsSync(MAIN)).toBe(true); // built by `npm test` (tsc) before vitest runs
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-cli-'));
-  model = path.join(tmp, 'micro.safetensors');
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  // Non-zero noise weights (0 at init): the seed must matter for the test to mean anything.
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(model, m);
-  m.dispose();
+  tmp = dir.path;
+  // Non-zero noise weights: the seed must matter for the test to mean anything.
+  model = await writeRandomModel(path.join(tmp, 'micro.safetensors'), 'test-micro', 5, { noise: true });
   await writeFile(path.join(tmp, 'junk.jpg'), 'this is not a jpeg');
   await sharp({ create: { width: 120, height: 90, channels: 3, background: { r: 200, g: 180, b: 160 } } }).png().toFile(path.join(tmp, 'wall.png'));
   await writeFile(path.join(tmp, 'd.npy'), encodeNpy([16], new Float32Array(16).fill(0.5)));
   await writeFile(path.join(tmp, 'bad-d.npy'), encodeNpy([3, 16], new Float32Array(48)));
-});
-
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
 });
 
 describe('alae encode', () => {

@@ -15,10 +15,8 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
 import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { readLatents } from '../../src/api/latents-file.js';
 import type { MnistEvalReport } from '../../src/eval/mnist.js';
 import type { FaceEvalReport } from '../../src/eval/faces.js';
@@ -35,14 +33,9 @@ const M = ['--model', 'micro.safetensors', '--no-align', '-q'];
 beforeAll(async () => {
   await testBackend();
   tmp = dir.path;
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  // Non-zero noise weights (0 at init): the seed must matter.
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(at('micro.safetensors'), m);
-  m.dispose();
-  const digits = AlaeModel.create(resolveConfig('test-tiny32', { model: { channels: 1 } }), 1);
-  await saveModel(at('digits.safetensors'), digits);
-  digits.dispose();
+  // Non-zero noise weights: the seed must matter.
+  await writeRandomModel(at('micro.safetensors'), 'test-micro', 5, { noise: true });
+  await writeRandomModel(at('digits.safetensors'), 'test-tiny32', 1, { config: { model: { channels: 1 } } });
   await mkdir(at('faces'));
   for (const i of [0, 1]) await copyFile(path.join(FFHQ, `0000${i}.png`), at('faces', `f${i}.png`));
 });

@@ -3,35 +3,26 @@
  * wrong format fails naming its file, and a small run prints the table and
  * writes the JSON report atomically.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { runCli } from '../../src/cli/run.js';
 import type { MnistEvalReport } from '../../src/eval/mnist.js';
 
+const dir = useTempDir('alae-eval-');
 let tmp: string;
 let digitsModel: string;
 let rgbModel: string;
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-eval-'));
-  digitsModel = path.join(tmp, 'digits.safetensors');
-  rgbModel = path.join(tmp, 'rgb.safetensors');
-  for (const [file, channels] of [[digitsModel, 1], [rgbModel, 3]] as const) {
-    const m = AlaeModel.create(resolveConfig('test-tiny32', { model: { channels } }), 1);
-    await saveModel(file, m);
-    m.dispose();
-  }
-});
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  tmp = dir.path;
+  digitsModel = await writeRandomModel(path.join(tmp, 'digits.safetensors'), 'test-tiny32', 1, { config: { model: { channels: 1 } } });
+  rgbModel = await writeRandomModel(path.join(tmp, 'rgb.safetensors'), 'test-tiny32', 1);
 });
 afterEach(() => {
   vi.restoreAllMocks();

@@ -9,17 +9,14 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { activeBackend } from '../../src/backend/backend.js';
-import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { loadModel } from '../../src/api/index.js';
 import { SAMPLES_DIR } from '../../src/api/bundled.js';
 import { resolveImages } from '../../src/cli/tui.js';
@@ -31,6 +28,7 @@ const FACE_B = path.join(FFHQ, '00001.png');
 const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
 if (!HAS_TMUX) console.warn('test/tui/e2e.test.ts: tmux is not installed, so the end-to-end TUI test is SKIPPED (install it: apt-get install -y tmux)');
 
+const dir = useTempDir('alae-tui-e2e-');
 let tmp: string;
 let model: string;
 let backend: string;
@@ -39,17 +37,8 @@ beforeAll(async () => {
   expect(existsSync(MAIN)).toBe(true); // built by `npm test` (tsc) before vitest runs
   await testBackend();
   backend = activeBackend()!;
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-tui-e2e-'));
-  model = path.join(tmp, 'tiny32.safetensors');
-  const m = AlaeModel.create(resolveConfig('test-tiny32'), 11);
-  // Non-zero noise weights (0 at init), so the noise seed matters as it does in a trained model.
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(model, m);
-  m.dispose();
-});
-
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
+  tmp = dir.path;
+  model = await writeRandomModel(path.join(tmp, 'tiny32.safetensors'), 'test-tiny32', 11, { noise: true });
 });
 
 /** Environment for the binary: no CI (ink would only print the last frame), no dev React, no overrides. */
