@@ -19,21 +19,19 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { useTempDir } from '../temp-dir.js';
 import { writeRandomModel } from '../random-model.js';
 import { encodeNpy } from '../../src/io/npy.js';
-import { alaeIn, type CliResult } from './in-process.js';
+import { cliFolder, type CliResult } from './in-process.js';
 
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
 const CELEBA = path.resolve('../shared/faces/celeba-aligned128');
 const REF = path.resolve('../shared/alae-reference/tiny32/checkpoint.legacy.pth');
 
-const dir = useTempDir('alae-faults-');
-let tmp: string;
-const at = (...p: string[]) => path.join(tmp, ...p);
+const cli = cliFolder('alae-faults-');
+const { at, alae } = cli;
 
-/** Every file under tmp, by relative path: its sha256. */
-async function snapshot(dir = tmp, rel = ''): Promise<Map<string, string>> {
+/** Every file under the test folder, by relative path: its sha256. */
+async function snapshot(dir = cli.path, rel = ''): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
     const r = path.join(rel, e.name);
@@ -44,7 +42,6 @@ async function snapshot(dir = tmp, rel = ''): Promise<Map<string, string>> {
 }
 
 type Result = CliResult;
-const alae = (...args: string[]): Promise<Result> => alaeIn(tmp, ...args);
 
 interface Case {
   /** What is tried. */
@@ -187,7 +184,6 @@ const CASES: Record<string, Case[]> = {
 
 beforeAll(async () => {
   await testBackend();
-  tmp = dir.path;
   await writeRandomModel(at('micro.safetensors'), 'test-micro', 5, { noise: true });
   await mkdir(at('faces'));
   for (const i of [0, 1, 2]) await copyFile(path.join(FFHQ, `0000${i}.png`), at(face(i)));

@@ -10,23 +10,18 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { useTempDir } from '../temp-dir.js';
 import { writeRandomModel } from '../random-model.js';
 import { readModelFile } from '../../src/io/model-file.js';
 import { readLatents } from '../../src/api/latents-file.js';
 import { SAMPLES_DIR } from '../../src/api/bundled.js';
-import { alaeIn } from './in-process.js';
+import { cliFolder } from './in-process.js';
 
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
-const dir = useTempDir('alae-jobs-io-');
-let tmp: string;
-const at = (...p: string[]) => path.join(tmp, ...p);
-const alae = (...args: string[]) => alaeIn(tmp, ...args);
+const { at, alae } = cliFolder('alae-jobs-io-');
 const M = ['--model', 'micro.safetensors', '--no-align', '-q'];
 
 beforeAll(async () => {
   await testBackend();
-  tmp = dir.path;
   await writeRandomModel(at('micro.safetensors'), 'test-micro', 5);
   await mkdir(at('photos', 'sub'), { recursive: true });
   for (const [i, f] of [[0, 'a.png'], [1, 'b.png'], [2, 'sub/c.png'], [3, '.hidden.png']] as const) await copyFile(path.join(FFHQ, `0000${i}.png`), at('photos', f));

@@ -13,16 +13,14 @@ import { tf } from '../../src/tf.js';
 import { runCli } from '../../src/cli/run.js';
 import type { MnistEvalReport } from '../../src/eval/mnist.js';
 
-const dir = useTempDir('alae-eval-');
-let tmp: string;
+const tmp = useTempDir('alae-eval-');
 let digitsModel: string;
 let rgbModel: string;
 
 beforeAll(async () => {
   await testBackend();
-  tmp = dir.path;
-  digitsModel = await writeRandomModel(path.join(tmp, 'digits.safetensors'), 'test-tiny32', 1, { config: { model: { channels: 1 } } });
-  rgbModel = await writeRandomModel(path.join(tmp, 'rgb.safetensors'), 'test-tiny32', 1);
+  digitsModel = await writeRandomModel(path.join(tmp.path, 'digits.safetensors'), 'test-tiny32', 1, { config: { model: { channels: 1 } } });
+  rgbModel = await writeRandomModel(path.join(tmp.path, 'rgb.safetensors'), 'test-tiny32', 1);
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -63,7 +61,7 @@ describe('alae eval', () => {
   });
 
   it('prints the table and writes the report', async () => {
-    const json = path.join(tmp, 'report.json');
+    const json = path.join(tmp.path, 'report.json');
     const before = tf.memory().numTensors;
     const r = await run('--model', digitsModel, '--held-out', '20', '--train', '60', '--generated', '6', '--seed', '2', '--quiet', '--json', json);
     expect(r.code).toBe(0);
@@ -75,6 +73,6 @@ describe('alae eval', () => {
     expect(r.stdout).toMatch(/w 5-NN accuracy +\d+\.\d% +target >= 95\.0% +(PASS|below)\n/);
     const report = JSON.parse(await readFile(json, 'utf8')) as MnistEvalReport;
     expect(report).toMatchObject({ model: digitsModel, heldOut: 20, train: 60, seed: 2, generated: { count: 6 } });
-    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await readdir(tmp.path)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
