@@ -59,6 +59,18 @@ interface Case {
 const M = ['--model', 'micro.safetensors', '--no-align'];
 const face = (i: number) => `faces/0000${i}.png`;
 
+/** A batch command (encode, reconstruct) on face 0, junk.jpg, face 1: junk.jpg named, the faces done, 2 of 3 inputs in the summary after `summary`. */
+const junkAmongFaces = (cmd: string, out: string, summary: string, then?: () => Promise<void>): Case => ({
+  fault: 'bad input in a batch',
+  args: [cmd, face(0), 'junk.jpg', face(1), '--out', out, ...M, '-q'],
+  code: 1,
+  says: 'junk.jpg: unsupported image format',
+  then: async (r) => {
+    expect(r.stdout).toContain(`${summary}2 of 3 inputs done; failed: junk.jpg (unsupported image format)`);
+    await then?.();
+  },
+});
+
 /** Per command, the four faults (where the command has such a thing: info and parity write nothing, tui is interactive). */
 const CASES: Record<string, Case[]> = {
   demo: [
@@ -86,28 +98,13 @@ const CASES: Record<string, Case[]> = {
   encode: [
     { fault: 'unwritable output', args: ['encode', face(0), '--out', 'blocker/w.safetensors', ...M], code: 1, says: 'blocker/w.safetensors: cannot be written: ' },
     { fault: 'existing output', args: ['encode', face(0), '--out', 'keep.safetensors', ...M], code: 1, says: 'keep.safetensors already exists (--force overwrites)' },
-    {
-      fault: 'bad input in a batch',
-      args: ['encode', face(0), 'junk.jpg', face(1), '--out', 'w.safetensors', ...M, '-q'],
-      code: 1,
-      says: 'junk.jpg: unsupported image format',
-      then: (r) => expect(r.stdout).toContain('encoded 2 faces into w.safetensors; 2 of 3 inputs done; failed: junk.jpg (unsupported image format)'),
-    },
+    junkAmongFaces('encode', 'w.safetensors', 'encoded 2 faces into w.safetensors; '),
     { fault: 'unknown option', args: ['encode', face(0), '--out', 'w2.json', '--face', 'all', ...M], code: 2, says: 'unknown option --face (did you mean --faces?)' },
   ],
   reconstruct: [
     { fault: 'unwritable output', args: ['reconstruct', face(0), '--out', 'blocker/rec', ...M], code: 1, says: 'blocker/rec: cannot be written: ' },
     { fault: 'existing output', args: ['reconstruct', face(0), '--out', 'earlier-rec', ...M], code: 1, says: 'earlier-rec/00000_0.png already exists' },
-    {
-      fault: 'bad input in a batch',
-      args: ['reconstruct', face(0), 'junk.jpg', face(1), '--out', 'rec', ...M, '-q'],
-      code: 1,
-      says: 'junk.jpg: unsupported image format',
-      then: async (r) => {
-        expect((await readdir(at('rec'))).sort()).toEqual(['00000_0.png', '00001_0.png', 'sheet.png']);
-        expect(r.stdout).toContain('2 of 3 inputs done; failed: junk.jpg (unsupported image format)');
-      },
-    },
+    junkAmongFaces('reconstruct', 'rec', '', async () => expect((await readdir(at('rec'))).sort()).toEqual(['00000_0.png', '00001_0.png', 'sheet.png'])),
     { fault: 'unknown option', args: ['reconstruct', face(0), '--out', 'rec2', '--sheetmax', '3', ...M], code: 2, says: 'unknown option --sheetmax (did you mean --sheet-max?)' },
   ],
   mix: [
