@@ -331,16 +331,15 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     }
     return off;
   };
-  // The params and tap offsets of one depthwise call: src on the input grid, dst on the output grid
-  // (sign = 1: the forward pass and the filter gradient), or dy's grid to the input's with the taps mirrored (sign = -1).
-  const dwArgs = (ci: tf.backend_util.Conv2DInfo, sign: 1 | -1): [Int32Array, Int32Array] => {
+  // The params of one depthwise call: src on the input grid, dst on the output grid (sign = 1: the forward
+  // pass and the filter gradient, with tapOffsets(ci, 1)), or dy's grid to the input's (sign = -1, taps mirrored).
+  const dwParams = (ci: tf.backend_util.Conv2DInfo, sign: 1 | -1): Int32Array => {
     const fwd = sign === 1;
-    const params = packParams(n, 'depthwise', {
+    return packParams(n, 'depthwise', {
       N: ci.batchSize, C: ci.inChannels, taps: ci.filterHeight * ci.filterWidth,
       Hs: fwd ? ci.inHeight : ci.outHeight, Ws: fwd ? ci.inWidth : ci.outWidth,
       Hd: fwd ? ci.outHeight : ci.inHeight, Wd: fwd ? ci.outWidth : ci.inWidth,
     });
-    return [params, tapOffsets(ci, sign)];
   };
 
   // The three depthwise kernels differ in their two float32 inputs, where the geometry's shapes come from,
@@ -363,11 +362,11 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     });
   };
   depthwise('DepthwiseConv2dNative', ['x', 'filter'], ({ x, filter }) => [x.shape, filter.shape], (ci) => ci.outShape,
-    (xv, wv, y, ci) => n.ewDepthwise(xv, wv, y, ...dwArgs(ci, 1)));
+    (xv, wv, y, ci) => n.ewDepthwise(xv, wv, y, dwParams(ci, 1), tapOffsets(ci, 1)));
   depthwise('DepthwiseConv2dNativeBackpropInput', ['dy', 'filter'], ({ filter }, attrs) => [attrs.inputShape, filter.shape],
-    (ci) => ci.inShape, (gv, wv, dx, ci) => n.ewDepthwise(gv, wv, dx, ...dwArgs(ci, -1)));
+    (ci) => ci.inShape, (gv, wv, dx, ci) => n.ewDepthwise(gv, wv, dx, dwParams(ci, -1), tapOffsets(ci, -1)));
   depthwise('DepthwiseConv2dNativeBackpropFilter', ['x', 'dy'], ({ x }, attrs) => [x.shape, attrs.filterShape],
-    (ci) => ci.filterShape, (xv, gv, dw, ci) => n.ewDepthwiseFilter(xv, gv, dw, ...dwArgs(ci, 1)));
+    (ci) => ci.filterShape, (xv, gv, dw, ci) => n.ewDepthwiseFilter(xv, gv, dw, dwParams(ci, 1), tapOffsets(ci, 1)));
 
   type PoolAttrs = {
     filterSize: [number, number] | number; strides: [number, number] | number;
