@@ -112,19 +112,24 @@ function f32(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | nul
 export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn> {
   const kernels: Record<string, KernelFn> = {};
 
+  // The native kernel where `run` covers the case; where it returns null, the cpu kernel of the same name.
+  // One closure per kernel, made here: a call allocates nothing more than the kernel itself does.
+  const register = (name: string, run: (args: KernelArgs, backend: CpuBackend) => TensorInfo | TensorInfo[] | null): void => {
+    const fallback = cpuKernel(name);
+    kernels[name] = (args) => run(args, args.backend as CpuBackend) ?? fallback(args);
+  };
+
   // Arithmetic (float32 out) and comparisons (bool out) share the broadcasting call.
   const broadcast = (name: string, dtype: 'float32' | 'bool',
     run: (av: Float32Array, bv: Float32Array, size: number, a: TensorInfo, b: TensorInfo, pool: BufferPool) => Float32Array | Uint8Array): void => {
-    const fallback = cpuKernel(name);
-    kernels[name] = (args) => {
-      const backend = args.backend as CpuBackend;
+    register(name, (args, backend) => {
       const { a, b } = args.inputs as Record<string, TensorInfo>;
       const av = f32(backend, a), bv = f32(backend, b);
-      if (!av || !bv) return fallback(args);
+      if (!av || !bv) return null;
       const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-      if (outShape.length > MAX_RANK) return fallback(args);
+      if (outShape.length > MAX_RANK) return null;
       return backend.makeTensorInfo(outShape, dtype, run(av, bv, sizeOf(outShape), a, b, poolOf(backend)));
-    };
+    });
   };
   for (const [name, op] of Object.entries(n.ops.binary)) {
     broadcast(name, 'float32', (av, bv, size, a, b, pool) => {
@@ -141,29 +146,23 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     });
   }
 
-  {
-    const fallback = cpuKernel('Select');
-    kernels.Select = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { condition, t, e } = args.inputs as Record<string, TensorInfo>;
-      const tv = f32(backend, t), ev = f32(backend, e);
-      const cv = condition.dtype === 'bool' ? backend.data.get(condition.dataId).values : null;
-      if (!tv || !ev || !(cv instanceof Uint8Array) || !sameShape(condition.shape, t.shape) || !sameShape(t.shape, e.shape)) {
-        return fallback(args);
-      }
-      const out = poolOf(backend).floats(tv.length);
-      n.ewSelect(cv, tv, ev, out);
-      return backend.makeTensorInfo(t.shape.slice(), 'float32', out);
-    };
-  }
+  register('Select', (args, backend) => {
+    const { condition, t, e } = args.inputs as Record<string, TensorInfo>;
+    const tv = f32(backend, t), ev = f32(backend, e);
+    const cv = condition.dtype === 'bool' ? backend.data.get(condition.dataId).values : null;
+    if (!tv || !ev || !(cv instanceof Uint8Array) || !sameShape(condition.shape, t.shape) || !sameShape(t.shape, e.shape)) {
+      return null;
+    }
+    const out = poolOf(backend).floats(tv.length);
+    n.ewSelect(cv, tv, ev, out);
+    return backend.makeTensorInfo(t.shape.slice(), 'float32', out);
+  });
 
   for (const [name, op] of Object.entries(n.ops.unary)) {
-    const fallback = cpuKernel(name);
-    kernels[name] = (args) => {
-      const backend = args.backend as CpuBackend;
+    register(name, (args, backend) => {
       const { x } = args.inputs as Record<string, TensorInfo>;
       const xv = f32(backend, x);
-      if (!xv) return fallback(args);
+      if (!xv) return null;
       let alpha = 0;
       if (name === 'LeakyRelu' || name === 'Step') {
         alpha = Number((args.attrs as { alpha?: number } | undefined)?.alpha ?? (name === 'LeakyRelu' ? 0.2 : 0));
@@ -171,16 +170,14 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       const out = poolOf(backend).floats(xv.length);
       n.ewUnary(op, xv, out, alpha);
       return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
-    };
+    });
   }
 
   for (const name of ['Sum', 'Mean']) {
-    const fallback = cpuKernel(name);
-    kernels[name] = (args) => {
-      const backend = args.backend as CpuBackend;
+    register(name, (args, backend) => {
       const { x } = args.inputs as Record<string, TensorInfo>;
       const xv = f32(backend, x);
-      if (!xv) return fallback(args);
+      if (!xv) return null;
       const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
       const axes = tf.util.parseAxisParam(axis, x.shape);
       const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
@@ -190,7 +187,7 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
       n.ewReduce(xv, out, Int32Array.from(x.shape), mask, name === 'Mean' ? 1 : 0);
       const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
       return backend.makeTensorInfo(shape, 'float32', out);
-    };
+    });
   }
 
   const copy = (src: Float32Array, dst: Float32Array, shape: readonly number[], srcStrides: readonly number[],
@@ -214,123 +211,99 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     return backend.makeTensorInfo(size.slice(), 'float32', out);
   };
 
-  {
-    const fallback = cpuKernel('Slice');
-    kernels.Slice = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x);
-      if (!xv) return fallback(args);
-      const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
-      const [$begin, $size] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
-      tf.slice_util.assertParamsValid(x as tf.Tensor, $begin, $size);
-      // A contiguous slice is a zero-copy view in the cpu kernel.
-      if (tf.slice_util.isSliceContinous(x.shape, $begin, $size)) return fallback(args);
-      return sliceOf(backend, x, xv, $begin, $size);
-    };
-  }
+  register('Slice', (args, backend) => {
+    const { x } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(backend, x);
+    if (!xv) return null;
+    const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
+    const [$begin, $size] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    tf.slice_util.assertParamsValid(x as tf.Tensor, $begin, $size);
+    // A contiguous slice is a zero-copy view in the cpu kernel.
+    if (tf.slice_util.isSliceContinous(x.shape, $begin, $size)) return null;
+    return sliceOf(backend, x, xv, $begin, $size);
+  });
 
-  {
-    const fallback = cpuKernel('SplitV');
-    kernels.SplitV = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x);
-      if (!xv) return fallback(args);
-      const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
-      const $axis = tf.util.parseAxisParam(axis, x.shape)[0];
-      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, $axis);
-      const begin = new Array<number>(x.shape.length).fill(0);
-      return sizes.map((s) => {
-        const size = x.shape.slice();
-        size[$axis] = s;
-        const piece = sliceOf(backend, x, xv, begin, size);
-        begin[$axis] += s;
-        return piece;
-      });
-    };
-  }
+  register('SplitV', (args, backend) => {
+    const { x } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(backend, x);
+    if (!xv) return null;
+    const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
+    const $axis = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, $axis);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = x.shape.slice();
+      size[$axis] = s;
+      const piece = sliceOf(backend, x, xv, begin, size);
+      begin[$axis] += s;
+      return piece;
+    });
+  });
 
-  {
-    const fallback = cpuKernel('Concat');
-    kernels.Concat = (args) => {
-      const backend = args.backend as CpuBackend;
-      const inputs = args.inputs as unknown as TensorInfo[];
-      const vals = inputs.map((t) => f32(backend, t));
-      if (inputs.length < 2 || vals.some((v) => !v)) return fallback(args);
-      const { axis } = args.attrs as unknown as tf.ConcatAttrs;
-      const $axis = tf.util.parseAxisParam(axis, inputs[0].shape)[0];
-      const shapes = inputs.map((t) => t.shape);
-      tf.backend_util.assertParamsConsistent(shapes, $axis);
-      const outShape = tf.backend_util.computeOutShape(shapes, $axis);
-      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = poolOf(backend).floats(sizeOf(outShape));
-      const outStrides = rowMajorStrides(outShape);
-      let at = 0;
-      inputs.forEach((t, i) => {
-        if (sizeOf(t.shape) > 0) copy(vals[i]!, out, t.shape, rowMajorStrides(t.shape), outStrides, 0, at * outStrides[$axis]);
-        at += t.shape[$axis];
-      });
-      return backend.makeTensorInfo(outShape, 'float32', out);
-    };
-  }
+  register('Concat', (args, backend) => {
+    const inputs = args.inputs as unknown as TensorInfo[];
+    const vals = inputs.map((t) => f32(backend, t));
+    if (inputs.length < 2 || vals.some((v) => !v)) return null;
+    const { axis } = args.attrs as unknown as tf.ConcatAttrs;
+    const $axis = tf.util.parseAxisParam(axis, inputs[0].shape)[0];
+    const shapes = inputs.map((t) => t.shape);
+    tf.backend_util.assertParamsConsistent(shapes, $axis);
+    const outShape = tf.backend_util.computeOutShape(shapes, $axis);
+    if (sizeOf(outShape) > MAX_ELEMS) return null;
+    const out = poolOf(backend).floats(sizeOf(outShape));
+    const outStrides = rowMajorStrides(outShape);
+    let at = 0;
+    inputs.forEach((t, i) => {
+      if (sizeOf(t.shape) > 0) copy(vals[i]!, out, t.shape, rowMajorStrides(t.shape), outStrides, 0, at * outStrides[$axis]);
+      at += t.shape[$axis];
+    });
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  });
 
-  {
-    const fallback = cpuKernel('PadV2');
-    kernels.PadV2 = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x);
-      if (!xv) return fallback(args);
-      const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
-      if (paddings.some(([a, b]) => a < 0 || b < 0)) return fallback(args);
-      const outShape = paddings.map(([a, b], i) => a + x.shape[i] + b);
-      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = poolOf(backend).floats(sizeOf(outShape)).fill(constantValue);
-      const outStrides = rowMajorStrides(outShape);
-      const offset = paddings.reduce((acc, [a], i) => acc + a * outStrides[i], 0);
-      if (xv.length > 0) copy(xv, out, x.shape, rowMajorStrides(x.shape), outStrides, 0, offset);
-      return backend.makeTensorInfo(outShape, 'float32', out);
-    };
-  }
+  register('PadV2', (args, backend) => {
+    const { x } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(backend, x);
+    if (!xv) return null;
+    const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
+    if (paddings.some(([a, b]) => a < 0 || b < 0)) return null;
+    const outShape = paddings.map(([a, b], i) => a + x.shape[i] + b);
+    if (sizeOf(outShape) > MAX_ELEMS) return null;
+    const out = poolOf(backend).floats(sizeOf(outShape)).fill(constantValue);
+    const outStrides = rowMajorStrides(outShape);
+    const offset = paddings.reduce((acc, [a], i) => acc + a * outStrides[i], 0);
+    if (xv.length > 0) copy(xv, out, x.shape, rowMajorStrides(x.shape), outStrides, 0, offset);
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  });
 
-  {
-    const fallback = cpuKernel('Transpose');
-    kernels.Transpose = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x);
-      if (!xv) return fallback(args);
-      const { perm } = args.attrs as unknown as tf.TransposeAttrs;
-      const xStrides = rowMajorStrides(x.shape);
-      const outShape = perm.map((p) => x.shape[p]);
-      const out = poolOf(backend).floats(xv.length);
-      copy(xv, out, outShape, perm.map((p) => xStrides[p]), rowMajorStrides(outShape), 0, 0);
-      return backend.makeTensorInfo(outShape, 'float32', out);
-    };
-  }
+  register('Transpose', (args, backend) => {
+    const { x } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(backend, x);
+    if (!xv) return null;
+    const { perm } = args.attrs as unknown as tf.TransposeAttrs;
+    const xStrides = rowMajorStrides(x.shape);
+    const outShape = perm.map((p) => x.shape[p]);
+    const out = poolOf(backend).floats(xv.length);
+    copy(xv, out, outShape, perm.map((p) => xStrides[p]), rowMajorStrides(outShape), 0, 0);
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  });
 
-  {
-    // Tile (tf.tile, tf.broadcastTo): out[i] = x[i mod x.shape] as one strided copy over [reps_0, x_0, reps_1, x_1, ...],
-    // the source strides 0 along the repetitions (rank <= 4).
-    const fallback = cpuKernel('Tile');
-    kernels.Tile = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x);
-      const { reps } = args.attrs as unknown as tf.TileAttrs;
-      if (!xv || 2 * x.shape.length > MAX_RANK || reps.length !== x.shape.length) return fallback(args);
-      const outShape = x.shape.map((d, i) => d * reps[i]);
-      if (sizeOf(outShape) > MAX_ELEMS) return fallback(args);
-      const out = poolOf(backend).floats(sizeOf(outShape));
-      if (out.length > 0) {
-        const xs = rowMajorStrides(x.shape), os = rowMajorStrides(outShape);
-        copy(xv, out, x.shape.flatMap((d, i) => [reps[i], d]), xs.flatMap((st) => [0, st]),
-          os.flatMap((st, i) => [x.shape[i] * st, st]), 0, 0);
-      }
-      return backend.makeTensorInfo(outShape, 'float32', out);
-    };
-  }
+  // Tile (tf.tile, tf.broadcastTo): out[i] = x[i mod x.shape] as one strided copy over [reps_0, x_0, reps_1, x_1, ...],
+  // the source strides 0 along the repetitions (rank <= 4).
+  register('Tile', (args, backend) => {
+    const { x } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(backend, x);
+    const { reps } = args.attrs as unknown as tf.TileAttrs;
+    if (!xv || 2 * x.shape.length > MAX_RANK || reps.length !== x.shape.length) return null;
+    const outShape = x.shape.map((d, i) => d * reps[i]);
+    if (sizeOf(outShape) > MAX_ELEMS) return null;
+    const out = poolOf(backend).floats(sizeOf(outShape));
+    if (out.length > 0) {
+      const xs = rowMajorStrides(x.shape), os = rowMajorStrides(outShape);
+      copy(xv, out, x.shape.flatMap((d, i) => [reps[i], d]), xs.flatMap((st) => [0, st]),
+        os.flatMap((st, i) => [x.shape[i] * st, st]), 0, 0);
+    }
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  });
 
   // Depthwise convolution at stride 1, channel multiplier 1, NHWC: a sum of
   // shifted taps. Tap k = (i, j) reads the filter's [i, j, :, 0] row.
@@ -358,55 +331,42 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     }
     return off;
   };
-  const dwParams = (N: number, Hs: number, Ws: number, C: number, Hd: number, Wd: number, taps: number): Int32Array =>
-    packParams(n, 'depthwise', { N, Hs, Ws, C, Hd, Wd, taps });
+  // The params of one depthwise call: src on the input grid, dst on the output grid (sign = 1: the forward
+  // pass and the filter gradient, with tapOffsets(ci, 1)), or dy's grid to the input's (sign = -1, taps mirrored).
+  const dwParams = (ci: tf.backend_util.Conv2DInfo, sign: 1 | -1): Int32Array => {
+    const fwd = sign === 1;
+    return packParams(n, 'depthwise', {
+      N: ci.batchSize, C: ci.inChannels, taps: ci.filterHeight * ci.filterWidth,
+      Hs: fwd ? ci.inHeight : ci.outHeight, Ws: fwd ? ci.inWidth : ci.outWidth,
+      Hd: fwd ? ci.outHeight : ci.inHeight, Wd: fwd ? ci.outWidth : ci.inWidth,
+    });
+  };
 
-  {
-    const fallback = cpuKernel('DepthwiseConv2dNative');
-    kernels.DepthwiseConv2dNative = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x, filter } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x), wv = f32(backend, filter);
-      const ci = xv && wv ? dwInfo(x.shape, filter.shape, args.attrs as unknown as DwAttrs) : null;
-      if (!ci || !xv || !wv) return fallback(args);
-      const out = poolOf(backend).floats(sizeOf(ci.outShape));
-      n.ewDepthwise(xv, wv, out, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
-        ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
-      return backend.makeTensorInfo(ci.outShape, 'float32', out);
-    };
-  }
-
-  {
-    const fallback = cpuKernel('DepthwiseConv2dNativeBackpropInput');
-    kernels.DepthwiseConv2dNativeBackpropInput = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { dy, filter } = args.inputs as Record<string, TensorInfo>;
-      const attrs = args.attrs as unknown as DwAttrs & { inputShape: number[] };
-      const gv = f32(backend, dy), wv = f32(backend, filter);
-      const ci = gv && wv ? dwInfo(attrs.inputShape, filter.shape, attrs) : null;
-      if (!ci || !gv || !wv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
-      n.ewDepthwise(gv, wv, dx, dwParams(ci.batchSize, ci.outHeight, ci.outWidth, ci.inChannels, ci.inHeight, ci.inWidth,
-        ci.filterHeight * ci.filterWidth), tapOffsets(ci, -1));
-      return backend.makeTensorInfo(ci.inShape, 'float32', dx);
-    };
-  }
-
-  {
-    const fallback = cpuKernel('DepthwiseConv2dNativeBackpropFilter');
-    kernels.DepthwiseConv2dNativeBackpropFilter = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x, dy } = args.inputs as Record<string, TensorInfo>;
-      const attrs = args.attrs as unknown as DwAttrs & { filterShape: number[] };
-      const xv = f32(backend, x), gv = f32(backend, dy);
-      const ci = xv && gv ? dwInfo(x.shape, attrs.filterShape, attrs) : null;
-      if (!ci || !xv || !gv || dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dw = poolOf(backend).floats(sizeOf(ci.filterShape));
-      n.ewDepthwiseFilter(xv, gv, dw, dwParams(ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
-        ci.filterHeight * ci.filterWidth), tapOffsets(ci, 1));
-      return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
-    };
-  }
+  // The three depthwise kernels differ in their two float32 inputs, where the geometry's shapes come from,
+  // the output (forward: y, then dx, dw) and the call; a gradient's dy must lie on the forward output's grid.
+  type DwInputs = Record<string, TensorInfo>;
+  type DwGradAttrs = DwAttrs & { inputShape: number[]; filterShape: number[] };
+  const depthwise = (name: string, inputs: [string, string],
+    geometry: (ins: DwInputs, attrs: DwGradAttrs) => [xShape: number[], filterShape: number[]],
+    outShape: (ci: tf.backend_util.Conv2DInfo) => number[],
+    call: (a: Float32Array, b: Float32Array, out: Float32Array, ci: tf.backend_util.Conv2DInfo) => void): void => {
+    register(name, (args, backend) => {
+      const ins = args.inputs as DwInputs;
+      const attrs = args.attrs as unknown as DwGradAttrs;
+      const av = f32(backend, ins[inputs[0]]), bv = f32(backend, ins[inputs[1]]);
+      const ci = av && bv ? dwInfo(...geometry(ins, attrs), attrs) : null;
+      if (!ci || !av || !bv || (ins.dy && !sameShape(ins.dy.shape, ci.outShape))) return null;
+      const out = poolOf(backend).floats(sizeOf(outShape(ci)));
+      call(av, bv, out, ci);
+      return backend.makeTensorInfo(outShape(ci), 'float32', out);
+    });
+  };
+  depthwise('DepthwiseConv2dNative', ['x', 'filter'], ({ x, filter }) => [x.shape, filter.shape], (ci) => ci.outShape,
+    (xv, wv, y, ci) => n.ewDepthwise(xv, wv, y, dwParams(ci, 1), tapOffsets(ci, 1)));
+  depthwise('DepthwiseConv2dNativeBackpropInput', ['dy', 'filter'], ({ filter }, attrs) => [attrs.inputShape, filter.shape],
+    (ci) => ci.inShape, (gv, wv, dx, ci) => n.ewDepthwise(gv, wv, dx, dwParams(ci, -1), tapOffsets(ci, -1)));
+  depthwise('DepthwiseConv2dNativeBackpropFilter', ['x', 'dy'], ({ x }, attrs) => [x.shape, attrs.filterShape],
+    (ci) => ci.filterShape, (xv, gv, dw, ci) => n.ewDepthwiseFilter(xv, gv, dw, dwParams(ci, 1), tapOffsets(ci, 1)));
 
   type PoolAttrs = {
     filterSize: [number, number] | number; strides: [number, number] | number;
@@ -427,51 +387,39 @@ export function elementwiseKernels(n: ElementwiseAddon): Record<string, KernelFn
     fh: ci.filterHeight, fw: ci.filterWidth, sh: ci.strideHeight, sw: ci.strideWidth,
   });
 
-  {
-    const fallback = cpuKernel('AvgPool');
-    kernels.AvgPool = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x } = args.inputs as Record<string, TensorInfo>;
-      const xv = f32(backend, x);
-      const ci = xv ? poolInfo(x.shape, args.attrs as unknown as PoolAttrs) : null;
-      if (!ci || !xv || ci.outHeight === 0 || ci.outWidth === 0) return fallback(args);
-      const y = poolOf(backend).floats(sizeOf(ci.outShape));
-      n.ewAvgPool(xv, y, poolParams(ci));
-      return backend.makeTensorInfo(ci.outShape, 'float32', y);
-    };
-  }
+  register('AvgPool', (args, backend) => {
+    const { x } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(backend, x);
+    const ci = xv ? poolInfo(x.shape, args.attrs as unknown as PoolAttrs) : null;
+    if (!ci || !xv || ci.outHeight === 0 || ci.outWidth === 0) return null;
+    const y = poolOf(backend).floats(sizeOf(ci.outShape));
+    n.ewAvgPool(xv, y, poolParams(ci));
+    return backend.makeTensorInfo(ci.outShape, 'float32', y);
+  });
 
-  {
-    const fallback = cpuKernel('AvgPoolGrad');
-    kernels.AvgPoolGrad = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { dy, input } = args.inputs as Record<string, TensorInfo>;
-      const gv = f32(backend, dy);
-      const ci = gv && input.dtype === 'float32' ? poolInfo(input.shape, args.attrs as unknown as PoolAttrs) : null;
-      if (!ci || !gv || ci.strideHeight !== ci.filterHeight || ci.strideWidth !== ci.filterWidth ||
-        dy.shape.some((d, i) => d !== ci.outShape[i])) return fallback(args);
-      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
-      n.ewAvgPoolGrad(gv, dx, poolParams(ci));
-      return backend.makeTensorInfo(ci.inShape, 'float32', dx);
-    };
-  }
+  register('AvgPoolGrad', (args, backend) => {
+    const { dy, input } = args.inputs as Record<string, TensorInfo>;
+    const gv = f32(backend, dy);
+    const ci = gv && input.dtype === 'float32' ? poolInfo(input.shape, args.attrs as unknown as PoolAttrs) : null;
+    if (!ci || !gv || ci.strideHeight !== ci.filterHeight || ci.strideWidth !== ci.filterWidth ||
+      dy.shape.some((d, i) => d !== ci.outShape[i])) return null;
+    const dx = poolOf(backend).floats(sizeOf(ci.inShape));
+    n.ewAvgPoolGrad(gv, dx, poolParams(ci));
+    return backend.makeTensorInfo(ci.inShape, 'float32', dx);
+  });
 
-  {
-    // upscale2d's forward (nn/ops.ts): exactly twice the size, no corner alignment or half-pixel centres; else cpu.
-    const fallback = cpuKernel('ResizeNearestNeighbor');
-    kernels.ResizeNearestNeighbor = (args) => {
-      const backend = args.backend as CpuBackend;
-      const { images } = args.inputs as Record<string, TensorInfo>;
-      const { size, alignCorners, halfPixelCenters } = args.attrs as unknown as tf.ResizeNearestNeighborAttrs;
-      const xv = f32(backend, images);
-      if (!xv || images.shape.length !== 4 || alignCorners || halfPixelCenters) return fallback(args);
-      const [N, H, W, C] = images.shape;
-      if (size[0] !== 2 * H || size[1] !== 2 * W || 4 * xv.length > MAX_ELEMS) return fallback(args);
-      const y = poolOf(backend).floats(4 * xv.length);
-      n.ewUpsample2x(xv, y, packParams(n, 'upsample', { N, H, W, C }));
-      return backend.makeTensorInfo([N, 2 * H, 2 * W, C], 'float32', y);
-    };
-  }
+  // upscale2d's forward (nn/ops.ts): exactly twice the size, no corner alignment or half-pixel centres; else cpu.
+  register('ResizeNearestNeighbor', (args, backend) => {
+    const { images } = args.inputs as Record<string, TensorInfo>;
+    const { size, alignCorners, halfPixelCenters } = args.attrs as unknown as tf.ResizeNearestNeighborAttrs;
+    const xv = f32(backend, images);
+    if (!xv || images.shape.length !== 4 || alignCorners || halfPixelCenters) return null;
+    const [N, H, W, C] = images.shape;
+    if (size[0] !== 2 * H || size[1] !== 2 * W || 4 * xv.length > MAX_ELEMS) return null;
+    const y = poolOf(backend).floats(4 * xv.length);
+    n.ewUpsample2x(xv, y, packParams(n, 'upsample', { N, H, W, C }));
+    return backend.makeTensorInfo([N, 2 * H, 2 * W, C], 'float32', y);
+  });
 
   return kernels;
 }

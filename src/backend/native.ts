@@ -210,13 +210,20 @@ function cpuKernel(name: string): KernelFn {
  */
 function makeKernels(n: NativeAddon, elementwise: Readonly<Record<string, KernelFn>> = {}) {
   const kernel = (name: string): KernelFn => elementwise[name] ?? cpuKernel(name);
+  // The geometry of an NHWC convolution of float32 tensors, or null (not a case we handle: the caller falls back).
+  // The gradients' attributes have no dilations: tfjs computes them at 1.
+  function convInfo(xShape: number[], filterShape: number[], attrs: Omit<tf.Conv2DAttrs, 'dilations'> & Partial<tf.Conv2DAttrs>,
+    ...tensors: TensorInfo[]): tf.backend_util.Conv2DInfo | null {
+    if (attrs.dataFormat === 'NCHW' || !allFloat(...tensors) || xShape.length !== 4) return null;
+    return tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number], filterShape as [number, number, number, number],
+      attrs.strides, attrs.dilations ?? 1, attrs.pad as 'valid' | 'same' | number, attrs.dimRoundingMode, false, 'channelsLast');
+  }
+
   // Native Conv2D; null means "not a case we handle" (the caller falls back).
   function conv2d(backend: CpuBackend, x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap): TensorInfo | null {
-    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
-    if (dataFormat === 'NCHW' || !allFloat(x, filter) || x.shape.length !== 4) return null;
-    const ci = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      strides, dilations, pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
+    const ci = convInfo(x.shape, filter.shape, attrs as unknown as tf.Conv2DAttrs, x, filter);
+    if (!ci) return null;
     const y = poolOf(backend).floats(sizeOf(ci.outShape));
     n.conv2d(f32(backend, x), f32(backend, filter), y, convParams(n, ci), preciseConv());
     return backend.makeTensorInfo(ci.outShape, 'float32', y);
@@ -285,6 +292,24 @@ function makeKernels(n: NativeAddon, elementwise: Readonly<Record<string, Kernel
     return current;
   }
 
+  // The two convolution gradients differ in their two inputs, where the geometry's shapes come from, the
+  // result (dx or dw) and the call; dy must lie on the forward output's grid.
+  type ConvGradAttrs = tf.Conv2DBackpropInputAttrs & tf.Conv2DBackpropFilterAttrs;
+  const convGradient = (name: string, inputs: [string, string],
+    geometry: (ins: Record<string, TensorInfo>, attrs: ConvGradAttrs) => [xShape: number[], filterShape: number[]],
+    outShape: (ci: tf.backend_util.Conv2DInfo) => number[],
+    call: (a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array) => void): KernelFn => (args) => {
+    const backend = args.backend as CpuBackend;
+    const ins = args.inputs as Record<string, TensorInfo>;
+    const attrs = args.attrs as unknown as ConvGradAttrs;
+    const a = ins[inputs[0]], b = ins[inputs[1]];
+    const ci = convInfo(...geometry(ins, attrs), attrs, a, b);
+    if (!ci || !sameShape(ins.dy.shape, ci.outShape)) return cpuKernel(name)(args);
+    const out = poolOf(backend).floats(sizeOf(outShape(ci)));
+    call(f32(backend, a), f32(backend, b), out, convParams(n, ci));
+    return backend.makeTensorInfo(outShape(ci), 'float32', out);
+  };
+
   const kernels: Record<string, KernelFn> = {
     Conv2D: (args) => {
       const backend = args.backend as CpuBackend;
@@ -292,33 +317,11 @@ function makeKernels(n: NativeAddon, elementwise: Readonly<Record<string, Kernel
       return conv2d(backend, x!, filter!, args.attrs ?? {}) ?? cpuKernel('Conv2D')(args);
     },
 
-    Conv2DBackpropInput: (args) => {
-      const backend = args.backend as CpuBackend;
-      const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-      const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-      if (dataFormat === 'NCHW' || !allFloat(dy, filter) || dy.shape.length !== 4) return cpuKernel('Conv2DBackpropInput')(args);
-      const ci = tf.backend_util.computeConv2DInfo(
-        inputShape, filter.shape as [number, number, number, number], strides, 1,
-        pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
-      if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropInput')(args);
-      const dx = poolOf(backend).floats(sizeOf(ci.inShape));
-      n.conv2dBackpropInput(f32(backend, dy), f32(backend, filter), dx, convParams(n, ci));
-      return backend.makeTensorInfo(ci.inShape, 'float32', dx);
-    },
+    Conv2DBackpropInput: convGradient('Conv2DBackpropInput', ['dy', 'filter'], ({ filter }, attrs) => [attrs.inputShape, filter.shape],
+      (ci) => ci.inShape, (dy, w, dx, params) => n.conv2dBackpropInput(dy, w, dx, params)),
 
-    Conv2DBackpropFilter: (args) => {
-      const backend = args.backend as CpuBackend;
-      const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-      const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-      if (dataFormat === 'NCHW' || !allFloat(x, dy) || x.shape.length !== 4) return cpuKernel('Conv2DBackpropFilter')(args);
-      const ci = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number], filterShape, strides, 1,
-        pad as 'valid' | 'same' | number, dimRoundingMode, false, 'channelsLast');
-      if (!sameShape(dy.shape, ci.outShape)) return cpuKernel('Conv2DBackpropFilter')(args);
-      const dw = poolOf(backend).floats(sizeOf(ci.filterShape));
-      n.conv2dBackpropFilter(f32(backend, x), f32(backend, dy), dw, convParams(n, ci));
-      return backend.makeTensorInfo(ci.filterShape, 'float32', dw);
-    },
+    Conv2DBackpropFilter: convGradient('Conv2DBackpropFilter', ['x', 'dy'], ({ x }, attrs) => [x.shape, attrs.filterShape],
+      (ci) => ci.filterShape, (x, dy, dw, params) => n.conv2dBackpropFilter(x, dy, dw, params)),
 
     BatchMatMul: (args) => {
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };

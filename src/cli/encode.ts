@@ -10,10 +10,10 @@ import { parse, UsageError, usageErrors } from './args.js';
 import { listImages } from '../image/image.js';
 import { checkOutputFile } from '../io/outputs.js';
 import { LatentsWriter, latentsFormatOf, type LatentSource } from '../api/latents-file.js';
-import { COMMON_OPTIONS, RECURSIVE_OPTION, batchSizeFor, intOption, jobOptions, openModel, progressRenderer, reportFailures, summaryLine, usage, withModel } from './support.js';
-import { signalExit, stopNotice, stopOnSignal } from './signals.js';
+import { COMMON_OPTIONS, RECURSIVE_OPTION, batchSizeFor, intOption, jobOptions, openModel, summaryLine, usage, withModel } from './support.js';
+import { signalExit } from './signals.js';
+import { batchRun } from './batch-run.js';
 import { REFINE_HELP, REFINE_OPTIONS, describeRefine, refineChoice, refineFaces } from './refining.js';
-import type { Failure } from '../api/alae.js';
 
 const USAGE = `usage: alae encode <images|dirs...> --out <latents.safetensors|latents.json> [--model <model>] [--faces all|largest] [--refine N] [--force]
   Finds the faces in each image (or takes each image as an aligned crop with --no-align),
@@ -47,21 +47,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   return withModel(alae, async () => {
     const info = { model: alae.file, config: JSON.stringify(alae.config), align: alae.align, ...(refining ? { refine: JSON.stringify({ ...refining, seed }) } : {}) };
     const writer = await LatentsWriter.open(out, alae.latentSize, info);
-    const progress = progressRenderer('encode', o.quiet);
-    const failures: Failure[] = [];
-    // Failures are named as they happen, not when their batch completes.
-    const onFailure = (f: Failure): void => {
-      progress.end();
-      reportFailures('encode', [f]);
-      failures.push(f);
-    };
-    // Ctrl-C: a refinement (long) is dropped at once, with its batch.
-    const abort = new AbortController();
-    const notice = stopNotice('encode', refining ? 'the file without the batch being refined' : 'the current batch');
-    const stop = stopOnSignal((sig) => {
-      notice(sig);
-      abort.abort();
-    });
+    const { progress, failures, onFailure, abort, stop } = batchRun('encode', o.quiet, refining ? 'the file without the batch being refined' : 'the current batch');
     const batchSize = batchSizeFor(alae, o);
     // Inputs done: each one's first face (inputs may repeat a path, so they are counted, not named).
     let done = 0;
@@ -71,7 +57,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
         let latents = b.latents;
         if (refining && b.faces.length > 0) {
           if (stop.signal) break;
-          const r = await refineFaces(alae, b.faces, refining, { seed, batchSize, signal: abort.signal, progress });
+          const r = await refineFaces(alae, b.faces, refining, { seed, batchSize, signal: abort, progress });
           if (!r) break;
           latents = r.latents as typeof latents; // space w (w+ was refused): rows of w
         }

@@ -13,10 +13,10 @@ import { parse, UsageError } from './args.js';
 import { listImages, tile, writePng, type RawImage } from '../image/image.js';
 import { isImageName } from '../image/write-image.js';
 import { checkOutputFolder } from '../io/outputs.js';
-import { COMMON_OPTIONS, RECURSIVE_OPTION, batchSizeFor, intOption, jobOptions, openModel, progressRenderer, reportFailures, summaryLine, usage, withModel } from './support.js';
-import { signalExit, stopNotice, stopOnSignal } from './signals.js';
+import { COMMON_OPTIONS, RECURSIVE_OPTION, batchSizeFor, intOption, jobOptions, openModel, summaryLine, usage, withModel } from './support.js';
+import { signalExit } from './signals.js';
+import { batchRun } from './batch-run.js';
 import { REFINE_HELP, REFINE_OPTIONS, describeRefine, refineChoice, refineFaces } from './refining.js';
-import type { Failure } from '../api/alae.js';
 
 const USAGE = `usage: alae reconstruct <images|dirs...> --out <dir> [--model <model>] [--faces all|largest] [--seed N] [--sheet-max N] [--refine N [--space w+]] [--force]
   Writes <dir>/<image name>_<face>.png (the reconstruction of each face, as soon as it is done) and
@@ -62,21 +62,8 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
 
   const alae = await openModel(o, files, faces);
   return withModel(alae, async () => {
-    const progress = progressRenderer('reconstruct', o.quiet);
-    const failures: Failure[] = [];
-    // Failures are named as they happen, not when their batch completes.
-    const onFailure = (f: Failure): void => {
-      progress.end();
-      reportFailures('reconstruct', [f]);
-      failures.push(f);
-    };
-    // Ctrl-C: a refinement (long) is dropped at once; the batch's one-pass images are written already.
-    const abort = new AbortController();
-    const notice = stopNotice('reconstruct', refining ? 'the current batch without its refinement' : 'the current batch');
-    const stop = stopOnSignal((sig) => {
-      notice(sig);
-      abort.abort();
-    });
+    // Ctrl-C drops a refinement in progress; the batch's one-pass images are written already.
+    const { progress, failures, onFailure, abort, stop } = batchRun('reconstruct', o.quiet, refining ? 'the current batch without its refinement' : 'the current batch');
     const perFace = refining ? 3 : 2;
     const sheet: RawImage[] = [];
     const used = new Set<string>();
@@ -100,7 +87,7 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
           if (sheet.length < perFace * sheetMax) sheet.push(f.image, f.reconstruction);
         }
         if (refining && b.faces.length > 0 && !stop.signal) {
-          const r = await refineFaces(alae, b.faces, refining, { seed, batchSize, signal: abort.signal, progress });
+          const r = await refineFaces(alae, b.faces, refining, { seed, batchSize, signal: abort, progress });
           if (!r) break;
           for (const [i, f] of b.faces.entries()) {
             await writePng(path.join(outDir, `${names[i]}_refined.png`), r.images[i]);

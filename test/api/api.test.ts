@@ -3,17 +3,18 @@
  * determinism by seed, per-input failures, no tensor leaks, and parity of
  * the whole encode path with the reference (imported tiny32 checkpoint).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
 import { AlaeError } from '../../src/errors.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
-import { encodeModelFile, saveModel } from '../../src/io/model-file.js';
+import { encodeModelFile } from '../../src/io/model-file.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { f32, readSafetensors } from '../../src/io/safetensors.js';
 import { createModel, loadDirection, loadModel, type Alae } from '../../src/api/alae.js';
@@ -25,29 +26,20 @@ const CELEBA = path.resolve('../shared/faces/celeba-aligned128');
 const REF = path.resolve('../shared/alae-reference/tiny32');
 const faces = (n: number) => Array.from({ length: n }, (_, i) => path.join(FFHQ, `0000${i}.png`));
 
-let tmp: string;
+const tmp = useTempDir('alae-api-');
 let modelFile: string;
 let alae: Alae;
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-api-'));
-  modelFile = path.join(tmp, 'micro.safetensors');
   // test-micro: 16x16, latent 16, 6 style slots (the smallest, for speed).
-  const m = AlaeModel.create(resolveConfig('test-micro'), 3);
-  // A non-zero average w, so truncation visibly moves w; non-zero noise
-  // weights (initialised to 0, as the reference does), so noise shows.
-  m.dlatentAvg.assign(tf.fill(m.dlatentAvg.shape, 0.5));
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(modelFile, m);
-  m.dispose();
+  modelFile = await writeRandomModel(path.join(tmp.path, 'micro.safetensors'), 'test-micro', 3, { dlatentAvg: 0.5, noise: true });
   // Aligned crops as input: no detector, fast.
   alae = await loadModel(modelFile, { align: 'none', batchSize: 3 });
 });
 
 afterAll(async () => {
   alae?.dispose();
-  await rm(tmp, { recursive: true, force: true });
 });
 
 const bytesOf = (imgs: { data: Uint8Array }[]) => imgs.map((i) => Buffer.from(i.data));
@@ -83,14 +75,14 @@ describe('loadModel', () => {
     const header = Buffer.from(bytes).toString('latin1');
     expect(header).toContain('\\"latentSize\\":16');
     const lied = Buffer.from(header.replace('\\"latentSize\\":16', '\\"latentSize\\":24'), 'latin1');
-    const file = path.join(tmp, 'lying.safetensors');
+    const file = path.join(tmp.path, 'lying.safetensors');
     await writeFile(file, lied);
     const before = tf.memory().numTensors;
     const err = await loadModel(file, { align: 'none' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AlaeError);
     expect((err as AlaeError).message).toContain(file);
     expect(tf.memory().numTensors).toBe(before);
-    await expect(loadModel(path.join(tmp, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors: cannot read the model \(ENOENT\)/);
+    await expect(loadModel(path.join(tmp.path, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors: cannot read the model \(ENOENT\)/);
   });
 
   it('load and dispose (with the face detector) leave no tensors', async () => {
@@ -207,7 +199,7 @@ describe('mixing, interpolation, edits, generation', () => {
   });
 
   it('edit moves w along a direction read from .npy', async () => {
-    const dirFile = path.join(tmp, 'd.npy');
+    const dirFile = path.join(tmp.path, 'd.npy');
     const d = new Float32Array(16).map((_, i) => (i % 2 ? 1 : -1));
     await writeFile(dirFile, encodeNpy([1, 16], d));
     const direction = await loadDirection(dirFile, 16);
@@ -231,20 +223,20 @@ describe('mixing, interpolation, edits, generation', () => {
 
 describe('bad inputs', () => {
   it('a failing input is reported by name and the rest of the batch goes on', async () => {
-    const junk = path.join(tmp, 'junk.png');
+    const junk = path.join(tmp.path, 'junk.png');
     await writeFile(junk, 'not a png at all');
     const before = tf.memory().numTensors;
     const seen: string[] = [];
     const progress: number[] = [];
-    const r = await alae.encode([faces(1)[0], path.join(tmp, 'nope.jpg'), junk, faces(2)[1]], {
+    const r = await alae.encode([faces(1)[0], path.join(tmp.path, 'nope.jpg'), junk, faces(2)[1]], {
       onFailure: (f) => seen.push(f.source),
       onProgress: (p) => progress.push(p.done),
     });
     expect(r.latents.count).toBe(2);
     expect(r.faces.map((f) => path.basename(f.source))).toEqual(['00000.png', '00001.png']);
-    expect(r.failures.map((f) => f.error.message)).toEqual([`${path.join(tmp, 'nope.jpg')}: cannot read file (ENOENT)`, `${junk}: unsupported image format`]);
+    expect(r.failures.map((f) => f.error.message)).toEqual([`${path.join(tmp.path, 'nope.jpg')}: cannot read file (ENOENT)`, `${junk}: unsupported image format`]);
     expect(r.failures.every((f) => f.error instanceof AlaeError)).toBe(true);
-    expect(seen).toEqual([path.join(tmp, 'nope.jpg'), junk]);
+    expect(seen).toEqual([path.join(tmp.path, 'nope.jpg'), junk]);
     expect(progress).toEqual([1, 2, 3, 4]);
     expect(tf.memory().numTensors).toBe(before);
     await expect(alae.encode([junk], { throwOnError: true })).rejects.toThrow(/junk\.png: unsupported image format/);

@@ -14,82 +14,14 @@ import { loadNativeAddon, nativeAvailable, registerNativeBackend } from '../../s
 import { elementwiseKernelNames, hasElementwise, type ElementwiseAddon } from '../../src/backend/native-elementwise.js';
 import { packParams } from '../../src/backend/native-abi.js';
 import { type Differentiation, blur, downscale2d, leakyRelu, statsAndNorm, styleMod, upscale2d, pixelNorm } from '../../src/nn/ops.js';
-import { randArray, size } from './random-array.js';
+import { compareOnNative, compared, input, type Input } from './native-vs-cpu.js';
 
 const available = nativeAvailable() && hasElementwise(loadNativeAddon()) && process.env.ALAE_NATIVE_ELEMENTWISE !== '0';
 if (!available) console.warn('[native-elementwise.test] SKIPPED: the native addon is not built, predates the elementwise kernels, or ALAE_NATIVE_ELEMENTWISE=0');
 
 
-interface Input {
-  shape: number[];
-  data: Float32Array;
-}
-const input = (shape: number[], seed: number, map?: (v: number) => number): Input => {
-  const data = randArray(size(shape), seed);
-  if (map) for (let i = 0; i < data.length; i++) data[i] = map(data[i]);
-  return { shape, data };
-};
-
-function runOn(backend: string, inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): { shape: number[]; data: Float32Array }[] {
-  tf.setBackend(backend);
-  const outs = tf.tidy(() => {
-    const ts = inputs.map((i) => tf.tensor(i.data, i.shape, 'float32'));
-    const r = f(...ts);
-    return Array.isArray(r) ? r : [r];
-  });
-  const res = outs.map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }));
-  tf.dispose(outs);
-  return res;
-}
-
-/** max |a - b| / max |b|; NaN where the two disagree on NaN-ness. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let e = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(a[i]) || Number.isNaN(b[i])) {
-      if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return NaN;
-      continue;
-    }
-    if (a[i] === b[i]) {
-      m = Math.max(m, Math.abs(b[i]));
-      continue;
-    }
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? e : e / m;
-}
-
-let worstSeen = 0;
-let compared = 0;
-
-/**
- * Run f on cpu and on native: same shapes, relative error <= tol (0: the
- * same bits, NaN included), and no tensors left on native.
- */
-function compare(inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-6): number {
-  const ref = runOn('cpu', inputs, f);
-  tf.setBackend('native');
-  const before = tf.memory().numTensors;
-  const got = runOn('native', inputs, f);
-  expect(tf.memory().numTensors, 'tensors leaked').toBe(before);
-  let worst = 0;
-  got.forEach((g, i) => {
-    expect(g.shape, `output ${i} shape`).toEqual(ref[i].shape);
-    if (tol === 0) {
-      const same = g.data.every((v, j) => Object.is(v, ref[i].data[j]));
-      expect(same, `output ${i} bit-identical`).toBe(true);
-      return;
-    }
-    const err = relErr(g.data, ref[i].data);
-    worst = Math.max(worst, err);
-    worstSeen = Math.max(worstSeen, err);
-    expect(err, `output ${i}`).toBeLessThanOrEqual(tol);
-  });
-  compared++;
-  return worst;
-}
+/** Native against cpu on the same inputs (native-vs-cpu.ts): the same bits where tol is 0, else a relative error below tol. */
+const compare = (inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-6): number => compareOnNative(inputs, f, tol);
 
 /** Which kernels ran on native while f ran (tf.profile). */
 async function kernelsRun(f: () => tf.Tensor): Promise<string[]> {
@@ -143,7 +75,7 @@ describe.skipIf(!available)('native elementwise kernels', () => {
     await tf.ready();
   });
   afterAll(() => {
-    console.info(`[native-elementwise.test] ${compared} comparisons, worst relative error vs cpu: ${worstSeen.toExponential(2)}`);
+    console.info(`[native-elementwise.test] ${compared.count} comparisons, worst relative error vs cpu: ${compared.worst.toExponential(2)}`);
     tf.setBackend('cpu');
   });
 

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../../src/tf.js';
 import { randArray, size } from './random-array.js';
+import { compareOnNative, compared, input, relErr, runOn, useNativeBackend, type Input } from './native-vs-cpu.js';
 import {
-  convAccumulation, loadNativeAddon, nativeAvailable, nativeInfo, parseConvAccumulation, registerNativeBackend, setConvAccumulation,
+  convAccumulation, loadNativeAddon, nativeAvailable, nativeInfo, parseConvAccumulation, setConvAccumulation,
   type NativeAddon,
 } from '../../src/backend/native.js';
 import { packParams } from '../../src/backend/native-abi.js';
@@ -35,51 +36,8 @@ describe.runIf(process.env.ALAE_REQUIRE_NATIVE === '1')('native addon required (
 });
 
 
-interface Input {
-  shape: number[];
-  data: Float32Array;
-}
-const input = (shape: number[], seed: number): Input => ({ shape, data: randArray(size(shape), seed) });
-
-/** Run f on fresh tensors under the given backend; returns every output's values. */
-function runOn(backend: string, inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Float32Array[] {
-  tf.setBackend(backend);
-  return tf.tidy(() => {
-    const ts = inputs.map((i) => tf.tensor(i.data, i.shape));
-    const r = f(...ts);
-    return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
-  });
-}
-
-/** max |a - b| / max |b| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let e = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? e : e / m;
-}
-
-let worstSeen = 0;
-
-/** Compare native with cpu on the same inputs; also checks no tensor leaks on native. */
-function compare(inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-5): number {
-  const ref = runOn('cpu', inputs, f);
-  tf.setBackend('native');
-  const before = tf.memory().numTensors;
-  const got = runOn('native', inputs, f);
-  expect(tf.memory().numTensors).toBe(before);
-  let worst = 0;
-  got.forEach((g, i) => {
-    const err = relErr(g, ref[i]);
-    worst = Math.max(worst, err);
-    worstSeen = Math.max(worstSeen, err);
-    expect(err, `output ${i}`).toBeLessThan(tol);
-  });
-  return worst;
-}
+/** Native against cpu on the same inputs (native-vs-cpu.ts), within a relative error of tol. */
+const compare = (inputs: Input[], f: (...ts: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-5): number => compareOnNative(inputs, f, tol);
 
 /** Leaky ReLU built from twice-differentiable ops (as src/nn/ops.ts does). */
 const leaky = (x: tf.Tensor) => tf.add(tf.mul(x, 0.2), tf.mul(tf.relu(x), 0.8));
@@ -110,23 +68,14 @@ const convCases: ConvCase[] = [
 ];
 
 describe.skipIf(!available)('native backend', () => {
-  let addon: NativeAddon;
-  beforeAll(async () => {
-    await registerNativeBackend();
-    addon = loadNativeAddon();
-    await tf.ready();
-    console.info(`[native.test] addon: ${JSON.stringify(nativeInfo())}`);
-  });
-  afterAll(() => {
-    console.info(`[native.test] worst relative error vs cpu: ${worstSeen.toExponential(2)}`);
-    addon?.setSimd('auto');
-    tf.setBackend('cpu');
-  });
+  const native = useNativeBackend();
+  beforeAll(() => console.info(`[native.test] addon: ${JSON.stringify(nativeInfo())}`));
+  afterAll(() => console.info(`[native.test] worst relative error vs cpu: ${compared.worst.toExponential(2)}`));
 
   it('registers every cpu kernel for native', () => {
     const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
-    const native = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
-    expect(cpu.filter((k) => !native.has(k))).toEqual([]);
+    const ours = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
+    expect(cpu.filter((k) => !ours.has(k))).toEqual([]);
   });
 
   it('gemm (raw addon): all transpose combinations, odd sizes, accumulate', () => {
@@ -135,7 +84,7 @@ describe.skipIf(!available)('native backend', () => {
         for (const tb of [false, true]) {
           const A = randArray(M * K, M + K), B = randArray(K * N, N + 3 * K);
           const C = randArray(M * N, 7), C0 = C.slice();
-          addon.gemm(A, B, C, M, N, K, ta, tb, true);
+          native.addon.gemm(A, B, C, M, N, K, ta, tb, true);
           const ref = new Float32Array(M * N);
           for (let i = 0; i < M; i++) {
             for (let j = 0; j < N; j++) {
@@ -151,7 +100,7 @@ describe.skipIf(!available)('native backend', () => {
   });
 
   it('gemm (raw addon) rejects short arrays instead of overrunning', () => {
-    expect(() => addon.gemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false)).toThrow(/too short/);
+    expect(() => native.addon.gemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false)).toThrow(/too short/);
   });
 
   for (const c of convCases) {
@@ -245,16 +194,16 @@ describe.skipIf(!available)('native backend', () => {
 
   for (const simd of ['avx512', 'avx2', 'generic']) {
     it(`the ${simd} code path matches cpu (where this CPU has it)`, (ctx) => {
-      if (!addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
+      if (!native.addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
       try {
-        expect(addon.info().simd).toBe(simd);
+        expect(native.addon.info().simd).toBe(simd);
         compare([input([2, 8, 8, 16], 41), input([3, 3, 16, 40], 42)], (x, w) =>
           tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1))([x, w]));
         compare([input([33, 70], 43), input([70, 51], 44)], (p, q) => tf.matMul(p, q));
         compare([input([2, 4, 4, 40], 45), input([4, 4, 24, 40], 46)], (a, b) =>
           tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 8, 8, 24], 2, 1));
       } finally {
-        addon.setSimd('auto');
+        native.addon.setSimd('auto');
       }
     });
   }
@@ -263,12 +212,12 @@ describe.skipIf(!available)('native backend', () => {
     const inputs = [input([4, 16, 16, 32], 45), input([3, 3, 32, 32], 46)];
     const f = (x: tf.Tensor, w: tf.Tensor) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 1))([x, w]);
     const multi = runOn('native', inputs, f);
-    addon.setThreads(1);
+    native.addon.setThreads(1);
     try {
       const single = runOn('native', inputs, f);
-      multi.forEach((m, i) => expect(relErr(single[i], m)).toBeLessThan(1e-5));
+      multi.forEach((m, i) => expect(relErr(single[i].data, m.data)).toBeLessThan(1e-5));
     } finally {
-      addon.setThreads(0);
+      native.addon.setThreads(0);
     }
   });
 });
@@ -371,21 +320,12 @@ function cancellationInputs(g: ConvGeom, seed: number): { x: Float32Array; w: Fl
 }
 
 describe.skipIf(!available)('native Conv2D forward precision (double accumulation)', () => {
-  let addon: NativeAddon;
-  beforeAll(async () => {
-    await registerNativeBackend();
-    addon = loadNativeAddon();
-    await tf.ready();
-  });
-  afterAll(() => {
-    addon?.setSimd('auto');
-    tf.setBackend('cpu');
-  });
+  const native = useNativeBackend();
 
   /** Runs the raw addon conv, precise (double) or float32. */
   function run(g: ConvGeom, x: Float32Array, w: Float32Array, fp32: boolean): Float32Array {
     const y = new Float32Array(g.x[0] * g.out[0] * g.out[1] * g.w[3]);
-    addon.conv2d(x, w, y, convParamsOf(addon, g), !fp32);
+    native.addon.conv2d(x, w, y, convParamsOf(native.addon, g), !fp32);
     return y;
   }
 
@@ -434,7 +374,7 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
   for (const simd of ['avx512', 'avx2', 'generic']) {
     for (const [name, g] of precisionCases) {
       it(`${simd}: ${name} matches float64 loops to 1 ulp (and beats or ties float32)`, (ctx) => {
-        if (!addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
+        if (!native.addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
         try {
           const x = randArray(size(g.x), 50), w = randArray(size(g.w), 51);
           const ref = conv2dF64(g, x, w).y;
@@ -445,13 +385,13 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
           expect(precise.rel).toBeLessThanOrEqual(fp32.rel);
           expect(precise.notRounded).toBeLessThanOrEqual(fp32.notRounded);
         } finally {
-          addon.setSimd('auto');
+          native.addon.setSimd('auto');
         }
       });
     }
 
     it(`${simd}: cancellation of large alternating terms: double accumulation stays within 1 ulp, float32 does not`, (ctx) => {
-      if (!addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
+      if (!native.addon.setSimd(simd)) ctx.skip(`this CPU has no ${simd}`);
       try {
         for (const g of [
           { x: [1, 4, 4, 64], w: [1, 1, 64, 8], stride: [1, 1], pad: [0, 0], out: [4, 4] },
@@ -469,7 +409,7 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
           expect(fp32.ulps).toBeGreaterThan(1);
         }
       } finally {
-        addon.setSimd('auto');
+        native.addon.setSimd('auto');
       }
     });
   }
@@ -500,12 +440,12 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
     const [, g] = precisionCases[3];
     const x = randArray(size(g.x), 80), w = randArray(size(g.w), 81);
     const multi = run(g, x, w, false);
-    addon.setThreads(1);
+    native.addon.setThreads(1);
     try {
       const single = run(g, x, w, false);
       for (let i = 0; i < multi.length; i++) expect(Math.abs(single[i] - multi[i])).toBeLessThanOrEqual(ulp32(multi[i]));
     } finally {
-      addon.setThreads(0);
+      native.addon.setThreads(0);
     }
   });
 });

@@ -9,16 +9,13 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, leakyRelu } from '../../src/nn/ops.js';
-import { seededNormals } from '../../src/train/noise.js';
 import { webgpuForTests } from '../setup-backend.js';
+import { normals } from '../seeded-tensors.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
 
 const why = await webgpuForTests();
 const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
 const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.skipIf(why !== null)(title(name), f, timeout);
-
-const normals = (seed: number, shape: number[], scale = 1): tf.Tensor =>
-  tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale), shape);
 
 /** Elements whose bits differ. */
 async function differing(a: tf.Tensor, b: tf.Tensor): Promise<number> {

@@ -17,14 +17,12 @@ import { lerpAveraged } from '../../src/train/step.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
+import { activations, normals } from '../seeded-tensors.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
 
 const why = await webgpuForTests();
 const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
 const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.skipIf(why !== null)(title(name), f, timeout);
-
-const normals = (seed: number, shape: number[], scale = 1, shift = 0): tf.Tensor =>
-  tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale + shift), shape);
 
 /** Elements whose bits differ, and the largest difference relative to b's largest magnitude. */
 async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; rel: number }> {
@@ -138,8 +136,6 @@ describe('webgpu kernels against the op chains', () => {
     ['192x192 (512 threads a pair)', 1, 192, 2, 1e-5],
     ['2x2, eps 1e-8', 2, 2, 5, 1e-8],
   ];
-  const activations = (n: number, h: number, c: number, seed: number): tf.Tensor4D =>
-    tf.tidy(() => tf.leakyRelu(normals(seed, [n, h, h, c], 1.5, 0.3), 0.2) as tf.Tensor4D);
 
   for (const [name, n, h, c, eps] of STATS) {
     gpuIt(`encoder statistics, forward = the chain bit for bit: ${name}`, async () => {

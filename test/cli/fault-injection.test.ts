@@ -13,29 +13,25 @@
  * (`blocker/out.png` with `blocker` a file): no user can create it.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
+import { writeRandomModel } from '../random-model.js';
 import { encodeNpy } from '../../src/io/npy.js';
-import { alaeIn, type CliResult } from './in-process.js';
+import { cliFolder, type CliResult } from './in-process.js';
 
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
 const CELEBA = path.resolve('../shared/faces/celeba-aligned128');
 const REF = path.resolve('../shared/alae-reference/tiny32/checkpoint.legacy.pth');
 
-let tmp: string;
-const at = (...p: string[]) => path.join(tmp, ...p);
+const cli = cliFolder('alae-faults-');
+const { at, alae } = cli;
 
-/** Every file under tmp, by relative path: its sha256. */
-async function snapshot(dir = tmp, rel = ''): Promise<Map<string, string>> {
+/** Every file under the test folder, by relative path: its sha256. */
+async function snapshot(dir = cli.path, rel = ''): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
     const r = path.join(rel, e.name);
@@ -46,7 +42,6 @@ async function snapshot(dir = tmp, rel = ''): Promise<Map<string, string>> {
 }
 
 type Result = CliResult;
-const alae = (...args: string[]): Promise<Result> => alaeIn(tmp, ...args);
 
 interface Case {
   /** What is tried. */
@@ -63,6 +58,18 @@ interface Case {
 
 const M = ['--model', 'micro.safetensors', '--no-align'];
 const face = (i: number) => `faces/0000${i}.png`;
+
+/** A batch command (encode, reconstruct) on face 0, junk.jpg, face 1: junk.jpg named, the faces done, 2 of 3 inputs in the summary after `summary`. */
+const junkAmongFaces = (cmd: string, out: string, summary: string, then?: () => Promise<void>): Case => ({
+  fault: 'bad input in a batch',
+  args: [cmd, face(0), 'junk.jpg', face(1), '--out', out, ...M, '-q'],
+  code: 1,
+  says: 'junk.jpg: unsupported image format',
+  then: async (r) => {
+    expect(r.stdout).toContain(`${summary}2 of 3 inputs done; failed: junk.jpg (unsupported image format)`);
+    await then?.();
+  },
+});
 
 /** Per command, the four faults (where the command has such a thing: info and parity write nothing, tui is interactive). */
 const CASES: Record<string, Case[]> = {
@@ -91,28 +98,13 @@ const CASES: Record<string, Case[]> = {
   encode: [
     { fault: 'unwritable output', args: ['encode', face(0), '--out', 'blocker/w.safetensors', ...M], code: 1, says: 'blocker/w.safetensors: cannot be written: ' },
     { fault: 'existing output', args: ['encode', face(0), '--out', 'keep.safetensors', ...M], code: 1, says: 'keep.safetensors already exists (--force overwrites)' },
-    {
-      fault: 'bad input in a batch',
-      args: ['encode', face(0), 'junk.jpg', face(1), '--out', 'w.safetensors', ...M, '-q'],
-      code: 1,
-      says: 'junk.jpg: unsupported image format',
-      then: (r) => expect(r.stdout).toContain('encoded 2 faces into w.safetensors; 2 of 3 inputs done; failed: junk.jpg (unsupported image format)'),
-    },
+    junkAmongFaces('encode', 'w.safetensors', 'encoded 2 faces into w.safetensors; '),
     { fault: 'unknown option', args: ['encode', face(0), '--out', 'w2.json', '--face', 'all', ...M], code: 2, says: 'unknown option --face (did you mean --faces?)' },
   ],
   reconstruct: [
     { fault: 'unwritable output', args: ['reconstruct', face(0), '--out', 'blocker/rec', ...M], code: 1, says: 'blocker/rec: cannot be written: ' },
     { fault: 'existing output', args: ['reconstruct', face(0), '--out', 'earlier-rec', ...M], code: 1, says: 'earlier-rec/00000_0.png already exists' },
-    {
-      fault: 'bad input in a batch',
-      args: ['reconstruct', face(0), 'junk.jpg', face(1), '--out', 'rec', ...M, '-q'],
-      code: 1,
-      says: 'junk.jpg: unsupported image format',
-      then: async (r) => {
-        expect((await readdir(at('rec'))).sort()).toEqual(['00000_0.png', '00001_0.png', 'sheet.png']);
-        expect(r.stdout).toContain('2 of 3 inputs done; failed: junk.jpg (unsupported image format)');
-      },
-    },
+    junkAmongFaces('reconstruct', 'rec', '', async () => expect((await readdir(at('rec'))).sort()).toEqual(['00000_0.png', '00001_0.png', 'sheet.png'])),
     { fault: 'unknown option', args: ['reconstruct', face(0), '--out', 'rec2', '--sheetmax', '3', ...M], code: 2, says: 'unknown option --sheetmax (did you mean --sheet-max?)' },
   ],
   mix: [
@@ -189,11 +181,7 @@ const CASES: Record<string, Case[]> = {
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-faults-'));
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(at('micro.safetensors'), m);
-  m.dispose();
+  await writeRandomModel(at('micro.safetensors'), 'test-micro', 5, { noise: true });
   await mkdir(at('faces'));
   for (const i of [0, 1, 2]) await copyFile(path.join(FFHQ, `0000${i}.png`), at(face(i)));
   await writeFile(at('blocker'), 'a regular file: nothing can be created under it');
@@ -219,10 +207,6 @@ beforeAll(async () => {
   await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toFile(at('train-data', 'tiny.png'));
   await writeFile(at('micro.json'), JSON.stringify({ train: { lodBatch: [4] } }));
 }, 120_000);
-
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
 
 describe.skipIf(!existsSync(FFHQ) || !existsSync(CELEBA) || !existsSync(REF))('every command, every fault', () => {
   for (const [cmd, cases] of Object.entries(CASES)) {

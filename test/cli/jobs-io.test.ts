@@ -4,37 +4,27 @@
  * one folder rule (flat unless --recursive, hidden files left out), the
  * bundled model as the default where it fits, and `alae init`.
  */
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { readModelFile, saveModel } from '../../src/io/model-file.js';
+import { writeRandomModel } from '../random-model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { readLatents } from '../../src/api/latents-file.js';
 import { SAMPLES_DIR } from '../../src/api/bundled.js';
-import { alaeIn } from './in-process.js';
+import { cliFolder } from './in-process.js';
 
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
-let tmp: string;
-const at = (...p: string[]) => path.join(tmp, ...p);
-const alae = (...args: string[]) => alaeIn(tmp, ...args);
+const { at, alae } = cliFolder('alae-jobs-io-');
 const M = ['--model', 'micro.safetensors', '--no-align', '-q'];
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-jobs-io-'));
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  await saveModel(at('micro.safetensors'), m);
-  m.dispose();
+  await writeRandomModel(at('micro.safetensors'), 'test-micro', 5);
   await mkdir(at('photos', 'sub'), { recursive: true });
   for (const [i, f] of [[0, 'a.png'], [1, 'b.png'], [2, 'sub/c.png'], [3, '.hidden.png']] as const) await copyFile(path.join(FFHQ, `0000${i}.png`), at('photos', f));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
 });
 
 describe.skipIf(!existsSync(FFHQ))('outputs', () => {

@@ -14,35 +14,24 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
-import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { readLatents } from '../../src/api/latents-file.js';
 import type { MnistEvalReport } from '../../src/eval/mnist.js';
 import type { FaceEvalReport } from '../../src/eval/faces.js';
-import { alaeIn } from './in-process.js';
+import { cliFolder } from './in-process.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 const FFHQ = path.resolve('../shared/faces/ffhq-aligned256');
-const dir = useTempDir('alae-refine-cli-');
-let tmp: string;
-const at = (...p: string[]) => path.join(tmp, ...p);
-const alae = (...args: string[]) => alaeIn(tmp, ...args);
+const cli = cliFolder('alae-refine-cli-');
+const { at, alae } = cli;
 const M = ['--model', 'micro.safetensors', '--no-align', '-q'];
 
 beforeAll(async () => {
   await testBackend();
-  tmp = dir.path;
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  // Non-zero noise weights (0 at init): the seed must matter.
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(at('micro.safetensors'), m);
-  m.dispose();
-  const digits = AlaeModel.create(resolveConfig('test-tiny32', { model: { channels: 1 } }), 1);
-  await saveModel(at('digits.safetensors'), digits);
-  digits.dispose();
+  // Non-zero noise weights: the seed must matter.
+  await writeRandomModel(at('micro.safetensors'), 'test-micro', 5, { noise: true });
+  await writeRandomModel(at('digits.safetensors'), 'test-tiny32', 1, { config: { model: { channels: 1 } } });
   await mkdir(at('faces'));
   for (const i of [0, 1]) await copyFile(path.join(FFHQ, `0000${i}.png`), at('faces', `f${i}.png`));
 });
@@ -98,12 +87,12 @@ describe.skipIf(!existsSync(FFHQ))('--refine', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
-    expect((await readdir(tmp)).filter((f) => f.startsWith('u'))).toEqual([]);
+    expect((await readdir(cli.path)).filter((f) => f.startsWith('u'))).toEqual([]);
   });
 
   it('Ctrl-C during a refinement: stops at once, exit 130, nothing written', async () => {
     const out = at('stopped.json');
-    const child = spawn(process.execPath, [MAIN, 'encode', at('faces', 'f0.png'), '--out', out, '--model', at('micro.safetensors'), '--no-align', '--refine', '10000000', '--backend', 'cpu'], { cwd: tmp });
+    const child = spawn(process.execPath, [MAIN, 'encode', at('faces', 'f0.png'), '--out', out, '--model', at('micro.safetensors'), '--no-align', '--refine', '10000000', '--backend', 'cpu'], { cwd: cli.path });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -117,7 +106,7 @@ describe.skipIf(!existsSync(FFHQ))('--refine', () => {
     expect(await exit).toBe(130);
     expect(stderr).toContain('interrupted: finishing the file without the batch being refined');
     expect(stdout).toContain(`nothing written to ${out}; 0 of 1 input done (interrupted)`);
-    expect((await readdir(tmp)).filter((f) => f.startsWith('stopped') || f.endsWith('.tmp'))).toEqual([]);
+    expect((await readdir(cli.path)).filter((f) => f.startsWith('stopped') || f.endsWith('.tmp'))).toEqual([]);
   }, 90_000);
 });
 

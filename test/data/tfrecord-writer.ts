@@ -84,13 +84,3 @@ export function frameRecord(payload: Uint8Array, opts: { corruptDataCrc?: boolea
   dv.setUint32(12 + payload.length, maskedCrc32c(payload) ^ (opts.corruptDataCrc ? 0x100 : 0), true);
   return out;
 }
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

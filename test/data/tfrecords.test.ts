@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { avgPool2x2 } from '../../src/data/downscale.js';
 import { openDataset } from '../../src/data/open.js';
 import { isTfrecordFile, resolveTfrecordFiles, TfrecordsDataset } from '../../src/data/tfrecords.js';
-import { concat, frameRecord, imageExample } from './tfrecord-writer.js';
+import { frameRecord, imageExample } from './tfrecord-writer.js';
+import { concatBytes } from '../concat-bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'alae-tfr-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +37,7 @@ function writeSet(name: string, parts: number, per: number, bad: { res: number; 
         recs.push(frameRecord(ex, { corruptDataCrc: !!bad && bad.res === r && bad.part === p && bad.k === k }));
       }
       const file = join(dir, `${name}-r${String(lg).padStart(2, '0')}.tfrecords.${String(p).padStart(3, '0')}`);
-      writeFileSync(file, concat(recs));
+      writeFileSync(file, concatBytes(recs));
     }
   }
 }
@@ -103,7 +104,7 @@ describe('tfrecords', () => {
 
   it('truncated files and bad length CRCs end the file cleanly', async () => {
     const recs = [0, 1, 2].map((n) => frameRecord(imageExample(toChw(hwc(n, 4), 4, 3), 3, 4, 4)));
-    const whole = concat(recs);
+    const whole = concatBytes(recs);
     writeFileSync(join(dir, 'trunc.tfrecords'), whole.subarray(0, whole.length - 10));
     const t = await TfrecordsDataset.open(join(dir, 'trunc.tfrecords'), { channels: 3 });
     expect(t.size).toBe(2);
@@ -117,7 +118,7 @@ describe('tfrecords', () => {
     expect(t2.skipped[0].reason).toMatch(/header/);
 
     const badLen = frameRecord(imageExample(toChw(hwc(1, 4), 4, 3), 3, 4, 4), { corruptLengthCrc: true });
-    writeFileSync(join(dir, 'badlen.tfrecords'), concat([recs[0], badLen, recs[2]]));
+    writeFileSync(join(dir, 'badlen.tfrecords'), concatBytes([recs[0], badLen, recs[2]]));
     const t3 = await TfrecordsDataset.open(join(dir, 'badlen.tfrecords'), { channels: 3 });
     expect(t3.size).toBe(1);
     expect(t3.skipped[0].file).toMatch(/#1$/);

@@ -3,35 +3,24 @@
  * wrong format fails naming its file, and a small run prints the table and
  * writes the JSON report atomically.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { runCli } from '../../src/cli/run.js';
 import type { MnistEvalReport } from '../../src/eval/mnist.js';
 
-let tmp: string;
+const tmp = useTempDir('alae-eval-');
 let digitsModel: string;
 let rgbModel: string;
 
 beforeAll(async () => {
   await testBackend();
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-eval-'));
-  digitsModel = path.join(tmp, 'digits.safetensors');
-  rgbModel = path.join(tmp, 'rgb.safetensors');
-  for (const [file, channels] of [[digitsModel, 1], [rgbModel, 3]] as const) {
-    const m = AlaeModel.create(resolveConfig('test-tiny32', { model: { channels } }), 1);
-    await saveModel(file, m);
-    m.dispose();
-  }
-});
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  digitsModel = await writeRandomModel(path.join(tmp.path, 'digits.safetensors'), 'test-tiny32', 1, { config: { model: { channels: 1 } } });
+  rgbModel = await writeRandomModel(path.join(tmp.path, 'rgb.safetensors'), 'test-tiny32', 1);
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -72,7 +61,7 @@ describe('alae eval', () => {
   });
 
   it('prints the table and writes the report', async () => {
-    const json = path.join(tmp, 'report.json');
+    const json = path.join(tmp.path, 'report.json');
     const before = tf.memory().numTensors;
     const r = await run('--model', digitsModel, '--held-out', '20', '--train', '60', '--generated', '6', '--seed', '2', '--quiet', '--json', json);
     expect(r.code).toBe(0);
@@ -84,6 +73,6 @@ describe('alae eval', () => {
     expect(r.stdout).toMatch(/w 5-NN accuracy +\d+\.\d% +target >= 95\.0% +(PASS|below)\n/);
     const report = JSON.parse(await readFile(json, 'utf8')) as MnistEvalReport;
     expect(report).toMatchObject({ model: digitsModel, heldOut: 20, train: 60, seed: 2, generated: { count: 6 } });
-    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await readdir(tmp.path)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import { deflateRawSync } from 'node:zlib';
 import { PickleDict, PickleTuple, pyTypeName, type PickleKey, type PickleValue } from '../../src/io/pickle.js';
 import { TorchStorage, TorchTensor, type TorchDtype } from '../../src/io/pth.js';
 import { crc32 } from '../../src/io/zip.js';
+import { concatBytes } from '../concat-bytes.js';
 
 const STORAGE_CLASS: Partial<Record<TorchDtype, string>> = {
   float32: 'FloatStorage',
@@ -142,16 +143,6 @@ class Pickler {
   }
 }
 
-function concat(parts: (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A ZIP with stored or deflated entries, optionally ZIP64-style sizes in the central directory, or a lie about a size. */
 export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boolean; claimSize?: number }[], zip64 = false): Uint8Array {
   const parts: (Uint8Array | number[])[] = [];
@@ -173,7 +164,7 @@ export function makeZip(entries: { name: string; data: Uint8Array; deflate?: boo
   const cd = central.flat();
   const count = [entries.length & 0xff, entries.length >> 8];
   const eocd = [...le32(0x06054b50), 0, 0, 0, 0, ...count, ...count, ...le32(cd.length), ...le32(offset), 0, 0];
-  return concat([...parts, cd, eocd]);
+  return concatBytes([...parts, cd, eocd]);
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -199,5 +190,5 @@ export function torchSave(value: PickleValue, format: 'zip' | 'legacy'): Uint8Ar
   sysInfo.set('type_sizes', sizes);
   const header = [p.pickle(LEGACY_MAGIC), p.pickle(1001), p.pickle(sysInfo)];
   const data = storages.flatMap((s) => [[...le32(s.numel), ...le32(0)], s.bytes]);
-  return concat([...header, main, p.pickle(storages.map((s) => s.key)), ...data]);
+  return concatBytes([...header, main, p.pickle(storages.map((s) => s.key)), ...data]);
 }

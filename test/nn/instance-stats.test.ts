@@ -2,15 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import { type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
+import { activations, normals } from '../seeded-tensors.js';
 
 await testBackend();
 /** The fused-vs-chain comparisons need the kernels (native backend); elsewhere they show as skipped. */
 const fusedIt = instanceStatsFused() ? it : it.skip;
-
-const normals = (seed: number, shape: number[], scale = 1, shift = 0): tf.Tensor4D =>
-  tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale + shift), shape) as tf.Tensor4D;
 
 const maxAbs = (t: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(t)).dataSync()[0]);
 const maxDiff = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => maxAbs(tf.sub(a, b)));
@@ -22,10 +19,6 @@ const CASES: [string, number, number, number, number][] = [
   ['32x32, 8 channels (runs in parallel)', 4, 32, 8, 1e-5],
   ['2x2, eps 1e-8 (the generator\'s)', 2, 2, 5, 1e-8],
 ];
-
-/** Leaky-ReLU-like activations with an offset, as an EncodeBlock's conv outputs. */
-const activations = (n: number, h: number, c: number, seed: number): tf.Tensor4D =>
-  tf.tidy(() => tf.leakyRelu(normals(seed, [n, h, h, c], 1.5, 0.3), 0.2) as tf.Tensor4D);
 
 describe('encoder statistics (mean, std, instance norm)', () => {
   fusedIt.each(CASES)('fused forward = the op chain, bit for bit: %s', (_, n, h, c, eps) => {

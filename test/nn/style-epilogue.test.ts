@@ -2,15 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import { styleEpilogue, styleEpilogueChain, styleEpilogueFused } from '../../src/nn/style-epilogue.js';
-import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
+import { normals } from '../seeded-tensors.js';
 
 await testBackend();
 /** The fused-vs-chain comparisons need the kernels (native backend); elsewhere they show as skipped. */
 const fusedIt = styleEpilogueFused() ? it : it.skip;
-
-const normals = (seed: number, shape: number[], scale = 1): tf.Tensor =>
-  tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale), shape);
 
 /** Inputs of one epilogue: some pre-activations land within 1e-6 of zero, where leaky ReLU bends. */
 function inputs(n: number, h: number, c: number, noiseBatch: number, seed: number) {

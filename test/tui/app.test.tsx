@@ -60,8 +60,14 @@ async function setup(opts: { files?: string[]; engine?: FakeEngine; size?: { col
     await c.idle();
     await tick();
   };
+  // Keys, then the work they started: the screen once it has settled.
+  const settled = async (keys: string) => {
+    await press(keys);
+    await settle();
+    return frame();
+  };
   await settle();
-  return { engine, c, r, frame, press, settle };
+  return { engine, c, r, frame, press, settle, settled };
 }
 
 /** The list row of the selected file. */
@@ -79,12 +85,8 @@ describe('tui: browse view', () => {
     expect(f).toContain('reconstruction');
     expect(f).toContain('▀');
     expect(f).toContain('ready');
-    await t.press(KEY.down);
-    await t.settle();
-    expect(selectedRow(t.frame())).toContain('bob.jpg');
-    await t.press('j');
-    await t.settle();
-    expect(selectedRow(t.frame())).toContain('carol.png');
+    expect(selectedRow(await t.settled(KEY.down))).toContain('bob.jpg');
+    expect(selectedRow(await t.settled('j'))).toContain('carol.png');
     await t.press('k');
     await t.press(KEY.up);
     expect(selectedRow(t.frame())).toContain('alice.png');
@@ -103,9 +105,7 @@ describe('tui: browse view', () => {
     const t = await setup();
     await t.press('/');
     expect(t.frame()).toContain('type to filter');
-    await t.press('ca');
-    await t.settle();
-    let f = t.frame();
+    let f = await t.settled('ca');
     expect(f).toContain('images 1/5');
     expect(f).toContain('/ca▏');
     expect(selectedRow(f)).toContain('carol.png');
@@ -126,36 +126,28 @@ describe('tui: browse view', () => {
     await t.press('/');
     await t.press('nothing-matches');
     expect(t.frame()).toContain('(no match)');
-    await t.press(KEY.esc);
-    await t.settle();
-    f = t.frame();
+    f = await t.settled(KEY.esc);
     expect(f).toContain('images 5');
     expect(f).toContain('dave.png');
   });
 
   it('shows a face that cannot be encoded in the status line, marks it in the list, and stays up', async () => {
     const t = await setup();
-    await t.press('jjj');
-    await t.settle();
-    let f = t.frame();
+    let f = await t.settled('jjj');
     expect(selectedRow(f)).toContain('✗ noface.png');
     expect(f).toContain('✗ noface.png: no face found');
-    await t.press('j');
-    await t.settle();
-    f = t.frame();
+    f = await t.settled('j');
     expect(selectedRow(f)).toContain('dave.png');
     expect(f).toContain('dave.png (as the model sees it)');
     // The failure is remembered, not retried.
     const tries = t.engine.calls.filter((x) => x.file === 'photos/noface.png').length;
-    await t.press('k');
-    await t.settle();
+    await t.settled('k');
     expect(t.engine.calls.filter((x) => x.file === 'photos/noface.png').length).toBe(tries);
   });
 
   it('caches per image: going back shows the result at once, without asking the engine again', async () => {
     const t = await setup();
-    await t.press('j');
-    await t.settle();
+    await t.settled('j');
     const n = t.engine.calls.length;
     await t.press('k');
     expect(t.c.working).toBe(false);
@@ -198,18 +190,12 @@ describe('tui: browse view', () => {
 
   it('changes truncation with + and -, re-rolls the seed with r; each change is decoded and cached', async () => {
     const t = await setup();
-    await t.press('-');
-    await t.settle();
-    expect(t.frame()).toContain('ψ 0.9');
+    expect(await t.settled('-')).toContain('ψ 0.9');
     expect(t.engine.calls.at(-1)).toEqual({ op: 'decode', seed: 0, psi: 0.9 });
     await t.press('--');
     expect(t.frame()).toContain('ψ 0.7');
-    await t.press('+++++');
-    await t.settle();
-    expect(t.frame()).toContain('ψ 1.0');
-    await t.press('r');
-    await t.settle();
-    const f = t.frame();
+    expect(await t.settled('+++++')).toContain('ψ 1.0');
+    const f = await t.settled('r');
     expect(f).toContain('seed 7 · ψ 1.0');
     expect(f).toContain('noise seed 7');
     expect(t.engine.calls.at(-1)).toEqual({ op: 'decode', seed: 7, psi: 1 });
@@ -232,9 +218,7 @@ describe('tui: browse view', () => {
     expect(t.engine.calls.filter((c) => c.op === 'refine')).toEqual([{ op: 'refine', seed: 0 }]);
 
     t.engine.hold = false;
-    await t.press('f');
-    await t.settle();
-    expect(t.frame()).toContain('reconstruction (refined)');
+    expect(await t.settled('f')).toContain('reconstruction (refined)');
     expect(t.frame()).toContain('alice.png: refined (3 steps from E(x), noise seed 0); mixing uses it too');
     expect([...t.c.getSnapshot().panes[1].image!.data.subarray(0, 3)]).toEqual(fakeColour(new Float32Array(8 * 4).fill(w + 10), 8, 0, 1));
     expect(t.c.current()!.name).toBe('alice-refined-recon-seed0.png');
@@ -243,8 +227,7 @@ describe('tui: browse view', () => {
     expect(t.frame()).toContain('refined already');
     expect(t.engine.calls.length).toBe(calls);
     // Mixing: A's coarse styles are the refined w's.
-    await t.press('m2');
-    await t.settle();
+    await t.settled('m2');
     expect(t.c.getSnapshot().panes[2].image!.data[0]).toBe(Math.round((w + 10) * 5) % 256);
   });
 
@@ -298,16 +281,11 @@ describe('tui: mixing view', () => {
     await t.press('j');
     await t.press('a'); // A = bob
     await t.press('jj');
-    await t.press('b'); // B = noface
-    await t.settle();
-    expect(t.frame()).toContain('B = noface.png');
+    expect(await t.settled('b')).toContain('B = noface.png'); // B = noface
     await t.press('k');
-    await t.press('b'); // B = carol
-    await t.settle();
+    await t.settled('b'); // B = carol
     const decodesBefore = t.engine.calls.filter((x) => x.op === 'decode').length;
-    await t.press('m');
-    await t.settle();
-    let f = t.frame();
+    let f = await t.settled('m');
     expect(f).toContain('seed 0 · ψ 1.0 · mix');
     expect(f).toContain('[1] coarse 0-3:  A');
     expect(f).toContain('[2] middle 4-5:  A'); // 8 style slots (32x32): split by resolution
@@ -334,16 +312,11 @@ describe('tui: mixing view', () => {
     expect(f).toContain('mix: coarse B, middle A, fine A');
     await t.settle();
     expect(colour()).toEqual(fakeColour(styles(wb, wa), 8, 0, 1));
-    await t.press('2');
-    await t.settle();
-    expect(t.frame()).toContain('mix: coarse B, middle B, fine A');
+    expect(await t.settled('2')).toContain('mix: coarse B, middle B, fine A');
     expect(colour()).toEqual(fakeColour(styles(wb, wa), 8, 0, 1)); // the fake's colour sees slots 0 and 7 only
-    await t.press('3');
-    await t.settle();
-    expect(t.frame()).toContain('mix: coarse B, middle B, fine B');
+    expect(await t.settled('3')).toContain('mix: coarse B, middle B, fine B');
     expect(colour()).toEqual(fakeColour(styles(wb, wb), 8, 0, 1));
-    await t.press('1');
-    await t.settle();
+    await t.settled('1');
     expect(colour()).toEqual(fakeColour(styles(wa, wb), 8, 0, 1));
     await t.press('4'); // no such level
     expect(t.frame()).toContain('mix: coarse A, middle B, fine B');
@@ -356,17 +329,11 @@ describe('tui: mixing view', () => {
     expect(t.c.working).toBe(false);
 
     // Step A and B through the files; x swaps them.
-    await t.press(KEY.right);
-    await t.settle();
-    expect(t.frame()).toContain('A: carol.png');
-    await t.press('b');
-    await t.settle();
-    expect(t.frame()).toContain('B: noface.png');
+    expect(await t.settled(KEY.right)).toContain('A: carol.png');
+    expect(await t.settled('b')).toContain('B: noface.png');
     expect(t.frame()).toContain('needs both faces');
     await t.press('B');
-    await t.press('x');
-    await t.settle();
-    f = t.frame();
+    f = await t.settled('x');
     expect(f).toContain('A: carol.png');
     expect(f).toContain('B: carol.png');
     await t.press('m');
@@ -375,9 +342,7 @@ describe('tui: mixing view', () => {
 
   it('offers the fine level when the model has more than 8 style slots', async () => {
     const t = await setup({ engine: new FakeEngine(18) });
-    await t.press('m');
-    await t.settle();
-    const f = t.frame();
+    const f = await t.settled('m');
     expect(f).toContain('[1] coarse 0-3:  A');
     expect(f).toContain('[2] middle 4-7:  A');
     expect(f).toContain('[3] fine 8-17:  A');
@@ -403,8 +368,7 @@ describe('tui: mixing view', () => {
 
   it('saves the mix under a name that says what was mixed', async () => {
     const t = await setup();
-    await t.press('m1');
-    await t.settle();
+    await t.settled('m1');
     await t.press('s');
     const file = path.join(tmp, 'mix-alice-bob-BAA-seed0.png'); // coarse from B, middle and fine from A
     await until(() => t.frame().includes(`saved ${file}`));
@@ -422,18 +386,12 @@ describe('tui: group photos and the status line', () => {
     const colour = () => [...t.c.getSnapshot().panes[1].image!.data.subarray(0, 3)];
     const w = (k: number) => new Float32Array(8 * 4).fill(fakeW(`photos/group.jpg#${k}`)[0]);
     expect(colour()).toEqual(fakeColour(w(1), 8, 0, 1));
-    await t.press(']');
-    await t.settle();
-    f = t.frame();
+    f = await t.settled(']');
     expect(f).toContain('face 3/3 · group.jpg');
     expect(f).toContain('group.jpg: face 3 of 3');
     expect(colour()).toEqual(fakeColour(w(2), 8, 0, 1));
-    await t.press(']]');
-    await t.settle();
-    expect(t.frame()).toContain('face 2/3 · group.jpg'); // round the end
-    await t.press('[');
-    await t.settle();
-    expect(t.frame()).toContain('face 1/3 · group.jpg');
+    expect(await t.settled(']]')).toContain('face 2/3 · group.jpg'); // round the end
+    expect(await t.settled('[')).toContain('face 1/3 · group.jpg');
     expect(colour()).toEqual(fakeColour(w(0), 8, 0, 1));
     // One encoding for all three faces.
     expect(t.engine.calls.filter((x) => x.op === 'encode' && x.file === 'photos/group.jpg')).toHaveLength(1);
@@ -442,21 +400,16 @@ describe('tui: group photos and the status line', () => {
     await until(() => t.frame().includes(`saved ${file}`));
     expect(existsSync(file)).toBe(true);
     // A photo with one face says so.
-    await t.press('j');
-    await t.settle();
+    await t.settled('j');
     await t.press(']');
     expect(t.frame()).toContain('alice.png has one face');
   });
 
   it('mixing: [ ] step A through its faces, { } step B; the mix uses the faces shown', async () => {
     const t = await setup({ files: ['photos/group.jpg', 'photos/alice.png'], size: { columns: 140, rows: 30 } });
-    await t.press('m');
-    await t.settle();
-    await t.press('1x'); // coarse from B; then A = alice, B = group
-    await t.settle();
-    await t.press('}');
-    await t.settle();
-    const f = t.frame();
+    await t.settled('m');
+    await t.settled('1x'); // coarse from B; then A = alice, B = group
+    const f = await t.settled('}');
     expect(f).toContain('face 3/3 · B: group.jpg');
     const styles = new Float32Array(8 * 4).fill(fakeW('photos/alice.png')[0]);
     styles.fill(fakeW('photos/group.jpg#2')[0], 0, 4 * 4); // coarse: slots 0-3 of a 16x16 model
@@ -465,18 +418,10 @@ describe('tui: group photos and the status line', () => {
 
   it('another image clears the last status message', async () => {
     const t = await setup();
-    await t.press('r');
-    await t.settle();
-    expect(t.frame()).toContain('noise seed 7');
-    await t.press('j');
-    await t.settle();
-    expect(t.frame()).not.toContain('noise seed 7');
-    await t.press('jj'); // noface: its error is the new message
-    await t.settle();
-    expect(t.frame()).toContain('✗ noface.png: no face found');
-    await t.press('j');
-    await t.settle();
-    expect(t.frame()).not.toContain('no face found');
+    expect(await t.settled('r')).toContain('noise seed 7');
+    expect(await t.settled('j')).not.toContain('noise seed 7');
+    expect(await t.settled('jj')).toContain('✗ noface.png: no face found'); // noface: its error is the new message
+    expect(await t.settled('j')).not.toContain('no face found');
   });
 });
 

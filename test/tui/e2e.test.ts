@@ -9,17 +9,14 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
+import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { activeBackend } from '../../src/backend/backend.js';
-import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { loadModel } from '../../src/api/index.js';
 import { SAMPLES_DIR } from '../../src/api/bundled.js';
 import { resolveImages } from '../../src/cli/tui.js';
@@ -31,7 +28,7 @@ const FACE_B = path.join(FFHQ, '00001.png');
 const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
 if (!HAS_TMUX) console.warn('test/tui/e2e.test.ts: tmux is not installed, so the end-to-end TUI test is SKIPPED (install it: apt-get install -y tmux)');
 
-let tmp: string;
+const tmp = useTempDir('alae-tui-e2e-');
 let model: string;
 let backend: string;
 
@@ -39,17 +36,7 @@ beforeAll(async () => {
   expect(existsSync(MAIN)).toBe(true); // built by `npm test` (tsc) before vitest runs
   await testBackend();
   backend = activeBackend()!;
-  tmp = await mkdtemp(path.join(tmpdir(), 'alae-tui-e2e-'));
-  model = path.join(tmp, 'tiny32.safetensors');
-  const m = AlaeModel.create(resolveConfig('test-tiny32'), 11);
-  // Non-zero noise weights (0 at init), so the noise seed matters as it does in a trained model.
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(model, m);
-  m.dispose();
-});
-
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
+  model = await writeRandomModel(path.join(tmp.path, 'tiny32.safetensors'), 'test-tiny32', 11, { noise: true });
 });
 
 /** Environment for the binary: no CI (ink would only print the last frame), no dev React, no overrides. */
@@ -69,7 +56,7 @@ function run(args: string[], cwd: string): Promise<{ code: number; stdout: strin
 
 describe('alae tui without a terminal session', () => {
   it('exits 2 with how to get a model when there is none, 2 without images or a terminal, 2 on a bad flag', async () => {
-    const empty = path.join(tmp, 'empty');
+    const empty = path.join(tmp.path, 'empty');
     await mkdir(empty, { recursive: true });
     if (!existsSync(path.resolve('models/default.safetensors'))) {
       const r = await run([FACE_A], empty);
@@ -83,13 +70,13 @@ describe('alae tui without a terminal session', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`no images in ${empty}`);
     }
-    const noTty = await run(['--model', model, FACE_A], tmp);
+    const noTty = await run(['--model', model, FACE_A], tmp.path);
     expect(noTty.code).toBe(2);
     expect(noTty.stderr).toContain('needs an interactive terminal');
-    const bad = await run(['--model', model, '--graphics', 'ascii', FACE_A], tmp);
+    const bad = await run(['--model', model, '--graphics', 'ascii', FACE_A], tmp.path);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--graphics must be one of kitty, iterm, sixel, blocks');
-    const help = await run(['--help'], tmp);
+    const help = await run(['--help'], tmp.path);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: alae tui');
     expect(help.stdout).toContain('s never overwrites a file');
@@ -97,12 +84,12 @@ describe('alae tui without a terminal session', () => {
   });
 
   it("with no images given opens the current folder's images, else the bundled sample digits", async () => {
-    const here = path.join(tmp, 'here');
+    const here = path.join(tmp.path, 'here');
     await mkdir(path.join(here, 'sub'), { recursive: true });
     for (const f of ['b.png', 'a.jpg', 'sub/c.png']) await writeFile(path.join(here, f), 'x');
     expect(await resolveImages([], here)).toEqual({ files: ['a.jpg', 'b.png'], from: here });
     expect((await resolveImages([], here, true)).files).toEqual(['a.jpg', 'b.png', path.join('sub', 'c.png')]);
-    const empty = path.join(tmp, 'nothing-here');
+    const empty = path.join(tmp.path, 'nothing-here');
     await mkdir(empty, { recursive: true });
     const r = await resolveImages([], empty);
     expect(r.from).toBe(SAMPLES_DIR);
@@ -135,8 +122,8 @@ describe.skipIf(!HAS_TMUX)('alae tui in tmux', () => {
   });
 
   it('opens two images, takes the coarse styles from the other one, saves a PNG of the mix', async () => {
-    const out = path.join(tmp, 'saved');
-    const exitFile = path.join(tmp, 'exit-code');
+    const out = path.join(tmp.path, 'saved');
+    const exitFile = path.join(tmp.path, 'exit-code');
     const cmd = [process.execPath, MAIN, 'tui', '--model', model, '--no-align', '--backend', backend, '--out', out, FACE_A, FACE_B].map((a) => `'${a}'`).join(' ');
     tmux('new-session', '-d', '-s', 'tui', '-x', '100', '-y', '30', `${cmd}; echo $? > '${exitFile}'; sleep 60`);
 
@@ -185,10 +172,10 @@ describe.skipIf(!HAS_TMUX)('alae tui in tmux', () => {
   });
 
   it('alae demo (the main command) writes its sheets, then opens the TUI on the held-out digits', async () => {
-    const out = path.join(tmp, 'demo');
-    const exitFile = path.join(tmp, 'demo-exit-code');
+    const out = path.join(tmp.path, 'demo');
+    const exitFile = path.join(tmp.path, 'demo-exit-code');
     const cmd = [process.execPath, MAIN, 'demo', '--backend', backend, '--out', out].map((a) => `'${a}'`).join(' ');
-    tmux('new-session', '-d', '-s', 'demo', '-x', '100', '-y', '30', `cd '${tmp}'; ${cmd}; echo $? > '${exitFile}'; sleep 60`);
+    tmux('new-session', '-d', '-s', 'demo', '-x', '100', '-y', '30', `cd '${tmp.path}'; ${cmd}; echo $? > '${exitFile}'; sleep 60`);
     const frame = await waitFor('the TUI on the digits', (f) => f.includes('digit0-') && f.split('\n')[27]?.trim() === 'ready', 60_000, 'demo');
     expect(frame).toContain('alae tui · default.safetensors · 32×32 · 8 styles');
     expect(frame).toMatch(/›\s+digit0-\d{4}\.png/);

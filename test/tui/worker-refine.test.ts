@@ -10,10 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../setup-backend.js';
 import { useTempDir } from '../temp-dir.js';
+import { writeRandomModel } from '../random-model.js';
 import { tf } from '../../src/tf.js';
-import { resolveConfig } from '../../src/config/config.js';
-import { AlaeModel } from '../../src/model/alae.js';
-import { saveModel } from '../../src/io/model-file.js';
 import { loadModel } from '../../src/api/alae.js';
 import { refine } from '../../src/api/refine.js';
 import { WorkerEngine } from '../../src/tui/app/worker-engine.js';
@@ -26,11 +24,7 @@ let file: string;
 
 beforeAll(async () => {
   await testBackend();
-  file = path.join(tmp.path, 'micro.safetensors');
-  const m = AlaeModel.create(resolveConfig('test-micro'), 5);
-  for (const [name, v] of m.vars) if (name.includes('noise_weight')) v.assign(tf.fill(v.shape, 0.3));
-  await saveModel(file, m);
-  m.dispose();
+  file = await writeRandomModel(path.join(tmp.path, 'micro.safetensors'), 'test-micro', 5, { noise: true });
 });
 
 describe.skipIf(!existsSync(WORKER) || !existsSync(FACE))('WorkerEngine.refine', () => {
