@@ -63,9 +63,15 @@ struct Args {
     failed = true;
   }
 
-  // Fails with msg unless ok; false once anything failed.
-  bool check(bool ok, const std::string& msg) {
-    if (!ok) fail(msg);
+  // Fails unless ok, with the message made of parts (strings, numbers),
+  // built only then; false once anything failed.
+  template <class... P>
+  bool check(bool ok, const P&... parts) {
+    if (!ok && !failed) {
+      std::string msg;
+      (append(msg, parts), ...);
+      fail(msg);
+    }
     return !failed;
   }
 
@@ -75,7 +81,7 @@ struct Args {
     failed = true;
   }
 
-  bool need(size_t n) { return check(argc >= n, "expected " + std::to_string(n) + " arguments"); }
+  bool need(size_t n) { return check(argc >= n, "expected ", n, " arguments"); }
 
   // Argument i as a typed array of T; its element count in *len.
   template <class T>
@@ -86,7 +92,7 @@ struct Args {
     napi_typedarray_type type = napi_int8_array;
     void* data = nullptr;
     if (is) napi_get_typedarray_info(env, argv[i], &type, len, &data, nullptr, nullptr);
-    if (!check(is && type == ArrayKind<T>::type, std::string(what) + " must be " + ArrayKind<T>::name)) return nullptr;
+    if (!check(is && type == ArrayKind<T>::type, what, " must be ", ArrayKind<T>::name)) return nullptr;
     return static_cast<T*>(data);
   }
 
@@ -107,13 +113,13 @@ struct Args {
 
   int64_t integer(size_t i, const char* what) {
     int64_t v = 0;
-    if (!failed) check(napi_get_value_int64(env, argv[i], &v) == napi_ok, std::string(what) + " must be a number");
+    if (!failed) check(napi_get_value_int64(env, argv[i], &v) == napi_ok, what, " must be a number");
     return v;
   }
 
   double number(size_t i, const char* what) {
     double v = 0;
-    if (!failed) check(napi_get_value_double(env, argv[i], &v) == napi_ok, std::string(what) + " must be a number");
+    if (!failed) check(napi_get_value_double(env, argv[i], &v) == napi_ok, what, " must be a number");
     return v;
   }
 
@@ -129,8 +135,14 @@ struct Args {
   }
 
   bool enough(size_t have, int64_t want, const char* what) {
-    return !failed && check(want >= 0 && int64_t(have) >= want, std::string(what) + " is too short (" +
-                                                                     std::to_string(have) + " < " + std::to_string(want) + ")");
+    return !failed && check(want >= 0 && int64_t(have) >= want, what, " is too short (", have, " < ", want, ")");
+  }
+
+ private:
+  static void append(std::string& m, const char* s) { m += s; }
+  template <class N, class = std::enable_if_t<std::is_arithmetic_v<N>>>
+  static void append(std::string& m, N v) {
+    m += std::to_string(v);
   }
 };
 
@@ -193,12 +205,9 @@ template <size_t K>
 inline const int32_t* params(Args& a, size_t i, const char* const (&names)[K], int32_t min, size_t checked = K) {
   size_t len = 0;
   const int32_t* p = a.typed_len<int32_t>(i, &len, "params");
-  if (!a.check(a.failed || len == K, "params must have " + std::to_string(K) + " entries (" + std::to_string(len) + " given)"))
-    return nullptr;
+  if (!a.check(a.failed || len == K, "params must have ", K, " entries (", len, " given)")) return nullptr;
   for (size_t k = 0; k < checked; ++k)
-    if (!a.check(p[k] >= min, std::string("params: ") + names[k] + " is below " + std::to_string(min) + " (" +
-                                  std::to_string(p[k]) + ")"))
-      return nullptr;
+    if (!a.check(p[k] >= min, "params: ", names[k], " is below ", min, " (", p[k], ")")) return nullptr;
   return p;
 }
 

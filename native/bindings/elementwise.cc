@@ -2,7 +2,6 @@
 #include "../kernels/elementwise.h"
 
 #include <cstdint>
-#include <string>
 
 #include "args.h"
 #include "bindings.h"
@@ -14,12 +13,12 @@ namespace {
 bool shape_of(Args& a, size_t i, const int32_t** dims, int* rank, int64_t* size, const char* what) {
   size_t len = 0;
   *dims = a.typed_len<int32_t>(i, &len, what);
-  if (!a.check(a.failed || len <= size_t(kMaxRank), std::string(what) + ": rank above 8")) return false;
+  if (!a.check(a.failed || len <= size_t(kMaxRank), what, ": rank above 8")) return false;
   int64_t s = 1;
   for (size_t k = 0; k < len; ++k) {
-    if (!a.check((*dims)[k] >= 0, std::string(what) + ": negative dimension")) return false;
+    if (!a.check((*dims)[k] >= 0, what, ": negative dimension")) return false;
     s *= (*dims)[k];
-    if (!a.check(s <= (int64_t{1} << 40), std::string(what) + ": too large")) return false;
+    if (!a.check(s <= (int64_t{1} << 40), what, ": too large")) return false;
   }
   *rank = int(len);
   *size = s;
@@ -40,7 +39,7 @@ void EwBroadcast(Args& a) {
   const float *A = nullptr, *B = nullptr;
   Out* O = nullptr;
   if (a.arrays(arg(1, &A, "a", na), arg(2, &B, "b", nb), arg(3, &O, "out", bc.osize)) && bc.osize > 0)
-    a.check(Kernel(int(op), A, B, O, bc), "unknown op " + std::to_string(op));
+    a.check(Kernel(int(op), A, B, O, bc), "unknown op ", op);
 }
 
 // ewSelect(cond: Uint8Array, t, e, out): out[i] = cond[i] == 1 ? t[i] : e[i], all one shape.
@@ -60,7 +59,7 @@ void EwUnary(Args& a) {
   const float* X = a.typed_len<float>(1, &n, "x");
   float* Y = a.typed<float>(2, int64_t(n), "out");
   const double alpha = a.number(3, "alpha");
-  if (a.check(op >= kSquare && op <= kReciprocal, "unknown op " + std::to_string(op))) unary(int(op), X, Y, int64_t(n), alpha);
+  if (a.check(op >= kSquare && op <= kReciprocal, "unknown op ", op)) unary(int(op), X, Y, int64_t(n), alpha);
 }
 
 // ewReduce(x, out, shape, reduceMask, mean)
