@@ -33,13 +33,9 @@ napi_value Info(napi_env env, napi_callback_info) {
 }
 
 // setThreads(n): use at most n pool threads (0 = all).
-napi_value SetThreads(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(1)) return nullptr;
+void SetThreads(Args& a) {
   const int64_t n = a.integer(0, "n");
-  if (a.failed) return nullptr;
-  set_num_threads(n < 0 ? 0 : int(n > 1024 ? 1024 : n));
-  return undefined(env);
+  if (!a.failed) set_num_threads(n < 0 ? 0 : int(n > 1024 ? 1024 : n));
 }
 
 // setSimd(name) -> boolean ("avx512", "avx2", "generic", "auto")
@@ -48,17 +44,15 @@ napi_value SetSimd(napi_env env, napi_callback_info info) {
   if (!a.need(1)) return nullptr;
   char name[32] = {};
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, a.argv[0], name, sizeof(name), &len) != napi_ok) {
-    a.fail("name must be a string");
+  if (!a.check(napi_get_value_string_utf8(env, a.argv[0], name, sizeof(name), &len) == napi_ok, "name must be a string"))
     return nullptr;
-  }
   napi_value r;
   napi_get_boolean(env, set_simd(name), &r);
   return r;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  export_functions(env, exports, {{"info", Info}, {"setThreads", SetThreads}, {"setSimd", SetSimd}});
+  export_functions(env, exports, {{"info", Info}, {"setThreads", entry<1, SetThreads>}, {"setSimd", SetSimd}});
   register_matmul(env, exports);
   register_conv(env, exports);
   register_elementwise(env, exports);

@@ -13,124 +13,81 @@ namespace {
 
 // The params Int32Array holds StyleEpilogueShape's fields (kStyleEpilogueLayout).
 bool style_shape(Args& a, size_t i, StyleEpilogueShape* s) {
-  const int32_t* p = params(a, i, kStyleEpilogueLayout);
-  if (!p) return false;
-  *s = StyleEpilogueShape{p[0], p[1], p[2], p[3], p[4]};
-  if (s->N < 1 || s->H < 1 || s->W < 1 || s->C < 1 || (s->noiseBatch != 1 && s->noiseBatch != s->N)) {
-    a.fail("params: bad shape");
-    return false;
-  }
-  return true;
+  const int32_t* p = params(a, i, kStyleEpilogueLayout, 1);
+  if (p) *s = StyleEpilogueShape{p[0], p[1], p[2], p[3], p[4]};
+  return p && a.check(s->noiseBatch == 1 || s->noiseBatch == s->N, "params: noiseBatch must be 1 or N");
 }
 
 // styleEpilogue(x, noise, nw, bias, style, out, normed, mask, sd, params, eps)
-napi_value StyleEpilogue(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(11)) return nullptr;
+void StyleEpilogue(Args& a) {
   StyleEpilogueShape s;
-  if (!style_shape(a, 9, &s)) return nullptr;
+  if (!style_shape(a, 9, &s)) return;
   const int64_t total = s.N * s.M() * s.C;
-  const float* x = a.typed<float>(0, napi_float32_array, total, "x");
-  const float* noise = a.typed<float>(1, napi_float32_array, s.noiseBatch * s.M(), "noise");
-  const float* nw = a.typed<float>(2, napi_float32_array, s.C, "noise weight");
-  const float* bias = a.typed<float>(3, napi_float32_array, s.C, "bias");
-  const float* style = a.typed<float>(4, napi_float32_array, s.N * 2 * s.C, "style");
-  float* out = a.typed<float>(5, napi_float32_array, total, "out");
-  float* normed = a.typed<float>(6, napi_float32_array, total, "normed");
-  uint8_t* mask = a.typed<uint8_t>(7, napi_uint8_array, total, "mask");
-  float* sd = a.typed<float>(8, napi_float32_array, s.N * s.C, "sd");
+  const float *x = nullptr, *noise = nullptr, *nw = nullptr, *bias = nullptr, *style = nullptr;
+  float *out = nullptr, *normed = nullptr, *sd = nullptr;
+  uint8_t* mask = nullptr;
   const double eps = a.number(10, "eps");
-  if (a.failed) return nullptr;
-  style_epilogue_forward(s, x, noise, nw, bias, style, float(eps), out, normed, mask, sd);
-  return undefined(env);
+  if (a.arrays(arg(0, &x, "x", total), arg(1, &noise, "noise", s.noiseBatch * s.M()), arg(2, &nw, "noise weight", s.C),
+               arg(3, &bias, "bias", s.C), arg(4, &style, "style", s.N * 2 * s.C), arg(5, &out, "out", total),
+               arg(6, &normed, "normed", total), arg(7, &mask, "mask", total), arg(8, &sd, "sd", s.N * s.C)))
+    style_epilogue_forward(s, x, noise, nw, bias, style, float(eps), out, normed, mask, sd);
 }
 
 // styleEpilogueGrad(dy, normed, mask, sd, style, noise, dx, dnw, db, dstyle, params)
-napi_value StyleEpilogueGrad(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(11)) return nullptr;
+void StyleEpilogueGrad(Args& a) {
   StyleEpilogueShape s;
-  if (!style_shape(a, 10, &s)) return nullptr;
+  if (!style_shape(a, 10, &s)) return;
   const int64_t total = s.N * s.M() * s.C;
-  const float* dy = a.typed<float>(0, napi_float32_array, total, "dy");
-  const float* normed = a.typed<float>(1, napi_float32_array, total, "normed");
-  const uint8_t* mask = a.typed<uint8_t>(2, napi_uint8_array, total, "mask");
-  const float* sd = a.typed<float>(3, napi_float32_array, s.N * s.C, "sd");
-  const float* style = a.typed<float>(4, napi_float32_array, s.N * 2 * s.C, "style");
-  const float* noise = a.typed<float>(5, napi_float32_array, s.noiseBatch * s.M(), "noise");
-  float* dx = a.typed<float>(6, napi_float32_array, total, "dx");
-  float* dnw = a.typed<float>(7, napi_float32_array, s.C, "dnw");
-  float* db = a.typed<float>(8, napi_float32_array, s.C, "db");
-  float* dstyle = a.typed<float>(9, napi_float32_array, s.N * 2 * s.C, "dstyle");
-  if (a.failed) return nullptr;
-  style_epilogue_backward(s, dy, normed, mask, sd, style, noise, dx, dnw, db, dstyle);
-  return undefined(env);
-}
-
-// The params Int32Array: [N, H*W, C] (kInstanceStatsLayout).
-bool stats_shape(Args& a, size_t i, int64_t* N, int64_t* M, int64_t* C) {
-  const int32_t* p = params(a, i, kInstanceStatsLayout);
-  if (!p) return false;
-  *N = p[0], *M = p[1], *C = p[2];
-  if (*N < 1 || *M < 1 || *C < 1) {
-    a.fail("params: bad shape");
-    return false;
-  }
-  return true;
+  const float *dy = nullptr, *normed = nullptr, *sd = nullptr, *style = nullptr, *noise = nullptr;
+  const uint8_t* mask = nullptr;
+  float *dx = nullptr, *dnw = nullptr, *db = nullptr, *dstyle = nullptr;
+  if (a.arrays(arg(0, &dy, "dy", total), arg(1, &normed, "normed", total), arg(2, &mask, "mask", total),
+               arg(3, &sd, "sd", s.N * s.C), arg(4, &style, "style", s.N * 2 * s.C),
+               arg(5, &noise, "noise", s.noiseBatch * s.M()), arg(6, &dx, "dx", total), arg(7, &dnw, "dnw", s.C),
+               arg(8, &db, "db", s.C), arg(9, &dstyle, "dstyle", s.N * 2 * s.C)))
+    style_epilogue_backward(s, dy, normed, mask, sd, style, noise, dx, dnw, db, dstyle);
 }
 
 // instanceStats(x, normed, stats [N, 2C], params [N, H*W, C], eps)
-napi_value InstanceStats(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(5)) return nullptr;
-  int64_t N = 0, M = 0, C = 0;
-  if (!stats_shape(a, 3, &N, &M, &C)) return nullptr;
-  const float* x = a.typed<float>(0, napi_float32_array, N * M * C, "x");
-  float* normed = a.typed<float>(1, napi_float32_array, N * M * C, "normed");
-  float* stats = a.typed<float>(2, napi_float32_array, N * 2 * C, "stats");
+void InstanceStats(Args& a) {
+  const int32_t* p = params(a, 3, kInstanceStatsLayout, 1);
+  if (!p) return;
+  const int64_t N = p[0], M = p[1], C = p[2];
+  const float* x = nullptr;
+  float *normed = nullptr, *stats = nullptr;
   const double eps = a.number(4, "eps");
-  if (a.failed) return nullptr;
-  instance_stats_forward(N, M, C, x, float(eps), normed, stats);
-  return undefined(env);
+  if (a.arrays(arg(0, &x, "x", N * M * C), arg(1, &normed, "normed", N * M * C), arg(2, &stats, "stats", N * 2 * C)))
+    instance_stats_forward(N, M, C, x, float(eps), normed, stats);
 }
 
 // instanceStatsGrad(dnormed, dstats, normed, stats, dx, params [N, H*W, C], eps)
-napi_value InstanceStatsGrad(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(7)) return nullptr;
-  int64_t N = 0, M = 0, C = 0;
-  if (!stats_shape(a, 5, &N, &M, &C)) return nullptr;
-  const float* gn = a.typed<float>(0, napi_float32_array, N * M * C, "dnormed");
-  const float* gstats = a.typed<float>(1, napi_float32_array, N * 2 * C, "dstats");
-  const float* normed = a.typed<float>(2, napi_float32_array, N * M * C, "normed");
-  const float* stats = a.typed<float>(3, napi_float32_array, N * 2 * C, "stats");
-  float* dx = a.typed<float>(4, napi_float32_array, N * M * C, "dx");
+void InstanceStatsGrad(Args& a) {
+  const int32_t* p = params(a, 5, kInstanceStatsLayout, 1);
+  if (!p) return;
+  const int64_t N = p[0], M = p[1], C = p[2];
+  const float *gn = nullptr, *gstats = nullptr, *normed = nullptr, *stats = nullptr;
+  float* dx = nullptr;
   const double eps = a.number(6, "eps");
-  if (a.failed) return nullptr;
-  instance_stats_backward(N, M, C, gn, gstats, normed, stats, double(float(eps)), dx);
-  return undefined(env);
+  if (a.arrays(arg(0, &gn, "dnormed", N * M * C), arg(1, &gstats, "dstats", N * 2 * C), arg(2, &normed, "normed", N * M * C),
+               arg(3, &stats, "stats", N * 2 * C), arg(4, &dx, "dx", N * M * C)))
+    instance_stats_backward(N, M, C, gn, gstats, normed, stats, double(float(eps)), dx);
 }
 
 // leakyTwice(x, value, mask)
-napi_value LeakyTwice(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  if (!a.need(3)) return nullptr;
-  size_t n = 0, nv = 0, nm = 0;
-  const float* x = a.f32(0, &n, "x");
-  float* value = a.f32(1, &nv, "value");
-  float* mask = a.f32(2, &nm, "mask");
-  if (a.failed || !a.enough(nv, int64_t(n), "value") || !a.enough(nm, int64_t(n), "mask")) return nullptr;
-  leaky_twice(x, value, mask, int64_t(n));
-  return undefined(env);
+void LeakyTwice(Args& a) {
+  size_t n = 0;
+  const float* x = a.typed_len<float>(0, &n, "x");
+  float *value = nullptr, *mask = nullptr;
+  if (a.arrays(arg(1, &value, "value", int64_t(n)), arg(2, &mask, "mask", int64_t(n)))) leaky_twice(x, value, mask, int64_t(n));
 }
 
 }  // namespace
 
 void register_fused(napi_env env, napi_value exports) {
   export_functions(env, exports, {
-      {"styleEpilogue", StyleEpilogue}, {"styleEpilogueGrad", StyleEpilogueGrad},
-      {"instanceStats", InstanceStats}, {"instanceStatsGrad", InstanceStatsGrad},
-      {"leakyTwice", LeakyTwice},
+      {"styleEpilogue", entry<11, StyleEpilogue>}, {"styleEpilogueGrad", entry<11, StyleEpilogueGrad>},
+      {"instanceStats", entry<5, InstanceStats>}, {"instanceStatsGrad", entry<7, InstanceStatsGrad>},
+      {"leakyTwice", entry<3, LeakyTwice>},
   });
 }
 

@@ -11,17 +11,18 @@
 namespace alae {
 namespace {
 
-struct Add { using T = float; static inline float f(float a, float b) { return a + b; } };
-struct Sub { using T = float; static inline float f(float a, float b) { return a - b; } };
-struct Mul { using T = float; static inline float f(float a, float b) { return a * b; } };
-struct Div { using T = float; static inline float f(float a, float b) { return a / b; } };
+// The ops, each with its code in the exported tables (elementwise.h).
+struct Add { using T = float; static constexpr int code = kAdd; static float f(float a, float b) { return a + b; } };
+struct Sub { using T = float; static constexpr int code = kSub; static float f(float a, float b) { return a - b; } };
+struct Mul { using T = float; static constexpr int code = kMul; static float f(float a, float b) { return a * b; } };
+struct Div { using T = float; static constexpr int code = kDiv; static float f(float a, float b) { return a / b; } };
 
-struct Gt { using T = uint8_t; static inline uint8_t f(float a, float b) { return a > b; } };
-struct Ge { using T = uint8_t; static inline uint8_t f(float a, float b) { return a >= b; } };
-struct Lt { using T = uint8_t; static inline uint8_t f(float a, float b) { return a < b; } };
-struct Le { using T = uint8_t; static inline uint8_t f(float a, float b) { return a <= b; } };
-struct Eq { using T = uint8_t; static inline uint8_t f(float a, float b) { return a == b; } };
-struct Ne { using T = uint8_t; static inline uint8_t f(float a, float b) { return a != b; } };
+struct Gt { using T = uint8_t; static constexpr int code = kGreater; static uint8_t f(float a, float b) { return a > b; } };
+struct Ge { using T = uint8_t; static constexpr int code = kGreaterEqual; static uint8_t f(float a, float b) { return a >= b; } };
+struct Lt { using T = uint8_t; static constexpr int code = kLess; static uint8_t f(float a, float b) { return a < b; } };
+struct Le { using T = uint8_t; static constexpr int code = kLessEqual; static uint8_t f(float a, float b) { return a <= b; } };
+struct Eq { using T = uint8_t; static constexpr int code = kEqual; static uint8_t f(float a, float b) { return a == b; } };
+struct Ne { using T = uint8_t; static constexpr int code = kNotEqual; static uint8_t f(float a, float b) { return a != b; } };
 
 template <class Op>
 void binary_rows(const float* a, const float* b, typename Op::T* out, const BDim* d, int nd, int64_t r0, int64_t r1) {
@@ -75,6 +76,12 @@ void binary_run(const float* a, const float* b, typename Op::T* out, const BDim*
   run_chunks(rows, d[nd - 1].n, [&](int64_t r0, int64_t r1) { binary_rows<Op>(a, b, out, d, nd, r0, r1); });
 }
 
+// out = a op b with the one of Ops whose code is op; false when none is.
+template <class... Ops, class Out>
+bool run_op(int op, const float* a, const float* b, Out* out, const Broadcast& bc) {
+  return ((op == Ops::code && (binary_run<Ops>(a, b, out, bc.d, bc.nd), true)) || ...);
+}
+
 }  // namespace
 
 bool collapse_broadcast(const int32_t* as, int ra, const int32_t* bs, int rb, Broadcast* out) {
@@ -118,25 +125,11 @@ bool collapse_broadcast(const int32_t* as, int ra, const int32_t* bs, int rb, Br
 }
 
 bool binary(int op, const float* a, const float* b, float* out, const Broadcast& bc) {
-  switch (op) {
-    case kAdd: binary_run<Add>(a, b, out, bc.d, bc.nd); return true;
-    case kSub: binary_run<Sub>(a, b, out, bc.d, bc.nd); return true;
-    case kMul: binary_run<Mul>(a, b, out, bc.d, bc.nd); return true;
-    case kDiv: binary_run<Div>(a, b, out, bc.d, bc.nd); return true;
-    default: return false;
-  }
+  return run_op<Add, Sub, Mul, Div>(op, a, b, out, bc);
 }
 
 bool compare(int op, const float* a, const float* b, uint8_t* out, const Broadcast& bc) {
-  switch (op) {
-    case kGreater: binary_run<Gt>(a, b, out, bc.d, bc.nd); return true;
-    case kGreaterEqual: binary_run<Ge>(a, b, out, bc.d, bc.nd); return true;
-    case kLess: binary_run<Lt>(a, b, out, bc.d, bc.nd); return true;
-    case kLessEqual: binary_run<Le>(a, b, out, bc.d, bc.nd); return true;
-    case kEqual: binary_run<Eq>(a, b, out, bc.d, bc.nd); return true;
-    case kNotEqual: binary_run<Ne>(a, b, out, bc.d, bc.nd); return true;
-    default: return false;
-  }
+  return run_op<Gt, Ge, Lt, Le, Eq, Ne>(op, a, b, out, bc);
 }
 
 void select(const uint8_t* cond, const float* t, const float* e, float* out, int64_t n) {

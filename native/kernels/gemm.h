@@ -76,6 +76,8 @@ struct WorkspaceD {
   double* c = nullptr;  // MC_D x NC_D: partial sums across KC_D blocks
 };
 WorkspaceD& workspace_d();
+// Did this thread's double buffers allocate?
+bool workspace_d_ok();
 
 struct Range {
   int m0, m1, n0, n1, k0, k1;
@@ -166,6 +168,41 @@ inline int split_at(int total_tiles, int parts, int idx, int tile, int limit) {
   return std::min(t * tile, limit);
 }
 
+// Runs f(r) on each non-empty output block of a plan without a K split (all
+// of the depth), on the pool when there is more than one.
+template <class F>
+void for_blocks(const Plan& p, int M, int N, int K, const F& f) {
+  const int tiles_m = (M + MR - 1) / MR, units_n = (N + kUnitN - 1) / kUnitN;
+  auto task = [&](int t) {
+    const int im = t % p.tm, in = t / p.tm;
+    const Range r{split_at(tiles_m, p.tm, im, MR, M), split_at(tiles_m, p.tm, im + 1, MR, M),
+                  split_at(units_n, p.tn, in, kUnitN, N), split_at(units_n, p.tn, in + 1, kUnitN, N), 0, K};
+    if (r.m0 < r.m1 && r.n0 < r.n1) f(r);
+  };
+  const int tasks = p.tm * p.tn;
+  if (tasks == 1) task(0);
+  else parallel_for(tasks, task);
+}
+
+// Part t of a K split in tk parts: all rows and columns, a run of whole KC
+// blocks of the depth (empty when there are fewer blocks than parts).
+inline Range k_part(int M, int N, int K, int tk, int t) {
+  const int kblocks = (K + KC - 1) / KC;
+  return Range{0, M, 0, N, std::min(K, split_at(kblocks, tk, t, KC, K)), std::min(K, split_at(kblocks, tk, t + 1, KC, K))};
+}
+
+// f(i) for every row i < M, rows split over the pool (a K split's parts
+// added into C).
+template <class F>
+void for_rows(int M, const F& f) {
+  const int chunks = std::min(M, num_threads());
+  parallel_for(chunks, [&](int c) {
+    const int i0 = static_cast<int>(static_cast<long long>(M) * c / chunks);
+    const int i1 = static_cast<int>(static_cast<long long>(M) * (c + 1) / chunks);
+    for (int i = i0; i < i1; ++i) f(i);
+  });
+}
+
 // C (+)= A*B over the whole M x N x K problem, using the pool.
 template <class PackA, class PackB, class RowPtr>
 bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const RowPtr& row, bool accumulate,
@@ -177,35 +214,24 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
     return true;
   }
   const Plan p = make_plan(M, N, K, num_threads(), prefer);
-  const int tiles_m = (M + MR - 1) / MR, units_n = (N + kUnitN - 1) / kUnitN;
   if (p.tk == 1) {
-    const int tasks = p.tm * p.tn;
-    auto task = [&](int t) {
-      const int im = t % p.tm, in = t / p.tm;
-      Range r{split_at(tiles_m, p.tm, im, MR, M), split_at(tiles_m, p.tm, im + 1, MR, M),
-              split_at(units_n, p.tn, in, kUnitN, N), split_at(units_n, p.tn, in + 1, kUnitN, N), 0, K};
-      if (r.m0 < r.m1 && r.n0 < r.n1) gemm_range(r, pack_a, pack_b, row, accumulate);
-    };
-    if (tasks == 1) task(0);
-    else parallel_for(tasks, task);
+    for_blocks(p, M, N, K, [&](const Range& r) { gemm_range(r, pack_a, pack_b, row, accumulate); });
     return true;
   }
   // K split: part 0 goes straight into C, the others into private buffers
   // that are summed into C afterwards.
   const int tk = p.tk;
-  const int kblocks = (K + KC - 1) / KC;
   const size_t mn = static_cast<size_t>(M) * N;
   Scratch scratch(sizeof(float) * mn * (tk - 1));
   float* buf = scratch.floats();
   if (!buf) return false;
   parallel_for(tk, [&](int t) {
-    const int k0 = std::min(K, split_at(kblocks, tk, t, KC, K)), k1 = std::min(K, split_at(kblocks, tk, t + 1, KC, K));
-    Range r{0, M, 0, N, k0, k1};
+    const Range r = k_part(M, N, K, tk, t);
     if (t == 0) {
       gemm_range(r, pack_a, pack_b, row, accumulate);
     } else {
       float* mine = buf + mn * (t - 1);
-      if (k0 >= k1) {
+      if (r.k0 >= r.k1) {
         std::memset(mine, 0, sizeof(float) * mn);
         return;
       }
@@ -213,17 +239,11 @@ bool gemm(int M, int N, int K, const PackA& pack_a, const PackB& pack_b, const R
       gemm_range(r, pack_a, pack_b, prow, false);
     }
   });
-  const int T = num_threads();
-  const int chunks = std::min(M, T);
-  parallel_for(chunks, [&](int c) {
-    const int i0 = static_cast<int>(static_cast<long long>(M) * c / chunks);
-    const int i1 = static_cast<int>(static_cast<long long>(M) * (c + 1) / chunks);
-    for (int i = i0; i < i1; ++i) {
-      float* ci = row(i);
-      for (int t = 1; t < tk; ++t) {
-        const float* bi = buf + mn * (t - 1) + static_cast<size_t>(i) * N;
-        for (int j = 0; j < N; ++j) ci[j] += bi[j];
-      }
+  for_rows(M, [&](int i) {
+    float* ci = row(i);
+    for (int t = 1; t < tk; ++t) {
+      const float* bi = buf + mn * (t - 1) + static_cast<size_t>(i) * N;
+      for (int j = 0; j < N; ++j) ci[j] += bi[j];
     }
   });
   return true;
@@ -316,28 +336,14 @@ bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, cons
     for (int i = 0; i < M; ++i) std::memset(row(i), 0, sizeof(float) * N);
     return true;
   }
-  {
-    WorkspaceD& ws = workspace_d();  // the caller's (it takes part in every region)
-    if (!ws.a || !ws.b || !ws.c) return false;
-  }
+  if (!workspace_d_ok()) return false;  // the caller's (it takes part in every region)
   const Plan p = make_plan(M, N, K, num_threads(), prefer);
-  const int tiles_m = (M + MR - 1) / MR, units_n = (N + kUnitN - 1) / kUnitN;
   std::atomic<bool> ok{true};
   if (p.tk == 1) {
-    const int tasks = p.tm * p.tn;
-    auto task = [&](int t) {
-      WorkspaceD& ws = workspace_d();
-      if (!ws.a || !ws.b || !ws.c) {
-        ok.store(false);
-        return;
-      }
-      const int im = t % p.tm, in = t / p.tm;
-      Range r{split_at(tiles_m, p.tm, im, MR, M), split_at(tiles_m, p.tm, im + 1, MR, M),
-              split_at(units_n, p.tn, in, kUnitN, N), split_at(units_n, p.tn, in + 1, kUnitN, N), 0, K};
-      if (r.m0 < r.m1 && r.n0 < r.n1) gemm_range_d(r, pack_a, pack_b, row, static_cast<double*>(nullptr), 0);
-    };
-    if (tasks == 1) task(0);
-    else parallel_for(tasks, task);
+    for_blocks(p, M, N, K, [&](const Range& r) {
+      if (workspace_d_ok()) gemm_range_d(r, pack_a, pack_b, row, static_cast<double*>(nullptr), 0);
+      else ok.store(false);
+    });
     return ok.load();
   }
   // K split: every part sums into a private double buffer; the parts are
@@ -345,34 +351,25 @@ bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, cons
   int tk = p.tk;
   const size_t mn = static_cast<size_t>(M) * N;
   while (tk > 2 && 8.0 * mn * tk > 128.0 * 1024 * 1024) --tk;
-  const int kblocks = (K + KC - 1) / KC;
   Scratch scratch(sizeof(double) * mn * tk);
   double* buf = scratch.doubles();
   if (!buf) return false;
   parallel_for(tk, [&](int t) {
-    const int k0 = std::min(K, split_at(kblocks, tk, t, KC, K)), k1 = std::min(K, split_at(kblocks, tk, t + 1, KC, K));
+    const Range r = k_part(M, N, K, tk, t);
     double* mine = buf + mn * t;
-    WorkspaceD& ws = workspace_d();
-    if (k0 >= k1 || !ws.a || !ws.b || !ws.c) {
-      if (k0 < k1) ok.store(false);
+    if (r.k0 >= r.k1 || !workspace_d_ok()) {
+      if (r.k0 < r.k1) ok.store(false);
       std::memset(mine, 0, sizeof(double) * mn);
       return;
     }
-    Range r{0, M, 0, N, k0, k1};
     gemm_range_d(r, pack_a, pack_b, row, mine, static_cast<size_t>(N));
   });
-  const int T = num_threads();
-  const int chunks = std::min(M, T);
-  parallel_for(chunks, [&](int c) {
-    const int i0 = static_cast<int>(static_cast<long long>(M) * c / chunks);
-    const int i1 = static_cast<int>(static_cast<long long>(M) * (c + 1) / chunks);
-    for (int i = i0; i < i1; ++i) {
-      float* ci = row(i);
-      for (int j = 0; j < N; ++j) {
-        double sum = 0;
-        for (int t = 0; t < tk; ++t) sum += buf[mn * t + static_cast<size_t>(i) * N + j];
-        ci[j] = static_cast<float>(sum);
-      }
+  for_rows(M, [&](int i) {
+    float* ci = row(i);
+    for (int j = 0; j < N; ++j) {
+      double sum = 0;
+      for (int t = 0; t < tk; ++t) sum += buf[mn * t + static_cast<size_t>(i) * N + j];
+      ci[j] = static_cast<float>(sum);
     }
   });
   return ok.load();
@@ -380,60 +377,52 @@ bool gemm_d(int M, int N, int K, const PackA& pack_a, const PackBD& pack_b, cons
 
 // ---- plain packers ---------------------------------------------------------
 
-// A is M x K (lda) or, transposed, stored K x M.
-struct PackAMatrix {
-  const float* a;
-  int lda, M;
-  bool trans;
-  void operator()(int i0, int mc, int k0, int kc, float* dst) const {
-    const int iend = std::min(M, i0 + mc);
-    const Interleave il = simd().interleave6;
-    for (int p = i0; p < i0 + mc; p += MR, dst += static_cast<size_t>(kc) * MR) {
-      const int rows = std::max(0, std::min(MR, iend - p));
-      if (!trans) {
-        const float* src[MR];
-        for (int r = 0; r < MR; ++r) src[r] = r < rows ? a + static_cast<size_t>(p + r) * lda + k0 : zeros();
+// Panels of R lines (A: MR rows; B: NR columns) of a plain matrix m with
+// leading dimension ld and `lines` lines: lines [l0, l0+nl) x depth
+// [k0, k0+kc) into dst[k*R + r], lines past the matrix zero-filled. Where a
+// line runs along the stored rows (A as given, B transposed) the SIMD packer
+// interleaves R of them; otherwise a depth step's R lines are contiguous.
+template <int R>
+struct PackLines {
+  const float* m;
+  int ld, lines;
+  bool interleave;
+  void operator()(int l0, int nl, int k0, int kc, float* dst) const {
+    const int lend = std::min(lines, l0 + nl);
+    const Interleave il = R == MR ? simd().interleave6 : simd().interleave16;
+    for (int p = l0; p < l0 + nl; p += R, dst += static_cast<size_t>(kc) * R) {
+      const int n = std::max(0, std::min(R, lend - p));
+      if (interleave) {
+        const float* src[R];
+        for (int r = 0; r < R; ++r) src[r] = r < n ? m + static_cast<size_t>(p + r) * ld + k0 : zeros();
         il(src, kc, dst);
+      } else if (n == R) {
+        for (int k = 0; k < kc; ++k) std::memcpy(dst + k * R, m + static_cast<size_t>(k0 + k) * ld + p, sizeof(float) * R);
       } else {
         for (int k = 0; k < kc; ++k) {
-          const float* s = a + static_cast<size_t>(k0 + k) * lda + p;
-          float* d = dst + k * MR;
+          const float* s = m + static_cast<size_t>(k0 + k) * ld + p;
+          float* d = dst + k * R;
           int r = 0;
-          for (; r < rows; ++r) d[r] = s[r];
-          for (; r < MR; ++r) d[r] = 0.f;
+          for (; r < n; ++r) d[r] = s[r];
+          for (; r < R; ++r) d[r] = 0.f;
         }
       }
     }
   }
 };
 
+// A is M x K (lda) or, transposed, stored K x M.
+struct PackAMatrix {
+  PackLines<MR> rows;
+  PackAMatrix(const float* a, int lda, int M, bool trans) : rows{a, lda, M, !trans} {}
+  void operator()(int i0, int mc, int k0, int kc, float* dst) const { rows(i0, mc, k0, kc, dst); }
+};
+
 // B is K x N (ldb) or, transposed, stored N x K.
 struct PackBMatrix {
-  const float* b;
-  int ldb, N;
-  bool trans;
-  void operator()(int k0, int kc, int j0, int nc, float* dst) const {
-    const int jend = std::min(N, j0 + nc);
-    const Interleave il = simd().interleave16;
-    for (int p = j0; p < j0 + nc; p += NR, dst += static_cast<size_t>(kc) * NR) {
-      const int cols = std::max(0, std::min(NR, jend - p));
-      if (trans) {
-        const float* src[NR];
-        for (int c = 0; c < NR; ++c) src[c] = c < cols ? b + static_cast<size_t>(p + c) * ldb + k0 : zeros();
-        il(src, kc, dst);
-      } else if (cols == NR) {
-        for (int k = 0; k < kc; ++k) std::memcpy(dst + k * NR, b + static_cast<size_t>(k0 + k) * ldb + p, sizeof(float) * NR);
-      } else {
-        for (int k = 0; k < kc; ++k) {
-          const float* s = b + static_cast<size_t>(k0 + k) * ldb + p;
-          float* d = dst + k * NR;
-          int c = 0;
-          for (; c < cols; ++c) d[c] = s[c];
-          for (; c < NR; ++c) d[c] = 0.f;
-        }
-      }
-    }
-  }
+  PackLines<NR> cols;
+  PackBMatrix(const float* b, int ldb, int N, bool trans) : cols{b, ldb, N, trans} {}
+  void operator()(int k0, int kc, int j0, int nc, float* dst) const { cols(j0, nc, k0, kc, dst); }
 };
 
 }  // namespace alae

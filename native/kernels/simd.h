@@ -9,6 +9,12 @@
 
 #include <cstddef>
 
+// GCC and clang on x86 compile the AVX2 and AVX-512 kernels (simd_avx2.cc,
+// simd_avx512.cc) into any build, under target pragmas.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define ALAE_X86_ISAS 1
+#endif
+
 namespace alae {
 
 constexpr int MR = 6;    // micro-tile rows (A panel height)

@@ -3,9 +3,8 @@
 // transposes in registers).
 #include "simd.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define ALAE_SIMD_AVX2 1
-#include <immintrin.h>
+#if ALAE_X86_ISAS
+#include "x86_vectors.h"
 
 #define ALAE_ISA_TARGET "avx2,fma"
 #include "isa_begin.h"
@@ -14,32 +13,10 @@
 namespace alae {
 namespace {
 
-struct F32x8 {
-  using T = float;
-  using reg = __m256;
-  static constexpr int L = 8;
-  static reg zero() { return _mm256_setzero_ps(); }
-  static reg load(const float* p) { return _mm256_loadu_ps(p); }
-  static reg bcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
-  static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
-  static void store(float* p, reg x) { _mm256_storeu_ps(p, x); }
-};
+// F32: 8 floats, F64: 4 doubles (ymm).
+ALAE_X86_VECTORS(256, _mm256_broadcast_ss(p), _mm256_broadcast_sd(p), _mm_storeu_ps(p, _mm256_cvtpd_ps(x)));
 
-struct F64x4 {
-  using T = double;
-  using reg = __m256d;
-  static constexpr int L = 4;
-  static reg zero() { return _mm256_setzero_pd(); }
-  static reg load(const double* p) { return _mm256_loadu_pd(p); }
-  static reg bcast(const double* p) { return _mm256_broadcast_sd(p); }
-  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-  static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
-  static void store(double* p, reg x) { _mm256_storeu_pd(p, x); }
-  static void store_float(float* p, reg x) { _mm_storeu_ps(p, _mm256_cvtpd_ps(x)); }
-};
-
-static_assert(2 * F32x8::L == NR, "the AVX2 float tile is one panel wide");
+static_assert(2 * F32::L == NR, "the AVX2 float tile is one panel wide");
 
 // 8x8 transpose of rows r0..r7 (in place).
 inline void transpose8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
@@ -117,7 +94,7 @@ void interleave16_avx2(const float* const* src, int n, float* __restrict dst) {
     for (int r = 0; r < 16; ++r) dst[q * 16 + r] = src[r][q];
 }
 
-const Simd kAvx2 = {"avx2", kernel_f32<F32x8, 0>, nullptr, interleave6_avx2, interleave16_avx2, kernel_f64<F64x4>};
+const Simd kAvx2 = {"avx2", kernel_f32<F32, 0>, nullptr, interleave6_avx2, interleave16_avx2, kernel_f64<F64>};
 
 }  // namespace
 }  // namespace alae
@@ -128,7 +105,7 @@ namespace alae {
 
 // Outside the target region: runs on any CPU.
 const Simd* simd_avx2() {
-#if ALAE_SIMD_AVX2
+#if ALAE_X86_ISAS
   static const bool ok = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

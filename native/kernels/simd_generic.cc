@@ -24,14 +24,7 @@ void kernel_generic(int kc, const float* __restrict a, const float* __restrict b
                     int mr, int nr) {
   float acc[MR][NR] = {};
   product_generic(kc, a, b, acc);
-  for (int i = 0; i < mr; ++i) {
-    float* ci = c[i];
-    if (accumulate) {
-      for (int j = 0; j < nr; ++j) ci[j] += acc[i][j];
-    } else {
-      for (int j = 0; j < nr; ++j) ci[j] = acc[i][j];
-    }
-  }
+  store_tile_f(acc, c, accumulate, mr, nr);
 }
 
 // Products of floats are exact in double; the sums are double-rounded, each

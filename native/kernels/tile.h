@@ -22,6 +22,7 @@
 #define ALAE_INLINE inline
 #endif
 
+
 namespace alae {
 namespace {
 
@@ -62,6 +63,20 @@ ALAE_INLINE void tile_product(int kc, const typename V::T* __restrict a, const t
   for (; k < kc; ++k, a += MR, b0 += NR, b1 += NR) tile_step<V>(a, b0, b1, acc);
 }
 
+// A finished float tile t of W columns: C (+)= t, rows [0, mr) x columns
+// [0, nr) (the edge tiles, and the portable kernel).
+template <int W>
+ALAE_INLINE void store_tile_f(const float (&t)[MR][W], float* const* c, bool accumulate, int mr, int nr) {
+  for (int i = 0; i < mr; ++i) {
+    float* ci = c[i];
+    if (accumulate) {
+      for (int j = 0; j < nr; ++j) ci[j] += t[i][j];
+    } else {
+      for (int j = 0; j < nr; ++j) ci[j] = t[i][j];
+    }
+  }
+}
+
 // Float tile of 2L columns: C rows (+)= acc, rows [0, mr) x columns [0, nr).
 template <class V>
 ALAE_INLINE void tile_store(Acc<V>& acc, float* const* c, bool accumulate, int mr, int nr) {
@@ -84,14 +99,7 @@ ALAE_INLINE void tile_store(Acc<V>& acc, float* const* c, bool accumulate, int m
     V::store(t[i], acc[i][0]);
     V::store(t[i] + L, acc[i][1]);
   }
-  for (int i = 0; i < mr; ++i) {
-    float* ci = c[i];
-    if (accumulate) {
-      for (int j = 0; j < nr; ++j) ci[j] += t[i][j];
-    } else {
-      for (int j = 0; j < nr; ++j) ci[j] = t[i][j];
-    }
-  }
+  store_tile_f(t, c, accumulate, mr, nr);
 }
 
 // The float micro-kernel: MR x 2L over b0 = b and b1 = b + b1_offset(kc).

@@ -349,6 +349,7 @@ describe.skipIf(!available)('native elementwise kernels', () => {
     expect(() => addon.ewAvgPool(a, a, Int32Array.from([1, 2, 2, 1, 2, 2, 2, 2, 2, 2]))).toThrow(/outside/);
     expect(() => addon.ewAvgPool(a, a, Int32Array.from([1, 2, 2, 1, 1, 1, 2, 2, 2]))).toThrow(/params must have 10 entries/);
     expect(() => addon.ewUpsample2x(a, a, Int32Array.from([1, 1, 1, 1, 1]))).toThrow(/params must have 4 entries/);
+    expect(() => addon.ewUpsample2x(a, a, Int32Array.from([1, 1, -1, 1]))).toThrow(/params: W is below 0 \(-1\)/);
   });
 
   it('takes its op codes and params layouts from the addon (no copy in TypeScript)', () => {

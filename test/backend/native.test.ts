@@ -101,6 +101,8 @@ describe.skipIf(!available)('native backend', () => {
 
   it('gemm (raw addon) rejects short arrays instead of overrunning', () => {
     expect(() => native.addon.gemm(new Float32Array(3), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false)).toThrow(/too short/);
+    // An empty array has no data pointer; its length is checked all the same.
+    expect(() => native.addon.gemm(new Float32Array(0), new Float32Array(4), new Float32Array(4), 2, 2, 2, false, false, false)).toThrow(/a is too short/);
   });
 
   for (const c of convCases) {
