@@ -14,9 +14,14 @@
  * kernel again (with no other path it throws, beside another path it would
  * drop this one silently), so the chain runs, whose every op tfjs
  * differentiates twice.
+ *
+ * EncodeBlock blurs the normed activations before conv_2 and uses them for
+ * nothing else: instanceStatsBlurred gives blur(normed) and the statistics,
+ * as one kernel where the backend registers the _BLUR kernels (the blur read
+ * on the fly, forward and backward), saving the blur's dispatches.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import { type Differentiation, statsAndNorm } from './ops.js';
+import { type Differentiation, blur, statsAndNorm } from './ops.js';
 
 /**
  * Kernel names a backend may register. INSTANCE_STATS: x -> normed [N,H,W,C]
@@ -25,10 +30,17 @@ import { type Differentiation, statsAndNorm } from './ops.js';
  * INSTANCE_STATS_GRAD_GRAD, the gradient of the latter: dx's gradient `ddx`
  * and dnormed, dstats, normed, stats -> the gradients of dnormed, dstats,
  * normed and stats.
+ * The _BLUR kernels are the same with blur(normed) (ops.ts's blur) in place
+ * of normed as the first output: INSTANCE_STATS_BLUR x -> blur(normed),
+ * stats and, with attr keep, normed (what the gradient reads);
+ * INSTANCE_STATS_BLUR_GRAD's dnormed is the gradient of blur(normed).
  */
 export const INSTANCE_STATS = 'AlaeInstanceStats';
 export const INSTANCE_STATS_GRAD = 'AlaeInstanceStatsGrad';
 export const INSTANCE_STATS_GRAD_GRAD = 'AlaeInstanceStatsGradGrad';
+export const INSTANCE_STATS_BLUR = 'AlaeInstanceStatsBlur';
+export const INSTANCE_STATS_BLUR_GRAD = 'AlaeInstanceStatsBlurGrad';
+export const INSTANCE_STATS_BLUR_GRAD_GRAD = 'AlaeInstanceStatsBlurGradGrad';
 
 export interface InstanceStats {
   /** The instance-normalised x [N, H, W, C]. */
@@ -44,15 +56,30 @@ export function instanceStatsFused(d: Differentiation = 'none'): boolean {
   return hasKernel(INSTANCE_STATS) && hasKernel(INSTANCE_STATS_GRAD) && (d !== 'twice' || hasKernel(INSTANCE_STATS_GRAD_GRAD));
 }
 
+/** Does it run blur(normed) and the statistics as one kernel (differentiated `d`)? Twice, the gradient recomputes normed with INSTANCE_STATS. */
+export function instanceStatsBlurFused(d: Differentiation = 'none'): boolean {
+  return hasKernel(INSTANCE_STATS_BLUR) && hasKernel(INSTANCE_STATS_BLUR_GRAD) && (d !== 'twice' || (hasKernel(INSTANCE_STATS_BLUR_GRAD_GRAD) && instanceStatsFused(d)));
+}
+
 const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number>): Tensor[] =>
   [tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as Tensor | Tensor[]].flat();
 const epsOf = (attrs: unknown): number => Number((attrs as { eps?: number } | undefined)?.eps);
 
+/**
+ * The normed and stats a gradient kernel reads: the forward's (`kept`, when it
+ * kept them), or, where the gradient itself is taped to be differentiated
+ * again (R1's inner gradient, `twice`), recomputed from x by a taped kernel:
+ * tfjs records the copies it saves of a kernel's outputs before the kernel
+ * itself, so a gradient through them would be lost (why tfjs's own exp and
+ * sigmoid have wrong second derivatives). The outer gradient is not taped
+ * and reads the kept ones (the same bits).
+ */
+function normedAndStats(x: Tensor, kept: Tensor[], eps: number, twice: boolean): Tensor[] {
+  return kept.length === 2 && !(twice && tf.engine().isTapeOn()) ? kept : run(INSTANCE_STATS, { x }, { eps });
+}
+
 // The gradient of the fused kernel (registered once per tfjs instance): the tape
-// hands one dy per output (zeros for an output the loss does not use). Differentiated
-// twice (attr twice), it recomputes normed and stats from the saved input: tfjs records
-// the copies it saves of a kernel's outputs before the kernel itself, so a gradient
-// through them would be lost (why tfjs's own exp and sigmoid have wrong second derivatives).
+// hands one dy per output (zeros for an output the loss does not use).
 if (!tf.getGradient(INSTANCE_STATS)) {
   tf.registerGradient({
     kernelName: INSTANCE_STATS,
@@ -61,21 +88,22 @@ if (!tf.getGradient(INSTANCE_STATS)) {
     gradFunc: (dys, saved, attrs) => {
       const [dnormed, dstats] = dys as Tensor[];
       const [x, ...outputs] = saved;
-      const [normed, stats] = (attrs as { twice?: number } | undefined)?.twice ? run(INSTANCE_STATS, { x }, { eps: epsOf(attrs) }) : outputs;
+      const [normed, stats] = normedAndStats(x, outputs, epsOf(attrs), !!(attrs as { twice?: number } | undefined)?.twice);
       return { x: () => run(INSTANCE_STATS_GRAD, { dnormed, dstats, normed, stats }, { eps: epsOf(attrs) })[0] };
     },
   });
 }
 
-// The gradient of the gradient kernel (R1's outer gradient through its inner one): one kernel
+// The gradient of each gradient kernel (R1's outer gradient through its inner one): one kernel
 // for all four inputs; the tape takes those on its path and the rest are released with its scope.
-if (!tf.getGradient(INSTANCE_STATS_GRAD)) {
+for (const [grad, gradGrad] of [[INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD], [INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD]]) {
+  if (tf.getGradient(grad)) continue;
   tf.registerGradient({
-    kernelName: INSTANCE_STATS_GRAD,
+    kernelName: grad,
     inputsToSave: ['dnormed', 'dstats', 'normed', 'stats'],
     gradFunc: (ddx, saved, attrs) => {
       const [dnormed, dstats, normed, stats] = saved;
-      const g = run(INSTANCE_STATS_GRAD_GRAD, { ddx: ddx as Tensor, dnormed, dstats, normed, stats }, { eps: epsOf(attrs) });
+      const g = run(gradGrad, { ddx: ddx as Tensor, dnormed, dstats, normed, stats }, { eps: epsOf(attrs) });
       return { dnormed: () => g[0], dstats: () => g[1], normed: () => g[2], stats: () => g[3] };
     },
   });
@@ -95,4 +123,50 @@ export function instanceStats(x: Tensor4D, eps: number, d: Differentiation = 'no
   if (!instanceStatsFused(d)) return instanceStatsChain(x, eps);
   const [normed, stats] = run(INSTANCE_STATS, { x }, { eps, twice: d === 'twice' ? 1 : 0 });
   return { normed: normed as Tensor4D, stats };
+}
+
+/** blur(normed) (ops.ts's blur, EncodeBlock's before conv_2) in place of normed. */
+export interface InstanceStatsBlurred {
+  blurred: Tensor4D;
+  /** As InstanceStats's. */
+  stats: Tensor;
+}
+
+/** tfjs-core 4.22's Engine.runKernelFunc, internal: the customGrad machinery, for an op of two outputs that saves a tensor it does not return. */
+interface KernelFuncRunner {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => Tensor[];
+    backwardsFunc: (dys: Tensor[], saved: Tensor[]) => Record<string, () => Tensor>;
+    inputs: Record<string, Tensor>;
+  }): Tensor[];
+}
+
+/**
+ * blur(normed, d) and the statistics of x, one kernel where the backend has
+ * the _BLUR kernels: its gradient blurs the incoming gradient as it reads it
+ * and needs normed, which the forward keeps (attr keep) without returning it.
+ */
+export function instanceStatsBlurred(x: Tensor4D, eps: number, d: Differentiation = 'none'): InstanceStatsBlurred {
+  if (!instanceStatsBlurFused(d)) {
+    return tf.tidy(() => {
+      const s = instanceStats(x, eps, d);
+      return { blurred: blur(s.normed, d), stats: s.stats };
+    });
+  }
+  const keep = d !== 'none';
+  const [blurred, stats] = (tf.engine() as unknown as KernelFuncRunner).runKernelFunc({
+    inputs: { x },
+    forwardFunc: (_backend, save) => {
+      const [out, st, normed] = run(INSTANCE_STATS_BLUR, { x }, { eps, keep: keep ? 1 : 0 });
+      save(normed ? [x, normed, st] : [x]);
+      return [out, st];
+    },
+    backwardsFunc: (dys, saved) => {
+      const [dnormed, dstats] = dys;
+      const [xs, ...kept] = saved;
+      const [normed, st] = normedAndStats(xs, kept, eps, d === 'twice');
+      return { x: () => run(INSTANCE_STATS_BLUR_GRAD, { dnormed, dstats, normed, stats: st }, { eps })[0] };
+    },
+  });
+  return { blurred: blurred as Tensor4D, stats };
 }

@@ -20,34 +20,44 @@
  *   d normed = w (gs r / (M std) - Gy / (M r)) - gn Wy / (M r)
  *   d std = std / r^3 (W1 G1 / M + Wy Gy / M - Wg) - gs eps Wy / (M r std^2)
  * (d/dstd through r = sqrt(std^2 + eps) and r / std).
+ *
+ * The _BLUR kernels (nn/instance-stats.ts, the encoder's blur(normed) before
+ * conv_2) read the blur on the fly (wgsl.ts blurAt, the blur op's bits): the
+ * forward writes blur(normed) (and normed where the gradient needs it), the
+ * gradient takes blur's gradient and blurs it as it reads gn (the blur is its
+ * own adjoint), and the gradient's gradient blurs its d gn as it writes it.
  */
-import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../../nn/instance-stats.js';
+import {
+  INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD,
+} from '../../nn/instance-stats.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Uniforms, type WgslProgram, bindings, copy, dispatch, outputs, run, scratch, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_PARAMS, PAIR_PROLOGUE, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { KEPT, PAIR_PARAMS, PAIR_PROLOGUE, blurAt, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 /** N, H*W, C of an NHWC tensor, checked; `stats` tensors must be [N, 2C]. */
-function dims(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo | undefined)[]): { n: number; m: number; c: number } {
+function dims(kernel: string, x: TensorInfo | undefined, ...stats: (TensorInfo | undefined)[]): { n: number; h: number; w: number; c: number } {
   if (!x || x.shape.length !== 4) throw new Error(`${kernel}: expected an NHWC tensor, got [${x?.shape ?? ''}]`);
   const [n, h, w, c] = x.shape;
   for (const s of stats) {
     if (!s || s.shape.join() !== `${n},${2 * c}`) throw new Error(`${kernel}: statistics [${s?.shape ?? ''}] do not fit [${x.shape}] (want [${n},${2 * c}])`);
   }
-  return { n, m: h * w, c };
+  return { n, h, w, c };
 }
 
-const FIELDS = 'pairs: u32, m: u32, c: u32, eps: f32, one: f32';
+const FIELDS = 'pairs: u32, m: u32, c: u32, eps: f32, one: f32, height: u32, width: u32';
 // A pair's first value in x, and where its mean and std are in stats [N, 2C].
 const PAIR = `${PAIR_PROLOGUE}
   let at = 2u * n * u.c + c;`;
 
-const forward = (wg: number): WgslProgram => ({
-  name: INSTANCE_STATS,
-  key: `${wg}`,
+/** The forward; blurred: out = blur(normed), and normed only where `keep`. */
+const forward = (wg: number, blurred: boolean, keep: boolean): WgslProgram => ({
+  name: blurred ? INSTANCE_STATS_BLUR : INSTANCE_STATS,
+  key: `${wg}${keep ? 'k' : ''}`,
   code: () => `
-${bindings(['x'], ['normed', 'stats'], FIELDS)}
+${bindings(['x'], blurred ? ['out', 'stats', ...(keep ? ['normed'] : [])] : ['normed', 'stats'], FIELDS)}
 ${treeSum(wg)}
 ${KEPT}
+${blurred ? blurAt('blurNormed', 'mu: f32, r: f32', '(x[i] - mu) / r') : ''}
 @compute @workgroup_size(${wg})
 fn main(${PAIR_PARAMS}) {
   ${PAIR}
@@ -67,24 +77,30 @@ fn main(${PAIR_PARAMS}) {
   }
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
-    normed[i] = (x[i] - mu) / r;
+    ${blurred ? 'out[i] = blurNormed(base, p, mu, r);' : ''}
+    ${!blurred || keep ? 'normed[i] = (x[i] - mu) / r;' : ''}
   }
 }`,
 });
 
-const backward = (wg: number): WgslProgram => ({
-  name: INSTANCE_STATS_GRAD,
+// gn at element i of pixel p: the gradient of normed, or, blurred, blur of the gradient of blur(normed).
+const gnAt = (blurred: boolean): string => (blurred ? 'blurGn(base, p)' : 'gn[i]');
+
+const backward = (wg: number, blurred: boolean): WgslProgram => ({
+  name: blurred ? INSTANCE_STATS_BLUR_GRAD : INSTANCE_STATS_GRAD,
   key: `${wg}`,
   code: () => `
 ${bindings(['gn', 'dstats', 'normed', 'stats'], ['dx'], FIELDS)}
 ${treeSum(wg)}
+${blurred ? blurAt('blurGn', '', 'gn[i]') : ''}
 @compute @workgroup_size(${wg})
 fn main(${PAIR_PARAMS}) {
   ${PAIR}
   var acc = vec2<f32>(0.0);
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
-    acc += vec2<f32>(gn[i], gn[i] * normed[i]);
+    let g = ${gnAt(blurred)};
+    acc += vec2<f32>(g, g * normed[i]);
   }
   let sums = treeVec2(t, acc, u.m);
   let m = f32(u.m);
@@ -95,18 +111,20 @@ fn main(${PAIR_PARAMS}) {
   let kn = dstats[at + u.c] * r / (m * s) - sums.y / (m * r);
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
-    dx[i] = gn[i] * k1 + k0 + normed[i] * kn;
+    dx[i] = ${gnAt(blurred)} * k1 + k0 + normed[i] * kn;
   }
 }`,
 });
 
-const backwardGrad = (wg: number): WgslProgram => ({
-  name: INSTANCE_STATS_GRAD_GRAD,
+const backwardGrad = (wg: number, blurred: boolean): WgslProgram => ({
+  name: blurred ? INSTANCE_STATS_BLUR_GRAD_GRAD : INSTANCE_STATS_GRAD_GRAD,
   key: `${wg}`,
   code: () => `
 // scalars is laid out as stats, twice: the gradients of dstats (gm, gs), then of stats (mean: none, std).
 ${bindings(['w', 'gn', 'dstats', 'normed', 'stats'], ['dgn', 'dnormed', 'scalars'], FIELDS)}
 ${treeSum(wg)}
+${blurred ? `${blurAt('blurGn', '', 'gn[i]')}
+${blurAt('blurDgn', 'w1: f32, wy: f32, r: f32', '(w[i] - w1 - normed[i] * wy) / r')}` : ''}
 @compute @workgroup_size(${wg})
 fn main(${PAIR_PARAMS}) {
   ${PAIR}
@@ -116,7 +134,7 @@ fn main(${PAIR_PARAMS}) {
     let i = base + p * u.c;
     let wi = w[i];
     let yi = normed[i];
-    let gi = gn[i];
+    let gi = ${gnAt(blurred)};
     acc += vec4<f32>(wi, wi * yi, wi * gi, gi);
     gy += gi * yi;
   }
@@ -132,8 +150,8 @@ fn main(${PAIR_PARAMS}) {
   let kg = sums.y / (m * r);
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
-    dgn[i] = (w[i] - w1 - normed[i] * wy) / r;
-    dnormed[i] = w[i] * k - gn[i] * kg;
+    dgn[i] = ${blurred ? 'blurDgn(base, p, w1, wy, r)' : '(w[i] - w1 - normed[i] * wy) / r'};
+    dnormed[i] = w[i] * k - ${gnAt(blurred)} * kg;
   }
   if (t == 0u) {
     let second = 2u * u.pairs;
@@ -145,42 +163,54 @@ fn main(${PAIR_PARAMS}) {
 }`,
 });
 
-const uniforms = (n: number, m: number, c: number, eps: number): Uniforms =>
-  [['u32', n * c], ['u32', m], ['u32', c], ['f32', eps], ['f32', 1]];
+const uniforms = (n: number, h: number, w: number, c: number, eps: number): Uniforms =>
+  [['u32', n * c], ['u32', h * w], ['u32', c], ['f32', eps], ['f32', 1], ['u32', h], ['u32', w]];
 
-export const webgpuInstanceStats: KernelFn = ({ inputs, backend, attrs }) => {
+/** The forward: x -> [normed, stats]; blurred: [blur(normed), stats] and, with attr keep, normed. */
+const statsForward = (blurred: boolean): KernelFn => ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
   const { x } = inputs;
-  const { n, m, c } = dims(INSTANCE_STATS, x);
-  return run(b, forward(chainReduceSize(b, m)), [x!], [{ shape: x!.shape }, { shape: [n, 2 * c] }],
-    uniforms(n, m, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
+  const name = blurred ? INSTANCE_STATS_BLUR : INSTANCE_STATS;
+  const { n, h, w, c } = dims(name, x);
+  const keep = blurred && !!attrs?.keep;
+  const out = [{ shape: x!.shape }, { shape: [n, 2 * c] }, ...(keep ? [{ shape: x!.shape }] : [])];
+  return run(b, forward(chainReduceSize(b, h * w), blurred, keep), [x!], out, uniforms(n, h, w, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
 };
 
-export const webgpuInstanceStatsGrad: KernelFn = ({ inputs, backend, attrs }) => {
+const statsGrad = (blurred: boolean): KernelFn => ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
+  const name = blurred ? INSTANCE_STATS_BLUR_GRAD : INSTANCE_STATS_GRAD;
   const { dnormed, dstats, normed, stats } = inputs;
-  const { n, m, c } = dims(INSTANCE_STATS_GRAD, dnormed, dstats, stats);
-  if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
-  const [dx] = run(b, backward(chainReduceSize(b, m)), [dnormed!, dstats!, normed, stats!], [{ shape: dnormed!.shape }],
-    uniforms(n, m, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
+  const { n, h, w, c } = dims(name, dnormed, dstats, stats);
+  if (normed?.shape.join() !== dnormed!.shape.join()) throw new Error(`${name}: normed [${normed?.shape ?? ''}] is not [${dnormed!.shape}]`);
+  const [dx] = run(b, backward(chainReduceSize(b, h * w), blurred), [dnormed!, dstats!, normed, stats!], [{ shape: dnormed!.shape }],
+    uniforms(n, h, w, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
   return dx;
 };
 
-export const webgpuInstanceStatsGradGrad: KernelFn = ({ inputs, backend, attrs }) => {
+const statsGradGrad = (blurred: boolean): KernelFn => ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
+  const name = blurred ? INSTANCE_STATS_BLUR_GRAD_GRAD : INSTANCE_STATS_GRAD_GRAD;
   const { ddx, dnormed, dstats, normed, stats } = inputs;
-  const { n, m, c } = dims(INSTANCE_STATS_GRAD_GRAD, ddx, dstats, stats);
+  const { n, h, w, c } = dims(name, ddx, dstats, stats);
   for (const t of [dnormed, normed]) {
-    if (t?.shape.join() !== ddx!.shape.join()) throw new Error(`${INSTANCE_STATS_GRAD_GRAD}: [${t?.shape ?? ''}] is not [${ddx!.shape}]`);
+    if (t?.shape.join() !== ddx!.shape.join()) throw new Error(`${name}: [${t?.shape ?? ''}] is not [${ddx!.shape}]`);
   }
   const [ddnormed, ddstats, dnormedOut, dstatsOut] = outputs(b, [{ shape: ddx!.shape }, { shape: [n, 2 * c] }, { shape: ddx!.shape }, { shape: [n, 2 * c] }]);
-  if (n * m * c === 0) return [ddnormed, ddstats, dnormedOut, dstatsOut];
+  if (n * h * w * c === 0) return [ddnormed, ddstats, dnormedOut, dstatsOut];
   const scalars = scratch(b, 16 * n * c);
-  dispatch(b, backwardGrad(chainReduceSize(b, m)), [
+  dispatch(b, backwardGrad(chainReduceSize(b, h * w), blurred), [
     ...[ddx!, dnormed!, dstats!, normed!, stats!].map((tensor) => ({ tensor })),
     { tensor: ddnormed, write: true }, { tensor: dnormedOut, write: true }, { buffer: scalars, write: true },
-  ], uniforms(n, m, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
+  ], uniforms(n, h, w, c, Number(attrs?.eps)), pairWorkgroups(b, n * c));
   copy(b, { buffer: scalars }, 0, { tensor: ddstats }, 0, 8 * n * c);
   copy(b, { buffer: scalars }, 8 * n * c, { tensor: dstatsOut }, 0, 8 * n * c);
   return [ddnormed, ddstats, dnormedOut, dstatsOut];
 };
+
+export const webgpuInstanceStats = statsForward(false);
+export const webgpuInstanceStatsGrad = statsGrad(false);
+export const webgpuInstanceStatsGradGrad = statsGradGrad(false);
+export const webgpuInstanceStatsBlur = statsForward(true);
+export const webgpuInstanceStatsBlurGrad = statsGrad(true);
+export const webgpuInstanceStatsBlurGradGrad = statsGradGrad(true);
