@@ -17,7 +17,8 @@
  */
 import { tf } from '../tf.js';
 import {
-  INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD,
+  INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_GRAD,
+  INSTANCE_STATS_GRAD_GRAD, INSTANCE_STATS_TWICE_GRAD,
 } from '../nn/instance-stats.js';
 import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
@@ -28,8 +29,8 @@ import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epi
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import {
-  webgpuInstanceStats, webgpuInstanceStatsBlur, webgpuInstanceStatsBlurGrad, webgpuInstanceStatsBlurGradGrad, webgpuInstanceStatsGrad,
-  webgpuInstanceStatsGradGrad,
+  webgpuInstanceStats, webgpuInstanceStatsBlur, webgpuInstanceStatsBlurGrad, webgpuInstanceStatsBlurGradGrad, webgpuInstanceStatsBlurTwiceGrad,
+  webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad, webgpuInstanceStatsTwiceGrad,
 } from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad } from './webgpu/bias-leaky-grad.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
@@ -69,10 +70,12 @@ const KERNELS: Record<string, Implementations> = {
   [INSTANCE_STATS]: { native: nativeInstanceStats, webgpu: webgpuInstanceStats },
   [INSTANCE_STATS_GRAD]: { native: nativeInstanceStatsGrad, webgpu: webgpuInstanceStatsGrad },
   // Native keeps the op chain where R1 differentiates the statistics twice.
+  [INSTANCE_STATS_TWICE_GRAD]: { webgpu: webgpuInstanceStatsTwiceGrad },
   [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
   // The encoder's blur(normed) read on the fly; native runs the blur as its own op.
   [INSTANCE_STATS_BLUR]: { webgpu: webgpuInstanceStatsBlur },
   [INSTANCE_STATS_BLUR_GRAD]: { webgpu: webgpuInstanceStatsBlurGrad },
+  [INSTANCE_STATS_BLUR_TWICE_GRAD]: { webgpu: webgpuInstanceStatsBlurTwiceGrad },
   [INSTANCE_STATS_BLUR_GRAD_GRAD]: { webgpu: webgpuInstanceStatsBlurGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
   [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },

@@ -9,11 +9,11 @@
  * roundings.
  *
  * R1 differentiates the gradient again (Differentiation 'twice'). There the
- * fused path needs the gradient kernel's own gradient, INSTANCE_STATS_GRAD_GRAD
- * (webgpu has it): without it, tfjs could not differentiate the gradient
- * kernel again (with no other path it throws, beside another path it would
- * drop this one silently), so the chain runs, whose every op tfjs
- * differentiates twice.
+ * fused path needs a gradient kernel with a gradient of its own,
+ * INSTANCE_STATS_TWICE_GRAD and INSTANCE_STATS_GRAD_GRAD (webgpu has them):
+ * without them, tfjs could not differentiate the gradient kernel again (with
+ * no other path it throws, beside another path it would drop this one
+ * silently), so the chain runs, whose every op tfjs differentiates twice.
  *
  * EncodeBlock blurs the normed activations before conv_2 and uses them for
  * nothing else: instanceStatsBlurred gives blur(normed) and the statistics,
@@ -27,9 +27,13 @@ import { type Differentiation, blur, statsAndNorm } from './ops.js';
  * Kernel names a backend may register. INSTANCE_STATS: x -> normed [N,H,W,C]
  * and stats [N, 2C] (each sample's means, then its stds; attr eps).
  * INSTANCE_STATS_GRAD: dnormed, dstats, normed, stats -> dx.
+ * INSTANCE_STATS_TWICE_GRAD: dnormed, dstats, x -> the same dx, normed and
+ * stats recomputed from x (where the gradient is differentiated again: a
+ * gradient through the forward's saved outputs would be lost, since tfjs
+ * records the copies it saves of a kernel's outputs before the kernel
+ * itself, why tfjs's own exp and sigmoid have wrong second derivatives).
  * INSTANCE_STATS_GRAD_GRAD, the gradient of the latter: dx's gradient `ddx`
- * and dnormed, dstats, normed, stats -> the gradients of dnormed, dstats,
- * normed and stats.
+ * and dnormed, dstats, x -> the gradients of dnormed, dstats and x.
  * The _BLUR kernels are the same with blur(normed) (ops.ts's blur) in place
  * of normed as the first output: INSTANCE_STATS_BLUR x -> blur(normed),
  * stats and, with attr keep, normed (what the gradient reads);
@@ -37,9 +41,11 @@ import { type Differentiation, blur, statsAndNorm } from './ops.js';
  */
 export const INSTANCE_STATS = 'AlaeInstanceStats';
 export const INSTANCE_STATS_GRAD = 'AlaeInstanceStatsGrad';
+export const INSTANCE_STATS_TWICE_GRAD = 'AlaeInstanceStatsTwiceGrad';
 export const INSTANCE_STATS_GRAD_GRAD = 'AlaeInstanceStatsGradGrad';
 export const INSTANCE_STATS_BLUR = 'AlaeInstanceStatsBlur';
 export const INSTANCE_STATS_BLUR_GRAD = 'AlaeInstanceStatsBlurGrad';
+export const INSTANCE_STATS_BLUR_TWICE_GRAD = 'AlaeInstanceStatsBlurTwiceGrad';
 export const INSTANCE_STATS_BLUR_GRAD_GRAD = 'AlaeInstanceStatsBlurGradGrad';
 
 export interface InstanceStats {
@@ -53,12 +59,13 @@ const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend())
 
 /** Does the active backend run the statistics as one kernel (differentiated `d`)? */
 export function instanceStatsFused(d: Differentiation = 'none'): boolean {
-  return hasKernel(INSTANCE_STATS) && hasKernel(INSTANCE_STATS_GRAD) && (d !== 'twice' || hasKernel(INSTANCE_STATS_GRAD_GRAD));
+  return hasKernel(INSTANCE_STATS) && hasKernel(INSTANCE_STATS_GRAD) && (d !== 'twice' || (hasKernel(INSTANCE_STATS_TWICE_GRAD) && hasKernel(INSTANCE_STATS_GRAD_GRAD)));
 }
 
-/** Does it run blur(normed) and the statistics as one kernel (differentiated `d`)? Twice, the gradient recomputes normed with INSTANCE_STATS. */
+/** Does it run blur(normed) and the statistics as one kernel (differentiated `d`)? */
 export function instanceStatsBlurFused(d: Differentiation = 'none'): boolean {
-  return hasKernel(INSTANCE_STATS_BLUR) && hasKernel(INSTANCE_STATS_BLUR_GRAD) && (d !== 'twice' || (hasKernel(INSTANCE_STATS_BLUR_GRAD_GRAD) && instanceStatsFused(d)));
+  return hasKernel(INSTANCE_STATS) && hasKernel(INSTANCE_STATS_BLUR) && hasKernel(INSTANCE_STATS_BLUR_GRAD)
+    && (d !== 'twice' || (hasKernel(INSTANCE_STATS_BLUR_TWICE_GRAD) && hasKernel(INSTANCE_STATS_BLUR_GRAD_GRAD)));
 }
 
 const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, number>): Tensor[] =>
@@ -66,16 +73,17 @@ const run = (name: string, inputs: Record<string, Tensor>, attrs: Record<string,
 const epsOf = (attrs: unknown): number => Number((attrs as { eps?: number } | undefined)?.eps);
 
 /**
- * The normed and stats a gradient kernel reads: the forward's (`kept`, when it
- * kept them), or, where the gradient itself is taped to be differentiated
- * again (R1's inner gradient, `twice`), recomputed from x by a taped kernel:
- * tfjs records the copies it saves of a kernel's outputs before the kernel
- * itself, so a gradient through them would be lost (why tfjs's own exp and
- * sigmoid have wrong second derivatives). The outer gradient is not taped
- * and reads the kept ones (the same bits).
+ * dx of the statistics (`blurred`: with blur(normed) in place of normed) from the gradients of
+ * their two outputs: from the forward's kept normed and stats, or, where the gradient is
+ * itself taped to be differentiated again (R1's inner gradient, `twice`), by the kernel that
+ * reads x (see the kernel names). The outer gradient is not taped and reads the kept ones.
  */
-function normedAndStats(x: Tensor, kept: Tensor[], eps: number, twice: boolean): Tensor[] {
-  return kept.length === 2 && !(twice && tf.engine().isTapeOn()) ? kept : run(INSTANCE_STATS, { x }, { eps });
+function statsGradient(blurred: boolean, x: Tensor, kept: Tensor[], dys: Tensor[], eps: number, twice: boolean): Tensor {
+  const [dnormed, dstats] = dys;
+  if (twice && tf.engine().isTapeOn()) return run(blurred ? INSTANCE_STATS_BLUR_TWICE_GRAD : INSTANCE_STATS_TWICE_GRAD, { dnormed, dstats, x }, { eps })[0];
+  // Nothing kept: a forward run as 'none', differentiated all the same.
+  const [normed, stats] = kept.length === 2 ? kept : run(INSTANCE_STATS, { x }, { eps });
+  return run(blurred ? INSTANCE_STATS_BLUR_GRAD : INSTANCE_STATS_GRAD, { dnormed, dstats, normed, stats }, { eps })[0];
 }
 
 // The gradient of the fused kernel (registered once per tfjs instance): the tape
@@ -86,25 +94,24 @@ if (!tf.getGradient(INSTANCE_STATS)) {
     inputsToSave: ['x'],
     outputsToSave: [true, true],
     gradFunc: (dys, saved, attrs) => {
-      const [dnormed, dstats] = dys as Tensor[];
       const [x, ...outputs] = saved;
-      const [normed, stats] = normedAndStats(x, outputs, epsOf(attrs), !!(attrs as { twice?: number } | undefined)?.twice);
-      return { x: () => run(INSTANCE_STATS_GRAD, { dnormed, dstats, normed, stats }, { eps: epsOf(attrs) })[0] };
+      return { x: () => statsGradient(false, x, outputs, dys as Tensor[], epsOf(attrs), !!(attrs as { twice?: number } | undefined)?.twice) };
     },
   });
 }
 
-// The gradient of each gradient kernel (R1's outer gradient through its inner one): one kernel
-// for all four inputs; the tape takes those on its path and the rest are released with its scope.
-for (const [grad, gradGrad] of [[INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD], [INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD]]) {
+// The gradient of each twice-differentiable gradient kernel (R1's outer gradient through its
+// inner one): one kernel for all three inputs; the tape takes those on its path and the rest
+// are released with its scope.
+for (const [grad, gradGrad] of [[INSTANCE_STATS_TWICE_GRAD, INSTANCE_STATS_GRAD_GRAD], [INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD]]) {
   if (tf.getGradient(grad)) continue;
   tf.registerGradient({
     kernelName: grad,
-    inputsToSave: ['dnormed', 'dstats', 'normed', 'stats'],
+    inputsToSave: ['dnormed', 'dstats', 'x'],
     gradFunc: (ddx, saved, attrs) => {
-      const [dnormed, dstats, normed, stats] = saved;
-      const g = run(gradGrad, { ddx: ddx as Tensor, dnormed, dstats, normed, stats }, { eps: epsOf(attrs) });
-      return { dnormed: () => g[0], dstats: () => g[1], normed: () => g[2], stats: () => g[3] };
+      const [dnormed, dstats, x] = saved;
+      const g = run(gradGrad, { ddx: ddx as Tensor, dnormed, dstats, x }, { eps: epsOf(attrs) });
+      return { dnormed: () => g[0], dstats: () => g[1], x: () => g[2] };
     },
   });
 }
@@ -162,10 +169,8 @@ export function instanceStatsBlurred(x: Tensor4D, eps: number, d: Differentiatio
       return [out, st];
     },
     backwardsFunc: (dys, saved) => {
-      const [dnormed, dstats] = dys;
       const [xs, ...kept] = saved;
-      const [normed, st] = normedAndStats(xs, kept, eps, d === 'twice');
-      return { x: () => run(INSTANCE_STATS_BLUR_GRAD, { dnormed, dstats, normed, stats: st }, { eps })[0] };
+      return { x: () => statsGradient(true, xs, kept, dys, eps, d === 'twice') };
     },
   });
   return { blurred: blurred as Tensor4D, stats };

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import {
-  INSTANCE_STATS, INSTANCE_STATS_BLUR_GRAD_GRAD, type InstanceStats, type InstanceStatsBlurred, instanceStats, instanceStatsBlurFused, instanceStatsBlurred,
+  INSTANCE_STATS, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, type InstanceStats, type InstanceStatsBlurred, instanceStats, instanceStatsBlurFused, instanceStatsBlurred,
   instanceStatsChain, instanceStatsFused,
 } from '../../src/nn/instance-stats.js';
 import { type Differentiation, LEAKY_TWICE, blur, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
@@ -182,7 +182,12 @@ describe('webgpu kernels against the op chains', () => {
       const k = normals(84, [n, h, h, c], 0.5, 1);
       const before = tf.memory().numTensors;
       expect(instanceStatsFused('twice')).toBe(true);
-      const gf = tf.grads(penalty((v) => instanceStats(v, eps, 'twice')))([x, k]);
+      let gf: tf.Tensor[] = [];
+      const counts = dispatchesOf(() => (gf = tf.grads(penalty((v) => instanceStats(v, eps, 'twice')))([x, k])));
+      // The forward, the inner gradient from x, its gradient, the outer gradient through the forward from what it kept.
+      expect(Object.fromEntries(Object.entries(counts).filter(([p]) => p.startsWith('AlaeInstanceStats')))).toEqual({
+        AlaeInstanceStats: 1, AlaeInstanceStatsTwiceGrad: 1, AlaeInstanceStatsGradGrad: 1, AlaeInstanceStatsGrad: 1,
+      });
       const gc = tf.grads(penalty((v) => instanceStatsChain(v, eps)))([x, k]);
       expect(tf.memory().numTensors).toBe(before + 4);
       for (let i = 0; i < 2; i++) expect((await compare(gf[i], gc[i])).rel, ['x', 'k'][i]).toBeLessThan(2e-4);
@@ -234,7 +239,11 @@ describe('webgpu kernels against the op chains', () => {
       expect(instanceStatsBlurFused('twice')).toBe(true);
       let g2: tf.Tensor[] = [];
       const counts2 = dispatchesOf(() => (g2 = tf.grads(penalty((v) => instanceStatsBlurred(v, 1e-5, 'twice')))([x, k])));
-      expect(counts2).toMatchObject({ [INSTANCE_STATS_BLUR_GRAD_GRAD]: 1 });
+      // The forward, R1's inner gradient (reading x: no recomputed statistics), its gradient, and the outer
+      // gradient through the forward (untaped: from what the forward kept).
+      expect(Object.fromEntries(Object.entries(counts2).filter(([p]) => p.startsWith('AlaeInstanceStats')))).toEqual({
+        AlaeInstanceStatsBlur: 1, [INSTANCE_STATS_BLUR_TWICE_GRAD]: 1, [INSTANCE_STATS_BLUR_GRAD_GRAD]: 1, AlaeInstanceStatsBlurGrad: 1,
+      });
       expect(Object.keys(counts2).filter((p) => p.startsWith('Depthwise'))).toEqual([]);
       const c2 = tf.grads(penalty((v) => separate(v, 'twice')))([x, k]);
       for (let i = 0; i < 2; i++) expect(await compare(g2[i], c2[i]), ['x', 'k'][i]).toEqual({ differ: 0, rel: 0 });
