@@ -70,18 +70,24 @@ const MOMENTS = (wg: number): string => `
   let v = tree(t, acc, u.m) / f32(u.m);
   let r0 = sqrt(v + u.eps);`;
 
+/** A per-pair kernel: its bindings, helper functions, and the body of main after the pair's prologue. */
+const pairKernel = (wg: number, decls: string, helpers: string, body: string): string => `
+${decls}
+${treeSum(wg)}
+${KEPT}
+${helpers}
+@compute @workgroup_size(${wg})
+fn main(${PAIR_PARAMS}) {
+  ${PAIR}
+${body}
+}`;
+
 /** The forward; blurred: out = blur(normed), and normed only where `keep`. */
 const forward = (wg: number, blurred: boolean, keep: boolean): WgslProgram => ({
   name: blurred ? INSTANCE_STATS_BLUR : INSTANCE_STATS,
   key: `${wg}${keep ? 'k' : ''}`,
-  code: () => `
-${bindings(['x'], blurred ? ['out', 'stats', ...(keep ? ['normed'] : [])] : ['normed', 'stats'], FIELDS)}
-${treeSum(wg)}
-${KEPT}
-${blurred ? blurAt('blurNormed', 'mu: f32, r0: f32', '(x[i] - mu) / r0') : ''}
-@compute @workgroup_size(${wg})
-fn main(${PAIR_PARAMS}) {
-  ${PAIR}
+  code: () => pairKernel(wg, bindings(['x'], blurred ? ['out', 'stats', ...(keep ? ['normed'] : [])] : ['normed', 'stats'], FIELDS),
+    blurred ? blurAt('blurNormed', 'mu: f32, r0: f32', '(x[i] - mu) / r0') : '', `
   ${MOMENTS(wg)}
   if (t == 0u) {
     stats[at] = mu;
@@ -91,8 +97,7 @@ fn main(${PAIR_PARAMS}) {
     let i = base + p * u.c;
     ${blurred ? 'out[i] = blurNormed(base, p, mu, r0);' : ''}
     ${!blurred || keep ? 'normed[i] = (x[i] - mu) / r0;' : ''}
-  }
-}`,
+  }`),
 });
 
 // gn at element i of pixel p: the gradient of normed, or, blurred, blur of the gradient of blur(normed).
@@ -108,14 +113,8 @@ const gradName = (blurred: boolean, fromX: boolean): string =>
 const backward = (wg: number, blurred: boolean, fromX: boolean): WgslProgram => ({
   name: gradName(blurred, fromX),
   key: `${wg}`,
-  code: () => `
-${bindings(fromX ? ['gn', 'dstats', 'x'] : ['gn', 'dstats', 'normed', 'stats'], ['dx'], FIELDS)}
-${treeSum(wg)}
-${KEPT}
-${blurred ? blurAt('blurGn', '', 'gn[i]') : ''}
-@compute @workgroup_size(${wg})
-fn main(${PAIR_PARAMS}) {
-  ${PAIR}
+  code: () => pairKernel(wg, bindings(fromX ? ['gn', 'dstats', 'x'] : ['gn', 'dstats', 'normed', 'stats'], ['dx'], FIELDS),
+    blurred ? blurAt('blurGn', '', 'gn[i]') : '', `
   ${fromX ? `${MOMENTS(wg)}\n  let s = kept(sqrt(v));` : 'let s = stats[at + u.c];'}
   var sum2 = vec2<f32>(0.0);
   for (var p = t; p < u.m; p += ${wg}u) {
@@ -134,22 +133,15 @@ fn main(${PAIR_PARAMS}) {
     let i = base + p * u.c;
     let y = ${fromX ? '(x[i] - mu) / r0' : 'normed[i]'};
     dx[i] = ${gnAt(blurred)} * k1 + k0 + y * kn;
-  }
-}`,
+  }`),
 });
 
 /** The gradient of TWICE_GRAD: ddx (w), gn, dstats, x -> the gradients of gn (dgn), dstats (ddstats) and x (dx). */
 const backwardGrad = (wg: number, blurred: boolean): WgslProgram => ({
   name: blurred ? INSTANCE_STATS_BLUR_GRAD_GRAD : INSTANCE_STATS_GRAD_GRAD,
   key: `${wg}`,
-  code: () => `
-${bindings(['w', 'gn', 'dstats', 'x'], ['dgn', 'ddstats', 'dx'], FIELDS)}
-${treeSum(wg)}
-${KEPT}
-${blurred ? `${blurAt('blurGn', '', 'gn[i]')}\n${blurAt('blurDgn', 'w1: f32, wy: f32, r: f32, mu: f32, r0: f32', '(w[i] - w1 - ((x[i] - mu) / r0) * wy) / r')}` : ''}
-@compute @workgroup_size(${wg})
-fn main(${PAIR_PARAMS}) {
-  ${PAIR}
+  code: () => pairKernel(wg, bindings(['w', 'gn', 'dstats', 'x'], ['dgn', 'ddstats', 'dx'], FIELDS),
+    blurred ? `${blurAt('blurGn', '', 'gn[i]')}\n${blurAt('blurDgn', 'w1: f32, wy: f32, r: f32, mu: f32, r0: f32', '(w[i] - w1 - ((x[i] - mu) / r0) * wy) / r')}` : '', `
   ${MOMENTS(wg)}
   let s = kept(sqrt(v));
   var sum4 = vec4<f32>(0.0);
@@ -193,8 +185,7 @@ fn main(${PAIR_PARAMS}) {
   if (t == 0u) {
     ddstats[at] = w1;
     ddstats[at + u.c] = sums.y * r / (m * s);
-  }
-}`,
+  }`),
 });
 
 const uniforms = (n: number, h: number, w: number, c: number, eps: number): Uniforms =>
