@@ -34,13 +34,17 @@ export const STYLE_EPILOGUE = 'AlaeStyleEpilogue';
 export const STYLE_EPILOGUE_GRAD = 'AlaeStyleEpilogueGrad';
 export const STYLE_EPILOGUE_BLUR = 'AlaeStyleEpilogueBlur';
 export const STYLE_EPILOGUE_BLUR_GRAD = 'AlaeStyleEpilogueBlurGrad';
+/** Instance norm epsilon of the generator (nn.InstanceNorm2d's default is 1e-5; net.py passes 1e-8). */
+export const STYLE_EPILOGUE_EPS = 1e-8;
 
 export interface EpilogueOptions {
   /** Blur x first (ops.ts's blur; DecodeBlock's after conv_1). Default false. */
   blurFirst?: boolean;
 }
-/** Instance norm epsilon of the generator (nn.InstanceNorm2d's default is 1e-5; net.py passes 1e-8). */
-export const STYLE_EPILOGUE_EPS = 1e-8;
+
+/** The forward and gradient kernels of the epilogue `opts` asks for. */
+const kernelsOf = (opts: EpilogueOptions): [string, string] =>
+  opts.blurFirst ? [STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD] : [STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD];
 
 /** The op chain: the definition, and the path of backends without the kernels. */
 export function styleEpilogueChain(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor, d: Differentiation = 'none',
@@ -55,8 +59,7 @@ export function styleEpilogueChain(x: Tensor4D, noiseWeight: Tensor, noise: Tens
 /** Does the active backend run the epilogue (with the blur first, where asked) as one kernel? */
 export function styleEpilogueFused(opts: EpilogueOptions = {}): boolean {
   const backend = tf.getBackend();
-  const [forward, grad] = opts.blurFirst ? [STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD] : [STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD];
-  return tf.getKernel(forward, backend) !== undefined && tf.getKernel(grad, backend) !== undefined;
+  return kernelsOf(opts).every((k) => tf.getKernel(k, backend) !== undefined);
 }
 
 function runKernel(name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}): Tensor[] {
@@ -71,6 +74,7 @@ function runKernel(name: string, inputs: Record<string, Tensor>, attrs: Record<s
  */
 export function styleEpilogue(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D, bias: Tensor, style: Tensor, d: Differentiation = 'none',
   opts: EpilogueOptions = {}): Tensor4D {
+  // A backend with the epilogue's kernels but not the blurred ones: the blur op, then the kernels.
   if (opts.blurFirst && !styleEpilogueFused(opts) && styleEpilogueFused()) {
     return tf.tidy(() => styleEpilogue(blur(x, d), noiseWeight, noise, bias, style, d));
   }
@@ -80,7 +84,7 @@ export function styleEpilogue(x: Tensor4D, noiseWeight: Tensor, noise: Tensor4D,
   if (x.shape[0] !== n) {
     return tf.tidy(() => styleEpilogue(tf.broadcastTo(x, [n, x.shape[1], x.shape[2], x.shape[3]]), noiseWeight, noise, bias, style, d, opts));
   }
-  const [forward, grad] = opts.blurFirst ? [STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD] : [STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD];
+  const [forward, grad] = kernelsOf(opts);
   const attrs = { eps: STYLE_EPILOGUE_EPS, twice: d === 'none' ? 0 : 1 };
   // The noise is a constant of the op (never trained), so it is closed over rather than an input with a gradient.
   const op = tf.customGrad((xi, nwi, bi, si, save) => {
