@@ -16,16 +16,22 @@
  * the native backend only (A/B comparisons, bisecting a numerical difference).
  */
 import { tf } from '../tf.js';
-import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
+import {
+  INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_GRAD,
+  INSTANCE_STATS_GRAD_GRAD, INSTANCE_STATS_TWICE_GRAD,
+} from '../nn/instance-stats.js';
 import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
-import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
+import { STYLE_EPILOGUE, STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
-import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
+import {
+  webgpuInstanceStats, webgpuInstanceStatsBlur, webgpuInstanceStatsBlurGrad, webgpuInstanceStatsBlurGradGrad, webgpuInstanceStatsBlurTwiceGrad,
+  webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad, webgpuInstanceStatsTwiceGrad,
+} from './webgpu/instance-stats.js';
 import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad } from './webgpu/bias-leaky-grad.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
@@ -34,7 +40,7 @@ import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
 import { webgpuConcat, webgpuSplitV } from './webgpu/pieces.js';
 import { tileGradient } from './webgpu/tile-grad.js';
-import { webgpuStyleEpilogue, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
+import { webgpuStyleEpilogue, webgpuStyleEpilogueBlur, webgpuStyleEpilogueBlurGrad, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
 export type TensorInfo = tf.TensorInfo;
 
@@ -58,10 +64,19 @@ interface Implementations {
 const KERNELS: Record<string, Implementations> = {
   [STYLE_EPILOGUE]: { native: nativeStyleEpilogue, webgpu: webgpuStyleEpilogue },
   [STYLE_EPILOGUE_GRAD]: { native: nativeStyleEpilogueGrad, webgpu: webgpuStyleEpilogueGrad },
+  // The decoder's blur after conv_1 read on the fly; native runs the blur as its own op.
+  [STYLE_EPILOGUE_BLUR]: { webgpu: webgpuStyleEpilogueBlur },
+  [STYLE_EPILOGUE_BLUR_GRAD]: { webgpu: webgpuStyleEpilogueBlurGrad },
   [INSTANCE_STATS]: { native: nativeInstanceStats, webgpu: webgpuInstanceStats },
   [INSTANCE_STATS_GRAD]: { native: nativeInstanceStatsGrad, webgpu: webgpuInstanceStatsGrad },
   // Native keeps the op chain where R1 differentiates the statistics twice.
+  [INSTANCE_STATS_TWICE_GRAD]: { webgpu: webgpuInstanceStatsTwiceGrad },
   [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
+  // The encoder's blur(normed) read on the fly; native runs the blur as its own op.
+  [INSTANCE_STATS_BLUR]: { webgpu: webgpuInstanceStatsBlur },
+  [INSTANCE_STATS_BLUR_GRAD]: { webgpu: webgpuInstanceStatsBlurGrad },
+  [INSTANCE_STATS_BLUR_TWICE_GRAD]: { webgpu: webgpuInstanceStatsBlurTwiceGrad },
+  [INSTANCE_STATS_BLUR_GRAD_GRAD]: { webgpu: webgpuInstanceStatsBlurGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
   [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },
   [BIAS_LEAKY_GRAD]: { webgpu: webgpuBiasLeakyGrad },

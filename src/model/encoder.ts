@@ -6,8 +6,8 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, encoderChannels } from '../config/config.js';
-import { type Differentiation, blur, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
-import { instanceStats } from '../nn/instance-stats.js';
+import { type Differentiation, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
+import { instanceStats, instanceStatsBlurred } from '../nn/instance-stats.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
 import type { Weights } from './weights.js';
@@ -68,8 +68,8 @@ function stylesOf(p: Weights, all: BlockStats[]): Tensor {
  */
 function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; styles: BlockStats[] } {
   const P = encodeBlockParams(cfg, i);
-  const s1 = instanceStats(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
-  const blurred = blur(s1.normed, d);
+  // normed is used only blurred: one kernel where the backend has it (nn/instance-stats.ts).
+  const { blurred, stats: stats1 } = instanceStatsBlurred(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
   // avg_pool(conv(x)) + bias (the reference's order) = avg_pool(conv(x) + bias): at inference the
   // bias rides in tfjs's fused conv, in training in the leaky ReLU's kernel (and its gradient's).
   const w2 = p(P.conv2.weight) as Tensor4D;
@@ -79,7 +79,7 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Di
       ? (leakyRelu(downscale2d(conv(blurred, w2, p(P.bias2), false, d), d), d) as Tensor4D)
       : (leakyRelu(downscale2d(conv(blurred, w2, undefined, false, d), d), d, p(P.bias2)) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
-  return { x: s2.normed, styles: [{ stats: s1.stats, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };
+  return { x: s2.normed, styles: [{ stats: stats1, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };
 }
 
 /** E's parameters of the given blocks, in the reference's state_dict order: every from_rgb, then every encode_block. */

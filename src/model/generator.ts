@@ -5,7 +5,7 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, decoderChannels } from '../config/config.js';
-import { type Differentiation, blur, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
+import { type Differentiation, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
 import { styleEpilogue } from '../nn/style-epilogue.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
@@ -47,9 +47,12 @@ function decodeBlockParams(cfg: ModelConfig, i: number) {
   };
 }
 
-/** noise, bias, leaky, instance norm (eps 1e-8), style modulation by `s`, the style linear's output (one fused op where the backend has it). */
-function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec }, x: Tensor4D, noise: Tensor4D, s: Tensor, d: Differentiation): Tensor4D {
-  return styleEpilogue(x, p(P.noiseWeight), noise, p(P.bias), s, d);
+/**
+ * noise, bias, leaky, instance norm (eps 1e-8), style modulation by `s`, the style linear's output (one fused op where the backend has it),
+ * after a blur where `blurFirst`.
+ */
+function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec }, x: Tensor4D, noise: Tensor4D, s: Tensor, d: Differentiation, blurFirst = false): Tensor4D {
+  return styleEpilogue(x, p(P.noiseWeight), noise, p(P.bias), s, d, { blurFirst });
 }
 
 /**
@@ -83,9 +86,10 @@ function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: T
   let h = x;
   if (P.conv1) {
     const w = p(P.conv1.weight) as Tensor4D;
-    h = blur(decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w, undefined, false, d), d);
+    h = decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w, undefined, false, d);
   }
-  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1 }, h, n1, s1, d);
+  // conv_1's output is blurred, in the epilogue's kernel where the backend has it (nn/style-epilogue.ts).
+  h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1 }, h, n1, s1, d, !!P.conv1);
   h = conv(h, p(P.conv2.weight) as Tensor4D, undefined, false, d);
   return epilogue(p, { noiseWeight: P.noiseWeight2, bias: P.bias2 }, h, n2, s2, d);
 }

@@ -6,9 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { INSTANCE_STATS, type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { type Differentiation, LEAKY_TWICE, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
-import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
+import {
+  INSTANCE_STATS, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, type InstanceStats, type InstanceStatsBlurred, instanceStats, instanceStatsBlurFused, instanceStatsBlurred,
+  instanceStatsChain, instanceStatsFused,
+} from '../../src/nn/instance-stats.js';
+import { type Differentiation, LEAKY_TWICE, blur, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
+import { STYLE_EPILOGUE, STYLE_EPILOGUE_BLUR, styleEpilogue, styleEpilogueChain, styleEpilogueFused } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
@@ -175,11 +178,77 @@ describe('webgpu kernels against the op chains', () => {
       const k = normals(84, [n, h, h, c], 0.5, 1);
       const before = tf.memory().numTensors;
       expect(instanceStatsFused('twice')).toBe(true);
-      const gf = tf.grads(penalty((v) => instanceStats(v, eps, 'twice')))([x, k]);
+      let gf: tf.Tensor[] = [];
+      const counts = dispatchesOf(() => (gf = tf.grads(penalty((v) => instanceStats(v, eps, 'twice')))([x, k])));
+      // The forward, the inner gradient from x, its gradient, the outer gradient through the forward from what it kept.
+      expect(Object.fromEntries(Object.entries(counts).filter(([p]) => p.startsWith('AlaeInstanceStats')))).toEqual({
+        AlaeInstanceStats: 1, AlaeInstanceStatsTwiceGrad: 1, AlaeInstanceStatsGradGrad: 1, AlaeInstanceStatsGrad: 1,
+      });
       const gc = tf.grads(penalty((v) => instanceStatsChain(v, eps)))([x, k]);
       expect(tf.memory().numTensors).toBe(before + 4);
       for (let i = 0; i < 2; i++) expect((await compare(gf[i], gc[i])).rel, ['x', 'k'][i]).toBeLessThan(2e-4);
       tf.dispose([x, k, ...r, ...gf, ...gc]);
+    });
+  }
+
+  // The encoder's blur(normed): one kernel where today's path runs the statistics kernel and tfjs's
+  // depthwise blur (forward, its adjoint, and R1's second derivative through both).
+  const BLURRED: [string, number, number, number, number][] = [
+    // name, batch, height, width, channels (a multiple of 4 and more than 4x4: tfjs's vec4 blur program)
+    ['4x4, 70 channels', 3, 4, 4, 70],
+    ['3x5, 8 channels', 2, 3, 5, 8],
+    ['6x9, 12 channels (tfjs\'s vec4 blur)', 2, 6, 9, 12],
+    ['64x64 (256 threads a pair)', 1, 64, 64, 3],
+  ];
+  const separate = (x: tf.Tensor4D, d: Differentiation): InstanceStatsBlurred => tf.tidy(() => {
+    const s = instanceStats(x, 1e-5, d);
+    return { blurred: blur(s.normed, d), stats: s.stats };
+  });
+  const blurredActivations = (n: number, h: number, w: number, c: number, seed: number): tf.Tensor4D =>
+    tf.tidy(() => tf.leakyRelu(normals(seed, [n, h, w, c], 1.5, 0.3), 0.2) as tf.Tensor4D);
+
+  for (const [name, n, h, w, c] of BLURRED) {
+    gpuIt(`encoder statistics with the blur: forward, gradient and second derivatives = statistics then blur, bit for bit: ${name}`, async () => {
+      const x = blurredActivations(n, h, w, c, 7 * h + w);
+      const r = [normals(71, [n, h, w, c]), normals(72, [n, 2 * c])];
+      const k = normals(73, [n, h, w, c], 0.5, 1);
+      const before = tf.memory().numTensors;
+      for (const d of ['none', 'once'] as Differentiation[]) {
+        let f = { blurred: x, stats: x as tf.Tensor };
+        expect(dispatchesOf(() => (f = instanceStatsBlurred(x, 1e-5, d)))).toEqual({ AlaeInstanceStatsBlur: 1 });
+        const ch = separate(x, d);
+        for (const key of ['blurred', 'stats'] as const) expect(await compare(f[key], ch[key]), `${d} ${key}`).toEqual({ differ: 0, rel: 0 });
+        tf.dispose([f, ch]);
+      }
+      const use = (s: InstanceStatsBlurred) => tf.add(tf.sum(tf.mul(s.blurred, r[0])), tf.sum(tf.mul(s.stats, r[1]))) as tf.Scalar;
+      let gf = x;
+      const counts = dispatchesOf(() => (gf = tf.grad((v: tf.Tensor) => use(instanceStatsBlurred(v as tf.Tensor4D, 1e-5, 'once')))(x) as tf.Tensor4D));
+      expect(counts).toMatchObject({ AlaeInstanceStatsBlur: 1, AlaeInstanceStatsBlurGrad: 1 });
+      expect(Object.keys(counts).filter((p) => p.startsWith('Depthwise'))).toEqual([]);
+      const gc = tf.grad((v: tf.Tensor) => use(separate(v as tf.Tensor4D, 'once')))(x);
+      expect(await compare(gf, gc)).toEqual({ differ: 0, rel: 0 });
+      // R1-shaped: |d/dx of a loss through both outputs|^2, differentiated with respect to x and a weight on blur(normed).
+      const penalty = (f: (v: tf.Tensor4D) => InstanceStatsBlurred) => (v: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => {
+        const s = f(u as tf.Tensor4D);
+        return tf.add(tf.sum(tf.mul(tf.square(s.blurred), tf.mul(r[0], q))), tf.sum(tf.mul(tf.square(s.stats), r[1]))) as tf.Scalar;
+      })(v))) as tf.Scalar;
+      expect(instanceStatsBlurFused('twice')).toBe(true);
+      let g2: tf.Tensor[] = [];
+      const counts2 = dispatchesOf(() => (g2 = tf.grads(penalty((v) => instanceStatsBlurred(v, 1e-5, 'twice')))([x, k])));
+      // The forward, R1's inner gradient (reading x: no recomputed statistics), its gradient, and the outer
+      // gradient through the forward (untaped: from what the forward kept).
+      expect(Object.fromEntries(Object.entries(counts2).filter(([p]) => p.startsWith('AlaeInstanceStats')))).toEqual({
+        AlaeInstanceStatsBlur: 1, [INSTANCE_STATS_BLUR_TWICE_GRAD]: 1, [INSTANCE_STATS_BLUR_GRAD_GRAD]: 1, AlaeInstanceStatsBlurGrad: 1,
+      });
+      expect(Object.keys(counts2).filter((p) => p.startsWith('Depthwise'))).toEqual([]);
+      const c2 = tf.grads(penalty((v) => separate(v, 'twice')))([x, k]);
+      for (let i = 0; i < 2; i++) expect(await compare(g2[i], c2[i]), ['x', 'k'][i]).toEqual({ differ: 0, rel: 0 });
+      // And against the op chain (statsAndNorm then blur): the fused gradients' own roundings.
+      const op = tf.grads(penalty((v) => tf.tidy(() => { const s = instanceStatsChain(v, 1e-5); return { blurred: blur(s.normed, 'twice'), stats: s.stats }; })))([x, k]);
+      for (let i = 0; i < 2; i++) expect((await compare(g2[i], op[i])).rel, ['x', 'k'][i]).toBeLessThan(2e-4);
+      tf.dispose([gf, gc, ...g2, ...c2, ...op]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, k, ...r]);
     });
   }
 
@@ -223,6 +292,36 @@ describe('webgpu kernels against the op chains', () => {
       expect(tf.memory().numTensors).toBe(before + 8);
       for (const [k, label] of ['x', 'noise weight', 'bias', 'style'].entries()) expect((await compare(gf[k], gc[k])).rel, label).toBeLessThan(2e-5);
       tf.dispose([...gf, ...gc, r, ...Object.values(i)]);
+    });
+  }
+
+  for (const [name, n, h, c, nb] of EPILOGUE) {
+    gpuIt(`style epilogue with the blur first: forward and gradients = blur then the epilogue, bit for bit: ${name}`, async () => {
+      const i = epilogueInputs(n, h, c, nb, 10 * n + h + 9);
+      const r = normals(97, [n, h, h, c]);
+      expect(styleEpilogueFused({ blurFirst: true })).toBe(true);
+      const before = tf.memory().numTensors;
+      for (const d of ['none', 'once'] as Differentiation[]) {
+        let fused = i.x;
+        expect(dispatchesOf(() => (fused = styleEpilogue(i.x, i.nw, i.noise, i.b, i.style, d, { blurFirst: true })))).toEqual({ [STYLE_EPILOGUE_BLUR]: 1 });
+        const apart = tf.tidy(() => styleEpilogue(blur(i.x, d), i.nw, i.noise, i.b, i.style, d));
+        expect(await compare(fused, apart), d).toEqual({ differ: 0, rel: 0 });
+        tf.dispose([fused, apart]);
+      }
+      const loss = (blurFirst: boolean) => (x: tf.Tensor, nw: tf.Tensor, b: tf.Tensor, s: tf.Tensor) =>
+        tf.sum(tf.mul(styleEpilogue(blurFirst ? x as tf.Tensor4D : blur(x as tf.Tensor4D, 'once'), nw, i.noise, b, s, 'once', { blurFirst }), r));
+      let gf: tf.Tensor[] = [];
+      const counts = dispatchesOf(() => (gf = tf.grads(loss(true))([i.x, i.nw, i.b, i.style])));
+      expect(counts).toMatchObject({ AlaeStyleEpilogueBlur: 1, AlaeStyleEpilogueBlurGrad: 1 });
+      expect(Object.keys(counts).filter((p) => p.startsWith('Depthwise'))).toEqual([]);
+      const gc = tf.grads(loss(false))([i.x, i.nw, i.b, i.style]);
+      for (const [k, label] of ['x', 'noise weight', 'bias', 'style'].entries()) expect(await compare(gf[k], gc[k]), label).toEqual({ differ: 0, rel: 0 });
+      const chain = tf.grads((x: tf.Tensor, nw: tf.Tensor, b: tf.Tensor, s: tf.Tensor) =>
+        tf.sum(tf.mul(styleEpilogueChain(x as tf.Tensor4D, nw, i.noise, b, s, 'once', { blurFirst: true }), r)))([i.x, i.nw, i.b, i.style]);
+      for (const [k, label] of ['x', 'noise weight', 'bias', 'style'].entries()) expect((await compare(gf[k], chain[k])).rel, label).toBeLessThan(2e-5);
+      tf.dispose([...gf, ...gc, ...chain]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([r, ...Object.values(i)]);
     });
   }
 

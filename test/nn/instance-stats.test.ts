@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
-import { type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
+import { type InstanceStats, instanceStats, instanceStatsBlurFused, instanceStatsBlurred, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
+import { blur } from '../../src/nn/ops.js';
 import { testBackend } from '../setup-backend.js';
 import { activations, normals } from '../seeded-tensors.js';
 
@@ -95,5 +96,23 @@ describe('encoder statistics (mean, std, instance norm)', () => {
 
   it('is fused exactly where the backend registers the kernels', () => {
     expect(instanceStatsFused()).toBe(customKernelsOn(tf.getBackend()));
+    // The blur read on the fly: webgpu only (test/backend/webgpu-kernels.test.ts).
+    expect(instanceStatsBlurFused()).toBe(tf.getBackend() === 'webgpu' && customKernelsOn('webgpu'));
+  });
+
+  it('blurred: the statistics, then the blur op (values and gradients), no tensor left', () => {
+    const x = activations(2, 5, 8, 17);
+    const r = normals(95, [2, 5, 5, 8]);
+    const before = tf.memory().numTensors;
+    const loss = (fold: boolean) => (v: tf.Tensor) => {
+      const s = fold ? instanceStatsBlurred(v as tf.Tensor4D, 1e-5, 'once') : (({ normed, stats }) => ({ blurred: blur(normed, 'once'), stats }))(instanceStats(v as tf.Tensor4D, 1e-5, 'once'));
+      return tf.add(tf.sum(tf.mul(s.blurred, r)), tf.sum(tf.square(s.stats))) as tf.Scalar;
+    };
+    const [a, b] = [tf.valueAndGrads(loss(true))([x]), tf.valueAndGrads(loss(false))([x])];
+    expect(maxDiff(a.value, b.value)).toBeLessThan(1e-5 * maxAbs(b.value));
+    expect(maxDiff(a.grads[0], b.grads[0])).toBeLessThan(2e-5 * maxAbs(b.grads[0]));
+    tf.dispose([a.value, ...a.grads, b.value, ...b.grads]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, r]);
   });
 });

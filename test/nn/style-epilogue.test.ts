@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import { styleEpilogue, styleEpilogueChain, styleEpilogueFused } from '../../src/nn/style-epilogue.js';
+import { blur } from '../../src/nn/ops.js';
 import { testBackend } from '../setup-backend.js';
 import { normals } from '../seeded-tensors.js';
 
@@ -96,5 +97,24 @@ describe('style epilogue (noise, bias, leaky, instance norm, style modulation)',
 
   it('is fused exactly where the backend registers the kernels', () => {
     expect(styleEpilogueFused()).toBe(customKernelsOn(tf.getBackend()));
+    // The blur read on the fly: webgpu only (test/backend/webgpu-kernels.test.ts).
+    expect(styleEpilogueFused({ blurFirst: true })).toBe(tf.getBackend() === 'webgpu' && customKernelsOn('webgpu'));
+  });
+
+  it('with the blur first: the blur op, then the epilogue (its values and gradients), no tensor left', () => {
+    const i = inputs(2, 5, 4, 2, 31);
+    const r = normals(96, [2, 5, 5, 4]);
+    const before = tf.memory().numTensors;
+    const loss = (blurFirst: boolean) => (x: tf.Tensor, s: tf.Tensor) =>
+      tf.sum(tf.mul(styleEpilogue(blurFirst ? x as tf.Tensor4D : blur(x as tf.Tensor4D, 'once'), i.nw, i.noise, i.b, s, 'once', { blurFirst }), r));
+    const [a, b] = [tf.valueAndGrads(loss(true))([i.x, i.style]), tf.valueAndGrads(loss(false))([i.x, i.style])];
+    for (const [k, t] of [a.value, ...a.grads].entries()) {
+      const want = [b.value, ...b.grads][k];
+      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(t, want))).dataSync()[0] / tf.max(tf.abs(want)).dataSync()[0]), `${k}`).toBeLessThan(2e-5);
+    }
+    tf.dispose([a.value, ...a.grads, b.value, ...b.grads]);
+    expect(tf.memory().numTensors).toBe(before);
+    r.dispose();
+    dispose(i);
   });
 });

@@ -20,34 +20,39 @@
  *   dx = dpre; dbias = sum dpre; dnoiseWeight = sum dpre * noise
  * (the last two summed over pixels per pair, then over the batch in order):
  * one dispatch, a workgroup per channel walking the samples.
+ *
+ * The _BLUR kernels (DecodeBlock's blur after conv_1) take x before the blur
+ * and read blur(x) on the fly (wgsl.ts blurAt, the blur op's bits); their
+ * gradient writes blur(dpre), the blur being its own adjoint.
  */
-import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../../nn/style-epilogue.js';
+import { STYLE_EPILOGUE, STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD, STYLE_EPILOGUE_GRAD } from '../../nn/style-epilogue.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Uniforms, type WgslProgram, bindings, dispatch, outputs, run, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_INDEX, PAIR_PARAMS, PAIR_PROLOGUE, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { KEPT, PAIR_INDEX, PAIR_PARAMS, PAIR_PROLOGUE, blurAt, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const size = (t: TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
 
 /** N, H*W, C and the noise batch of x [N,H,W,C] and noise [1 or N,H,W,1], checked. */
-function dims(kernel: string, x: TensorInfo | undefined, noise: TensorInfo | undefined): { n: number; m: number; c: number; nb: number } {
+function dims(kernel: string, x: TensorInfo | undefined, noise: TensorInfo | undefined): { n: number; h: number; w: number; c: number; nb: number } {
   if (!x || !noise || x.shape.length !== 4 || noise.shape.length !== 4) throw new Error(`${kernel}: expected NHWC x and noise`);
   const [n, h, w, c] = x.shape;
   const [nb, nh, nw, nc] = noise.shape;
   if (nh !== h || nw !== w || nc !== 1 || (nb !== 1 && nb !== n)) {
     throw new Error(`${kernel}: x [${x.shape}] and noise [${noise.shape}] do not match (noise is [1 or N, H, W, 1])`);
   }
-  return { n, m: h * w, c, nb };
+  return { n, h, w, c, nb };
 }
 
-const FIELDS = 'pairs: u32, m: u32, c: u32, noiseBatch: u32, eps: f32, twice: u32, one: f32';
+const FIELDS = 'pairs: u32, m: u32, c: u32, noiseBatch: u32, eps: f32, twice: u32, one: f32, height: u32, width: u32';
 
-const forward = (wg: number): WgslProgram => ({
-  name: STYLE_EPILOGUE,
+const forward = (wg: number, blurred: boolean): WgslProgram => ({
+  name: blurred ? STYLE_EPILOGUE_BLUR : STYLE_EPILOGUE,
   key: `${wg}`,
   code: () => `
 ${bindings(['x', 'noise', 'nw', 'bias', 'style'], ['out', 'act', 'stats'], FIELDS)}
 ${treeSum(wg)}
 ${KEPT}
+${blurred ? blurAt('blurX', '', 'x[i]') : ''}
 
 // leaky_relu(v, 0.2) with the rounding of the op chain the caller picked: tf.leakyRelu's 0.2 v
 // for v < 0, or the twice-differentiable form's 0.2 v + 0.8 relu(v) (nn/ops.ts).
@@ -65,7 +70,7 @@ fn main(${PAIR_PARAMS}) {
   var acc = 0.0;
   for (var p = t; p < u.m; p += ${wg}u) {
     let i = base + p * u.c;
-    let a = leaky((x[i] + kept(w * noise[zbase + p])) + b);
+    let a = leaky((${blurred ? 'blurX(base, p)' : 'x[i]'} + kept(w * noise[zbase + p])) + b);
     act[i] = a;
     acc += a;
   }
@@ -91,12 +96,19 @@ fn main(${PAIR_PARAMS}) {
 }`,
 });
 
-const backward = (wg: number): WgslProgram => ({
-  name: STYLE_EPILOGUE_GRAD,
+const backward = (wg: number, blurred: boolean): WgslProgram => ({
+  name: blurred ? STYLE_EPILOGUE_BLUR_GRAD : STYLE_EPILOGUE_GRAD,
   key: `${wg}`,
   code: () => `
 ${bindings(['dy', 'noise', 'act', 'stats'], ['dx', 'dstyle', 'dnw', 'db'], FIELDS)}
 ${treeSum(wg)}
+
+// The gradient of the pre-activation at element i.
+fn dpreAt(i: u32, mean: f32, r: f32, k1: f32, k2: f32, k3: f32) -> f32 {
+  let da = k1 * ((dy[i] - k2) - ((act[i] - mean) / r) * k3);
+  return select(0.2 * da, da, act[i] > 0.0);
+}
+${blurred ? blurAt('blurDpre', 'mean: f32, r: f32, k1: f32, k2: f32, k3: f32', 'dpreAt(i, mean, r, k1, k2, k3)') : ''}
 
 @compute @workgroup_size(${wg})
 fn main(${PAIR_PARAMS}) {
@@ -122,9 +134,8 @@ fn main(${PAIR_PARAMS}) {
     acc = vec2<f32>(0.0);
     for (var p = t; p < u.m; p += ${wg}u) {
       let i = base + p * u.c;
-      let da = k1 * ((dy[i] - k2) - ((act[i] - mean) / r) * k3);
-      let dpre = select(0.2 * da, da, act[i] > 0.0);
-      dx[i] = dpre;
+      let dpre = dpreAt(i, mean, r, k1, k2, k3);
+      dx[i] = ${blurred ? 'blurDpre(base, p, mean, r, k1, k2, k3)' : 'dpre'};
       acc += vec2<f32>(dpre, dpre * noise[zbase + p]);
     }
     let grads = treeVec2(t, acc, u.m);
@@ -142,32 +153,39 @@ fn main(${PAIR_PARAMS}) {
 }`,
 });
 
-const uniforms = (n: number, m: number, c: number, nb: number, eps = 0, twice = false): Uniforms =>
-  [['u32', n * c], ['u32', m], ['u32', c], ['u32', nb], ['f32', eps], ['u32', twice ? 1 : 0], ['f32', 1]];
+const uniforms = (n: number, h: number, w: number, c: number, nb: number, eps = 0, twice = false): Uniforms =>
+  [['u32', n * c], ['u32', h * w], ['u32', c], ['u32', nb], ['f32', eps], ['u32', twice ? 1 : 0], ['f32', 1], ['u32', h], ['u32', w]];
 
-export const webgpuStyleEpilogue: KernelFn = ({ inputs, backend, attrs }) => {
+const epilogueForward = (blurred: boolean): KernelFn => ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
+  const name = blurred ? STYLE_EPILOGUE_BLUR : STYLE_EPILOGUE;
   const { x, noise, noiseWeight, bias, style } = inputs;
-  const { n, m, c, nb } = dims(STYLE_EPILOGUE, x, noise);
+  const { n, h, w, c, nb } = dims(name, x, noise);
   if (size(noiseWeight!) !== c || size(bias!) !== c || style!.shape.join() !== `${n},${2 * c}`) {
-    throw new Error(`${STYLE_EPILOGUE}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
+    throw new Error(`${name}: noise weight [${noiseWeight!.shape}], bias [${bias!.shape}] or style [${style!.shape}] do not fit x [${x!.shape}]`);
   }
-  return run(b, forward(chainReduceSize(b, m)), [x!, noise!, noiseWeight!, bias!, style!], [{ shape: x!.shape }, { shape: x!.shape }, { shape: [n, 3 * c] }],
-    uniforms(n, m, c, nb, Number(attrs?.eps), !!attrs?.twice), pairWorkgroups(b, n * c));
+  return run(b, forward(chainReduceSize(b, h * w), blurred), [x!, noise!, noiseWeight!, bias!, style!], [{ shape: x!.shape }, { shape: x!.shape }, { shape: [n, 3 * c] }],
+    uniforms(n, h, w, c, nb, Number(attrs?.eps), !!attrs?.twice), pairWorkgroups(b, n * c));
 };
 
-export const webgpuStyleEpilogueGrad: KernelFn = ({ inputs, backend }) => {
+const epilogueGrad = (blurred: boolean): KernelFn => ({ inputs, backend }) => {
   const b = webgpuBackend(backend);
+  const name = blurred ? STYLE_EPILOGUE_BLUR_GRAD : STYLE_EPILOGUE_GRAD;
   const { dy, noise, saved0: act, saved1: stats } = inputs;
-  const { n, m, c, nb } = dims(STYLE_EPILOGUE_GRAD, dy, noise);
+  const { n, h, w, c, nb } = dims(name, dy, noise);
   if (act?.shape.join() !== dy!.shape.join() || stats?.shape.join() !== `${n},${3 * c}`) {
-    throw new Error(`${STYLE_EPILOGUE_GRAD}: saved state [${act?.shape ?? ''}] or [${stats?.shape ?? ''}] does not fit dy [${dy!.shape}]`);
+    throw new Error(`${name}: saved state [${act?.shape ?? ''}] or [${stats?.shape ?? ''}] does not fit dy [${dy!.shape}]`);
   }
   const [dx, dstyle, dnw, db] = outputs(b, [{ shape: dy!.shape }, { shape: [n, 2 * c] }, { shape: [c] }, { shape: [c] }]);
-  if (n * m * c === 0) return [dx, dnw, db, dstyle];
-  dispatch(b, backward(chainReduceSize(b, m)), [
+  if (n * h * w * c === 0) return [dx, dnw, db, dstyle];
+  dispatch(b, backward(chainReduceSize(b, h * w), blurred), [
     ...[dy!, noise!, act, stats].map((tensor) => ({ tensor })),
     ...[dx, dstyle, dnw, db].map((tensor) => ({ tensor, write: true })),
-  ], uniforms(n, m, c, nb), pairWorkgroups(b, c));
+  ], uniforms(n, h, w, c, nb), pairWorkgroups(b, c));
   return [dx, dnw, db, dstyle];
 };
+
+export const webgpuStyleEpilogue = epilogueForward(false);
+export const webgpuStyleEpilogueGrad = epilogueGrad(false);
+export const webgpuStyleEpilogueBlur = epilogueForward(true);
+export const webgpuStyleEpilogueBlurGrad = epilogueGrad(true);

@@ -79,3 +79,32 @@ export const PAIR_PROLOGUE = `
   let n = pair / u.c;
   let c = pair % u.c;
   let base = n * u.m * u.c + c;`;
+
+/**
+ * `fn NAME(base: u32, p: u32, PARAMS) -> f32`: the blur of nn/ops.ts (3x3,
+ * [1,2,1] x [1,2,1] / 16, zero padding) at pixel p of the pair whose first
+ * value is at `base`, over the values `expr` gives for element `i` (an index
+ * into the NHWC tensor). The taps are added as tfjs-webgpu's DepthwiseConv2D
+ * programs add them (from 0, row by row, left to right, the padding
+ * skipped) and the products by the power-of-two taps are exact, so a kernel
+ * that reads blur(v) this way gets the blur op's bits without its dispatch.
+ * Needs uniform fields height, width and c; `expr` must not use the names
+ * tr, tc, row, col.
+ */
+export const blurAt = (name: string, params: string, expr: string): string => `
+fn ${name}(base: u32, p: u32${params ? `, ${params}` : ''}) -> f32 {
+  let y0 = i32(p / u.width);
+  let x0 = i32(p % u.width);
+  var acc = 0.0;
+  for (var tr = -1; tr <= 1; tr++) {
+    let row = y0 + tr;
+    if (row < 0 || row >= i32(u.height)) { continue; }
+    for (var tc = -1; tc <= 1; tc++) {
+      let col = x0 + tc;
+      if (col < 0 || col >= i32(u.width)) { continue; }
+      let i = base + (u32(row) * u.width + u32(col)) * u.c;
+      acc += (${expr}) * (f32((2 - abs(tr)) * (2 - abs(tc))) * 0.0625);
+    }
+  }
+  return acc;
+}`;
