@@ -24,6 +24,7 @@ import { downscale2d, upscale2d } from '../nn/ops.js';
 import { hostMemoryBackend } from '../backend/backend.js';
 import { Rng } from '../util/random.js';
 import { disposeGrads, lossAE, lossD, lossG, type GenerateInput } from './losses.js';
+import { disposeParts, type GradParts } from './grad-parts.js';
 import type { LREQAdam } from './lreq-adam.js';
 import { seededNormals } from './noise.js';
 import { lerpUpdate } from './param-update.js';
@@ -206,9 +207,9 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
       const r = await lossAE(model, input, lv);
       ae = r.value;
       if (o.torchZeroGrad) {
-        const zeros = model.specs.filter((s) => s.network === 'mapping_d' && !r.grads.has(s.name)).map((s) => [s.name, tf.zeros(s.shape)] as const);
+        const zeros = model.specs.filter((s) => s.network === 'mapping_d' && !r.grads.has(s.name)).map((s): [string, GradParts] => [s.name, [tf.zeros(s.shape)]]);
         st.encoderOpt.step(model, new Map([...r.grads, ...zeros]));
-        zeros.forEach(([, t]) => t.dispose());
+        zeros.forEach(([, g]) => disposeParts(g));
       } else {
         st.encoderOpt.step(model, r.grads);
       }

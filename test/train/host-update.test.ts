@@ -4,6 +4,7 @@ import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
 import { hostMemoryBackend } from '../../src/backend/backend.js';
 import { LREQAdam } from '../../src/train/lreq-adam.js';
+import { disposeParts, type GradParts } from '../../src/train/grad-parts.js';
 import { lerpAveraged } from '../../src/train/step.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
@@ -14,12 +15,12 @@ const config = resolveConfig('test-micro');
 const bits = (t: tf.Tensor): Uint32Array => new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer);
 
 /** Gradients of every size the model has, with zeros, tiny and large values mixed in. */
-function grads(model: AlaeModel, seed: number): Map<string, tf.Tensor> {
-  const out = new Map<string, tf.Tensor>();
+function grads(model: AlaeModel, seed: number): Map<string, GradParts> {
+  const out = new Map<string, GradParts>();
   let k = 0;
   for (const [name, v] of model.vars) {
     const g = Float32Array.from(seededNormals(seed + k++, v.size), (x, i) => (i % 7 === 0 ? 0 : i % 11 === 0 ? x * 1e4 : i % 13 === 0 ? x * 1e-6 : x));
-    out.set(name, tf.tensor(g, v.shape));
+    out.set(name, [tf.tensor(g, v.shape)]);
   }
   return out;
 }
@@ -41,7 +42,7 @@ describe('host updates (JS loops on cpu/native)', () => {
       ops.step(b, g);
       // The first step creates one state variable per parameter in each optimizer.
       expect(tf.memory().numTensors).toBe(before + (step === 0 ? 2 * a.vars.size : 0));
-      g.forEach((t) => t.dispose());
+      g.forEach(disposeParts);
     }
     const init = AlaeModel.create(config, 3);
     let changed = 0;
