@@ -153,10 +153,14 @@ export async function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions)
   return prune(model, r, nets, o);
 }
 
-/** Step 3, E, G and F: latent reciprocity mean((E(G(w)) - w)^2), w = F(z) detached as the target. */
-export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>, o: LevelOptions): Promise<LossResult> {
+/**
+ * Step 3, E, G and F: latent reciprocity mean((E(G(w)) - w)^2), w = F(z) detached as the target:
+ * `target` when given (model.map(z), which the caller also tracks the average w with), else
+ * computed here.
+ */
+export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'> & { target?: Tensor }, o: LevelOptions): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'decoder', 'mapping_f'];
-  const target = tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
+  const target = g.target ?? tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
   try {
     const r = await withGrads(model, nets, () => {
       const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise, differentiation: TRAINED });
@@ -165,7 +169,7 @@ export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>,
     });
     return prune(model, r, nets, o);
   } finally {
-    target.dispose();
+    if (target !== g.target) target.dispose();
   }
 }
 

@@ -202,9 +202,11 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
     const z = drawZ(rng, n, cfg.latentSize);
     const noise = drawNoise(rng, n, lod);
     const input: GenerateInput = { z, noise };
+    // F(z) once, untaped: the tracked average's input and lossAE's detached target.
+    const target = tf.tidy(() => model.map(z));
     try {
-      tf.tidy(() => trackDlatent(model, model.map(z), o.dlatentAvgBeta));
-      const r = await lossAE(model, input, lv);
+      trackDlatent(model, target, o.dlatentAvgBeta);
+      const r = await lossAE(model, { ...input, target }, lv);
       ae = r.value;
       if (o.torchZeroGrad) {
         const zeros = model.specs.filter((s) => s.network === 'mapping_d' && !r.grads.has(s.name)).map((s): [string, GradParts] => [s.name, [tf.zeros(s.shape)]]);
@@ -216,6 +218,7 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
       st.decoderOpt.step(model, r.grads);
       disposeGrads(r);
     } finally {
+      target.dispose();
       disposeInput(input);
     }
   }
