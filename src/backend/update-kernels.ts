@@ -5,7 +5,8 @@
  * added left to right, is the gradient: train/grad-parts.ts), and attrs
  * stepSizes and parts (the count of gradient parts; one each a parameter),
  * beta2, eps; it returns the new p0.., then the new v0... LERP_UPDATE takes
- * a0.., t0.. and attr rate; it returns the new a0...
+ * a0.., t0.. (tI of aI's shape, or of its trailing axes, repeated along the
+ * leading ones) and attr rate; it returns the new a0...
  */
 export const ADAM_UPDATE = 'AlaeAdamUpdate';
 export const LERP_UPDATE = 'AlaeLerpUpdate';

@@ -51,13 +51,16 @@ export function adamUpdateHost(p: tf.Variable, v: tf.Variable, g: GradParts, bet
   assignValues(p, np);
 }
 
-/** avg = avg + (trained - avg) * rate, the bits of tf.add(a, tf.mul(tf.sub(t, a), rate)). */
+/**
+ * avg = avg + (trained - avg) * rate, the bits of tf.add(a, tf.mul(tf.sub(t, a), rate)); trained
+ * may repeat along avg's leading axes (its size divides avg's), as tfjs broadcasts it.
+ */
 export function lerpHost(avg: tf.Variable, trained: Tensor, rate: number): void {
   const av = hostValues(avg), tv = hostValues(trained);
-  const n = av.length;
-  if (tv.length !== n) throw new Error(`host update: sizes differ (${n} and ${tv.length})`);
+  const n = av.length, m = tv.length;
+  if (m === 0 || n % m !== 0) throw new Error(`host update: sizes differ (${n} and ${m})`);
   const r = f(rate);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = av[i] + f(f(tv[i] - av[i]) * r);
+  for (let i = 0; i < n; i++) out[i] = av[i] + f(f(tv[i % m] - av[i]) * r);
   assignValues(avg, out);
 }

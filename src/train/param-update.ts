@@ -65,7 +65,11 @@ export function adamUpdate(items: AdamItem[], beta2: number, eps: number, host: 
   });
 }
 
-/** avg = avg + (trained - avg) * rate for each pair. */
+/**
+ * avg = avg + (trained - avg) * rate for each pair; trained has avg's shape, or its trailing
+ * axes and is repeated along the leading ones (broadcast, as the tracked average w takes a
+ * batch mean per style slot).
+ */
 export function lerpUpdate(pairs: { avg: tf.Variable; trained: Tensor }[], rate: number, host: boolean): void {
   if (pairs.length === 0) return;
   if (host) {

@@ -79,12 +79,11 @@ export interface StepLosses {
   ae: number;
 }
 
-/** Batch mean w tracking of Model.generate: avg = lerp(avg, mean(w), 1 - beta). */
+/** Batch mean w tracking of Model.generate: avg = lerp(avg, mean(w), 1 - beta), the mean in every style slot. */
 function trackDlatent(model: AlaeModel, w: Tensor, beta: number): void {
-  tf.tidy(() => {
-    const mean = tf.mean(w, 0);
-    model.dlatentAvg.assign(tf.add(model.dlatentAvg, tf.mul(tf.sub(mean, model.dlatentAvg), 1 - beta)));
-  });
+  const mean = tf.mean(w, 0);
+  lerpUpdate([{ avg: model.dlatentAvg, trained: mean }], 1 - beta, hostMemoryBackend());
+  mean.dispose();
 }
 
 /** z ~ N(0, 1) [n, latent] from the run's Rng. */

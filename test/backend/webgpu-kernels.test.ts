@@ -15,7 +15,7 @@ import { AlaeModel } from '../../src/model/alae.js';
 import { LREQAdam } from '../../src/train/lreq-adam.js';
 import { disposeParts, type GradParts } from '../../src/train/grad-parts.js';
 import { lerpAveraged } from '../../src/train/step.js';
-import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
+import { ADAM_UPDATE, LERP_UPDATE, lerpUpdate } from '../../src/train/param-update.js';
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
@@ -333,5 +333,18 @@ describe('webgpu parameter updates against the op chains', () => {
     for (const [k, v] of a1.vars) expect(await bits(v), k).toEqual(await bits(a2.vars.get(k)!));
     expect(await bits(a1.vars.get(name)!)).not.toEqual(start);
     a1.dispose(); a2.dispose(); t.dispose();
+  });
+
+  gpuIt('averaging toward a tensor repeated along the leading axes (the tracked average w) in one kernel: the bits of the broadcast chain', async () => {
+    const avg = tf.variable(normals(1, [6, 5]), false);
+    const mean = normals(2, [5]);
+    const want = tf.tidy(() => tf.add(avg, tf.mul(tf.sub(mean, avg), 1 - 0.995)));
+    const before = tf.memory().numTensors;
+    expect(dispatchesOf(() => lerpUpdate([{ avg, trained: mean }], 1 - 0.995, false))).toEqual({ [LERP_UPDATE]: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(await bits(avg)).toEqual(await bits(want));
+    const bad = normals(3, [6]);
+    expect(() => lerpUpdate([{ avg, trained: bad }], 0.5, false)).toThrow(/trailing axes/);
+    tf.dispose([avg, mean, want, bad]);
   });
 });

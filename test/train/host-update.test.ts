@@ -6,6 +6,7 @@ import { hostMemoryBackend } from '../../src/backend/backend.js';
 import { LREQAdam } from '../../src/train/lreq-adam.js';
 import { disposeParts, type GradParts } from '../../src/train/grad-parts.js';
 import { lerpAveraged } from '../../src/train/step.js';
+import { lerpUpdate } from '../../src/train/param-update.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -69,5 +70,18 @@ describe('host updates (JS loops on cpu/native)', () => {
     const name = 'decoder.decode_block.1.conv_2.weight';
     expect(bits(a1.vars.get(name)!)).not.toEqual(bits(init.vars.get(name)!));
     a1.dispose(); a2.dispose(); t.dispose(); init.dispose();
+  });
+
+  it('averaging toward a tensor repeated along the leading axes (the tracked average w): the bits of tfjs\'s broadcast chain', () => {
+    const avg = tf.variable(tf.tensor(seededNormals(1, 6 * 5), [6, 5]), false);
+    const mean = tf.tensor(seededNormals(2, 5), [5]);
+    const want = tf.tidy(() => tf.add(avg, tf.mul(tf.sub(mean, avg), 1 - 0.995)));
+    const before = tf.memory().numTensors;
+    lerpUpdate([{ avg, trained: mean }], 1 - 0.995, true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(bits(avg)).toEqual(bits(want));
+    const bad = tf.zeros([4]);
+    expect(() => lerpUpdate([{ avg, trained: bad }], 0.5, true)).toThrow(/sizes differ/);
+    tf.dispose([avg, mean, want, bad]);
   });
 });

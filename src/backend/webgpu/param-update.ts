@@ -56,13 +56,18 @@ function list(kernel: string, inputs: Record<string, TensorInfo | undefined>, pr
   });
 }
 
-/** Copy each tensor of `ts` into `flat` back to back; returns their offsets (in values). */
-function gather(b: WebGPUBackendLike, ts: TensorInfo[], flat: GPUBufferLike): number[] {
+/**
+ * Copy each tensor of `ts` into `flat` back to back, `times[i]` times over (default once);
+ * returns where each begins (in values).
+ */
+function gather(b: WebGPUBackendLike, ts: TensorInfo[], flat: GPUBufferLike, times?: number[]): number[] {
   let off = 0;
-  return ts.map((t) => {
+  return ts.map((t, i) => {
     const at = off;
-    copy(b, { tensor: t }, 0, { buffer: flat }, 4 * at, 4 * sizeOf(t));
-    off += sizeOf(t);
+    for (let k = 0; k < (times?.[i] ?? 1); k++) {
+      copy(b, { tensor: t }, 0, { buffer: flat }, 4 * off, 4 * sizeOf(t));
+      off += sizeOf(t);
+    }
     return at;
   });
 }
@@ -74,7 +79,11 @@ function scatter(b: WebGPUBackendLike, like: TensorInfo[], flat: GPUBufferLike, 
   return out;
 }
 
-/** Submit the commands so far: the flat buffers go back to the pool before a later op wants their sizes (pooledScratch). */
+/**
+ * Submit the commands so far: Adam's flat buffers, as large as activations, go back to the pool
+ * before a later op wants their sizes (pooledScratch). The lerps leave theirs to the next
+ * submission: the dispatch trace's peak is lower so.
+ */
 function handBack(b: WebGPUBackendLike): void {
   b.endComputePassEncoder();
   b.submitQueue();
@@ -175,18 +184,23 @@ export const webgpuLerpUpdate: KernelFn = ({ inputs, backend, attrs }) => {
   const b = webgpuBackend(backend);
   const count = Object.keys(inputs).filter((k) => k.startsWith('a')).length;
   const as = list(LERP_UPDATE, inputs, 'a', count);
-  const ts = list(LERP_UPDATE, inputs, 't', count, as);
+  const ts = list(LERP_UPDATE, inputs, 't', count);
+  // A t of a's trailing axes is copied once per leading index: the kernel reads T as A's twin.
+  const times = ts.map((t, i) => {
+    const lead = as[i].shape.length - t.shape.length;
+    if (lead < 0 || t.shape.join() !== as[i].shape.slice(lead).join()) throw new Error(`${LERP_UPDATE}: t${i} [${t.shape}] is not a${i} [${as[i].shape}] nor its trailing axes`);
+    return sizeOf(t) === 0 ? 0 : sizeOf(as[i]) / sizeOf(t);
+  });
   const out: TensorInfo[] = [];
   for (const idx of groups(b, as.map(sizeOf))) {
     const pick = <T>(x: T[]): T[] => idx.map((i) => x[i]);
     const total = idx.reduce((s, i) => s + sizeOf(as[i]), 0);
     const [A, T] = [pooledScratch(b, 4 * total), pooledScratch(b, 4 * total)];
     const offsets = gather(b, pick(as), A);
-    gather(b, pick(ts), T);
+    gather(b, pick(ts), T, pick(times));
     dispatch(b, lerp, [{ buffer: T }, { buffer: A, write: true }], [['u32', total], ['f32', Number(attrs?.rate)], ['f32', 1]],
       flatWorkgroups(b, total, WG));
     out.push(...scatter(b, pick(as), A, offsets));
   }
-  handBack(b);
   return out;
 };
