@@ -80,9 +80,9 @@ function scatter(b: WebGPUBackendLike, like: TensorInfo[], flat: GPUBufferLike, 
 }
 
 /**
- * Submit the commands so far: Adam's flat buffers, as large as activations, go back to the pool
- * before a later op wants their sizes (pooledScratch). The lerps leave theirs to the next
- * submission: the dispatch trace's peak is lower so.
+ * Submit the commands so far: Adam's flat buffers, pooled activation-sized ones, go back to the
+ * pool before the next step's forward pass wants their sizes (pooledScratch). The lerps leave
+ * theirs to the next submission: the dispatch trace's peak GPU bytes are lower so.
  */
 function handBack(b: WebGPUBackendLike): void {
   b.endComputePassEncoder();

@@ -231,8 +231,8 @@ export function scratch(b: WebGPUBackendLike, bytes: number): GPUBufferLike {
  * keeps every buffer it made and hands one out again only for its exact size, so a scratch
  * buffer of a size nothing else has (a flat buffer over a network's parameters) would stay
  * allocated for good, on top of the peak; at an optimizer step the activations' buffers are
- * free. Submit the queue after the last command that reads it: that hands it back at once
- * (scratch buffers go back at the next submission), before a later op wants its size.
+ * free. Like scratch buffers it goes back at the next submission; until then an op that wants
+ * its size makes a new buffer, so a large one is best handed back by submitting at once.
  */
 export function pooledScratch(b: WebGPUBackendLike, bytes: number): GPUBufferLike {
   const usage = STORAGE | COPY_SRC | COPY_DST;
