@@ -24,6 +24,7 @@ import { AlaeModel } from '../dist/model/alae.js';
 import { f32, readSafetensors } from '../dist/io/safetensors.js';
 import { fromTorchLayout, nchwToNhwc } from '../dist/io/layout.js';
 import { lossAE, lossG } from '../dist/train/losses.js';
+import { sumParts } from '../dist/train/grad-parts.js';
 import { relErr, ZERO_FLOOR } from '../dist/parity/parity.js';
 import { replacedKernel } from '../dist/backend/kernel-adapter.js';
 import { flag, option } from './args.mjs';
@@ -80,7 +81,9 @@ async function run(backendName) {
     const key = `${caseName}/grad/${n}`;
     if (!expected.has(key)) continue;
     const spec = model.specs.find((s) => s.name === n);
-    pairs.push({ n, ours: await g.data(), ref: fromTorchLayout(raw(key).data, raw(key).shape, spec.layout).data });
+    const sum = sumParts(g);
+    pairs.push({ n, ours: await sum.data(), ref: fromTorchLayout(raw(key).data, raw(key).shape, spec.layout).data });
+    sum.dispose();
   }
   const maxAbs = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const floor = ZERO_FLOOR * Math.max(...pairs.map((p) => maxAbs(p.ref)));

@@ -12,6 +12,7 @@ import { copyGap, importCheckpoint, type ReferenceCheckpoint } from '../io/impor
 import { f32, readSafetensors, type SafeTensor } from '../io/safetensors.js';
 import { fromTorchLayout, nchwToNhwc } from '../io/layout.js';
 import { disposeGrads, lossAE, lossD, lossG, type LossResult } from '../train/losses.js';
+import { disposeParts, sumParts, type GradParts } from '../train/grad-parts.js';
 import { LREQAdam } from '../train/lreq-adam.js';
 
 export type CaseStatus = 'ok' | 'FAIL' | 'not run';
@@ -221,15 +222,18 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
   // Training cases: the trained (non-averaged) weights as stored in the checkpoint.
   const trained = AlaeModel.fromArrays(cfg, ckpt.trained!, zipFile);
   const level = { lod: L - 1, blend: 1 };
-  const gradPairs = (prefix: string, r: LossResult): Array<[string, Tensor | Float32Array, Float32Array]> => {
+  const gradPairs = async (prefix: string, r: LossResult): Promise<Array<[string, Float32Array, Float32Array]>> => {
     const names = exp.names(`${prefix}/grad/`).map((n) => n.slice(prefix.length + 6));
-    const pairs: Array<[string, Tensor | Float32Array, Float32Array]> = [];
+    const pairs: Array<[string, Float32Array, Float32Array]> = [];
     for (const n of names) {
       const spec = trained.specs.find((s) => s.name === n);
       const g = r.grads.get(n);
       if (!spec || !g) throw new AlaeError(`no gradient for ${n}`);
       const ref = exp.raw(`${prefix}/grad/${n}`);
-      pairs.push([`${prefix}/grad/${n}`, g, fromTorchLayout(ref.data, ref.shape, spec.layout).data]);
+      const sum = sumParts(g);
+      const ours = (await sum.data()) as Float32Array;
+      sum.dispose();
+      pairs.push([`${prefix}/grad/${n}`, ours, fromTorchLayout(ref.data, ref.shape, spec.layout).data]);
     }
     const extra = [...r.grads.keys()].filter((k) => !names.includes(k));
     if (extra.length) throw new AlaeError(`gradients the reference does not have: ${extra.slice(0, 3).join(', ')}`);
@@ -241,7 +245,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
       const fake = exp.image('loss_d/fake');
       const r = await lossD(trained, real, fake, { ...level, r1Gamma: 10 });
       tf.dispose([real, fake]);
-      const out = await compare([['loss_d/value', new Float32Array([r.value]), exp.raw('loss_d/value').data], ...gradPairs('loss_d', r)]);
+      const out = await compare([['loss_d/value', new Float32Array([r.value]), exp.raw('loss_d/value').data], ...(await gradPairs('loss_d', r))]);
       disposeGrads(r);
       return out;
     });
@@ -252,7 +256,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
         const noise = exp.noise(name);
         const r = await loss(trained, { z, noise }, level);
         tf.dispose([z, ...noise]);
-        const out = await compare([[`${name}/value`, new Float32Array([r.value]), exp.raw(`${name}/value`).data], ...gradPairs(name, r)]);
+        const out = await compare([[`${name}/value`, new Float32Array([r.value]), exp.raw(`${name}/value`).data], ...(await gradPairs(name, r))]);
         disposeGrads(r);
         return out;
       });
@@ -261,14 +265,14 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
       // The optimizer is fed the reference's own recorded gradients, so this case checks LREQAdam
       // alone (our gradients are checked by loss_d and loss_g).
       if (!ckpt!.optimizers) throw new AlaeError('the checkpoint has no optimizer state');
-      const refGrads = (prefix: string): Map<string, Tensor> => {
-        const m = new Map<string, Tensor>();
+      const refGrads = (prefix: string): Map<string, GradParts> => {
+        const m = new Map<string, GradParts>();
         for (const n of exp.names(`${prefix}/grad/`)) {
           const name = n.slice(prefix.length + 6);
           const spec = trained.specs.find((s) => s.name === name);
           if (!spec) throw new AlaeError(`unknown parameter ${name}`);
           const ref = exp.raw(n);
-          m.set(name, tf.tensor(fromTorchLayout(ref.data, ref.shape, spec.layout).data, spec.shape));
+          m.set(name, [tf.tensor(fromTorchLayout(ref.data, ref.shape, spec.layout).data, spec.shape)]);
         }
         return m;
       };
@@ -280,7 +284,7 @@ export async function runParity(dir: string, opts: ParityOptions = {}): Promise<
       decOpt.load(ckpt!.optimizers.decoder, trained);
       encOpt.step(trained, gd);
       decOpt.step(trained, gg);
-      tf.dispose([...gd.values(), ...gg.values()]);
+      for (const g of [...gd.values(), ...gg.values()]) disposeParts(g);
       encOpt.dispose();
       decOpt.dispose();
       const pairs: Array<[string, Tensor | Float32Array, Float32Array]> = [];

@@ -11,6 +11,7 @@
  * (test/train/host-update.test.ts).
  */
 import { tf, type Tensor } from '../tf.js';
+import type { GradParts } from './grad-parts.js';
 
 const f = Math.fround;
 
@@ -29,16 +30,19 @@ function assignValues(variable: tf.Variable, values: Float32Array): void {
 
 /**
  * LREQAdam's step on one parameter, the bits of
- *   v = v * beta2 + g^2 * (1 - beta2);  p = p - g / (sqrt(v) + eps) * stepSize
+ *   g = (g0 + g1) + ...;  v = v * beta2 + g^2 * (1 - beta2);  p = p - g / (sqrt(v) + eps) * stepSize
  */
-export function adamUpdateHost(p: tf.Variable, v: tf.Variable, g: Tensor, beta2: number, eps: number, stepSize: number): void {
-  const pv = hostValues(p), vv = hostValues(v), gv = hostValues(g);
+export function adamUpdateHost(p: tf.Variable, v: tf.Variable, g: GradParts, beta2: number, eps: number, stepSize: number): void {
+  const pv = hostValues(p), vv = hostValues(v), gs = g.map(hostValues);
   const n = pv.length;
-  if (vv.length !== n || gv.length !== n) throw new Error(`host update: sizes differ (parameter ${n}, state ${vv.length}, gradient ${gv.length})`);
+  const bad = gs.find((gv) => gv.length !== n);
+  if (vv.length !== n || bad) throw new Error(`host update: sizes differ (parameter ${n}, state ${vv.length}, gradient ${(bad ?? gs[0]).length})`);
+  const [g0, ...rest] = gs;
   const b2 = f(beta2), omb2 = f(1 - beta2), e = f(eps), s = f(stepSize);
   const np = new Float32Array(n), nv = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const gi = gv[i];
+    let gi = g0[i];
+    for (const gv of rest) gi = f(gi + gv[i]);
     const vi = f(f(vv[i] * b2) + f(f(gi * gi) * omb2));
     nv[i] = vi;
     np[i] = pv[i] - f(f(gi / f(f(Math.sqrt(vi)) + e)) * s);
@@ -47,13 +51,16 @@ export function adamUpdateHost(p: tf.Variable, v: tf.Variable, g: Tensor, beta2:
   assignValues(p, np);
 }
 
-/** avg = avg + (trained - avg) * rate, the bits of tf.add(a, tf.mul(tf.sub(t, a), rate)). */
+/**
+ * avg = avg + (trained - avg) * rate, the bits of tf.add(a, tf.mul(tf.sub(t, a), rate)); trained
+ * may repeat along avg's leading axes (its size divides avg's), as tfjs broadcasts it.
+ */
 export function lerpHost(avg: tf.Variable, trained: Tensor, rate: number): void {
   const av = hostValues(avg), tv = hostValues(trained);
-  const n = av.length;
-  if (tv.length !== n) throw new Error(`host update: sizes differ (${n} and ${tv.length})`);
+  const n = av.length, m = tv.length;
+  if (m === 0 || n % m !== 0) throw new Error(`host update: sizes differ (${n} and ${m})`);
   const r = f(rate);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = av[i] + f(f(tv[i] - av[i]) * r);
+  for (let i = 0; i < n; i++) out[i] = av[i] + f(f(tv[i % m] - av[i]) * r);
   assignValues(avg, out);
 }

@@ -19,3 +19,4 @@ export { seededNormals } from './noise.js';
 export { LREQAdam } from './lreq-adam.js';
 export type { AdamStateArrays } from './lreq-adam.js';
 export { lossD, lossG, lossAE, disposeGrads } from './losses.js';
+export { sumParts, type GradParts } from './grad-parts.js';

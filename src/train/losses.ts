@@ -13,12 +13,13 @@ import type { NoiseMaps } from '../model/generator.js';
 import type { NetworkName } from '../model/lreq.js';
 import { idleParams } from '../model/params.js';
 import type { Differentiation } from '../nn/ops.js';
-import { gradients } from './tape.js';
+import { gradientParts, gradients } from './tape.js';
+import { addParts, disposeParts, type GradParts } from './grad-parts.js';
 
 export interface LossResult {
   value: number;
-  /** Gradients by parameter name (only parameters that take part). */
-  grads: Map<string, Tensor>;
+  /** Gradients by parameter name (only parameters that take part), in parts (grad-parts.ts: sumParts gives one tensor). */
+  grads: Map<string, GradParts>;
 }
 
 export interface LevelOptions {
@@ -40,12 +41,12 @@ const TRAINED: Differentiation = 'once';
 
 /**
  * f's value (a scalar the caller disposes) and its gradients for the named networks, by
- * parameter name, taken through train/tape.ts; parameters that got no gradient are left out.
+ * parameter name, in parts, taken through train/tape.ts; parameters that got no gradient are left out.
  */
-function paramGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): { value: Tensor; grads: Map<string, Tensor> } {
+function paramGrads(model: AlaeModel, networks: NetworkName[], f: () => tf.Scalar): { value: Tensor; grads: Map<string, GradParts> } {
   const names = model.specs.filter((s) => networks.includes(s.network)).map((s) => s.name);
-  const { value, grads } = gradients(f, names.map((n) => model.vars.get(n)!));
-  const out = new Map<string, Tensor>();
+  const { value, grads } = gradientParts(f, names.map((n) => model.vars.get(n)!));
+  const out = new Map<string, GradParts>();
   names.forEach((n, i) => {
     const g = grads[i];
     if (g) out.set(n, g);
@@ -71,7 +72,8 @@ function unusedParams(model: AlaeModel, networks: NetworkName[], lod: number, bl
 
 function prune(model: AlaeModel, r: LossResult, networks: NetworkName[], o: LevelOptions): LossResult {
   for (const n of unusedParams(model, networks, o.lod, o.blend)) {
-    r.grads.get(n)?.dispose();
+    const g = r.grads.get(n);
+    if (g) disposeParts(g);
     r.grads.delete(n);
   }
   return r;
@@ -88,7 +90,8 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
   // before the real branch's R1 double backprop starts: the two tapes are never alive
   // together. Its term of the loss is carried over as a constant, so the value and the
   // gradients are what one tape over the whole loss gives, bit for bit (the real branch's
-  // contribution is the first term of each sum, as in the one-tape backward pass).
+  // contribution is the first term of each sum, as in the one-tape backward pass). The
+  // optimizer adds the fake branch's gradient to the real one's (grad-parts.ts).
   let fakeTerm: Tensor | null = null;
   const rFake = paramGrads(model, nets, () => {
     const s = tf.softplus(model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED })));
@@ -114,17 +117,14 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
       return out;
     });
     for (const [name, g] of rFake.grads) {
-      const sum = r.grads.get(name);
-      if (sum) {
-        r.grads.set(name, tf.add(sum, g));
-        tf.dispose([sum, g]);
-      } else r.grads.set(name, g);
+      const real = r.grads.get(name);
+      r.grads.set(name, real ? addParts(real, g) : g);
     }
     rFake.grads.clear();
     return prune(model, r, nets, o);
   } finally {
     sFake.dispose();
-    tf.dispose([...rFake.grads.values()]);
+    for (const g of rFake.grads.values()) disposeParts(g);
   }
 }
 
@@ -153,10 +153,14 @@ export async function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions)
   return prune(model, r, nets, o);
 }
 
-/** Step 3, E, G and F: latent reciprocity mean((E(G(w)) - w)^2), w = F(z) detached as the target. */
-export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>, o: LevelOptions): Promise<LossResult> {
+/**
+ * Step 3, E, G and F: latent reciprocity mean((E(G(w)) - w)^2), w = F(z) detached as the target:
+ * `target` when given (model.map(z), which the caller also tracks the average w with), else
+ * computed here.
+ */
+export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'> & { target?: Tensor }, o: LevelOptions): Promise<LossResult> {
   const nets: NetworkName[] = ['encoder', 'decoder', 'mapping_f'];
-  const target = tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
+  const target = g.target ?? tf.tidy(() => model.map(g.z)); // computed outside the tape: no gradient flows into the target
   try {
     const r = await withGrads(model, nets, () => {
       const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise, differentiation: TRAINED });
@@ -165,11 +169,11 @@ export async function lossAE(model: AlaeModel, g: Omit<GenerateInput, 'mixing'>,
     });
     return prune(model, r, nets, o);
   } finally {
-    target.dispose();
+    if (target !== g.target) target.dispose();
   }
 }
 
 export function disposeGrads(r: LossResult): void {
-  for (const g of r.grads.values()) g.dispose();
+  for (const g of r.grads.values()) disposeParts(g);
   r.grads.clear();
 }

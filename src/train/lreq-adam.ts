@@ -6,12 +6,13 @@
  *   p -= lr sqrt(1 - beta2^t) coef g / (sqrt(v) + eps)
  * Parameters without a gradient in a step are left alone (step count too).
  */
-import { tf, type Tensor } from '../tf.js';
+import { tf } from '../tf.js';
 import type { AlaeModel } from '../model/alae.js';
 import type { NetworkName } from '../model/lreq.js';
 import { hostMemoryBackend } from '../backend/backend.js';
 import { type AdamItem, adamUpdate } from './param-update.js';
 import type { OptimizerState } from '../io/checkpoint-file.js';
+import type { GradParts } from './grad-parts.js';
 
 export interface ParamState {
   step: number;
@@ -41,8 +42,11 @@ export class LREQAdam {
     this.coefs = new Map(model.specs.filter((s) => networks.includes(s.network)).map((s) => [s.name, s.coef]));
   }
 
-  /** Apply one step to the model's variables with the given gradients (names outside this optimizer's networks are ignored). */
-  step(model: AlaeModel, grads: ReadonlyMap<string, Tensor>): void {
+  /**
+   * Apply one step to the model's variables with the given gradients, each in parts (their sum
+   * is the gradient: grad-parts.ts); names outside this optimizer's networks are ignored.
+   */
+  step(model: AlaeModel, grads: ReadonlyMap<string, GradParts>): void {
     const items: AdamItem[] = [];
     for (const [name, g] of grads) {
       const coef = this.coefs.get(name);

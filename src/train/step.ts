@@ -24,6 +24,7 @@ import { downscale2d, upscale2d } from '../nn/ops.js';
 import { hostMemoryBackend } from '../backend/backend.js';
 import { Rng } from '../util/random.js';
 import { disposeGrads, lossAE, lossD, lossG, type GenerateInput } from './losses.js';
+import { disposeParts, type GradParts } from './grad-parts.js';
 import type { LREQAdam } from './lreq-adam.js';
 import { seededNormals } from './noise.js';
 import { lerpUpdate } from './param-update.js';
@@ -78,12 +79,11 @@ export interface StepLosses {
   ae: number;
 }
 
-/** Batch mean w tracking of Model.generate: avg = lerp(avg, mean(w), 1 - beta). */
+/** Batch mean w tracking of Model.generate: avg = lerp(avg, mean(w), 1 - beta), the mean in every style slot. */
 function trackDlatent(model: AlaeModel, w: Tensor, beta: number): void {
-  tf.tidy(() => {
-    const mean = tf.mean(w, 0);
-    model.dlatentAvg.assign(tf.add(model.dlatentAvg, tf.mul(tf.sub(mean, model.dlatentAvg), 1 - beta)));
-  });
+  const mean = tf.mean(w, 0);
+  lerpUpdate([{ avg: model.dlatentAvg, trained: mean }], 1 - beta, hostMemoryBackend());
+  mean.dispose();
 }
 
 /** z ~ N(0, 1) [n, latent] from the run's Rng. */
@@ -201,20 +201,23 @@ export async function trainIteration(st: TrainState, x: Tensor4D, level: StepLev
     const z = drawZ(rng, n, cfg.latentSize);
     const noise = drawNoise(rng, n, lod);
     const input: GenerateInput = { z, noise };
+    // F(z) once, untaped: the tracked average's input and lossAE's detached target.
+    const target = tf.tidy(() => model.map(z));
     try {
-      tf.tidy(() => trackDlatent(model, model.map(z), o.dlatentAvgBeta));
-      const r = await lossAE(model, input, lv);
+      trackDlatent(model, target, o.dlatentAvgBeta);
+      const r = await lossAE(model, { ...input, target }, lv);
       ae = r.value;
       if (o.torchZeroGrad) {
-        const zeros = model.specs.filter((s) => s.network === 'mapping_d' && !r.grads.has(s.name)).map((s) => [s.name, tf.zeros(s.shape)] as const);
+        const zeros = model.specs.filter((s) => s.network === 'mapping_d' && !r.grads.has(s.name)).map((s): [string, GradParts] => [s.name, [tf.zeros(s.shape)]]);
         st.encoderOpt.step(model, new Map([...r.grads, ...zeros]));
-        zeros.forEach(([, t]) => t.dispose());
+        zeros.forEach(([, g]) => disposeParts(g));
       } else {
         st.encoderOpt.step(model, r.grads);
       }
       st.decoderOpt.step(model, r.grads);
       disposeGrads(r);
     } finally {
+      target.dispose();
       disposeInput(input);
     }
   }

@@ -10,9 +10,13 @@
  * - on the outermost tape only, a node's saved tensors once its gradient has run, and those of
  *   nodes off the path from the variables to the loss before the pass starts. An inner tape
  *   (R1's dD/dx, itself differentiated again) keeps its saved tensors: the outer pass needs them.
+ * On the outermost tape, gradientParts leaves each parameter's gradient as the parts tfjs would
+ * have added one by one (a conv weight R1 uses in its inner forward and inner backward gets two):
+ * the optimizer adds them inside its update (grad-parts.ts).
  * It reads the engine's tape (Engine.state.activeTape), which tfjs exposes only internally.
  */
 import { tf, type Tensor } from '../tf.js';
+import type { GradParts } from './grad-parts.js';
 
 interface TapeNode {
   id: number;
@@ -63,33 +67,59 @@ function nodesFromXsToY(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNode[] {
 }
 
 /**
- * Gradient sums by tensor id. A gradient function may hand dy through unchanged, so one tensor
- * can be the sum of two ids: it is disposed when the last id lets go of it.
+ * Gradient sums by tensor id, each one tensor, or for the ids asked for as parts the tensors in
+ * the order they arrived (grad-parts.ts), summed by whoever reads them. A gradient function may
+ * hand dy through unchanged, so one tensor can be held by two ids, or twice by one: it is
+ * disposed when the last holder lets go of it.
  */
 class GradientSums {
-  private readonly byId = new Map<number, Tensor>();
+  private readonly byId = new Map<number, Tensor[]>();
   private readonly holders = new Map<Tensor, number>();
+  constructor(private readonly partIds: ReadonlySet<number>) {}
+  /** The sum of an id held as one tensor. */
   get(id: number): Tensor | undefined {
-    return this.byId.get(id);
+    const ts = this.byId.get(id);
+    if (ts && ts.length > 1) throw new Error(`internal: the gradient of tensor ${id} is kept in parts`);
+    return ts?.[0];
+  }
+  parts(id: number): Tensor[] | undefined {
+    return this.byId.get(id)?.slice();
   }
   set(id: number, t: Tensor): void {
     this.drop(id);
-    this.byId.set(id, t);
-    this.holders.set(t, (this.holders.get(t) ?? 0) + 1);
+    this.byId.set(id, [t]);
+    this.hold(t);
+  }
+  /** Add dx to id's gradient: as one more part where the id is kept in parts, else by tf.add as tfjs does. */
+  accumulate(id: number, dx: Tensor): void {
+    const cur = this.byId.get(id);
+    if (!cur) this.set(id, dx);
+    else if (this.partIds.has(id)) {
+      cur.push(dx);
+      this.hold(dx);
+    } else {
+      this.set(id, tf.add(cur[0], dx));
+      if (!this.held(dx)) dx.dispose();
+    }
   }
   drop(id: number): void {
-    const t = this.byId.get(id);
-    if (!t) return;
+    const ts = this.byId.get(id);
+    if (!ts) return;
     this.byId.delete(id);
-    const n = this.holders.get(t)! - 1;
-    if (n > 0) this.holders.set(t, n);
-    else {
-      this.holders.delete(t);
-      t.dispose();
+    for (const t of ts) {
+      const n = this.holders.get(t)! - 1;
+      if (n > 0) this.holders.set(t, n);
+      else {
+        this.holders.delete(t);
+        t.dispose();
+      }
     }
   }
   held(t: Tensor): boolean {
     return this.holders.has(t);
+  }
+  private hold(t: Tensor): void {
+    this.holders.set(t, (this.holders.get(t) ?? 0) + 1);
   }
 }
 
@@ -112,23 +142,15 @@ function backprop(sums: GradientSums, tape: TapeNode[], keep: Set<number>, relea
       const x = node.inputs[name];
       if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
       if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
-      const cur = sums.get(x.id);
-      if (!cur) sums.set(x.id, dx);
-      else {
-        sums.set(x.id, tf.add(cur, dx));
-        if (!sums.held(dx)) dx.dispose();
-      }
+      sums.accumulate(x.id, dx);
     });
     for (const o of node.outputs) if (!keep.has(o.id)) sums.drop(o.id);
     if (releaseSaved) for (const t of node.saved ?? []) t.dispose();
   }
 }
 
-/**
- * d f() / d xs, with f's value: tf.grad / tf.variableGrads without their argument handling.
- * A null gradient: that x does not reach the value.
- */
-export function gradients(f: () => Tensor, xs: Tensor[]): { value: Tensor; grads: Array<Tensor | null> } {
+/** The backward pass: each x's gradient as one tensor, or with `asParts` the parts of the xs that no node outputs. */
+function run(f: () => Tensor, xs: Tensor[], asParts: boolean): { value: Tensor; grads: Array<Tensor[] | null> } {
   const e = engine();
   const value = e.scopedRun(() => e.startTape(), () => e.endTape(), () => tf.tidy('forward', f));
   const tape = e.state.activeTape!;
@@ -139,13 +161,15 @@ export function gradients(f: () => Tensor, xs: Tensor[]): { value: Tensor; grads
       const used = new Set(filtered.map((n) => n.id));
       for (const node of tape) if (!used.has(node.id)) for (const t of node.saved ?? []) t.dispose();
     }
-    const sums = new GradientSums();
+    // An x that some node outputs passes its gradient on as a dy (one tensor); the others are leaves.
+    const outputs = new Set(filtered.flatMap((n) => n.outputs.map((o) => o.id)));
+    const sums = new GradientSums(new Set(asParts ? xs.map((x) => x.id).filter((id) => !outputs.has(id)) : []));
     sums.set(value.id, tf.ones(value.shape)); // as tfjs seeds it (no kernel)
     const keep = new Set(xs.map((x) => x.id));
     backprop(sums, filtered, keep, outermost);
-    const grads: Record<number, Tensor> = {};
+    const grads: Record<number, Tensor[]> = {};
     xs.forEach((x, i) => {
-      const g = sums.get(x.id);
+      const g = sums.parts(x.id);
       if (g) grads[i] = g;
     });
     if (outermost) {
@@ -155,4 +179,22 @@ export function gradients(f: () => Tensor, xs: Tensor[]): { value: Tensor; grads
     return { value, grads };
   });
   return { value: out.value, grads: xs.map((_, i) => out.grads[i] ?? null) };
+}
+
+/**
+ * d f() / d xs, with f's value: tf.grad / tf.variableGrads without their argument handling.
+ * A null gradient: that x does not reach the value.
+ */
+export function gradients(f: () => Tensor, xs: Tensor[]): { value: Tensor; grads: Array<Tensor | null> } {
+  const { value, grads } = run(f, xs, false);
+  return { value, grads: grads.map((g) => g?.[0] ?? null) };
+}
+
+/**
+ * gradients() of an outermost tape (parameters), each gradient as the parts the backward pass
+ * would have added (grad-parts.ts): the optimizer sums them in its update.
+ */
+export function gradientParts(f: () => Tensor, xs: Tensor[]): { value: Tensor; grads: Array<GradParts | null> } {
+  if (engine().state.gradientDepth !== 0) throw new Error('gradientParts: only an outermost tape keeps its gradients in parts (an inner one is differentiated again)');
+  return run(f, xs, true);
 }

@@ -16,8 +16,9 @@ import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { AlaeModel } from '../../src/model/alae.js';
 import { LREQAdam } from '../../src/train/lreq-adam.js';
+import { disposeParts, type GradParts } from '../../src/train/grad-parts.js';
 import { lerpAveraged } from '../../src/train/step.js';
-import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
+import { ADAM_UPDATE, LERP_UPDATE, lerpUpdate } from '../../src/train/param-update.js';
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
 import { activations, normals } from '../seeded-tensors.js';
@@ -377,7 +378,7 @@ describe('webgpu parameter updates against the op chains', () => {
   const config = resolveConfig('test-micro');
   const bits = async (t: tf.Tensor): Promise<Uint32Array> => new Uint32Array(Float32Array.from(await t.data() as Float32Array).buffer);
 
-  gpuIt('LREQAdam over all parameters in one kernel: the op chain\'s bits, step after step, parameters without a gradient untouched', async () => {
+  gpuIt('LREQAdam over all parameters in one kernel, gradients in 1 to 3 parts: the op chain\'s bits on the parts\' tf.add sum, step after step, parameters without a gradient untouched', async () => {
     const a = AlaeModel.create(config, 3), b = AlaeModel.create(config, 3);
     const nets = ['encoder', 'mapping_d', 'decoder', 'mapping_f'] as const;
     const opt = new LREQAdam(a, [...nets], { lr: 0.002 });
@@ -386,21 +387,27 @@ describe('webgpu parameter updates against the op chains', () => {
     const v = new Map([...b.vars].map(([k, p]) => [k, tf.zerosLike(p)]));
     const skipped = 'decoder.const';
     for (let step = 1; step <= 3; step++) {
-      const g = new Map([...a.vars].filter(([k]) => k !== skipped || step === 1).map(([k, p], i) =>
-        [k, tf.tensor(Float32Array.from(seededNormals(100 * step + i, p.size), (x, j) => (j % 7 === 0 ? 0 : j % 11 === 0 ? x * 1e4 : x)), p.shape)]));
+      // Parts of mixed magnitudes (1e4 against 1): their sum's rounding depends on the order of the adds.
+      const g = new Map<string, GradParts>([...a.vars].filter(([k]) => k !== skipped || step === 1).map(([k, p], i) =>
+        [k, Array.from({ length: 1 + (i % 3) }, (_, part) =>
+          tf.tensor(Float32Array.from(seededNormals(100 * step + 10 * i + part, p.size), (x, j) => (j % 7 === 0 ? 0 : (j + part) % 11 === 0 ? x * 1e4 : x)), p.shape))]));
       const before = tf.memory().numTensors;
-      opt.step(a, g);
+      const dispatches = dispatchesOf(() => opt.step(a, g));
+      // One dispatch, no adds (the first step also fills each parameter's new state with zeros).
+      if (step > 1) expect(dispatches).toEqual({ [ADAM_UPDATE]: 1 });
       expect(tf.memory().numTensors).toBe(before + (step === 1 ? a.vars.size : 0));
-      for (const [k, gk] of g) {
+      for (const [k, parts] of g) {
         const t = k === skipped ? 1 : step;
         const stepSize = lr * Math.sqrt(1 - beta2 ** t) * coef.get(k)!;
         const p = b.vars.get(k)!;
+        const gk = tf.tidy(() => parts.slice(1).reduce((sum, part) => tf.add(sum, part), parts[0]));
         const nv = tf.tidy(() => tf.add(tf.mul(v.get(k)!, beta2), tf.mul(tf.square(gk), 1 - beta2)));
         v.get(k)!.dispose();
         v.set(k, nv);
         tf.tidy(() => p.assign(tf.sub(p, tf.mul(tf.div(gk, tf.add(tf.sqrt(nv), eps)), stepSize))));
+        if (parts.length > 1) gk.dispose();
       }
-      g.forEach((t) => t.dispose());
+      g.forEach(disposeParts);
     }
     for (const [k, p] of a.vars) {
       expect(await bits(p), k).toEqual(await bits(b.vars.get(k)!));
@@ -421,5 +428,18 @@ describe('webgpu parameter updates against the op chains', () => {
     for (const [k, v] of a1.vars) expect(await bits(v), k).toEqual(await bits(a2.vars.get(k)!));
     expect(await bits(a1.vars.get(name)!)).not.toEqual(start);
     a1.dispose(); a2.dispose(); t.dispose();
+  });
+
+  gpuIt('averaging toward a tensor repeated along the leading axes (the tracked average w) in one kernel: the bits of the broadcast chain', async () => {
+    const avg = tf.variable(normals(1, [6, 5]), false);
+    const mean = normals(2, [5]);
+    const want = tf.tidy(() => tf.add(avg, tf.mul(tf.sub(mean, avg), 1 - 0.995)));
+    const before = tf.memory().numTensors;
+    expect(dispatchesOf(() => lerpUpdate([{ avg, trained: mean }], 1 - 0.995, false))).toEqual({ [LERP_UPDATE]: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(await bits(avg)).toEqual(await bits(want));
+    const bad = normals(3, [6]);
+    expect(() => lerpUpdate([{ avg, trained: bad }], 0.5, false)).toThrow(/trailing axes/);
+    tf.dispose([avg, mean, want, bad]);
   });
 });

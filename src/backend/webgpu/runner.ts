@@ -60,6 +60,8 @@ export interface WebGPUBackendLike {
   bufferManager: {
     acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBufferLike;
     releaseBuffer(b: GPUBufferLike, reuse?: boolean): void;
+    /** Released buffers by `${size}_${usage}`, handed out again for that exact size only. */
+    freeBuffers: Map<string, GPUBufferLike[]>;
   };
   tensorMap: { get(dataId: object): { resource: unknown; dtype: string; shape: number[] } };
   commandQueueOwnedIds: WeakSet<object>;
@@ -219,6 +221,30 @@ export function run(b: WebGPUBackendLike, program: WgslProgram, inputs: TensorIn
 /** A scratch storage buffer of at least `bytes`, released (back to the pool) once the commands that use it are submitted. */
 export function scratch(b: WebGPUBackendLike, bytes: number): GPUBufferLike {
   const buffer = b.bufferManager.acquireBuffer(Math.max(16, Math.ceil(bytes / 16) * 16), STORAGE | COPY_SRC | COPY_DST);
+  b.uniformPendingDisposal.push(buffer);
+  return buffer;
+}
+
+/**
+ * A scratch buffer of at least `bytes` taken from tfjs's pool of released buffers, the smallest
+ * free one that holds them (and binds whole), else a new one as scratch() makes. The pool
+ * keeps every buffer it made and hands one out again only for its exact size, so a scratch
+ * buffer of a size nothing else has (a flat buffer over a network's parameters) would stay
+ * allocated for good, on top of the peak; at an optimizer step the activations' buffers are
+ * free. Like scratch buffers it goes back at the next submission; until then an op that wants
+ * its size makes a new buffer, so a large one is best handed back by submitting at once.
+ */
+export function pooledScratch(b: WebGPUBackendLike, bytes: number): GPUBufferLike {
+  const usage = STORAGE | COPY_SRC | COPY_DST;
+  const most = b.device.limits.maxStorageBufferBindingSize;
+  let best = Infinity;
+  for (const [key, free] of b.bufferManager.freeBuffers) {
+    if (free.length === 0) continue;
+    const [size, use] = key.split('_').map(Number);
+    if (use === usage && size >= bytes && size <= most && size < best) best = size;
+  }
+  if (best === Infinity) return scratch(b, bytes);
+  const buffer = b.bufferManager.acquireBuffer(best, usage);
   b.uniformPendingDisposal.push(buffer);
   return buffer;
 }
