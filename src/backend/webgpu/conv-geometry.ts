@@ -3,6 +3,7 @@
  * generated from: NHWC input, HWIO filter, dilation 1.
  */
 import { tf, type Tensor } from '../../tf.js';
+import { average2x2Wgsl } from './resample.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -111,6 +112,13 @@ fn fineRow(m: i32) -> i32 {
   return (2 * t + q / 2) * ${W} + 2 * cx + q % 2;
 }`;
 }
+
+/** WGSL of conv-gemm.ts's store4 writing coarse pixel p, channel n of `channels`: the 2x2 average of the four rounded sums times `scale`. */
+export const averagedStoreWgsl = (channels: number, scale: number): string => /* wgsl */ `
+fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>) {
+  let v = hi + lo;
+  result[p * ${channels} + n] = ${average2x2Wgsl(['v.x', 'v.y', 'v.z', 'v.w'], f32Literal(scale))};
+}`;
 
 /** A key naming every field of a geometry. */
 export const geometryKey = (g: ConvGeometry): string => Object.values(g).join('_');

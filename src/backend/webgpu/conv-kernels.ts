@@ -92,9 +92,9 @@ function expectShape(name: string, what: string, t: TensorInfo, shape: number[])
   if (!tf.util.arraysEqual(t.shape, shape)) throw new Error(`${name}: ${what} is ${t.shape.join('x')}, expected ${shape.join('x')}`);
 }
 
-/** The coarse side's shape of g's convolution: its input's (C channels) or output's (O channels). */
-const coarseShape = (g: ConvGeometry, r: Resample): number[] =>
-  r.coarse === 'input' ? [g.batch, g.inH / 2, g.inW / 2, g.inC] : [g.batch, g.outH / 2, g.outW / 2, g.outC];
+/** The shape of dy of g's convolution as stored (coarse when the output side is). */
+const dyShape = (g: ConvGeometry, r: Resample): number[] =>
+  r.coarse === 'output' ? [g.batch, g.outH / 2, g.outW / 2, g.outC] : [g.batch, g.outH, g.outW, g.outC];
 
 export const webgpuConvResample: KernelFn = ({ inputs: { x, filter }, backend, attrs }) => {
   const r = resampleOf(CONV_RESAMPLE, attrs);
@@ -108,8 +108,7 @@ export const webgpuConvResampleBackpropInput: KernelFn = ({ inputs: { dy, filter
   // The fine convolution's input: dy's fine pixels, the filter's input channels.
   const [n, h, w] = fine(dy?.shape ?? [], r.coarse === 'output');
   const g = resampleGeometry(name, [n, h, w, filter?.shape[2] ?? 0], filter?.shape ?? [], [dy, filter]);
-  if (r.coarse === 'output') expectShape(name, 'dy', dy!, coarseShape(g, r));
-  else expectShape(name, 'dy', dy!, [g.batch, g.outH, g.outW, g.outC]);
+  expectShape(name, 'dy', dy!, dyShape(g, r));
   return conv2dBackpropInput(webgpuBackend(backend), dy!, filter!, g, r);
 };
 
@@ -118,6 +117,6 @@ export const webgpuConvResampleBackpropFilter: KernelFn = ({ inputs: { x, dy }, 
   const r = resampleOf(name, attrs);
   const filterShape = (attrs as { filterShape?: number[] } | undefined)?.filterShape ?? [];
   const g = resampleGeometry(name, fine(x?.shape ?? [], r.coarse === 'input'), filterShape, [x, dy]);
-  expectShape(name, 'dy', dy!, r.coarse === 'output' ? coarseShape(g, r) : [g.batch, g.outH, g.outW, g.outC]);
+  expectShape(name, 'dy', dy!, dyShape(g, r));
   return conv2dBackpropFilter(webgpuBackend(backend), x!, dy!, g, r);
 };

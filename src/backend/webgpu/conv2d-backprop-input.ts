@@ -16,8 +16,7 @@
  */
 import type { TensorInfo } from '../kernel-adapter.js';
 import { runGemm } from './conv-gemm.js';
-import { type ConvGeometry, type Resample, f32Literal, geometryKey, quadRowsWgsl, scaledWgsl } from './conv-geometry.js';
-import { average2x2Wgsl } from './resample.js';
+import { type ConvGeometry, type Resample, averagedStoreWgsl, geometryKey, quadRowsWgsl, scaledWgsl } from './conv-geometry.js';
 import type { WebGPUBackendLike } from './runner.js';
 
 /** dx [N,H,W,C] from dy [N,OH,OW,O] and w [KH,KW,C,O], or with `resample` of the fine convolution g. */
@@ -70,10 +69,7 @@ fn bK(k: i32, z: i32) -> vec4<i32> {
 }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n * ${O}, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
-${down ? `fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>) {
-  let v = hi + lo;
-  result[p * ${C} + n] = ${average2x2Wgsl(['v.x', 'v.y', 'v.z', 'v.w'], f32Literal(resample.scale))};
-}` : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
+${down ? averagedStoreWgsl(C, resample.scale) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   let p = phase(z);
   let qx = m % ${QW}; let t = m / ${QW}; let qy = t % ${QH}; let b = t / ${QH};
   let iy = p.py + ${sH} * qy; let ix = p.px + ${sW} * qx;

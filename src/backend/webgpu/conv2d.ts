@@ -11,8 +11,7 @@
  */
 import type { TensorInfo } from '../kernel-adapter.js';
 import { runGemm } from './conv-gemm.js';
-import { type ConvGeometry, type Resample, f32Literal, geometryKey, inputWindowWgsl, quadRowsWgsl } from './conv-geometry.js';
-import { average2x2Wgsl } from './resample.js';
+import { type ConvGeometry, type Resample, averagedStoreWgsl, f32Literal, geometryKey, inputWindowWgsl, quadRowsWgsl } from './conv-geometry.js';
 import type { WebGPUBackendLike } from './runner.js';
 
 /** The activations FusedConv2D handles here (others fall back to tfjs's kernel). */
@@ -51,10 +50,7 @@ fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(r, q); }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
-${down ? `fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>) {
-  let v = hi + lo;
-  result[p * ${O} + n] = ${average2x2Wgsl(['v.x', 'v.y', 'v.z', 'v.w'], f32Literal(resample.scale))};
-}` : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
+${down ? averagedStoreWgsl(O, resample.scale) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   var v = hi + lo;
   ${hasBias ? 'v = v + bias[n];' : ''}
   ${activationCode(epilogue)}
