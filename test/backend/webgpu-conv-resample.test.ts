@@ -14,6 +14,7 @@ import { CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_FILTER, CONV_RESAMPLE_BACKPROP_IN
 import { type Differentiation, conv, downscale2d, upscale2d } from '../../src/nn/ops.js';
 import { webgpuForTests } from '../setup-backend.js';
 import { randArray, size } from './random-array.js';
+import { bitDiff } from './bit-diff.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
 
 const why = (await webgpuForTests()) ?? (customKernelsOff('webgpu') ? 'ALAE_FUSED=0 switches alae\'s webgpu kernels off' : null);
@@ -46,25 +47,12 @@ const cases: Case[] = [
 
 const tensor = (shape: number[], seed: number): tf.Tensor4D => tf.tensor4d(randArray(size(shape), seed), shape as [number, number, number, number]);
 
-/** Elements whose bits differ, and the largest difference relative to the chain's largest magnitude. */
-async function differ(a: tf.Tensor, b: tf.Tensor): Promise<{ bits: number; rel: number }> {
-  expect(a.shape).toEqual(b.shape);
-  const [x, y] = [await a.data(), await b.data()];
-  let bits = 0, diff = 0, scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (!Object.is(x[i], y[i])) bits++;
-    diff = Math.max(diff, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return { bits, rel: scale > 0 ? diff / scale : diff };
-}
-
 /** f through the fused op and through the chain: every output the same bits, and no tensor left behind by the fused op. */
 async function sameBits(c: Case, f: (op: Op) => tf.Tensor[]): Promise<void> {
   const before = tf.memory().numTensors;
   const fused = f(c.fused), chain = tf.tidy(() => f(c.chain));
   expect(tf.memory().numTensors).toBe(before + fused.length + chain.length);
-  for (let i = 0; i < fused.length; i++) expect(await differ(fused[i], chain[i]), `output ${i}`).toEqual({ bits: 0, rel: 0 });
+  for (let i = 0; i < fused.length; i++) expect(await bitDiff(fused[i], chain[i]), `output ${i}`).toEqual({ differ: 0, rel: 0 });
   tf.dispose([...fused, ...chain]);
 }
 

@@ -17,6 +17,7 @@ import { lerpAveraged } from '../../src/train/step.js';
 import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
+import { bitDiff as compare } from './bit-diff.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
 
 const why = await webgpuForTests();
@@ -25,19 +26,6 @@ const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.ski
 
 const normals = (seed: number, shape: number[], scale = 1, shift = 0): tf.Tensor =>
   tf.tensor(Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (v) => v * scale + shift), shape);
-
-/** Elements whose bits differ, and the largest difference relative to b's largest magnitude. */
-async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; rel: number }> {
-  expect(a.shape).toEqual(b.shape);
-  const [x, y] = [await a.data(), await b.data()];
-  let differ = 0, diff = 0, scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (!Object.is(x[i], y[i])) differ++;
-    diff = Math.max(diff, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return { differ, rel: scale > 0 ? diff / scale : diff };
-}
 
 describe('webgpu kernels against the op chains', () => {
   gpuIt('are registered on webgpu', async () => {
