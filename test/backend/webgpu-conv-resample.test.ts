@@ -3,13 +3,15 @@
  * backend/webgpu/conv*.ts) against the op chains they replace, on webgpu:
  * conv(upscale2d(x), w) and downscale2d(conv(x, w)), values, first and
  * second derivatives (all three kernels and their gradients), bit for bit;
- * one dispatch each; no tensor left behind. Skipped, with the reason, when
+ * one dispatch each; the model's blocks using them; no tensor left behind. Skipped, with the reason, when
  * no WebGPU adapter is found (source ../shared/webgpu-cpu/setup.sh to run
  * them on the CPU).
  */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { customKernelsOff } from '../../src/backend/kernel-adapter.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { AlaeModel } from '../../src/model/alae.js';
 import { CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_FILTER, CONV_RESAMPLE_BACKPROP_INPUT, convDown, convUp } from '../../src/nn/conv-resample.js';
 import { type Differentiation, conv, downscale2d, upscale2d } from '../../src/nn/ops.js';
 import { webgpuForTests } from '../setup-backend.js';
@@ -110,6 +112,27 @@ describe.skipIf(why !== null)(`convolutions with 2x resampling folded in, on web
       .toEqual({ AlaeConv2DResample: 1, AlaeConv2DBackpropInputResample: 1, AlaeConv2DBackpropFilterResample: 1 });
     await Promise.all(outs.map((t) => t.data()));
     tf.dispose([...outs, x, w, dy, xd, dyd]);
+  });
+
+  it('the model\'s blocks run them: G in training form and R1\'s double backprop through E dispatch no resampling of their own', async () => {
+    const model = AlaeModel.create(resolveConfig('test-micro'), 1);
+    const latent = model.config.model.latentSize;
+    const w = tf.tensor2d(randArray(2 * latent, 1), [2, latent]);
+    const before = tf.memory().numTensors;
+    let outs: tf.Tensor[] = [];
+    const counts = dispatchesOf(() => {
+      const img = model.decode(w, { differentiation: 'once', noise: { seed: 2 } });
+      const r1 = (x: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => tf.sum(model.encode(u as tf.Tensor4D, { differentiation: 'twice' })))(x)));
+      outs = [img, tf.grad(r1)(img)];
+    });
+    await Promise.all(outs.map((t) => t.data()));
+    expect(counts).not.toHaveProperty('AlaeUpsample2x');
+    expect(counts).not.toHaveProperty('AlaeDownsample2x');
+    for (const k of ['AlaeConv2DResample', 'AlaeConv2DBackpropInputResample']) expect(counts[k], k).toBeGreaterThan(0);
+    tf.dispose(outs);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(w);
+    model.dispose();
   });
 
   it('refuses what it does not handle with one clear line (odd sizes, a missing attr)', () => {
