@@ -34,13 +34,14 @@ const backpropInput = (dy: Tensor, filter: Tensor, c: Coarse, s: number): Tensor
 const backpropFilter = (x: Tensor, dy: Tensor, c: Coarse, s: number, filterShape: number[]): Tensor4D =>
   run(CONV_RESAMPLE_BACKPROP_FILTER, { x, dy }, c, s, filterShape);
 
-interface Attrs { coarse: Coarse; scale: number; filterShape?: number[] }
-const attrsOf = (a: unknown): Attrs => a as Attrs;
+const attrsOf = (a: unknown): { coarse: Coarse; scale: number } => a as { coarse: Coarse; scale: number };
 
-// The gradients (g: the gradient of the kernel's output). Coarse 'input' reads U_s x (adjoint A_4s) or
-// writes A_s (adjoint U_s/4) on the input side; 'output' the same on the output side.
+// The gradients, g the gradient of the kernel's output, from the adjoints of U_s (A_4s) and A_s (U_s/4)
+// and tfjs's conv2d family's (Bi's input gradient is C, its filter gradient Bf(g, dy); Bf's are Bi(dy, g)
+// and C(x, g)). The scales below follow for coarse 'input', then 'output'.
 const GRADIENTS: tf.GradConfig[] = [
   {
+    // x: A_4s Bi(g, w) | Bi(U_s/4 g, w); filter: Bf(U_s x, g) | Bf(x, U_s/4 g).
     kernelName: CONV_RESAMPLE,
     inputsToSave: ['x', 'filter'],
     gradFunc: (g, [x, filter], a) => {
@@ -53,6 +54,7 @@ const GRADIENTS: tf.GradConfig[] = [
     },
   },
   {
+    // dy: C(U_s/4 g, w) | A_4s C(g, w); filter: Bf(U_s/4 g, dy) | Bf(g, U_s dy).
     kernelName: CONV_RESAMPLE_BACKPROP_INPUT,
     inputsToSave: ['dy', 'filter'],
     gradFunc: (g, [dy, filter], a) => {
@@ -65,6 +67,7 @@ const GRADIENTS: tf.GradConfig[] = [
     },
   },
   {
+    // x: A_4s Bi(dy, g) | Bi(U_s dy, g); dy: C(U_s x, g) | A_4s C(x, g).
     kernelName: CONV_RESAMPLE_BACKPROP_FILTER,
     inputsToSave: ['x', 'dy'],
     gradFunc: (g, [x, dy], a) => {
