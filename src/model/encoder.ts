@@ -77,7 +77,7 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Di
   const h = encoderFused(cfg, i)
     ? (leakyRelu(convDownFused(blurred, w2), d, p(P.bias2)) as Tensor4D)
     : d === 'none'
-      ? (leakyRelu(downscale2d(conv(blurred, w2, p(P.bias2), false, d), d), d) as Tensor4D)
+      ? (leakyRelu(convDown(blurred, w2, d, p(P.bias2)), d) as Tensor4D)
       : (leakyRelu(convDown(blurred, w2, d), d, p(P.bias2)) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
   return { x: s2.normed, styles: [{ stats: s1.stats, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };

@@ -11,7 +11,7 @@
  * and A_s = scale times the 2x2 average (the UPSAMPLE / DOWNSAMPLE kernels'
  * values), and C, Bi, Bf the convolution, its input gradient and its filter
  * gradient (tfjs's Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter):
- *   CONV_RESAMPLE (x, filter):                 C(U_s x, w)    or A_s C(x, w)
+ *   CONV_RESAMPLE (x, filter, bias optional):  C(U_s x, w) + b or A_s (C(x, w) + b)
  *   CONV_RESAMPLE_BACKPROP_INPUT (dy, filter): A_s Bi(dy, w)  or Bi(U_s dy, w)
  *   CONV_RESAMPLE_BACKPROP_FILTER (x, dy):     Bf(U_s x, dy)  or Bf(x, U_s dy)   (attr filterShape)
  * (coarse 'input', then 'output'). U_s's adjoint is A_4s, A_s's is U_s/4, so
@@ -29,7 +29,8 @@ type Coarse = 'input' | 'output';
 
 const run = (kernel: string, inputs: Record<string, Tensor>, coarse: Coarse, scale: number, filterShape?: number[]): Tensor4D =>
   tf.engine().runKernel(kernel, inputs as unknown as tf.NamedTensorMap, { coarse, scale, ...(filterShape ? { filterShape } : {}) } as unknown as tf.NamedAttrMap) as Tensor4D;
-const convResample = (x: Tensor, filter: Tensor, c: Coarse, s: number): Tensor4D => run(CONV_RESAMPLE, { x, filter }, c, s);
+const convResample = (x: Tensor, filter: Tensor, c: Coarse, s: number, bias?: Tensor): Tensor4D =>
+  run(CONV_RESAMPLE, bias ? { x, filter, bias } : { x, filter }, c, s);
 const backpropInput = (dy: Tensor, filter: Tensor, c: Coarse, s: number): Tensor4D => run(CONV_RESAMPLE_BACKPROP_INPUT, { dy, filter }, c, s);
 const backpropFilter = (x: Tensor, dy: Tensor, c: Coarse, s: number, filterShape: number[]): Tensor4D =>
   run(CONV_RESAMPLE_BACKPROP_FILTER, { x, dy }, c, s, filterShape);
@@ -41,7 +42,7 @@ const attrsOf = (a: unknown): { coarse: Coarse; scale: number } => a as { coarse
 // and C(x, g)). The scales below follow for coarse 'input', then 'output'.
 const GRADIENTS: tf.GradConfig[] = [
   {
-    // x: A_4s Bi(g, w) | Bi(U_s/4 g, w); filter: Bf(U_s x, g) | Bf(x, U_s/4 g).
+    // x: A_4s Bi(g, w) | Bi(U_s/4 g, w); filter: Bf(U_s x, g) | Bf(x, U_s/4 g); bias (added before A_s): sum g | s sum g.
     kernelName: CONV_RESAMPLE,
     inputsToSave: ['x', 'filter'],
     gradFunc: (g, [x, filter], a) => {
@@ -50,6 +51,7 @@ const GRADIENTS: tf.GradConfig[] = [
       return {
         x: () => backpropInput(g as Tensor, filter, coarse, coarse === 'input' ? 4 * s : s),
         filter: () => backpropFilter(x, g as Tensor, coarse, s, filter.shape),
+        bias: () => tf.tidy(() => (coarse === 'input' || scale === 1 ? tf.sum(g as Tensor, [0, 1, 2]) : tf.mul(tf.sum(g as Tensor, [0, 1, 2]), scale))),
       };
     },
   },
@@ -90,8 +92,8 @@ export function convUp(x: Tensor4D, w: Tensor4D, d: Differentiation = 'none'): T
   return tf.tidy(() => conv(upscale2d(x), w, undefined, false, d));
 }
 
-/** downscale2d(conv(x, w)) (ops.ts's conv: 'same', stride 1, no bias). */
-export function convDown(x: Tensor4D, w: Tensor4D, d: Differentiation = 'none'): Tensor4D {
-  if (hasKernels()) return convResample(x, w, 'output', 1);
-  return tf.tidy(() => downscale2d(conv(x, w, undefined, false, d), d));
+/** downscale2d(conv(x, w, bias)) (ops.ts's conv: 'same', stride 1; the bias, optional, added to each fine output). */
+export function convDown(x: Tensor4D, w: Tensor4D, d: Differentiation = 'none', bias?: Tensor): Tensor4D {
+  if (hasKernels()) return convResample(x, w, 'output', 1, bias);
+  return tf.tidy(() => downscale2d(conv(x, w, bias, false, d), d));
 }

@@ -79,6 +79,22 @@ describe.skipIf(why !== null)(`convolutions with 2x resampling folded in, on web
     }, 60_000);
   }
 
+  it('with a bias (the encoder\'s inference form): added to each fine output before the average, the chain\'s bits; its gradient', async () => {
+    for (const c of [cases[3], cases[4]]) {
+      const [x, w, b, r] = [tensor(c.x, 1), tensor(c.w, 2), tf.tensor1d(randArray(c.w[3], 3)), tensor(c.out(c.x, c.w), 4)];
+      const before = tf.memory().numTensors;
+      const fused = convDown(x, w, 'none', b), chain = tf.tidy(() => downscale2d(conv(x, w, b, false, 'none'), 'none'));
+      expect(await bitDiff(fused, chain), c.name).toEqual({ differ: 0, rel: 0 });
+      // The chain's bias gradient sums four times as many terms (each a quarter): the same to rounding.
+      const gradB = (f: (v: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(b);
+      const gf = gradB((v) => convDown(x, w, 'once', v)), gc = gradB((v) => downscale2d(conv(x, w, v, false, 'once'), 'once'));
+      expect((await bitDiff(gf, gc)).rel, c.name).toBeLessThan(1e-6);
+      tf.dispose([fused, chain, gf, gc]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, w, b, r]);
+    }
+  });
+
   it('the filter gradient kernel\'s gradients are its adjoints (<d/dx L, x> = L = <d/dy L, dy> for L = <dw(x, dy), g>, linear in each)', async () => {
     for (const c of [cases[1], cases[4]]) {
       const [x, w, dy, g] = [tensor(c.x, 1), tensor(c.w, 2), tensor(c.out(c.x, c.w), 3), tensor(c.w, 4)];

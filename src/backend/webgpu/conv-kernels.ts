@@ -19,7 +19,7 @@
  *
  * Three kernels of alae's own fold 2x resampling into a stride-1 'same'
  * convolution (nn/conv-resample.ts names them and their gradients):
- * CONV_RESAMPLE (x, filter), CONV_RESAMPLE_BACKPROP_INPUT (dy, filter) and
+ * CONV_RESAMPLE (x, filter, optional bias), CONV_RESAMPLE_BACKPROP_INPUT (dy, filter) and
  * CONV_RESAMPLE_BACKPROP_FILTER (x, dy; attr filterShape), attrs coarse and
  * scale (conv-geometry.ts's Resample).
  */
@@ -96,10 +96,12 @@ function expectShape(name: string, what: string, t: TensorInfo, shape: number[])
 const dyShape = (g: ConvGeometry, r: Resample): number[] =>
   r.coarse === 'output' ? [g.batch, g.outH / 2, g.outW / 2, g.outC] : [g.batch, g.outH, g.outW, g.outC];
 
-export const webgpuConvResample: KernelFn = ({ inputs: { x, filter }, backend, attrs }) => {
+export const webgpuConvResample: KernelFn = ({ inputs: { x, filter, bias }, backend, attrs }) => {
   const r = resampleOf(CONV_RESAMPLE, attrs);
   const g = resampleGeometry(CONV_RESAMPLE, fine(x?.shape ?? [], r.coarse === 'input'), filter?.shape ?? [], [x, filter]);
-  return conv2dForward(webgpuBackend(backend), x!, filter!, g, exactForward(), undefined, r);
+  if (bias) expectShape(CONV_RESAMPLE, 'bias', bias, [g.outC]);
+  if (!allFloat32(bias)) throw new Error(`${CONV_RESAMPLE}: bias must be float32`);
+  return conv2dForward(webgpuBackend(backend), x!, filter!, g, exactForward(), { bias, activation: 'linear', leakyreluAlpha: 0 }, r);
 };
 
 export const webgpuConvResampleBackpropInput: KernelFn = ({ inputs: { dy, filter }, backend, attrs }) => {

@@ -32,13 +32,13 @@ function activationCode(e: ConvEpilogue): string {
   }
 }
 
-/** y = conv2d(x, w) (+ bias, activation), or with `resample` (no epilogue) of the fine convolution g; x [N,H,W,C], w [KH,KW,C,O]. */
+/** y = conv2d(x, w) (+ bias, activation), or with `resample` (+ bias, no activation) of the fine convolution g; x [N,H,W,C], w [KH,KW,C,O]. */
 export function conv2dForward(backend: WebGPUBackendLike, x: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean,
   epilogue: ConvEpilogue = { activation: 'linear', leakyreluAlpha: 0 }, resample?: Resample): TensorInfo {
   const { outH: OH, outW: OW, outC: O } = g;
   const K = g.kH * g.kW * g.inC;
   const hasBias = epilogue.bias !== undefined;
-  if (resample && (hasBias || epilogue.activation !== 'linear')) throw new Error('conv2dForward: a resampling convolution has no epilogue');
+  if (resample && epilogue.activation !== 'linear') throw new Error('conv2dForward: a resampling convolution has no activation');
   const down = resample?.coarse === 'output';
   const code = /* wgsl */ `
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(0, ${K}); }
@@ -50,7 +50,7 @@ fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(r, q); }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
-${down ? averagedStoreWgsl(O, resample.scale) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
+${down ? averagedStoreWgsl(O, resample.scale, hasBias) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   var v = hi + lo;
   ${hasBias ? 'v = v + bias[n];' : ''}
   ${activationCode(epilogue)}
