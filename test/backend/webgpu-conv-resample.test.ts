@@ -83,7 +83,9 @@ describe.skipIf(why !== null)(`convolutions with 2x resampling folded in, on web
     for (const c of [cases[3], cases[4]]) {
       const [x, w, b, r] = [tensor(c.x, 1), tensor(c.w, 2), tf.tensor1d(randArray(c.w[3], 3)), tensor(c.out(c.x, c.w), 4)];
       const before = tf.memory().numTensors;
-      const fused = convDown(x, w, 'none', b), chain = tf.tidy(() => downscale2d(conv(x, w, b, false, 'none'), 'none'));
+      let fused = x;
+      expect(dispatchesOf(() => (fused = convDown(x, w, 'none', b)))).toEqual({ AlaeConv2DResample: 1 });
+      const chain = tf.tidy(() => downscale2d(conv(x, w, b, false, 'none'), 'none'));
       expect(await bitDiff(fused, chain), c.name).toEqual({ differ: 0, rel: 0 });
       // The chain's bias gradient sums four times as many terms (each a quarter): the same to rounding.
       const gradB = (f: (v: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(b);
