@@ -5,7 +5,7 @@
  * where the backend has the kernel family below, today's op chain (ops.ts)
  * elsewhere: the same values, gradients and second derivatives either way.
  *
- * Kernel names a backend may register, all linear in each input, with attrs
+ * Kernel names a backend may register, linear in each input (the bias aside), with attrs
  * coarse ('input' or 'output': the side of the convolution stored on a grid
  * twice as coarse) and scale. With U_s = scale times nearest 2x up-sampling
  * and A_s = scale times the 2x2 average (the UPSAMPLE / DOWNSAMPLE kernels'
