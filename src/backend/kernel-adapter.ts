@@ -16,6 +16,7 @@
  * the native backend only (A/B comparisons, bisecting a numerical difference).
  */
 import { tf } from '../tf.js';
+import { CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_FILTER, CONV_RESAMPLE_BACKPROP_INPUT } from '../nn/conv-resample.js';
 import {
   INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_GRAD,
   INSTANCE_STATS_GRAD_GRAD, INSTANCE_STATS_TWICE_GRAD,
@@ -27,7 +28,10 @@ import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-
 import { nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
-import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
+import {
+  webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuConvResample, webgpuConvResampleBackpropFilter,
+  webgpuConvResampleBackpropInput, webgpuFusedConv2D,
+} from './webgpu/conv-kernels.js';
 import {
   webgpuInstanceStats, webgpuInstanceStatsBlur, webgpuInstanceStatsBlurGrad, webgpuInstanceStatsBlurGradGrad, webgpuInstanceStatsBlurTwiceGrad,
   webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad, webgpuInstanceStatsTwiceGrad,
@@ -83,6 +87,10 @@ const KERNELS: Record<string, Implementations> = {
   [BIAS_LEAKY_GRAD_GRAD]: { webgpu: webgpuBiasLeakyGradGrad },
   [UPSAMPLE]: { webgpu: webgpuUpsample },
   [DOWNSAMPLE]: { webgpu: webgpuDownsample },
+  // The resampling beside a convolution, in the convolution's GEMM.
+  [CONV_RESAMPLE]: { webgpu: webgpuConvResample },
+  [CONV_RESAMPLE_BACKPROP_INPUT]: { webgpu: webgpuConvResampleBackpropInput },
+  [CONV_RESAMPLE_BACKPROP_FILTER]: { webgpu: webgpuConvResampleBackpropFilter },
   [PIXEL_NORM]: { webgpu: webgpuPixelNorm },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
   [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },

@@ -8,6 +8,7 @@ import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, encoderChannels } from '../config/config.js';
 import { type Differentiation, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
 import { instanceStats, instanceStatsBlurred } from '../nn/instance-stats.js';
+import { convDown } from '../nn/conv-resample.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
 import type { Weights } from './weights.js';
@@ -76,8 +77,8 @@ function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Di
   const h = encoderFused(cfg, i)
     ? (leakyRelu(convDownFused(blurred, w2), d, p(P.bias2)) as Tensor4D)
     : d === 'none'
-      ? (leakyRelu(downscale2d(conv(blurred, w2, p(P.bias2), false, d), d), d) as Tensor4D)
-      : (leakyRelu(downscale2d(conv(blurred, w2, undefined, false, d), d), d, p(P.bias2)) as Tensor4D);
+      ? (leakyRelu(convDown(blurred, w2, d, p(P.bias2)), d) as Tensor4D)
+      : (leakyRelu(convDown(blurred, w2, d), d, p(P.bias2)) as Tensor4D);
   const s2 = instanceStats(h, 1e-5, d);
   return { x: s2.normed, styles: [{ stats: stats1, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };
 }

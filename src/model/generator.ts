@@ -6,6 +6,7 @@
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, decoderChannels } from '../config/config.js';
 import { type Differentiation, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
+import { convUp } from '../nn/conv-resample.js';
 import { styleEpilogue } from '../nn/style-epilogue.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
@@ -86,7 +87,7 @@ function decodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, s1: T
   let h = x;
   if (P.conv1) {
     const w = p(P.conv1.weight) as Tensor4D;
-    h = decoderFused(i) ? convUpFused(h, w) : conv(upscale2d(h), w, undefined, false, d);
+    h = decoderFused(i) ? convUpFused(h, w) : convUp(h, w, d);
   }
   // conv_1's output is blurred, in the epilogue's kernel where the backend has it (nn/style-epilogue.ts).
   h = epilogue(p, { noiseWeight: P.noiseWeight1, bias: P.bias1 }, h, n1, s1, d, !!P.conv1);

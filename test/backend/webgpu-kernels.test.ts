@@ -22,24 +22,13 @@ import { ADAM_UPDATE, LERP_UPDATE, lerpUpdate } from '../../src/train/param-upda
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
 import { activations, normals } from '../seeded-tensors.js';
+import { bitDiff as compare } from './bit-diff.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
 
 const why = await webgpuForTests();
 const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
 const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.skipIf(why !== null)(title(name), f, timeout);
 
-/** Elements whose bits differ, and the largest difference relative to b's largest magnitude. */
-async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; rel: number }> {
-  expect(a.shape).toEqual(b.shape);
-  const [x, y] = [await a.data(), await b.data()];
-  let differ = 0, diff = 0, scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (!Object.is(x[i], y[i])) differ++;
-    diff = Math.max(diff, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return { differ, rel: scale > 0 ? diff / scale : diff };
-}
 
 describe('webgpu kernels against the op chains', () => {
   gpuIt('are registered on webgpu', async () => {

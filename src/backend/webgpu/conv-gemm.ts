@@ -70,6 +70,13 @@ export interface GemmSpec {
   code: string;
   /** Stage B with k (rather than n) on neighbouring threads: where B is contiguous along k. */
   bAlongK: boolean;
+  /**
+   * Rows come in fours (M a multiple of 4) that one thread holds and stores
+   * together, C[4p .. 4p+3, n] as vec4s, by
+   *   fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>)
+   * in place of store: a 2x2 average of fine output pixels (conv-geometry.ts's quadRowsWgsl).
+   */
+  rowQuads?: boolean;
 }
 
 /**
@@ -195,7 +202,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
   if (lin < ${tiles}) {
-    ${rows.map((i) => `{
+    ${s.rowQuads ? `{
+      let m = m0 + ty * 4;
+      for (var c = 0; c < 4; c++) {
+        let n = n0 + tx * 4 + c;
+        if (m < ${s.M} && n < ${s.N}) {
+          store4(m / 4, n, z, vec4<f32>(${rows.map((i) => `hi${i}[c]`).join(', ')}), vec4<f32>(${rows.map((i) => `lo${i}[c]`).join(', ')}));
+        }
+      }
+    }` : rows.map((i) => `{
       let m = m0 + ty * 4 + ${i};
       for (var c = 0; c < 4; c++) {
         let n = n0 + tx * 4 + c;
@@ -212,7 +227,7 @@ export function gemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], 
   const { TM, TN, TK } = gemmTiles(spec.M, spec.N);
   dispatch(b, {
     name: spec.name,
-    key: `${spec.key}_${spec.M}_${spec.N}_${spec.kMax}_${spec.exact ? 'x' : 'f'}_${TM}_${TN}_${TK}`,
+    key: `${spec.key}_${spec.M}_${spec.N}_${spec.kMax}_${spec.exact ? 'x' : 'f'}${spec.rowQuads ? 'q' : ''}_${TM}_${TN}_${TK}`,
     code: () => gemmCode(spec, TM, TN, TK),
   }, [...reads.map((tensor) => ({ tensor })), { ...out, write: true }], ZERO_UNIFORM,
   workgroupGrid(b, Math.ceil(spec.M / TM) * Math.ceil(spec.N / TN), spec.Z));

@@ -11,10 +11,11 @@
  * order (the result does not depend on scheduling); a single chunk writes
  * dw directly. Float32 accumulation, as native's filter gradient: parity
  * does not need more (the forward's exact sums are what it needs).
+ * With a Resample (conv-geometry.ts), x or dy is read up-sampled.
  */
 import type { TensorInfo } from '../kernel-adapter.js';
 import { ZERO_FIELD, ZERO_UNIFORM, type GemmSpec, gemm, gemmTiles, runGemm } from './conv-gemm.js';
-import { geometryKey, inputWindowWgsl, type ConvGeometry } from './conv-geometry.js';
+import { type ConvGeometry, type Resample, geometryKey, inputWindowWgsl, scaledWgsl } from './conv-geometry.js';
 import { FLAT_PARAMS, type WebGPUBackendLike, type WgslProgram, bindings, dispatch, flatIndex, flatWorkgroups, outputs, scratch } from './runner.js';
 
 /** Workgroups to aim for: enough to fill a large GPU (132 SMs on an H100/H200) a few times over. */
@@ -56,9 +57,10 @@ fn main(${FLAT_PARAMS}) {
 }`,
 });
 
-/** dw [KH,KW,C,O] from x [N,H,W,C] and dy [N,OH,OW,O]. */
-export function conv2dBackpropFilter(backend: WebGPUBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+/** dw [KH,KW,C,O] from x [N,H,W,C] and dy [N,OH,OW,O], or with `resample` of the fine convolution g. */
+export function conv2dBackpropFilter(backend: WebGPUBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, resample?: Resample): TensorInfo {
   const { outH: OH, outW: OW, outC: O } = g;
+  const upDy = resample?.coarse === 'output';
   const M = g.kH * g.kW * g.inC;
   const K = g.batch * OH * OW;
   const { chunk, splits } = filterSplits(M, O, K);
@@ -66,17 +68,18 @@ export function conv2dBackpropFilter(backend: WebGPUBackendLike, x: TensorInfo, 
   const size = M * O;
   const code = /* wgsl */ `
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(z * ${chunk}, min(${K}, (z + 1) * ${chunk})); }
-${inputWindowWgsl(g)}
+${inputWindowWgsl(g, resample?.coarse === 'input' ? resample.scale : undefined)}
 fn aK(k: i32, z: i32) -> vec4<i32> { return windowOf(k); }
 fn aRow(m: i32, z: i32) -> vec4<i32> { return tapOf(m); }
 fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(q, r); }
-fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
+// Output pixel k = (t, ox), t = b * OH + oy; a coarse dy holds it at (t / 2, ox / 2) (OH even).
+fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(${upDy ? `(k / ${OW} / 2 * ${OW / 2} + k % ${OW} / 2)` : 'k'} * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
-fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return dy[q.x + c.x]; }
+fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return ${scaledWgsl('dy[q.x + c.x]', upDy ? resample.scale : 1)}; }
 fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) { result[${direct ? '' : `z * ${size} + `}m * ${O} + n] = hi; }`;
   const spec: GemmSpec = {
-    name: 'AlaeConv2DBackpropFilter',
-    key: `${geometryKey(g)}_${chunk}`,
+    name: resample ? 'AlaeConv2DBackpropFilterResample' : 'AlaeConv2DBackpropFilter',
+    key: `${geometryKey(g)}_${chunk}${resample ? `_${resample.coarse}${resample.scale}` : ''}`,
     M, N: O, kMax: chunk, Z: splits, exact: false,
     inputs: ['x', 'dy'],
     code, bAlongK: false,

@@ -12,6 +12,14 @@ import { FLAT_PARAMS, type WgslProgram, bindings, flatIndex, flatWorkgroups, run
 
 const WG = 256;
 
+/**
+ * WGSL of the 2x2 average of four values (the top row's two, then the
+ * bottom row's) times `scale`, a WGSL expression: the roundings the
+ * convolutions that fold this kernel in (conv-geometry.ts's Resample) repeat.
+ */
+export const average2x2Wgsl = (v: [string, string, string, string], scale: string): string =>
+  `((((0.0 + ${v[0]}) + ${v[1]}) + ${v[2]}) + ${v[3]}) * 0.25 * ${scale}`;
+
 const program = (up: boolean): WgslProgram => ({
   name: up ? UPSAMPLE : DOWNSAMPLE,
   key: '',
@@ -31,7 +39,7 @@ fn main(${FLAT_PARAMS}) {
     ? 'y[i] = at(n, r / 2u, col / 2u, ch) * u.scale;'
     : `let r0 = 2u * r;
   let c0 = 2u * col;
-  y[i] = ((((0.0 + at(n, r0, c0, ch)) + at(n, r0, c0 + 1u, ch)) + at(n, r0 + 1u, c0, ch)) + at(n, r0 + 1u, c0 + 1u, ch)) * 0.25 * u.scale;`}
+  y[i] = ${average2x2Wgsl(['at(n, r0, c0, ch)', 'at(n, r0, c0 + 1u, ch)', 'at(n, r0 + 1u, c0, ch)', 'at(n, r0 + 1u, c0 + 1u, ch)'], 'u.scale')};`}
 }`,
 });
 
