@@ -1,5 +1,5 @@
 // The fused kernels' entry points: styleEpilogue(Grad) (kernels/style_epilogue.h),
-// instanceStats(Grad) (kernels/instance_stats.h), leakyTwice (kernels/leaky_twice.h).
+// instanceStats(Grad) (kernels/instance_stats.h), leakyForward and leakyGrad (kernels/leaky_twice.h).
 #include <cstdint>
 
 #include "../kernels/instance_stats.h"
@@ -111,16 +111,28 @@ napi_value InstanceStatsGrad(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// leakyTwice(x, value, mask)
-napi_value LeakyTwice(napi_env env, napi_callback_info info) {
+// leakyForward(x, value)
+napi_value LeakyForward(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.need(3)) return nullptr;
-  size_t n = 0, nv = 0, nm = 0;
+  if (!a.need(2)) return nullptr;
+  size_t n = 0, nv = 0;
   const float* x = a.f32(0, &n, "x");
   float* value = a.f32(1, &nv, "value");
-  float* mask = a.f32(2, &nm, "mask");
-  if (a.failed || !a.enough(nv, int64_t(n), "value") || !a.enough(nm, int64_t(n), "mask")) return nullptr;
-  leaky_twice(x, value, mask, int64_t(n));
+  if (a.failed || !a.enough(nv, int64_t(n), "value")) return nullptr;
+  leaky_twice(x, value, int64_t(n));
+  return undefined(env);
+}
+
+// leakyGrad(dy, y, dx)
+napi_value LeakyGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.need(3)) return nullptr;
+  size_t n = 0, ny = 0, nx = 0;
+  const float* dy = a.f32(0, &n, "dy");
+  const float* y = a.f32(1, &ny, "y");
+  float* dx = a.f32(2, &nx, "dx");
+  if (a.failed || !a.enough(ny, int64_t(n), "y") || !a.enough(nx, int64_t(n), "dx")) return nullptr;
+  leaky_grad(dy, y, dx, int64_t(n));
   return undefined(env);
 }
 
@@ -130,7 +142,7 @@ void register_fused(napi_env env, napi_value exports) {
   export_functions(env, exports, {
       {"styleEpilogue", StyleEpilogue}, {"styleEpilogueGrad", StyleEpilogueGrad},
       {"instanceStats", InstanceStats}, {"instanceStatsGrad", InstanceStatsGrad},
-      {"leakyTwice", LeakyTwice},
+      {"leakyForward", LeakyForward}, {"leakyGrad", LeakyGrad},
   });
 }
 

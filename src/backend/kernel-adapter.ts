@@ -17,16 +17,16 @@
  */
 import { tf } from '../tf.js';
 import { INSTANCE_STATS, INSTANCE_STATS_GRAD, INSTANCE_STATS_GRAD_GRAD } from '../nn/instance-stats.js';
-import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
+import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_GRAD, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
-import { nativeLeakyTwice } from './native-leaky-twice.js';
+import { nativeLeakyGrad, nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 import { webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuFusedConv2D } from './webgpu/conv-kernels.js';
 import { webgpuInstanceStats, webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad } from './webgpu/instance-stats.js';
-import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad } from './webgpu/bias-leaky-grad.js';
+import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad, webgpuLeakyGrad } from './webgpu/bias-leaky-grad.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
@@ -63,6 +63,7 @@ const KERNELS: Record<string, Implementations> = {
   // Native keeps the op chain where R1 differentiates the statistics twice.
   [INSTANCE_STATS_GRAD_GRAD]: { webgpu: webgpuInstanceStatsGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
+  [LEAKY_GRAD]: { native: nativeLeakyGrad, webgpu: webgpuLeakyGrad },
   [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },
   [BIAS_LEAKY_GRAD]: { webgpu: webgpuBiasLeakyGrad },
   [BIAS_LEAKY_GRAD_GRAD]: { webgpu: webgpuBiasLeakyGradGrad },

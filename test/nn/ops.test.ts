@@ -118,6 +118,53 @@ describe('nn ops', () => {
     expect(tf.getKernel(LEAKY_TWICE, tf.getBackend()) !== undefined).toBe(customKernelsOn(tf.getBackend()));
   });
 
+  it('the leaky ReLU\'s gradient read off its value: first and second derivatives as with the mask of x, bit for bit, no mask kept', () => {
+    // The definition with the mask of x saved (as this op kept it before): the value as the op chain,
+    // the gradient dy * step(x, 0.2), the mask made in the forward, a constant of the gradient.
+    const byX = tf.customGrad((x, save) => {
+      (save as tf.GradSaveFunc)([tf.step(x as tf.Tensor, 0.2)]);
+      return { value: tf.add(tf.mul(x as tf.Tensor, 0.2), tf.mul(tf.relu(x as tf.Tensor), 0.8)), gradFunc: (dy, [m]) => tf.mul(dy as tf.Tensor, m) };
+    });
+    const special = [0, -0, 1e-45, -1e-45, 1e-40, -1e-40, 1.2e-38, -1.2e-38, NaN, Infinity, -Infinity, 3.4e38, -3.4e38];
+    const v = Float32Array.from({ length: 2 * 9 * 7 * 3 }, (_, i) => (i < special.length ? special[i] : Math.sin(i) * 10 ** ((i % 9) - 6)));
+    const x = tf.tensor4d(v, [2, 9, 7, 3]), bias = tf.tensor1d([0, 0, -1e-7]), r = rand([2, 9, 7, 3], 21);
+    const bits = (t: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+    // |d/dx of <leaky(x + b)^2, r>|^2, differentiated with respect to x and b: R1's shape.
+    const penalty = (f: (u: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (u: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.square(tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.square(f(w, c)), r)))(u)));
+    const before = tf.memory().numTensors;
+    type F = (u: tf.Tensor, c: tf.Tensor) => tf.Tensor;
+    const cases: Array<[F, F]> = [
+      // x itself (-0 and the subnormals reach the leaky ReLU as they are), then x + bias in two ops and in one.
+      [(u, c) => tf.add(leakyRelu(u, 'twice'), c), (u, c) => tf.add(byX(u), c)],
+      [(u, c) => leakyRelu(tf.add(u, c), 'twice'), (u, c) => byX(tf.add(u, c))],
+      [(u, c) => leakyRelu(u, 'twice', c), (u, c) => byX(tf.add(u, c))],
+    ];
+    for (const [ours, ref] of cases) {
+      const first = (f: F) => tf.grads((u: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(u, c), r)))([x, bias]);
+      const [g1, g1ref] = [first(ours), first(ref)];
+      const [g2, g2ref] = [tf.grads(penalty(ours))([x, bias]), tf.grads(penalty(ref))([x, bias])];
+      for (let i = 0; i < 2; i++) {
+        expect(bits(g1[i])).toEqual(bits(g1ref[i]));
+        expect(bits(g2[i])).toEqual(bits(g2ref[i]));
+      }
+      tf.dispose([...g1, ...g1ref, ...g2, ...g2ref]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // The forward keeps no tensor but its value: a tape of leakyRelu alone holds what the value holds.
+    const kept = tf.memory().numBytes;
+    const y = tf.tidy(() => {
+      let out: tf.Tensor | null = null;
+      tf.grad((u: tf.Tensor) => {
+        out = leakyRelu(u, 'once');
+        expect(tf.memory().numBytes - kept).toBe(2 * 4 * x.size); // the value and its saved alias, no mask
+        return tf.sum(out);
+      })(x);
+      return tf.keep(out!);
+    });
+    tf.dispose([x, bias, r, y]);
+  });
+
   it('the fused stride-2 conv equals a 3x3 conv followed by 2x2 average pooling', () => {
     // transform_kernel sums the four shifts of the 3x3 kernel (times 0.25): a 2x2 box after the conv.
     const x = rand([2, 8, 8, 4], 3) as tf.Tensor4D;
