@@ -18,6 +18,7 @@ import { ADAM_UPDATE, LERP_UPDATE } from '../../src/train/param-update.js';
 import { groupsOf } from '../../src/backend/webgpu/param-update.js';
 import { webgpuForTests } from '../setup-backend.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
+import { LEAKY_CASES, LEAKY_SPECIALS, leakyDerivatives } from '../nn/leaky-cases.js';
 
 const why = await webgpuForTests();
 const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
@@ -61,42 +62,24 @@ describe('webgpu kernels against the op chains', () => {
   });
 
   gpuIt('the leaky ReLU\'s gradient read off its value: one dispatch, first and second derivatives as with the mask of x, bit for bit', async () => {
-    // The definition with the mask of x saved (as this op kept it before): the value as the op chain,
-    // the gradient dy * step(x, 0.2), the mask made in the forward, a constant of the gradient.
-    const byX = tf.customGrad((x, save) => {
-      (save as tf.GradSaveFunc)([tf.step(x as tf.Tensor, 0.2)]);
-      return { value: tf.add(tf.mul(x as tf.Tensor, 0.2), tf.mul(tf.relu(x as tf.Tensor), 0.8)), gradFunc: (dy, [m]) => tf.mul(dy as tf.Tensor, m) };
-    });
-    const special = [0, -0, 1e-45, -1e-45, 1e-40, -1e-40, 1.2e-38, -1.2e-38, NaN, Infinity, -Infinity, 3.4e38, -3.4e38];
     const shape = [2, 9, 7, 3];
-    const x = tf.tidy(() => tf.concat([tf.tensor1d(special), tf.reshape(normals(31, [2 * 9 * 7 * 3 - special.length], 1e-3), [-1])]).reshape(shape));
+    const x = tf.tidy(() => tf.concat([tf.tensor1d(LEAKY_SPECIALS), tf.reshape(normals(31, [2 * 9 * 7 * 3 - LEAKY_SPECIALS.length], 1e-3), [-1])]).reshape(shape));
     const bias = tf.tensor1d([0, 0, -1e-7]), r = normals(32, shape), dy = normals(33, shape);
     expect(dispatchesOf(() => tf.dispose(tf.grad((u: tf.Tensor) => leakyRelu(u, 'once'))(x, dy)))).toEqual({ AlaeLeakyTwice: 1, AlaeLeakyGrad: 1 });
-    const penalty = (f: (u: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (u: tf.Tensor, c: tf.Tensor) =>
-      tf.sum(tf.square(tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.square(f(w, c)), r)))(u)));
-    const first = (f: (u: tf.Tensor, c: tf.Tensor) => tf.Tensor) => tf.grads((u: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(u, c), r)))([x, bias]);
     const before = tf.memory().numTensors;
-    type F = (u: tf.Tensor, c: tf.Tensor) => tf.Tensor;
-    const cases: Array<[F, F]> = [
-      // x itself (-0 and the subnormals reach the leaky ReLU as they are), then x + bias in two ops and in one.
-      [(u, c) => tf.add(leakyRelu(u, 'twice'), c), (u, c) => tf.add(byX(u), c)],
-      [(u, c) => leakyRelu(tf.add(u, c), 'twice'), (u, c) => byX(tf.add(u, c))],
-      [(u, c) => leakyRelu(u, 'twice', c), (u, c) => byX(tf.add(u, c))],
-    ];
     // Elements that differ other than in the sign of a zero.
     const values = async (a: tf.Tensor, b: tf.Tensor): Promise<number> => {
       const [p, q] = [await a.data(), await b.data()];
       return p.reduce((n, v, i) => n + (v === q[i] || Object.is(v, q[i]) ? 0 : 1), 0);
     };
-    for (const [k, [ours, ref]] of cases.entries()) {
-      const [g1, g1ref, g2, g2ref] = [first(ours), first(ref), tf.grads(penalty(ours))([x, bias]), tf.grads(penalty(ref))([x, bias])];
-      for (let i = 0; i < 2; i++) {
-        expect((await compare(g1[i], g1ref[i])).differ).toBe(0);
-        // The fused bias kernels' second derivative has -0 where the reference's graph gives +0
+    for (const [k, [ours, ref]] of LEAKY_CASES.entries()) {
+      const [g, gref] = [leakyDerivatives(ours, x, bias, r), leakyDerivatives(ref, x, bias, r)];
+      for (let i = 0; i < 4; i++) {
+        // The fused bias kernels' second derivative has -0 where the reference's graph gives +0,
         // where the pre-activation is zero (so it did with the saved mask: the two masks are equal).
-        expect(k < 2 ? (await compare(g2[i], g2ref[i])).differ : await values(g2[i], g2ref[i])).toBe(0);
+        expect(k < 2 || i < 2 ? (await compare(g[i], gref[i])).differ : await values(g[i], gref[i])).toBe(0);
       }
-      tf.dispose([...g1, ...g1ref, ...g2, ...g2ref]);
+      tf.dispose([...g, ...gref]);
     }
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, bias, r, dy]);

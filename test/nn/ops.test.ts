@@ -4,6 +4,7 @@ import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import type { Differentiation } from '../../src/nn/ops.js';
 import { LEAKY_TWICE, blur, conv, convDownFused, downscale2d, leakyRelu, statsAndNorm, transformKernel, upscale2d } from '../../src/nn/ops.js';
 import { Rng } from '../../src/util/random.js';
+import { LEAKY_CASES, LEAKY_SPECIALS, leakyDerivatives } from './leaky-cases.js';
 import { testBackend } from '../setup-backend.js';
 
 beforeAll(testBackend);
@@ -119,36 +120,14 @@ describe('nn ops', () => {
   });
 
   it('the leaky ReLU\'s gradient read off its value: first and second derivatives as with the mask of x, bit for bit, no mask kept', () => {
-    // The definition with the mask of x saved (as this op kept it before): the value as the op chain,
-    // the gradient dy * step(x, 0.2), the mask made in the forward, a constant of the gradient.
-    const byX = tf.customGrad((x, save) => {
-      (save as tf.GradSaveFunc)([tf.step(x as tf.Tensor, 0.2)]);
-      return { value: tf.add(tf.mul(x as tf.Tensor, 0.2), tf.mul(tf.relu(x as tf.Tensor), 0.8)), gradFunc: (dy, [m]) => tf.mul(dy as tf.Tensor, m) };
-    });
-    const special = [0, -0, 1e-45, -1e-45, 1e-40, -1e-40, 1.2e-38, -1.2e-38, NaN, Infinity, -Infinity, 3.4e38, -3.4e38];
-    const v = Float32Array.from({ length: 2 * 9 * 7 * 3 }, (_, i) => (i < special.length ? special[i] : Math.sin(i) * 10 ** ((i % 9) - 6)));
+    const v = Float32Array.from({ length: 2 * 9 * 7 * 3 }, (_, i) => (i < LEAKY_SPECIALS.length ? LEAKY_SPECIALS[i] : Math.sin(i) * 10 ** ((i % 9) - 6)));
     const x = tf.tensor4d(v, [2, 9, 7, 3]), bias = tf.tensor1d([0, 0, -1e-7]), r = rand([2, 9, 7, 3], 21);
     const bits = (t: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
-    // |d/dx of <leaky(x + b)^2, r>|^2, differentiated with respect to x and b: R1's shape.
-    const penalty = (f: (u: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (u: tf.Tensor, c: tf.Tensor) =>
-      tf.sum(tf.square(tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.square(f(w, c)), r)))(u)));
     const before = tf.memory().numTensors;
-    type F = (u: tf.Tensor, c: tf.Tensor) => tf.Tensor;
-    const cases: Array<[F, F]> = [
-      // x itself (-0 and the subnormals reach the leaky ReLU as they are), then x + bias in two ops and in one.
-      [(u, c) => tf.add(leakyRelu(u, 'twice'), c), (u, c) => tf.add(byX(u), c)],
-      [(u, c) => leakyRelu(tf.add(u, c), 'twice'), (u, c) => byX(tf.add(u, c))],
-      [(u, c) => leakyRelu(u, 'twice', c), (u, c) => byX(tf.add(u, c))],
-    ];
-    for (const [ours, ref] of cases) {
-      const first = (f: F) => tf.grads((u: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(u, c), r)))([x, bias]);
-      const [g1, g1ref] = [first(ours), first(ref)];
-      const [g2, g2ref] = [tf.grads(penalty(ours))([x, bias]), tf.grads(penalty(ref))([x, bias])];
-      for (let i = 0; i < 2; i++) {
-        expect(bits(g1[i])).toEqual(bits(g1ref[i]));
-        expect(bits(g2[i])).toEqual(bits(g2ref[i]));
-      }
-      tf.dispose([...g1, ...g1ref, ...g2, ...g2ref]);
+    for (const [ours, ref] of LEAKY_CASES) {
+      const [g, gref] = [leakyDerivatives(ours, x, bias, r), leakyDerivatives(ref, x, bias, r)];
+      g.forEach((gi, i) => expect(bits(gi)).toEqual(bits(gref[i])));
+      tf.dispose([...g, ...gref]);
     }
     expect(tf.memory().numTensors).toBe(before);
     // The forward keeps no tensor but its value: a tape of leakyRelu alone holds what the value holds.
