@@ -1,6 +1,6 @@
 // The twice-differentiable leaky ReLU (see leakyTwice in src/nn/ops.ts). The
 // forward: the value 0.2 x + 0.8 relu(x), rounded as the op chain mul, relu,
-// mul, add does (as tfjs ops that is 3 activation-sized kernels; the R1 pass
+// mul, add does (as tfjs ops that is 4 activation-sized kernels; the R1 pass
 // runs it after every encoder convolution). The gradient: dy * step(y, 0.2)
 // with the mask read off the value y (y > 0 exactly where x > 0; ops.ts
 // says why), so the forward keeps no mask: step and multiply in one pass.

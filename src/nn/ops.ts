@@ -105,10 +105,11 @@ function downLinear(scale: number): Unary {
  * round(0.2x) <= 0, -0 for the smallest subnormals; NaN stays NaN). The
  * value is kept anyway (the next op, instance statistics or a linear, saves
  * its input), so the gradient costs no activation-sized tensor of its own.
- * (A device that flushes subnormals to zero could turn a y of x in (0,
- * 1.5e-38) to 0 and give that x the mask 0.2; no backend here does.)
+ * (A device that flushes subnormal results to zero could turn a y of x in
+ * (0, 1.5e-38) to 0 and give that x the mask 0.2: the tests check
+ * subnormals against the mask of x on each backend.)
  *
- * A backend may run the forward (5 activation-sized kernels as ops) as one
+ * A backend may run the forward (4 activation-sized kernels as ops) as one
  * kernel, LEAKY_TWICE (x -> value), with the same roundings (native:
  * native/kernels/leaky_twice.cc), and leaky_relu(x + bias) as
  * BIAS_LEAKY_TWICE (x and bias, the add rounded as tf.add's); and the
@@ -133,8 +134,8 @@ const leakyMask = (y: Tensor): Tensor => tf.step(y, 0.2);
 
 /**
  * dy * step(y, 0.2), itself differentiable: linear in dy (its gradient is
- * the same product), y a constant. y is a tensor the forward saved, off the
- * tape's path from the variables (see leakyTwice), so no gradient is asked of it.
+ * the same product), y a constant: the forward's saved copy of its value,
+ * which is off the tape's path from the variables, so no gradient is asked of it.
  */
 function leakyGrad(dy: Tensor, y: Tensor): Tensor {
   if (hasKernel(LEAKY_GRAD)) return tf.engine().runKernel(LEAKY_GRAD, { dy, y } as unknown as tf.NamedTensorMap) as Tensor;

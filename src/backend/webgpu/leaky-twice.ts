@@ -1,7 +1,7 @@
 /**
  * The forward of the twice-differentiable leaky ReLU on webgpu (leakyTwice in
  * nn/ops.ts): the value 0.2 h + 0.8 relu(h) in one dispatch instead of
- * three tfjs programs, with their roundings (NaN stays NaN); h is x, or
+ * four tfjs programs, with their roundings (NaN stays NaN); h is x, or
  * x + bias (bias along the last axis, added as tf.add does: one more
  * dispatch saved). The gradient reads its mask off the value
  * (bias-leaky-grad.ts).
