@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { INSTANCE_STATS, type InstanceStats, instanceStats, instanceStatsChain, instanceStatsFused } from '../../src/nn/instance-stats.js';
-import { type Differentiation, LEAKY_TWICE, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
+import { type Differentiation, LEAKY_GRAD, LEAKY_TWICE, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, styleEpilogue, styleEpilogueChain } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
@@ -42,7 +42,7 @@ async function compare(a: tf.Tensor, b: tf.Tensor): Promise<{ differ: number; re
 
 describe('webgpu kernels against the op chains', () => {
   gpuIt('are registered on webgpu', async () => {
-    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, ADAM_UPDATE, LERP_UPDATE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, LEAKY_GRAD, ADAM_UPDATE, LERP_UPDATE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
   });
 
   gpuIt('the twice-differentiable leaky ReLU: the chain\'s bits and mask, kinks, subnormals, NaN', async () => {
