@@ -3,9 +3,10 @@
  * Where two backends part ways on a training parity case: runs the case
  * (loss_ae by default) of a reference folder on each backend, recording
  * every Conv2D (inputs and output) and the input of every leaky-ReLU mask
- * (the Step kernel of the twice-differentiable leaky ReLU), then prints
+ * (the Step kernel of the twice-differentiable leaky ReLU's gradient, run on
+ * its value y, which is > 0 exactly where its input is), then prints
  *   - each backend's worst gradient against the reference;
- *   - every leaky-ReLU input that lands on different sides of the kink;
+ *   - every leaky-ReLU value that lands on different sides of the kink;
  *   - each Conv2D's distance from the exact (float64) sum of its own
  *     inputs, in unit roundoffs (2^-24) of the sum of |terms|.
  * Fused kernels named Alae* are unregistered so that both backends run the

@@ -9,6 +9,6 @@ namespace alae {
 void register_matmul(napi_env env, napi_value exports);       // gemm, batchMatMul
 void register_conv(napi_env env, napi_value exports);         // conv2d, conv2dBackpropInput / Filter
 void register_elementwise(napi_env env, napi_value exports);  // ew*
-void register_fused(napi_env env, napi_value exports);        // styleEpilogue*, instanceStats*, leakyTwice
+void register_fused(napi_env env, napi_value exports);        // styleEpilogue*, instanceStats*, leakyForward, leakyGrad
 
 }  // namespace alae

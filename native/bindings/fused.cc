@@ -1,5 +1,5 @@
 // The fused kernels' entry points: styleEpilogue(Grad) (kernels/style_epilogue.h),
-// instanceStats(Grad) (kernels/instance_stats.h), leakyTwice (kernels/leaky_twice.h).
+// instanceStats(Grad) (kernels/instance_stats.h), leakyForward and leakyGrad (kernels/leaky_twice.h).
 #include <cstdint>
 
 #include "../kernels/instance_stats.h"
@@ -73,12 +73,21 @@ void InstanceStatsGrad(Args& a) {
     instance_stats_backward(N, M, C, gn, gstats, normed, stats, double(float(eps)), dx);
 }
 
-// leakyTwice(x, value, mask)
-void LeakyTwice(Args& a) {
+// leakyForward(x, value)
+void LeakyForward(Args& a) {
   size_t n = 0;
   const float* x = a.typed_len<float>(0, &n, "x");
-  float *value = nullptr, *mask = nullptr;
-  if (a.arrays(arg(1, &value, "value", int64_t(n)), arg(2, &mask, "mask", int64_t(n)))) leaky_twice(x, value, mask, int64_t(n));
+  float* value = a.typed<float>(1, int64_t(n), "value");
+  if (!a.failed) leaky_twice(x, value, int64_t(n));
+}
+
+// leakyGrad(dy, y, dx)
+void LeakyGrad(Args& a) {
+  size_t n = 0;
+  const float* dy = a.typed_len<float>(0, &n, "dy");
+  const float* y = nullptr;
+  float* dx = nullptr;
+  if (a.arrays(arg(1, &y, "y", int64_t(n)), arg(2, &dx, "dx", int64_t(n)))) leaky_grad(dy, y, dx, int64_t(n));
 }
 
 }  // namespace
@@ -87,7 +96,7 @@ void register_fused(napi_env env, napi_value exports) {
   export_functions(env, exports, {
       {"styleEpilogue", entry<11, StyleEpilogue>}, {"styleEpilogueGrad", entry<11, StyleEpilogueGrad>},
       {"instanceStats", entry<5, InstanceStats>}, {"instanceStatsGrad", entry<7, InstanceStatsGrad>},
-      {"leakyTwice", entry<3, LeakyTwice>},
+      {"leakyForward", entry<2, LeakyForward>}, {"leakyGrad", entry<3, LeakyGrad>},
   });
 }
 

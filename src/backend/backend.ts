@@ -174,6 +174,8 @@ export async function useBackend(request: BackendRequest = requestedBackend(), o
       const ok = await tf.setBackend(info.tfName);
       if (!ok) throw new Error(`tfjs could not initialise the '${info.tfName}' backend`);
       await tf.ready();
+      // tfjs-webgpu's pool of freed buffers only grows (webgpu/buffer-pool.ts); ALAE_WEBGPU_POOL=keep leaves it as tfjs has it.
+      if (info.name === 'webgpu' && process.env.ALAE_WEBGPU_POOL !== 'keep') (await import('./webgpu/buffer-pool.js')).boundBufferPool(tf.backend());
       active = info.name;
       return info.name;
     } catch (e) {

@@ -21,11 +21,11 @@ import {
   INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_GRAD,
   INSTANCE_STATS_GRAD_GRAD, INSTANCE_STATS_TWICE_GRAD,
 } from '../nn/instance-stats.js';
-import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
+import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, BIAS_LEAKY_TWICE, DOWNSAMPLE, LEAKY_GRAD, LEAKY_TWICE, PIXEL_NORM, UPSAMPLE } from '../nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_BLUR, STYLE_EPILOGUE_BLUR_GRAD, STYLE_EPILOGUE_GRAD } from '../nn/style-epilogue.js';
 import { ADAM_UPDATE, LERP_UPDATE } from './update-kernels.js';
 import { nativeInstanceStats, nativeInstanceStatsGrad } from './native-instance-stats.js';
-import { nativeLeakyTwice } from './native-leaky-twice.js';
+import { nativeLeakyGrad, nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 import {
@@ -36,7 +36,7 @@ import {
   webgpuInstanceStats, webgpuInstanceStatsBlur, webgpuInstanceStatsBlurGrad, webgpuInstanceStatsBlurGradGrad, webgpuInstanceStatsBlurTwiceGrad,
   webgpuInstanceStatsGrad, webgpuInstanceStatsGradGrad, webgpuInstanceStatsTwiceGrad,
 } from './webgpu/instance-stats.js';
-import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad } from './webgpu/bias-leaky-grad.js';
+import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad, webgpuLeakyGrad } from './webgpu/bias-leaky-grad.js';
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
@@ -82,6 +82,7 @@ const KERNELS: Record<string, Implementations> = {
   [INSTANCE_STATS_BLUR_TWICE_GRAD]: { webgpu: webgpuInstanceStatsBlurTwiceGrad },
   [INSTANCE_STATS_BLUR_GRAD_GRAD]: { webgpu: webgpuInstanceStatsBlurGradGrad },
   [LEAKY_TWICE]: { native: nativeLeakyTwice, webgpu: webgpuLeakyTwice },
+  [LEAKY_GRAD]: { native: nativeLeakyGrad, webgpu: webgpuLeakyGrad },
   [BIAS_LEAKY_TWICE]: { webgpu: webgpuBiasLeakyTwice },
   [BIAS_LEAKY_GRAD]: { webgpu: webgpuBiasLeakyGrad },
   [BIAS_LEAKY_GRAD_GRAD]: { webgpu: webgpuBiasLeakyGradGrad },

@@ -98,51 +98,88 @@ function downLinear(scale: number): Unary {
  * The value is 0.2x + 0.8relu(x), within an ulp of x * m: the reference
  * vectors have pre-activations within 1e-7 of zero, and with x * m one of
  * them lands on the other side (tiny32 loss_ae 8e-3 against 1e-5).
- * A backend may run the forward (value and mask, 5 activation-sized kernels
- * as ops) as one kernel, LEAKY_TWICE, with the same roundings (native:
- * native/kernels/leaky_twice.cc), and leaky_relu(x + bias) as BIAS_LEAKY_TWICE (x
- * and bias, the add rounded as tf.add's); the gradient stays a product with
- * a constant.
+ *
+ * The mask is not kept: it is read off the value, m = step(y, alpha), since
+ * y > 0 exactly where x > 0 (x > 0: the rounded 0.8x is at least the
+ * smallest subnormal, so y > 0; x = +-0 gives y = +0; x < 0 gives y =
+ * round(0.2x) <= 0, -0 for the smallest subnormals; NaN stays NaN). The
+ * value is kept anyway (the next op, instance statistics or a linear, saves
+ * its input), so the gradient costs no activation-sized tensor of its own.
+ * (A device that flushes subnormal results to zero could turn a y of x in
+ * (0, 1.5e-38) to 0 and give that x the mask 0.2: the tests check
+ * subnormals against the mask of x on each backend.)
+ *
+ * A backend may run the forward (4 activation-sized kernels as ops) as one
+ * kernel, LEAKY_TWICE (x -> value), with the same roundings (native:
+ * native/kernels/leaky_twice.cc), and leaky_relu(x + bias) as
+ * BIAS_LEAKY_TWICE (x and bias, the add rounded as tf.add's); and the
+ * gradient dy * step(y, alpha) as LEAKY_GRAD (dy, y -> dx).
  */
 export const LEAKY_TWICE = 'AlaeLeakyTwice';
 export const BIAS_LEAKY_TWICE = 'AlaeBiasLeakyTwice';
+export const LEAKY_GRAD = 'AlaeLeakyGrad';
 
-/** The value and the constant gradient mask of leaky_relu(x + bias) (bias along the last axis, optional). */
-function leakyTwiceForward(x: Tensor, bias?: Tensor): Tensor[] {
-  if (bias && hasKernel(BIAS_LEAKY_TWICE)) return tf.engine().runKernel(BIAS_LEAKY_TWICE, { x, bias } as unknown as tf.NamedTensorMap) as Tensor[];
+/** The value of leaky_relu(x + bias) (bias along the last axis, optional). */
+function leakyTwiceForward(x: Tensor, bias?: Tensor): Tensor {
+  if (bias && hasKernel(BIAS_LEAKY_TWICE)) return tf.engine().runKernel(BIAS_LEAKY_TWICE, { x, bias } as unknown as tf.NamedTensorMap) as Tensor;
   return tf.tidy(() => {
     const h = bias ? tf.add(x, bias) : x;
-    if (hasKernel(LEAKY_TWICE)) return tf.engine().runKernel(LEAKY_TWICE, { x: h } as unknown as tf.NamedTensorMap) as Tensor[];
-    return [tf.add(tf.mul(h, 0.2), tf.mul(tf.relu(h), 0.8)), tf.step(h, 0.2)];
+    if (hasKernel(LEAKY_TWICE)) return tf.engine().runKernel(LEAKY_TWICE, { x: h } as unknown as tf.NamedTensorMap) as Tensor;
+    return tf.add(tf.mul(h, 0.2), tf.mul(tf.relu(h), 0.8));
   });
 }
+
+/** The gradient mask read off the value y (see leakyTwice): 1 where y > 0, else 0.2, NaN where y is NaN. */
+const leakyMask = (y: Tensor): Tensor => tf.step(y, 0.2);
+
+/**
+ * dy * step(y, 0.2), itself differentiable: linear in dy (its gradient is
+ * the same product), y a constant: the forward's saved copy of its value,
+ * which is off the tape's path from the variables, so no gradient is asked of it.
+ */
+function leakyGrad(dy: Tensor, y: Tensor): Tensor {
+  if (hasKernel(LEAKY_GRAD)) return tf.engine().runKernel(LEAKY_GRAD, { dy, y } as unknown as tf.NamedTensorMap) as Tensor;
+  const op = tf.customGrad((g, save) => {
+    (save as tf.GradSaveFunc)([y]);
+    return { value: tf.mul(g as Tensor, leakyMask(y)), gradFunc: (dd, saved) => leakyGrad(dd as Tensor, saved[0]) };
+  });
+  return op(dy) as Tensor;
+}
+if (!tf.getGradient(LEAKY_GRAD)) {
+  tf.registerGradient({
+    kernelName: LEAKY_GRAD,
+    inputsToSave: ['y'],
+    gradFunc: (dd, saved) => ({ dy: () => leakyGrad(dd as Tensor, saved[0]), y: () => tf.zerosLike(saved[0]) }),
+  });
+}
+
 const leakyTwice = tf.customGrad((x, save) => {
-  const [value, m] = leakyTwiceForward(x as Tensor);
-  (save as tf.GradSaveFunc)([m]);
-  return { value, gradFunc: (dy, saved) => tf.mul(dy, saved[0]) };
+  const value = leakyTwiceForward(x as Tensor);
+  (save as tf.GradSaveFunc)([value]);
+  return { value, gradFunc: (dy, saved) => leakyGrad(dy as Tensor, saved[0]) };
 });
 /**
  * Kernel names a backend may register: BIAS_LEAKY_GRAD, biasLeakyTwice's
- * gradient as one kernel (dy, mask [..., C] -> dx = dy * mask and db [C], dx
+ * gradient as one kernel (dy, y [..., C] -> dx = dy * step(y, 0.2) and db [C], dx
  * summed over every axis but the last), and BIAS_LEAKY_GRAD_GRAD, its
- * gradient for R1 (ddx, ddb, mask -> ddy = (ddx + ddb) * mask); the chains
- * are tf.mul, tf.sum and their tfjs gradients.
+ * gradient for R1 (ddx, ddb, y -> ddy = (ddx + ddb) * step(y, 0.2)); the chains
+ * are leakyGrad, tf.sum and their gradients.
  */
 export const BIAS_LEAKY_GRAD = 'AlaeBiasLeakyGrad';
 export const BIAS_LEAKY_GRAD_GRAD = 'AlaeBiasLeakyGradGrad';
 
-// The gradient of the fused gradient kernel (R1's outer gradient through its inner one); the mask
-// is a constant of the op (its own derivative is zero almost everywhere).
+// The gradient of the fused gradient kernel (R1's outer gradient through its inner one); y is
+// a constant of the op (the mask's own derivative is zero almost everywhere).
 if (!tf.getGradient(BIAS_LEAKY_GRAD)) {
   tf.registerGradient({
     kernelName: BIAS_LEAKY_GRAD,
-    inputsToSave: ['mask'],
+    inputsToSave: ['y'],
     gradFunc: (dys, saved) => {
       const [ddx, ddb] = dys as Tensor[];
-      const [mask] = saved;
+      const [y] = saved;
       return {
-        dy: () => [tf.engine().runKernel(BIAS_LEAKY_GRAD_GRAD, { ddx, ddb, mask } as unknown as tf.NamedTensorMap) as Tensor | Tensor[]].flat()[0],
-        mask: () => tf.zerosLike(mask),
+        dy: () => [tf.engine().runKernel(BIAS_LEAKY_GRAD_GRAD, { ddx, ddb, y } as unknown as tf.NamedTensorMap) as Tensor | Tensor[]].flat()[0],
+        y: () => tf.zerosLike(y),
       };
     },
   });
@@ -150,17 +187,17 @@ if (!tf.getGradient(BIAS_LEAKY_GRAD)) {
 
 /** leaky_relu(x + bias), twice differentiable: the bias's gradient is the sum of x's over the broadcast axes, as tf.add's. */
 const biasLeakyTwice = tf.customGrad((x, bias, save) => {
-  const [value, m] = leakyTwiceForward(x as Tensor, bias as Tensor);
-  (save as tf.GradSaveFunc)([m]);
+  const value = leakyTwiceForward(x as Tensor, bias as Tensor);
+  (save as tf.GradSaveFunc)([value]);
   return {
     value,
     gradFunc: (dy, saved) => {
       const b = bias as Tensor;
       const lastAxis = b.size === dy.shape[dy.rank - 1] && b.rank === 1;
       if (lastAxis && hasKernel(BIAS_LEAKY_GRAD) && hasKernel(BIAS_LEAKY_GRAD_GRAD)) {
-        return tf.engine().runKernel(BIAS_LEAKY_GRAD, { dy, mask: saved[0] } as unknown as tf.NamedTensorMap) as Tensor[];
+        return tf.engine().runKernel(BIAS_LEAKY_GRAD, { dy, y: saved[0] } as unknown as tf.NamedTensorMap) as Tensor[];
       }
-      const dx = tf.mul(dy, saved[0]);
+      const dx = leakyGrad(dy, saved[0]);
       const axes = tf.backend_util.getReductionAxes(b.shape, dx.shape);
       return [dx, tf.reshape(axes.length > 0 ? tf.sum(dx, axes) : dx, b.shape)];
     },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { customKernelsOff, customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import { INSTANCE_STATS } from '../../src/nn/instance-stats.js';
-import { LEAKY_TWICE } from '../../src/nn/ops.js';
+import { LEAKY_GRAD, LEAKY_TWICE } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE } from '../../src/nn/style-epilogue.js';
 import { testBackend } from '../setup-backend.js';
 
@@ -21,6 +21,6 @@ describe('kernel adapter', () => {
 
   it('registered the native kernels when the backend was set up (unless switched off)', () => {
     const on = customKernelsOn(tf.getBackend());
-    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE]) expect(tf.getKernel(k, tf.getBackend()) !== undefined, k).toBe(on);
+    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, LEAKY_GRAD]) expect(tf.getKernel(k, tf.getBackend()) !== undefined, k).toBe(on);
   });
 });

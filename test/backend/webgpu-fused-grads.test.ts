@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, leakyRelu } from '../../src/nn/ops.js';
+import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, LEAKY_GRAD, leakyRelu } from '../../src/nn/ops.js';
+import { seededNormals } from '../../src/train/noise.js';
 import { webgpuForTests } from '../setup-backend.js';
 import { normals } from '../seeded-tensors.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
@@ -27,34 +28,61 @@ async function differing(a: tf.Tensor, b: tf.Tensor): Promise<number> {
 const run = (name: string, inputs: Record<string, tf.Tensor>): tf.Tensor[] =>
   [tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap) as tf.Tensor | tf.Tensor[]].flat();
 
-describe('webgpu bias + leaky ReLU gradient kernels', () => {
-  gpuIt('the gradient: dx and the bias gradient in one dispatch, the chain\'s bits (several reduction sizes)', async () => {
+/**
+ * A leaky ReLU's value y with the cases where its sign matters: +-0, subnormals of both signs,
+ * NaN, infinities, the rest normals.
+ */
+function values(seed: number, shape: number[]): tf.Tensor {
+  const special = [0, -0, 1e-45, -1e-45, 1e-40, -1e-40, NaN, Infinity, -Infinity, 3e38, -3e38];
+  const v = Float32Array.from(seededNormals(seed, shape.reduce((a, b) => a * b, 1)), (x, i) => (i < special.length ? special[i] : x));
+  return tf.tensor(v, shape);
+}
+
+describe('webgpu leaky ReLU gradient kernels (the mask read off the value y)', () => {
+  gpuIt('the gradient: dy * step(y, 0.2) in one dispatch, the chain\'s bits, its gradient itself', async () => {
+    const shape = [3, 7, 5, 4];
+    const dy = normals(11, shape), y = values(12, shape), r = normals(13, shape);
+    const mask = tf.step(y, 0.2);
+    const before = tf.memory().numTensors;
+    let out: tf.Tensor[] = [];
+    expect(dispatchesOf(() => (out = run(LEAKY_GRAD, { dy, y })))).toEqual({ [LEAKY_GRAD]: 1 });
+    const chain = tf.mul(dy, mask);
+    expect(await differing(out[0], chain)).toBe(0);
+    const fused = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(run(LEAKY_GRAD, { dy: v, y })[0], r)))(dy);
+    const chainGrad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.mul(v, mask), r)))(dy);
+    expect(await differing(fused, chainGrad)).toBe(0);
+    tf.dispose([...out, chain, fused, chainGrad]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([dy, y, r, mask]);
+  });
+
+  gpuIt('the bias gradient: dx and the bias gradient in one dispatch, the chain\'s bits (several reduction sizes)', async () => {
     for (const shape of [[2, 5, 4, 6], [8, 32], [3, 40, 40, 3]]) {
-      const dy = normals(1, shape), mask = tf.tidy(() => tf.step(normals(2, shape), 0.2));
+      const dy = normals(1, shape), y = values(2, shape), mask = tf.step(y, 0.2);
       const before = tf.memory().numTensors;
       let out: tf.Tensor[] = [];
-      expect(dispatchesOf(() => (out = run(BIAS_LEAKY_GRAD, { dy, mask })))).toEqual({ [BIAS_LEAKY_GRAD]: 1 });
+      expect(dispatchesOf(() => (out = run(BIAS_LEAKY_GRAD, { dy, y })))).toEqual({ [BIAS_LEAKY_GRAD]: 1 });
       const dx = tf.mul(dy, mask), db = tf.sum(dx, shape.slice(0, -1).map((_, i) => i));
       expect(await differing(out[0], dx)).toBe(0);
       expect(await differing(out[1], db)).toBe(0);
       tf.dispose([...out, dx, db]);
       expect(tf.memory().numTensors).toBe(before);
-      tf.dispose([dy, mask]);
+      tf.dispose([dy, y, mask]);
     }
   });
 
-  gpuIt('the gradient\'s gradient: (ddx + ddb) * mask, through dx and the bias gradient both, as the chain\'s', async () => {
+  gpuIt('the bias gradient\'s gradient: (ddx + ddb) * step(y, 0.2), through dx and the bias gradient both, as the chain\'s', async () => {
     const shape = [4, 3, 3, 5];
-    const dy = normals(3, shape), mask = tf.tidy(() => tf.step(normals(4, shape), 0.2));
+    const dy = normals(3, shape), y = values(4, shape), mask = tf.step(y, 0.2);
     const r = normals(5, shape), q = normals(6, [5]);
     const before = tf.memory().numTensors;
-    const fused = tf.grad((v: tf.Tensor) => { const [dx, db] = run(BIAS_LEAKY_GRAD, { dy: v, mask }); return tf.add(tf.sum(tf.mul(dx, r)), tf.sum(tf.mul(db, q))); })(dy);
+    const fused = tf.grad((v: tf.Tensor) => { const [dx, db] = run(BIAS_LEAKY_GRAD, { dy: v, y }); return tf.add(tf.sum(tf.mul(dx, r)), tf.sum(tf.mul(db, q))); })(dy);
     const chain = tf.grad((v: tf.Tensor) => { const dx = tf.mul(v, mask); return tf.add(tf.sum(tf.mul(dx, r)), tf.sum(tf.mul(tf.sum(dx, [0, 1, 2]), q))); })(dy);
     expect(await differing(fused, chain)).toBe(0);
-    expect(dispatchesOf(() => tf.dispose(run(BIAS_LEAKY_GRAD_GRAD, { ddx: r, ddb: q, mask })))).toEqual({ [BIAS_LEAKY_GRAD_GRAD]: 1 });
+    expect(dispatchesOf(() => tf.dispose(run(BIAS_LEAKY_GRAD_GRAD, { ddx: r, ddb: q, y })))).toEqual({ [BIAS_LEAKY_GRAD_GRAD]: 1 });
     tf.dispose([fused, chain]);
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([dy, mask, r, q]);
+    tf.dispose([dy, y, mask, r, q]);
   });
 
   gpuIt('leaky ReLU of x + bias: one gradient dispatch where the chain runs two', async () => {

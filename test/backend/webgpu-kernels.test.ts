@@ -10,7 +10,7 @@ import {
   INSTANCE_STATS, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, type InstanceStats, type InstanceStatsBlurred, instanceStats, instanceStatsBlurFused, instanceStatsBlurred,
   instanceStatsChain, instanceStatsFused,
 } from '../../src/nn/instance-stats.js';
-import { type Differentiation, LEAKY_TWICE, blur, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
+import { type Differentiation, LEAKY_GRAD, LEAKY_TWICE, blur, downscale2d, leakyRelu, pixelNorm, upscale2d } from '../../src/nn/ops.js';
 import { STYLE_EPILOGUE, STYLE_EPILOGUE_BLUR, styleEpilogue, styleEpilogueChain, styleEpilogueFused } from '../../src/nn/style-epilogue.js';
 import { seededNormals } from '../../src/train/noise.js';
 import { resolveConfig } from '../../src/config/config.js';
@@ -24,6 +24,7 @@ import { webgpuForTests } from '../setup-backend.js';
 import { activations, normals } from '../seeded-tensors.js';
 import { bitDiff as compare } from './bit-diff.js';
 import { dispatchesOf } from './webgpu-dispatches.js';
+import { LEAKY_CASES, LEAKY_SPECIALS, leakyDerivatives } from '../nn/leaky-cases.js';
 
 const why = await webgpuForTests();
 const title = (name: string): string => (why ? `${name} (skipped: ${why})` : name);
@@ -32,7 +33,7 @@ const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.ski
 
 describe('webgpu kernels against the op chains', () => {
   gpuIt('are registered on webgpu', async () => {
-    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, ADAM_UPDATE, LERP_UPDATE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+    for (const k of [STYLE_EPILOGUE, INSTANCE_STATS, LEAKY_TWICE, LEAKY_GRAD, ADAM_UPDATE, LERP_UPDATE]) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
   });
 
   gpuIt('the twice-differentiable leaky ReLU: the chain\'s bits and mask, kinks, subnormals, NaN', async () => {
@@ -49,6 +50,30 @@ describe('webgpu kernels against the op chains', () => {
     tf.dispose([value, chain, g, m]);
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+
+  gpuIt('the leaky ReLU\'s gradient read off its value: one dispatch, first and second derivatives as with the mask of x, bit for bit', async () => {
+    const shape = [2, 9, 7, 3];
+    const x = tf.tidy(() => tf.concat([tf.tensor1d(LEAKY_SPECIALS), tf.reshape(normals(31, [2 * 9 * 7 * 3 - LEAKY_SPECIALS.length], 1e-3), [-1])]).reshape(shape));
+    const bias = tf.tensor1d([0, 0, -1e-7]), r = normals(32, shape), dy = normals(33, shape);
+    expect(dispatchesOf(() => tf.dispose(tf.grad((u: tf.Tensor) => leakyRelu(u, 'once'))(x, dy)))).toEqual({ AlaeLeakyTwice: 1, AlaeLeakyGrad: 1 });
+    const before = tf.memory().numTensors;
+    // Elements that differ other than in the sign of a zero.
+    const values = async (a: tf.Tensor, b: tf.Tensor): Promise<number> => {
+      const [p, q] = [await a.data(), await b.data()];
+      return p.reduce((n, v, i) => n + (v === q[i] || Object.is(v, q[i]) ? 0 : 1), 0);
+    };
+    for (const [k, [ours, ref]] of LEAKY_CASES.entries()) {
+      const [g, gref] = [leakyDerivatives(ours, x, bias, r), leakyDerivatives(ref, x, bias, r)];
+      for (let i = 0; i < 4; i++) {
+        // The fused bias kernels' second derivative has -0 where the reference's graph gives +0,
+        // where the pre-activation is zero (so it did with the saved mask: the two masks are equal).
+        expect(k < 2 || i < 2 ? (await compare(g[i], gref[i])).differ : await values(g[i], gref[i])).toBe(0);
+      }
+      tf.dispose([...g, ...gref]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, bias, r, dy]);
   });
 
   gpuIt('leaky ReLU of x + bias: the add and the leaky ReLU in one dispatch, the chain\'s bits, gradients and second derivatives', async () => {

@@ -4,6 +4,7 @@ import { customKernelsOn } from '../../src/backend/kernel-adapter.js';
 import type { Differentiation } from '../../src/nn/ops.js';
 import { LEAKY_TWICE, blur, conv, convDownFused, downscale2d, leakyRelu, statsAndNorm, transformKernel, upscale2d } from '../../src/nn/ops.js';
 import { Rng } from '../../src/util/random.js';
+import { LEAKY_CASES, LEAKY_SPECIALS, leakyDerivatives } from './leaky-cases.js';
 import { testBackend } from '../setup-backend.js';
 
 beforeAll(testBackend);
@@ -116,6 +117,31 @@ describe('nn ops', () => {
     expect(Array.from(g.slice(special.length)).every((gi, i) => gi === m[i + special.length])).toBe(true);
     tf.dispose([x, value, chain]);
     expect(tf.getKernel(LEAKY_TWICE, tf.getBackend()) !== undefined).toBe(customKernelsOn(tf.getBackend()));
+  });
+
+  it('the leaky ReLU\'s gradient read off its value: first and second derivatives as with the mask of x, bit for bit, no mask kept', () => {
+    const v = Float32Array.from({ length: 2 * 9 * 7 * 3 }, (_, i) => (i < LEAKY_SPECIALS.length ? LEAKY_SPECIALS[i] : Math.sin(i) * 10 ** ((i % 9) - 6)));
+    const x = tf.tensor4d(v, [2, 9, 7, 3]), bias = tf.tensor1d([0, 0, -1e-7]), r = rand([2, 9, 7, 3], 21);
+    const bits = (t: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+    const before = tf.memory().numTensors;
+    for (const [ours, ref] of LEAKY_CASES) {
+      const [g, gref] = [leakyDerivatives(ours, x, bias, r), leakyDerivatives(ref, x, bias, r)];
+      g.forEach((gi, i) => expect(bits(gi)).toEqual(bits(gref[i])));
+      tf.dispose([...g, ...gref]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // The forward keeps no tensor but its value: a tape of leakyRelu alone holds what the value holds.
+    const kept = tf.memory().numBytes;
+    const y = tf.tidy(() => {
+      let out: tf.Tensor | null = null;
+      tf.grad((u: tf.Tensor) => {
+        out = leakyRelu(u, 'once');
+        expect(tf.memory().numBytes - kept).toBe(2 * 4 * x.size); // the value and its saved alias, no mask
+        return tf.sum(out);
+      })(x);
+      return tf.keep(out!);
+    });
+    tf.dispose([x, bias, r, y]);
   });
 
   it('the fused stride-2 conv equals a 3x3 conv followed by 2x2 average pooling', () => {

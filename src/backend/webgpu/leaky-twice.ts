@@ -1,9 +1,10 @@
 /**
  * The forward of the twice-differentiable leaky ReLU on webgpu (leakyTwice in
- * nn/ops.ts): the value 0.2 h + 0.8 relu(h) and the gradient mask
- * step(h, 0.2) in one dispatch instead of five tfjs programs, with their
- * roundings (NaN stays NaN in both); h is x, or x + bias (bias along the
- * last axis, added as tf.add does: one more dispatch saved).
+ * nn/ops.ts): the value 0.2 h + 0.8 relu(h) in one dispatch instead of
+ * four tfjs programs, with their roundings (NaN stays NaN); h is x, or
+ * x + bias (bias along the last axis, added as tf.add does: one more
+ * dispatch saved). The gradient reads its mask off the value
+ * (bias-leaky-grad.ts).
  */
 import { BIAS_LEAKY_TWICE, LEAKY_TWICE } from '../../nn/ops.js';
 import type { KernelFn } from '../kernel-adapter.js';
@@ -16,16 +17,14 @@ const program = (bias: boolean): WgslProgram => ({
   name: bias ? BIAS_LEAKY_TWICE : LEAKY_TWICE,
   key: '',
   code: () => `
-${bindings(bias ? ['x', 'bias'] : ['x'], ['value', 'mask'], 'size: u32, channels: u32, one: f32')}
+${bindings(bias ? ['x', 'bias'] : ['x'], ['value'], 'size: u32, channels: u32, one: f32')}
 ${KEPT}
-fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 @compute @workgroup_size(${WG})
 fn main(${FLAT_PARAMS}) {
   let i = ${flatIndex(WG)};
   if (i >= u.size) { return; }
   let v = x[i]${bias ? ' + bias[i % u.channels]' : ''};
   value[i] = kept(v * 0.2) + kept(select(v, 0.0, v < 0.0) * 0.8);
-  mask[i] = select(select(0.2, 1.0, v > 0.0), v, isNan(v));
 }`,
 });
 
@@ -40,8 +39,8 @@ function leaky(withBias: boolean): KernelFn {
     if (withBias && (!bias || bias.dtype !== 'float32' || bias.shape.reduce((a, c) => a * c, 1) !== channels)) {
       throw new Error(`${name}: bias [${bias?.shape ?? ''}] does not fit x [${x.shape}] (one value a channel, the last axis)`);
     }
-    return run(b, program(withBias), withBias ? [x, bias!] : [x], [{ shape: x.shape }, { shape: x.shape }],
-      [['u32', size], ['u32', channels], ['f32', 1]], flatWorkgroups(b, size, WG));
+    return run(b, program(withBias), withBias ? [x, bias!] : [x], [{ shape: x.shape }],
+      [['u32', size], ['u32', channels], ['f32', 1]], flatWorkgroups(b, size, WG))[0];
   };
 }
 
