@@ -102,7 +102,7 @@ const KERNELS: Record<string, Implementations> = {
 const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = {
   Sum: { webgpu: webgpuSum },
   Mean: { webgpu: webgpuMean },
-  // Up to 7 pieces a dispatch, not one each (tf.split, tf.concat's gradient).
+  // Several pieces a dispatch (the device's storage-buffer limit), not one each (tf.split, tf.concat's gradient).
   SplitV: { webgpu: webgpuSplitV },
   // More than 7 inputs: each dispatch copies 7 into place, no joining pass.
   Concat: { webgpu: webgpuConcat },
