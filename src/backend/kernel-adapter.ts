@@ -42,7 +42,7 @@ import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
-import { webgpuConcat, webgpuSplitV } from './webgpu/pieces.js';
+import { webgpuAddN, webgpuConcat, webgpuSplitV } from './webgpu/pieces.js';
 import { tileGradient } from './webgpu/tile-grad.js';
 import { webgpuStyleEpilogue, webgpuStyleEpilogueBlur, webgpuStyleEpilogueBlurGrad, webgpuStyleEpilogueGrad } from './webgpu/style-epilogue.js';
 
@@ -104,8 +104,10 @@ const REPLACED: Record<string, { webgpu?: (replaced: KernelFn) => KernelFn }> = 
   Mean: { webgpu: webgpuMean },
   // Several pieces a dispatch (the device's storage-buffer limit), not one each (tf.split, tf.concat's gradient).
   SplitV: { webgpu: webgpuSplitV },
-  // More than 7 inputs: each dispatch copies 7 into place, no joining pass.
+  // More inputs than one tfjs program binds: each dispatch copies its share into place, no joining pass.
   Concat: { webgpu: webgpuConcat },
+  // More inputs than the device binds: tfjs's program fails; a sum carried from one dispatch to the next.
+  AddN: { webgpu: webgpuAddN },
   // Tiled implicit GEMMs, the forward summed (almost) exactly (webgpu/conv-kernels.ts).
   Conv2D: { webgpu: webgpuConv2D },
   FusedConv2D: { webgpu: webgpuFusedConv2D },

@@ -320,17 +320,13 @@ export function upscale2d(x: Tensor4D): Tensor4D {
 }
 
 /**
- * The sum of same-shaped tensors: one addN per up to 7 of them (a WebGPU
- * kernel binds at most 8 storage buffers by default, the output one of them),
- * instead of an add each. Its gradient hands dy to every input, no kernel.
+ * The sum of same-shaped tensors, added left to right: one addN (on webgpu as many inputs a
+ * dispatch as the device binds, backend/webgpu/pieces.ts) instead of an add each. Its gradient
+ * hands dy to every input, no kernel.
  */
 export function sumAll(ts: Tensor[]): Tensor {
   if (ts.length === 0) throw new Error('sumAll: no tensors');
-  return tf.tidy(() => {
-    let acc = ts.length <= 7 ? tf.addN(ts) : tf.addN(ts.slice(0, 7));
-    for (let i = 7; i < ts.length; i += 6) acc = tf.addN([acc, ...ts.slice(i, i + 6)]);
-    return acc;
-  });
+  return tf.addN(ts);
 }
 
 /** torch.lerp(a, b, t) = a + t (b - a). */

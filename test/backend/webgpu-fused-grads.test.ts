@@ -121,6 +121,20 @@ describe('webgpu split and concat', () => {
     }
   });
 
+  gpuIt('tf.addN of more tensors than the device binds: the left-to-right sum of tf.add, bit for bit, a dispatch per share', async () => {
+    const p = per();
+    for (const count of [p + 1, 2 * p + 3]) {
+      const xs = Array.from({ length: count }, (_, i) => normals(60 + i, [3, 5, 4], 10 ** ((i % 5) - 2)));
+      const before = tf.memory().numTensors;
+      let y = xs[0];
+      expect(dispatchesOf(() => (y = tf.addN(xs)))).toEqual({ AddNPackedProgram: 1 + Math.ceil((count - p) / (p - 1)) });
+      expect(tf.memory().numTensors).toBe(before + 1);
+      const want = tf.tidy(() => xs.slice(1).reduce((acc, x) => tf.add(acc, x), xs[0]));
+      expect(await differing(y, want), `${count} tensors`).toBe(0);
+      tf.dispose([y, want, ...xs]);
+    }
+  });
+
   gpuIt('tf.split and tf.concat\'s gradient: as many pieces a dispatch as the device binds, the values as they are, on any axis', async () => {
     const p = per();
     const x = normals(11, [3, 2 * p + 2, 4]);

@@ -11,7 +11,7 @@
  * program stay tfjs's.
  */
 import { tf } from '../../tf.js';
-import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
+import type { KernelArgs, KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { type Binding, FLAT_PARAMS, type WgslProgram, bindings, dispatch, flatIndex, flatWorkgroups, outputs, webgpuBackend } from './runner.js';
 
 const WG = 256;
@@ -95,4 +95,24 @@ export const webgpuConcat = (replaced: KernelFn): KernelFn => (args) => {
   const [y] = outputs(b, [{ shape: tf.backend_util.computeOutShape(xs.map((x) => x.shape), ax) }]);
   copyPieces(b, false, y, xs, ax);
   return y;
+};
+
+/**
+ * A replacement for tfjs-webgpu's AddN, given the kernel it replaces: tfjs binds every input in
+ * one program and fails past the device's limit; here they go maxPieces at a time, each sum
+ * carried into the next (acc + x7 + ... is the same left-to-right fold, hence the same bits).
+ */
+export const webgpuAddN = (replaced: KernelFn): KernelFn => (args) => {
+  // tfjs hands AddN its inputs as an array, and its kernel reads them as one.
+  const xs = Object.values(args.inputs) as TensorInfo[];
+  const most = maxPieces(webgpuBackend(args.backend));
+  if (xs.length <= most) return replaced(args);
+  const sum = (ts: TensorInfo[]): TensorInfo => replaced({ ...args, inputs: ts as unknown as KernelArgs['inputs'] }) as TensorInfo;
+  let acc = sum(xs.slice(0, most));
+  for (let i = most; i < xs.length; i += most - 1) {
+    const next = sum([acc, ...xs.slice(i, i + most - 1)]);
+    (args.backend as tf.KernelBackend).disposeData(acc.dataId);
+    acc = next;
+  }
+  return acc;
 };
