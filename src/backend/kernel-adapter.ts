@@ -17,6 +17,7 @@
  */
 import { tf } from '../tf.js';
 import { CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_FILTER, CONV_RESAMPLE_BACKPROP_INPUT } from '../nn/conv-resample.js';
+import { CONV_BIAS_LEAKY } from '../nn/conv-leaky.js';
 import {
   INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_GRAD,
   INSTANCE_STATS_GRAD_GRAD, INSTANCE_STATS_TWICE_GRAD,
@@ -29,7 +30,7 @@ import { nativeLeakyGrad, nativeLeakyTwice } from './native-leaky-twice.js';
 import { nativeStyleEpilogue, nativeStyleEpilogueGrad } from './native-style-epilogue.js';
 import { meanGradient, sumGradient } from './reduce-gradients.js';
 import {
-  webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuConvResample, webgpuConvResampleBackpropFilter,
+  webgpuConv2D, webgpuConv2DBackpropFilter, webgpuConv2DBackpropInput, webgpuConvBiasLeaky, webgpuConvResample, webgpuConvResampleBackpropFilter,
   webgpuConvResampleBackpropInput, webgpuFusedConv2D,
 } from './webgpu/conv-kernels.js';
 import {
@@ -92,6 +93,8 @@ const KERNELS: Record<string, Implementations> = {
   [CONV_RESAMPLE]: { webgpu: webgpuConvResample },
   [CONV_RESAMPLE_BACKPROP_INPUT]: { webgpu: webgpuConvResampleBackpropInput },
   [CONV_RESAMPLE_BACKPROP_FILTER]: { webgpu: webgpuConvResampleBackpropFilter },
+  // The encoder's bias and leaky ReLU in the convolution's store.
+  [CONV_BIAS_LEAKY]: { webgpu: webgpuConvBiasLeaky },
   [PIXEL_NORM]: { webgpu: webgpuPixelNorm },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
   [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },

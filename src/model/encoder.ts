@@ -6,9 +6,9 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, encoderChannels } from '../config/config.js';
-import { type Differentiation, conv, convDownFused, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
+import { type Differentiation, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
 import { instanceStats, instanceStatsBlurred } from '../nn/instance-stats.js';
-import { convDown } from '../nn/conv-resample.js';
+import { convBiasLeaky, convDownBiasLeaky } from '../nn/conv-leaky.js';
 import { type Blocks, usedBlocks } from './levels.js';
 import { type LinearParams, type ParamSpec, Scope, specsOf } from './lreq.js';
 import type { Weights } from './weights.js';
@@ -22,7 +22,7 @@ function fromRgbParams(cfg: ModelConfig, i: number) {
 /** FromRGB: 1x1 conv with bias, leaky 0.2. */
 function fromRgb(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): Tensor4D {
   const P = fromRgbParams(cfg, i);
-  return conv(x, p(P.fromRgb.weight) as Tensor4D, p(P.fromRgb.bias), true, d);
+  return convBiasLeaky(x, p(P.fromRgb.weight) as Tensor4D, p(P.fromRgb.bias), d);
 }
 
 /** Is encoder block i's down-sampling fused (stride-2 conv)? Block i's input resolution is 2^(L+1-i). */
@@ -70,15 +70,8 @@ function stylesOf(p: Weights, all: BlockStats[]): Tensor {
 function encodeBlock(p: Weights, cfg: ModelConfig, i: number, x: Tensor4D, d: Differentiation): { x: Tensor4D; styles: BlockStats[] } {
   const P = encodeBlockParams(cfg, i);
   // normed is used only blurred: one kernel where the backend has it (nn/instance-stats.ts).
-  const { blurred, stats: stats1 } = instanceStatsBlurred(conv(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), true, d), 1e-5, d);
-  // avg_pool(conv(x)) + bias (the reference's order) = avg_pool(conv(x) + bias): at inference the
-  // bias rides in tfjs's fused conv, in training in the leaky ReLU's kernel (and its gradient's).
-  const w2 = p(P.conv2.weight) as Tensor4D;
-  const h = encoderFused(cfg, i)
-    ? (leakyRelu(convDownFused(blurred, w2), d, p(P.bias2)) as Tensor4D)
-    : d === 'none'
-      ? (leakyRelu(convDown(blurred, w2, d, p(P.bias2)), d) as Tensor4D)
-      : (leakyRelu(convDown(blurred, w2, d), d, p(P.bias2)) as Tensor4D);
+  const { blurred, stats: stats1 } = instanceStatsBlurred(convBiasLeaky(x, p(P.conv1.weight) as Tensor4D, p(P.bias1), d), 1e-5, d);
+  const h = convDownBiasLeaky(blurred, p(P.conv2.weight) as Tensor4D, p(P.bias2), d, encoderFused(cfg, i));
   const s2 = instanceStats(h, 1e-5, d);
   return { x: s2.normed, styles: [{ stats: stats1, style: P.style1 }, { stats: s2.stats, style: P.style2 }] };
 }

@@ -25,7 +25,7 @@ export const CONV_RESAMPLE = 'AlaeConvResample';
 export const CONV_RESAMPLE_BACKPROP_INPUT = 'AlaeConvResampleBackpropInput';
 export const CONV_RESAMPLE_BACKPROP_FILTER = 'AlaeConvResampleBackpropFilter';
 
-type Coarse = 'input' | 'output';
+export type Coarse = 'input' | 'output';
 
 const run = (kernel: string, inputs: Record<string, Tensor>, coarse: Coarse, scale: number, filterShape?: number[]): Tensor4D =>
   tf.engine().runKernel(kernel, inputs as unknown as tf.NamedTensorMap, { coarse, scale, ...(filterShape ? { filterShape } : {}) } as unknown as tf.NamedAttrMap) as Tensor4D;
@@ -40,17 +40,27 @@ const attrsOf = (a: unknown): { coarse: Coarse; scale: number } => a as { coarse
 // The gradients, g the gradient of the kernel's output, from the adjoints of U_s (A_4s) and A_s (U_s/4)
 // and tfjs's conv2d family's (Bi's input gradient is C, its filter gradient Bf(g, dy); Bf's are Bi(dy, g)
 // and C(x, g)). The scales below follow for coarse 'input', then 'output'.
+/**
+ * CONV_RESAMPLE's gradients of x and filter given g, its output's:
+ * x: A_4s Bi(g, w) | Bi(U_s/4 g, w); filter: Bf(U_s x, g) | Bf(x, U_s/4 g).
+ */
+export function convResampleGradients(g: Tensor, x: Tensor, filter: Tensor, coarse: Coarse, scale: number): { x: () => Tensor; filter: () => Tensor } {
+  const s = coarse === 'input' ? scale : scale / 4;
+  return {
+    x: () => backpropInput(g, filter, coarse, coarse === 'input' ? 4 * s : s),
+    filter: () => backpropFilter(x, g, coarse, s, filter.shape),
+  };
+}
+
 const GRADIENTS: tf.GradConfig[] = [
   {
-    // x: A_4s Bi(g, w) | Bi(U_s/4 g, w); filter: Bf(U_s x, g) | Bf(x, U_s/4 g); bias (added before A_s): sum g | s sum g.
+    // x and filter: convResampleGradients; bias (added before A_s): sum g | s sum g.
     kernelName: CONV_RESAMPLE,
     inputsToSave: ['x', 'filter'],
     gradFunc: (g, [x, filter], a) => {
       const { coarse, scale } = attrsOf(a);
-      const s = coarse === 'input' ? scale : scale / 4;
       return {
-        x: () => backpropInput(g as Tensor, filter, coarse, coarse === 'input' ? 4 * s : s),
-        filter: () => backpropFilter(x, g as Tensor, coarse, s, filter.shape),
+        ...convResampleGradients(g as Tensor, x, filter, coarse, scale),
         bias: () => tf.tidy(() => (coarse === 'input' || scale === 1 ? tf.sum(g as Tensor, [0, 1, 2]) : tf.mul(tf.sum(g as Tensor, [0, 1, 2]), scale))),
       };
     },
@@ -83,17 +93,17 @@ const GRADIENTS: tf.GradConfig[] = [
 ];
 for (const config of GRADIENTS) if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
 
-const hasKernels = (): boolean =>
+export const hasConvResampleKernels = (): boolean =>
   [CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_INPUT, CONV_RESAMPLE_BACKPROP_FILTER].every((k) => tf.getKernel(k, tf.getBackend()) !== undefined);
 
 /** conv(upscale2d(x), w) (ops.ts's conv: 'same', stride 1, no bias). */
 export function convUp(x: Tensor4D, w: Tensor4D, d: Differentiation = 'none'): Tensor4D {
-  if (hasKernels()) return convResample(x, w, 'input', 1);
+  if (hasConvResampleKernels()) return convResample(x, w, 'input', 1);
   return tf.tidy(() => conv(upscale2d(x), w, undefined, false, d));
 }
 
 /** downscale2d(conv(x, w, bias)) (ops.ts's conv: 'same', stride 1; the bias, optional, added to each fine output). */
 export function convDown(x: Tensor4D, w: Tensor4D, d: Differentiation = 'none', bias?: Tensor): Tensor4D {
-  if (hasKernels()) return convResample(x, w, 'output', 1, bias);
+  if (hasConvResampleKernels()) return convResample(x, w, 'output', 1, bias);
   return tf.tidy(() => downscale2d(conv(x, w, bias, false, d), d));
 }

@@ -116,9 +116,15 @@ fn fineRow(m: i32) -> i32 {
 /**
  * WGSL of conv-gemm.ts's store4 writing coarse pixel p, channel n of
  * `channels`: the 2x2 average of the four rounded sums (each plus bias[n]
- * with `bias`, rounded as FusedConv2D's) times `scale`.
+ * with `bias`, rounded as FusedConv2D's) times `scale`; with `leakyAfter`, the
+ * bias is added to the average instead and conv2d.ts's leakyTwice applied.
  */
-export const averagedStoreWgsl = (channels: number, scale: number, bias = false): string => /* wgsl */ `
+export const averagedStoreWgsl = (channels: number, scale: number, bias = false, leakyAfter = false): string => leakyAfter ? /* wgsl */ `
+fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>) {
+  let v = hi + lo;
+  let a = ${average2x2Wgsl(['v.x', 'v.y', 'v.z', 'v.w'], f32Literal(scale))};
+  result[p * ${channels} + n] = leakyTwice(a + bias[n]);
+}` : /* wgsl */ `
 fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>) {
   let v = hi + lo${bias ? ' + vec4<f32>(bias[n])' : ''};
   result[p * ${channels} + n] = ${average2x2Wgsl(['v.x', 'v.y', 'v.z', 'v.w'], f32Literal(scale))};

@@ -21,11 +21,13 @@
  * convolution (nn/conv-resample.ts names them and their gradients):
  * CONV_RESAMPLE (x, filter, optional bias), CONV_RESAMPLE_BACKPROP_INPUT (dy, filter) and
  * CONV_RESAMPLE_BACKPROP_FILTER (x, dy; attr filterShape), attrs coarse and
- * scale (conv-geometry.ts's Resample).
+ * scale (conv-geometry.ts's Resample). A fourth, CONV_BIAS_LEAKY (nn/conv-leaky.ts), adds
+ * the bias and the twice-differentiable leaky ReLU in the GEMM's store.
  */
 import { tf } from '../../tf.js';
 import type { KernelArgs, KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_FILTER, CONV_RESAMPLE_BACKPROP_INPUT } from '../../nn/conv-resample.js';
+import { CONV_BIAS_LEAKY } from '../../nn/conv-leaky.js';
 import { type ConvGeometry, type Resample, allFloat32, convGeometry as geometry, type ConvAttrs } from './conv-geometry.js';
 import { conv2dForward, type ConvActivation } from './conv2d.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
@@ -121,4 +123,17 @@ export const webgpuConvResampleBackpropFilter: KernelFn = ({ inputs: { x, dy }, 
   const g = resampleGeometry(name, fine(x?.shape ?? [], r.coarse === 'input'), filterShape, [x, dy]);
   expectShape(name, 'dy', dy!, dyShape(g, r));
   return conv2dBackpropFilter(webgpuBackend(backend), x!, dy!, g, r);
+};
+
+export const webgpuConvBiasLeaky: KernelFn = ({ inputs: { x, filter, bias }, backend, attrs }) => {
+  const name = CONV_BIAS_LEAKY;
+  const a = (attrs ?? {}) as unknown as ConvAttrs & { down?: boolean };
+  const g = a.down
+    ? resampleGeometry(name, x?.shape ?? [], filter?.shape ?? [], [x, filter])
+    : allFloat32(x, filter) && x && filter ? geometry(x.shape, filter.shape, a) : null;
+  if (!g) throw new Error(`${name}: expected float32 NHWC x and HWIO filter, got ${x?.shape.join('x')}, ${filter?.shape.join('x')}`);
+  if (!bias || !allFloat32(bias)) throw new Error(`${name}: a float32 bias is required`);
+  expectShape(name, 'bias', bias, [g.outC]);
+  return conv2dForward(webgpuBackend(backend), x!, filter!, g, exactForward(), { bias, activation: 'leakyTwice', leakyreluAlpha: 0.2 },
+    a.down ? { coarse: 'output', scale: 1 } : undefined);
 };

@@ -17,14 +17,28 @@ import type { WebGPUBackendLike } from './runner.js';
 /** The activations FusedConv2D handles here (others fall back to tfjs's kernel). */
 export type ConvActivation = 'linear' | 'relu' | 'leakyrelu';
 
+/**
+ * 'leakyTwice': nn/conv-leaky.ts's epilogue, the value of the twice-differentiable leaky ReLU
+ * of the sum plus bias with the roundings of BIAS_LEAKY_TWICE (webgpu/leaky-twice.ts), so that
+ * the fused kernel has the bits of the two kernels it replaces; with a resampled output, the
+ * bias and the leaky ReLU follow the average.
+ */
+export type EpilogueActivation = ConvActivation | 'leakyTwice';
+
 export interface ConvEpilogue {
   bias?: TensorInfo;
-  activation: ConvActivation;
+  activation: EpilogueActivation;
   leakyreluAlpha: number;
 }
 
+/** The products rounded apart (webgpu/wgsl.ts's KEPT says why), through the GEMM's uniform zero. */
+const LEAKY_TWICE_WGSL = /* wgsl */ `
+fn keptZ(p: f32) -> f32 { return bitcast<f32>(bitcast<u32>(p) ^ u.zero); }
+fn leakyTwice(v: f32) -> f32 { return keptZ(v * 0.2) + keptZ(select(v, 0.0, v < 0.0) * 0.8); }`;
+
 function activationCode(e: ConvEpilogue): string {
   switch (e.activation) {
+    case 'leakyTwice': return 'v = leakyTwice(v);';
     case 'linear': return '';
     case 'relu': return 'v = max(v, 0.0);';
     // tfjs: x < 0 ? alpha * x : x
@@ -32,13 +46,17 @@ function activationCode(e: ConvEpilogue): string {
   }
 }
 
-/** y = conv2d(x, w) (+ bias, activation), or with `resample` (+ bias, no activation) of the fine convolution g; x [N,H,W,C], w [KH,KW,C,O]. */
+/** y = conv2d(x, w) (+ bias, activation), or with `resample` (+ bias, no activation but leakyTwice) of the fine convolution g; x [N,H,W,C], w [KH,KW,C,O]. */
 export function conv2dForward(backend: WebGPUBackendLike, x: TensorInfo, w: TensorInfo, g: ConvGeometry, exact: boolean,
   epilogue: ConvEpilogue = { activation: 'linear', leakyreluAlpha: 0 }, resample?: Resample): TensorInfo {
   const { outH: OH, outW: OW, outC: O } = g;
   const K = g.kH * g.kW * g.inC;
   const hasBias = epilogue.bias !== undefined;
-  if (resample && epilogue.activation !== 'linear') throw new Error('conv2dForward: a resampling convolution has no activation');
+  const twice = epilogue.activation === 'leakyTwice';
+  if (resample && epilogue.activation !== 'linear' && !(twice && resample.coarse === 'output')) {
+    throw new Error('conv2dForward: a resampling convolution has no activation but leakyTwice after a 2x2 average');
+  }
+  if (twice && !hasBias) throw new Error('conv2dForward: leakyTwice needs the bias');
   const down = resample?.coarse === 'output';
   const code = /* wgsl */ `
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(0, ${K}); }
@@ -50,7 +68,8 @@ fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(r, q); }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
-${down ? averagedStoreWgsl(O, resample.scale, hasBias) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
+${twice ? LEAKY_TWICE_WGSL : ''}
+${down ? averagedStoreWgsl(O, resample.scale, hasBias, twice) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   var v = hi + lo;
   ${hasBias ? 'v = v + bias[n];' : ''}
   ${activationCode(epilogue)}
@@ -58,7 +77,7 @@ ${down ? averagedStoreWgsl(O, resample.scale, hasBias) : `fn store(m: i32, n: i3
 }`}`;
   const act = epilogue.activation === 'leakyrelu' ? `leaky${f32Literal(epilogue.leakyreluAlpha)}` : epilogue.activation;
   return runGemm(backend, {
-    name: resample ? 'AlaeConv2DResample' : hasBias || act !== 'linear' ? 'AlaeFusedConv2D' : 'AlaeConv2D',
+    name: twice ? (resample ? 'AlaeConv2DResampleBiasLeaky' : 'AlaeConv2DBiasLeaky') : resample ? 'AlaeConv2DResample' : hasBias || act !== 'linear' ? 'AlaeFusedConv2D' : 'AlaeConv2D',
     key: `${geometryKey(g)}_${hasBias ? 'b' : ''}${act}${resample ? `_${resample.coarse}${resample.scale}` : ''}`,
     M: g.batch * OH * OW, N: O, kMax: K, Z: 1, exact,
     inputs: hasBias ? ['x', 'w', 'bias'] : ['x', 'w'],
