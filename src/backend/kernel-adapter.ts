@@ -18,6 +18,7 @@
 import { tf } from '../tf.js';
 import { CONV_RESAMPLE, CONV_RESAMPLE_BACKPROP_FILTER, CONV_RESAMPLE_BACKPROP_INPUT } from '../nn/conv-resample.js';
 import { CONV_BIAS_LEAKY } from '../nn/conv-leaky.js';
+import { LINEAR, LINEAR_GRAD } from '../nn/linear.js';
 import {
   INSTANCE_STATS, INSTANCE_STATS_BLUR, INSTANCE_STATS_BLUR_GRAD, INSTANCE_STATS_BLUR_GRAD_GRAD, INSTANCE_STATS_BLUR_TWICE_GRAD, INSTANCE_STATS_GRAD,
   INSTANCE_STATS_GRAD_GRAD, INSTANCE_STATS_TWICE_GRAD,
@@ -41,6 +42,7 @@ import { webgpuBiasLeakyGrad, webgpuBiasLeakyGradGrad, webgpuLeakyGrad } from '.
 import { webgpuBiasLeakyTwice, webgpuLeakyTwice } from './webgpu/leaky-twice.js';
 import { webgpuAdamUpdate, webgpuLerpUpdate } from './webgpu/param-update.js';
 import { webgpuPixelNorm } from './webgpu/pixel-norm.js';
+import { webgpuLinear, webgpuLinearGrad } from './webgpu/linear.js';
 import { webgpuMean, webgpuSum } from './webgpu/reduce.js';
 import { webgpuDownsample, webgpuUpsample } from './webgpu/resample.js';
 import { webgpuAddN, webgpuConcat, webgpuSplitV } from './webgpu/pieces.js';
@@ -96,6 +98,9 @@ const KERNELS: Record<string, Implementations> = {
   // The encoder's bias and leaky ReLU in the convolution's store.
   [CONV_BIAS_LEAKY]: { webgpu: webgpuConvBiasLeaky },
   [PIXEL_NORM]: { webgpu: webgpuPixelNorm },
+  // The linear layers in training: one GEMM for the value, one for all the gradients asked for.
+  [LINEAR]: { webgpu: webgpuLinear },
+  [LINEAR_GRAD]: { webgpu: webgpuLinearGrad },
   // The native backend updates parameters in JS loops over host memory (train/host-update.ts).
   [ADAM_UPDATE]: { webgpu: webgpuAdamUpdate },
   [LERP_UPDATE]: { webgpu: webgpuLerpUpdate },

@@ -158,9 +158,9 @@ export class AlaeModel {
   }
 
   /** D: w [N, latent] -> score [N]. */
-  discriminate(w: Tensor): Tensor {
+  discriminate(w: Tensor, opts: { differentiation?: Differentiation } = {}): Tensor {
     this.assertLive();
-    return mappingD(this.weights, this.config.model, w);
+    return mappingD(this.weights, this.config.model, w, opts.differentiation);
   }
 
   /** w [N, latent] -> styles [N, 2*layerCount, latent] (every slot the same w). */

@@ -6,7 +6,8 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, encoderChannels } from '../config/config.js';
-import { type Differentiation, downscale2d, leakyRelu, lerp, linear, sumAll } from '../nn/ops.js';
+import { type Differentiation, downscale2d, leakyRelu, lerp, sumAll } from '../nn/ops.js';
+import { linear } from '../nn/linear.js';
 import { instanceStats, instanceStatsBlurred } from '../nn/instance-stats.js';
 import { convBiasLeaky, convDownBiasLeaky } from '../nn/conv-leaky.js';
 import { type Blocks, usedBlocks } from './levels.js';
@@ -56,9 +57,9 @@ interface BlockStats {
  * sum (one product and its gradient instead of one per style; a GPU runs
  * each as a dispatch).
  */
-function stylesOf(p: Weights, all: BlockStats[]): Tensor {
-  if (all.length === 1) return linear(all[0].stats, p(all[0].style.weight), p(all[0].style.bias));
-  return tf.tidy(() => linear(tf.concat(all.map((s) => s.stats), 1), tf.concat(all.map((s) => p(s.style.weight)), 0), sumAll(all.map((s) => p(s.style.bias)))));
+function stylesOf(p: Weights, all: BlockStats[], d: Differentiation): Tensor {
+  if (all.length === 1) return linear(all[0].stats, p(all[0].style.weight), p(all[0].style.bias), d);
+  return tf.tidy(() => linear(tf.concat(all.map((s) => s.stats), 1), tf.concat(all.map((s) => p(s.style.weight)), 0), sumAll(all.map((s) => p(s.style.bias))), d));
 }
 
 /**
@@ -93,7 +94,7 @@ function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: numb
   if (use.fading) {
     const r = encodeBlock(p, cfg, blocks[0], h, d);
     stats?.push(...r.styles.map((s) => s.stats));
-    faded = tf.mul(stylesOf(p, r.styles), blend);
+    faded = tf.mul(stylesOf(p, r.styles, d), blend);
     const prev = leakyRelu(fromRgb(p, cfg, use.fromRgb[1], downscale2d(x, d), d), d) as Tensor4D;
     h = lerp(prev, r.x, blend) as Tensor4D;
     blocks = blocks.slice(1);
@@ -105,7 +106,7 @@ function run(p: Weights, cfg: ModelConfig, x: Tensor4D, lod: number, blend: numb
     styles.push(...r.styles);
   }
   if (styles.length === 0) return faded as Tensor;
-  const w = stylesOf(p, styles);
+  const w = stylesOf(p, styles, d);
   return faded ? tf.add(faded, w) : w;
 }
 

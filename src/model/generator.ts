@@ -5,7 +5,8 @@
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { type ModelConfig, decoderChannels } from '../config/config.js';
-import { type Differentiation, conv, convUpFused, lerp, linear, upscale2d } from '../nn/ops.js';
+import { type Differentiation, conv, convUpFused, lerp, upscale2d } from '../nn/ops.js';
+import { linear } from '../nn/linear.js';
 import { convUp } from '../nn/conv-resample.js';
 import { styleEpilogue } from '../nn/style-epilogue.js';
 import { type Blocks, usedBlocks } from './levels.js';
@@ -62,7 +63,7 @@ function epilogue(p: Weights, P: { noiseWeight: ParamSpec; bias: ParamSpec }, x:
  * the mixing cutoff) go through one product: their weights side by side, the
  * result split (one product and its gradient instead of one per slot).
  */
-function styleLinears(p: Weights, linears: Map<number, LinearParams>, slot: (k: number) => Tensor, shared: boolean): Map<number, Tensor> {
+function styleLinears(p: Weights, linears: Map<number, LinearParams>, slot: (k: number) => Tensor, shared: boolean, d: Differentiation): Map<number, Tensor> {
   const groups = new Map<Tensor | number, number[]>();
   for (const k of linears.keys()) {
     const key = shared ? slot(k) : k;
@@ -72,10 +73,10 @@ function styleLinears(p: Weights, linears: Map<number, LinearParams>, slot: (k: 
   for (const ks of groups.values()) {
     const ls = ks.map((k) => linears.get(k)!);
     if (ks.length === 1) {
-      out.set(ks[0], linear(slot(ks[0]), p(ls[0].weight), p(ls[0].bias)));
+      out.set(ks[0], linear(slot(ks[0]), p(ls[0].weight), p(ls[0].bias), d));
       continue;
     }
-    const s = linear(slot(ks[0]), tf.concat(ls.map((l) => p(l.weight)), 1), tf.concat(ls.map((l) => p(l.bias))));
+    const s = linear(slot(ks[0]), tf.concat(ls.map((l) => p(l.weight)), 1), tf.concat(ls.map((l) => p(l.bias))), d);
     tf.split(s, ls.map((l) => l.bias.shape[0]), 1).forEach((t, j) => out.set(ks[j], t));
   }
   return out;
@@ -136,7 +137,7 @@ export function decode(p: Weights, cfg: ModelConfig, styles: Tensor | Tensor[], 
       const P = decodeBlockParams(cfg, i);
       linears.set(2 * i, P.style1).set(2 * i + 1, P.style2);
     }
-    const s = styleLinears(p, linears, slot, Array.isArray(styles));
+    const s = styleLinears(p, linears, slot, Array.isArray(styles), d);
     let x = p(constParams(cfg).const) as Tensor4D;
     let prev: Tensor4D | null = null;
     for (const i of use.decodeBlocks) {

@@ -4,7 +4,8 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { ModelConfig } from '../config/config.js';
-import { type Differentiation, leakyRelu, linear, pixelNorm } from '../nn/ops.js';
+import { type Differentiation, pixelNorm } from '../nn/ops.js';
+import { linear, linearLeaky } from '../nn/linear.js';
 import { type LinearParams, type ParamSpec, Scope } from './lreq.js';
 import type { Weights } from './weights.js';
 
@@ -31,12 +32,7 @@ export function mappingDParams(cfg: ModelConfig): ParamSpec[] {
 export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor, d: Differentiation = 'none'): Tensor {
   return tf.tidy(() => {
     let x = pixelNorm(z);
-    for (const l of mappingFLayers(cfg)) {
-      // Inference: product, bias and leaky ReLU in tfjs's one fused kernel.
-      x = d === 'none'
-        ? tf.fused.matMul({ a: x, b: p(l.weight), bias: p(l.bias), activation: 'leakyrelu', leakyreluAlpha: 0.2 })
-        : leakyRelu(linear(x, p(l.weight)), d, p(l.bias));
-    }
+    for (const l of mappingFLayers(cfg)) x = linearLeaky(x, p(l.weight), p(l.bias), d);
     return x;
   });
 }
@@ -44,12 +40,12 @@ export function mappingF(p: Weights, cfg: ModelConfig, z: Tensor, d: Differentia
 /**
  * MappingD: three linear layers with no activation between them; the last
  * has 2*latent outputs and the score is unit `latent` ("for compatibility
- * with older models", net.py). Returns [N].
+ * with older models", net.py). Returns [N]; `d` as in nn/ops.ts.
  */
-export function mappingD(p: Weights, cfg: ModelConfig, w: Tensor): Tensor {
+export function mappingD(p: Weights, cfg: ModelConfig, w: Tensor, d: Differentiation = 'none'): Tensor {
   return tf.tidy(() => {
     let x = w;
-    for (const l of mappingDLayers(cfg)) x = linear(x, p(l.weight), p(l.bias));
+    for (const l of mappingDLayers(cfg)) x = linear(x, p(l.weight), p(l.bias), d);
     return tf.reshape(tf.slice(x, [0, cfg.latentSize], [x.shape[0], 1]), [x.shape[0]]);
   });
 }

@@ -137,7 +137,7 @@ const leakyMask = (y: Tensor): Tensor => tf.step(y, 0.2);
  * the same product), y a constant: the forward's saved copy of its value,
  * which is off the tape's path from the variables, so no gradient is asked of it.
  */
-function leakyGrad(dy: Tensor, y: Tensor): Tensor {
+export function leakyGrad(dy: Tensor, y: Tensor): Tensor {
   if (hasKernel(LEAKY_GRAD)) return tf.engine().runKernel(LEAKY_GRAD, { dy, y } as unknown as tf.NamedTensorMap) as Tensor;
   const op = tf.customGrad((g, save) => {
     (save as tf.GradSaveFunc)([y]);
@@ -208,40 +208,6 @@ const biasLeakyTwice = tf.customGrad((x, bias, save) => {
 export function leakyRelu(x: Tensor, d: Differentiation = 'none', bias?: Tensor): Tensor {
   if (twiceForms(d)) return bias ? biasLeakyTwice(x, bias) : leakyTwice(x);
   return bias ? tf.tidy(() => tf.leakyRelu(tf.add(x, bias), 0.2)) : tf.leakyRelu(x, 0.2);
-}
-
-// The gradient of tfjs's fused product kernel as linear() runs it (no activation): the
-// product's and the add's, each only where the tape asks for it (tfjs's fused matMul op
-// computes all three in a customGrad, where R1's inner gradient needs only the input's).
-// tfjs registers none for the kernel itself; its ops reach it through their own customGrad.
-if (!tf.getGradient(tf._FusedMatMul)) {
-  tf.registerGradient({
-    kernelName: tf._FusedMatMul,
-    inputsToSave: ['a', 'b'],
-    gradFunc: (dy, saved, attrs) => {
-      const { transposeA, transposeB, activation } = attrs as unknown as tf._FusedMatMulAttrs;
-      if (transposeA || transposeB || (activation ?? 'linear') !== 'linear') {
-        throw new Error(`${tf._FusedMatMul}: alae's gradient covers linear() only (no transpose, no activation)`);
-      }
-      const [a, b] = saved;
-      return {
-        a: () => tf.matMul(dy as Tensor, b, false, true),
-        b: () => tf.matMul(a, dy as Tensor, true, false),
-        bias: () => tf.sum(dy as Tensor, [0, 1]),
-      };
-    },
-  });
-}
-
-/** y = x @ W + b, W in [in, out] layout; the bias rides in the product's kernel (batch-1 3D, as tfjs's own op calls it). */
-export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  if (!b) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
-  return tf.tidy(() => {
-    const a = tf.reshape(x, [1, ...x.shape]), wb = tf.reshape(w, [1, ...w.shape]);
-    const y = tf.engine().runKernel(tf._FusedMatMul, { a, b: wb, bias: b } as unknown as tf.NamedTensorMap,
-      { transposeA: false, transposeB: false, activation: 'linear' }) as Tensor;
-    return tf.reshape(y, [x.shape[0], w.shape[w.rank - 1]]);
-  });
 }
 
 /**

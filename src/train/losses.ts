@@ -94,7 +94,7 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
   // optimizer adds the fake branch's gradient to the real one's (grad-parts.ts).
   let fakeTerm: Tensor | null = null;
   const rFake = paramGrads(model, nets, () => {
-    const s = tf.softplus(model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED })));
+    const s = tf.softplus(model.discriminate(model.encode(fake, { ...o, differentiation: TRAINED }), { differentiation: TRAINED }));
     fakeTerm = tf.keep(s);
     return tf.mean(s) as tf.Scalar;
   });
@@ -105,7 +105,7 @@ export async function lossD(model: AlaeModel, real: Tensor4D, fake: Tensor4D, o:
       let dReal: Tensor | null = null;
       // Only the real branch is differentiated twice (the R1 term); the fake branch may use first-order fused kernels.
       const gradReal = tf.tidy(() => gradients(() => {
-        const d = model.discriminate(model.encode(real, { ...o, differentiation: 'twice' }));
+        const d = model.discriminate(model.encode(real, { ...o, differentiation: 'twice' }), { differentiation: 'twice' });
         dReal = tf.keep(d);
         return tf.sum(d);
       }, [real]).grads[0]!);
@@ -147,7 +147,7 @@ export async function lossG(model: AlaeModel, g: GenerateInput, o: LevelOptions)
   const nets: NetworkName[] = ['decoder', 'mapping_f'];
   const r = await withGrads(model, nets, () => {
     const img = model.decode(styles(model, g), { lod: o.lod, blend: o.blend, noise: g.noise, differentiation: TRAINED });
-    const d = model.discriminate(model.encode(img, { ...o, differentiation: TRAINED }));
+    const d = model.discriminate(model.encode(img, { ...o, differentiation: TRAINED }), { differentiation: TRAINED });
     return tf.mean(tf.softplus(tf.neg(d))) as tf.Scalar;
   });
   return prune(model, r, nets, o);

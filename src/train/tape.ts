@@ -13,10 +13,12 @@
  * On the outermost tape, gradientParts leaves each parameter's gradient as the parts tfjs would
  * have added one by one (a conv weight R1 uses in its inner forward and inner backward gets two):
  * the optimizer adds them inside its update (grad-parts.ts).
- * It reads the engine's tape (Engine.state.activeTape), which tfjs exposes only internally.
+ * It reads the engine's tape (Engine.state.activeTape), which tfjs exposes only internally, and
+ * tells each gradient function which of its inputs it will ask for (nn/wanted-gradients.ts).
  */
 import { tf, type Tensor } from '../tf.js';
 import type { GradParts } from './grad-parts.js';
+import { askingGradientsOf } from '../nn/wanted-gradients.js';
 
 interface TapeNode {
   id: number;
@@ -131,7 +133,7 @@ function backprop(sums: GradientSums, tape: TapeNode[], keep: Set<number>, relea
     const names = Object.keys(node.inputs);
     // tfjs calls node.gradient then each input's thunk, in this order: the same kernels run here.
     const dxs = tf.tidy(() => {
-      const thunks = node.gradient!(dys);
+      const thunks = askingGradientsOf(names, () => node.gradient!(dys));
       return names.map((name) => {
         if (!(name in thunks)) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(thunks)}.`);
         return tf.tidy(() => thunks[name]());

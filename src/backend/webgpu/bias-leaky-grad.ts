@@ -14,21 +14,9 @@
 import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, LEAKY_GRAD } from '../../nn/ops.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { FLAT_PARAMS, type WgslProgram, bindings, flatIndex, flatWorkgroups, run, webgpuBackend } from './runner.js';
-import { KEPT, PAIR_INDEX, PAIR_PARAMS, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
+import { KEPT, LEAKY_MASK, PAIR_INDEX, PAIR_PARAMS, chainReduceSize, pairWorkgroups, treeSum } from './wgsl.js';
 
 const WG = 256;
-
-/**
- * step(y, 0.2) from y's bits: NaN stays NaN, 1 where y > 0 (sign clear, not
- * zero: a subnormal y counts even where the device flushes subnormals in
- * arithmetic), else 0.2.
- */
-const LEAKY_MASK = `
-fn leakyMask(y: f32) -> f32 {
-  let b = bitcast<u32>(y);
-  if ((b & 0x7fffffffu) > 0x7f800000u) { return y; }
-  return select(0.2, 1.0, b != 0u && b < 0x80000000u);
-}`;
 
 const gradProgram = (wg: number): WgslProgram => ({
   name: BIAS_LEAKY_GRAD,

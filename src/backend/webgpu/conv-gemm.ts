@@ -51,6 +51,8 @@ export interface GemmSpec {
   exact: boolean;
   /** The read bindings' names as the WGSL sees them, in order; the output is `result`. */
   inputs: string[];
+  /** The written bindings' names, for a GEMM that stores into several tensors (default: `result`). */
+  outputs?: string[];
   /**
    * WGSL defining how A and B are gathered, in two halves so that index
    * arithmetic on rows (columns) is done once per workgroup and on k once
@@ -165,7 +167,7 @@ function gemmCode(s: GemmSpec, TM: number, TN: number, TK: number): string {
       }`).join('\n      ')}`
     : rows.map((i) => `hi${i} = fma(vec4<f32>(a[${i}]), b, hi${i});`).join('\n      ');
   return `
-${bindings(s.inputs, ['result'], ZERO_FIELD)}
+${bindings(s.inputs, s.outputs ?? ['result'], ZERO_FIELD)}
 ${EXACT_WGSL}
 var<workgroup> As: array<vec4<f32>, ${(TM / 4) * TK}>;
 var<workgroup> Bs: array<vec4<f32>, ${(TN / 4) * TK}>;
@@ -222,20 +224,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 }
 
-/** Record the GEMM's dispatch: `reads` bound in order (as spec.inputs names them), then `out` as `result`. */
-export function gemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], out: Binding): void {
+/** Record the GEMM's dispatch: `reads` bound in order (as spec.inputs names them), then `out` (as spec.outputs names them, or `result`). */
+export function gemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], out: Binding | Binding[]): void {
   const { TM, TN, TK } = gemmTiles(spec.M, spec.N);
+  const writes = (Array.isArray(out) ? out : [out]).map((o) => ({ ...o, write: true }));
   dispatch(b, {
     name: spec.name,
     key: `${spec.key}_${spec.M}_${spec.N}_${spec.kMax}_${spec.exact ? 'x' : 'f'}${spec.rowQuads ? 'q' : ''}_${TM}_${TN}_${TK}`,
     code: () => gemmCode(spec, TM, TN, TK),
-  }, [...reads.map((tensor) => ({ tensor })), { ...out, write: true }], ZERO_UNIFORM,
+  }, [...reads.map((tensor) => ({ tensor })), ...writes], ZERO_UNIFORM,
   workgroupGrid(b, Math.ceil(spec.M / TM) * Math.ceil(spec.N / TN), spec.Z));
+}
+
+/** The GEMM into new tensors of `shapes`, one per spec.outputs (one, `result`, by default). */
+export function runGemmInto(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], shapes: number[][]): TensorInfo[] {
+  const results = outputs(b, shapes.map((shape) => ({ shape })));
+  gemm(b, spec, reads, results.map((tensor) => ({ tensor })));
+  return results;
 }
 
 /** The GEMM into a new tensor of `shape`. */
 export function runGemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], shape: number[]): TensorInfo {
-  const [result] = outputs(b, [{ shape }]);
-  gemm(b, spec, reads, { tensor: result });
-  return result;
+  return runGemmInto(b, spec, reads, [shape])[0];
 }

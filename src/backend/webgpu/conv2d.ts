@@ -13,6 +13,7 @@ import type { TensorInfo } from '../kernel-adapter.js';
 import { runGemm } from './conv-gemm.js';
 import { type ConvGeometry, type Resample, averagedStoreWgsl, f32Literal, geometryKey, inputWindowWgsl, quadRowsWgsl } from './conv-geometry.js';
 import type { WebGPUBackendLike } from './runner.js';
+import { LEAKY_TWICE_ZERO } from './wgsl.js';
 
 /** The activations FusedConv2D handles here (others fall back to tfjs's kernel). */
 export type ConvActivation = 'linear' | 'relu' | 'leakyrelu';
@@ -30,11 +31,6 @@ export interface ConvEpilogue {
   activation: EpilogueActivation;
   leakyreluAlpha: number;
 }
-
-/** The products rounded apart (webgpu/wgsl.ts's KEPT says why), through the GEMM's uniform zero. */
-const LEAKY_TWICE_WGSL = /* wgsl */ `
-fn keptZ(p: f32) -> f32 { return bitcast<f32>(bitcast<u32>(p) ^ u.zero); }
-fn leakyTwice(v: f32) -> f32 { return keptZ(v * 0.2) + keptZ(select(v, 0.0, v < 0.0) * 0.8); }`;
 
 function activationCode(e: ConvEpilogue): string {
   switch (e.activation) {
@@ -68,7 +64,7 @@ fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 { return inputAt(r, q); }
 fn bK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k * ${O}, 0, 0, 0); }
 fn bCol(n: i32, z: i32) -> vec4<i32> { return vec4<i32>(n, 0, 0, 0); }
 fn loadB(q: vec4<i32>, c: vec4<i32>) -> f32 { return w[q.x + c.x]; }
-${twice ? LEAKY_TWICE_WGSL : ''}
+${twice ? LEAKY_TWICE_ZERO : ''}
 ${down ? averagedStoreWgsl(O, resample.scale, hasBias, twice) : `fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   var v = hi + lo;
   ${hasBias ? 'v = v + bias[n];' : ''}

@@ -54,6 +54,28 @@ fn tree(t: u32, v: f32, count: u32) -> f32 { return treeVec4(t, vec4<f32>(v, 0.0
  */
 export const KEPT = 'fn kept(p: f32) -> f32 { return p * u.one; }';
 
+/**
+ * step(y, 0.2) from y's bits: NaN stays NaN, 1 where y > 0 (sign clear, not
+ * zero: a subnormal y counts even where the device flushes subnormals in
+ * arithmetic), else 0.2.
+ */
+export const LEAKY_MASK = `
+fn leakyMask(y: f32) -> f32 {
+  let b = bitcast<u32>(y);
+  if ((b & 0x7fffffffu) > 0x7f800000u) { return y; }
+  return select(0.2, 1.0, b != 0u && b < 0x80000000u);
+}`;
+
+/**
+ * `fn leakyTwice(v) -> f32`: the twice-differentiable leaky ReLU's value 0.2 v + 0.8 relu(v) with
+ * the roundings of BIAS_LEAKY_TWICE (leaky-twice.ts), each product kept apart as KEPT does, here
+ * through a uniform field `zero` (0u: an xor the compiler cannot see through), as conv-gemm.ts's
+ * programs have.
+ */
+export const LEAKY_TWICE_ZERO = /* wgsl */ `
+fn keptZ(p: f32) -> f32 { return bitcast<f32>(bitcast<u32>(p) ^ u.zero); }
+fn leakyTwice(v: f32) -> f32 { return keptZ(v * 0.2) + keptZ(select(v, 0.0, v < 0.0) * 0.8); }`;
+
 /** Workgroups for one workgroup per (sample, channel) pair: x, spilling into y past the device's limit. */
 export function pairWorkgroups(b: WebGPUBackendLike, pairs: number): [number, number, number] {
   const max = b.device.limits.maxComputeWorkgroupsPerDimension;
