@@ -353,7 +353,7 @@ describe.skipIf(!available)('native Conv2D forward precision (double accumulatio
       let seen = new Float32Array(0);
       tf.tidy(() => tf.grad((v: tf.Tensor) => {
         const y = tf.conv2d(v as tf.Tensor4D, wt, 1, 1);
-        seen = y.dataSync().slice();
+        seen = y.dataSync<'float32'>().slice();
         return tf.sum(y);
       })(xt));
       return seen;

@@ -22,7 +22,9 @@ const gpuIt = (name: string, f: () => Promise<void>, timeout = 60_000) => it.ski
 async function differing(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   expect(a.shape).toEqual(b.shape);
   const [x, y] = [await a.data(), await b.data()];
-  return x.reduce((n, v, i) => n + (Object.is(v, y[i]) ? 0 : 1), 0);
+  let n = 0;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) n++;
+  return n;
 }
 
 const run = (name: string, inputs: Record<string, tf.Tensor>): tf.Tensor[] =>
@@ -102,7 +104,7 @@ describe('webgpu split and concat', () => {
   const per = (): number => (tf.backend() as unknown as { device: { limits: { maxStorageBuffersPerShaderStage: number } } }).device.limits.maxStorageBuffersPerShaderStage - 1;
 
   gpuIt('the device binds the adapter\'s storage buffers per shader stage, not the spec\'s default 8', async () => {
-    const adapter = await (navigator as unknown as { gpu: { requestAdapter(): Promise<{ limits: { maxStorageBuffersPerShaderStage: number } }> } }).gpu.requestAdapter();
+    const adapter = await (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ limits: { maxStorageBuffersPerShaderStage: number } }> } } }).navigator.gpu.requestAdapter();
     expect(per() + 1).toBe(adapter.limits.maxStorageBuffersPerShaderStage);
   });
 

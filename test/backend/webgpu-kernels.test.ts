@@ -61,7 +61,9 @@ describe('webgpu kernels against the op chains', () => {
     // Elements that differ other than in the sign of a zero.
     const values = async (a: tf.Tensor, b: tf.Tensor): Promise<number> => {
       const [p, q] = [await a.data(), await b.data()];
-      return p.reduce((n, v, i) => n + (v === q[i] || Object.is(v, q[i]) ? 0 : 1), 0);
+      let n = 0;
+      for (let i = 0; i < p.length; i++) if (!(p[i] === q[i] || Object.is(p[i], q[i]))) n++;
+      return n;
     };
     for (const [k, [ours, ref]] of LEAKY_CASES.entries()) {
       const [g, gref] = [leakyDerivatives(ours, x, bias, r), leakyDerivatives(ref, x, bias, r)];
@@ -162,7 +164,7 @@ describe('webgpu kernels against the op chains', () => {
       expect(dispatchesOf(() => (f = instanceStats(x, eps, 'once')))).toEqual({ AlaeInstanceStats: 1 });
       const ch = instanceStatsChain(x, eps);
       for (const k of ['stats', 'normed'] as const) expect(await compare(f[k], ch[k]), k).toEqual({ differ: 0, rel: 0 });
-      tf.dispose([x, f, ch]);
+      tf.dispose([x, f.normed, f.stats, ch.normed, ch.stats]);
     });
 
     gpuIt(`encoder statistics, gradient = the chain's: ${name}`, async () => {
@@ -233,7 +235,7 @@ describe('webgpu kernels against the op chains', () => {
         expect(dispatchesOf(() => (f = instanceStatsBlurred(x, 1e-5, d)))).toEqual({ AlaeInstanceStatsBlur: 1 });
         const ch = separate(x, d);
         for (const key of ['blurred', 'stats'] as const) expect(await compare(f[key], ch[key]), `${d} ${key}`).toEqual({ differ: 0, rel: 0 });
-        tf.dispose([f, ch]);
+        tf.dispose([f.blurred, f.stats, ch.blurred, ch.stats]);
       }
       const use = (s: InstanceStatsBlurred) => tf.add(tf.sum(tf.mul(s.blurred, r[0])), tf.sum(tf.mul(s.stats, r[1]))) as tf.Scalar;
       let gf = x;
@@ -398,7 +400,7 @@ describe('webgpu parameter updates against the op chains', () => {
     const opt = new LREQAdam(a, [...nets], { lr: 0.002 });
     const lr = 0.002, beta2 = 0.99, eps = 1e-8;
     const coef = new Map(a.specs.map((s) => [s.name, s.coef]));
-    const v = new Map([...b.vars].map(([k, p]) => [k, tf.zerosLike(p)]));
+    const v = new Map<string, tf.Tensor>([...b.vars].map(([k, p]) => [k, tf.zerosLike(p)]));
     const skipped = 'decoder.const';
     for (let step = 1; step <= 3; step++) {
       // Parts of mixed magnitudes (1e4 against 1): their sum's rounding depends on the order of the adds.

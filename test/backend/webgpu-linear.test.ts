@@ -139,7 +139,7 @@ describe.skipIf(why !== null)(`linear layers in one GEMM each way, on webgpu${wh
     y.dispose();
     const f = () => tf.sum(tf.mul(linearLeaky(x, w, b, 'once'), r));
     let all: tf.Tensor[] = [];
-    let some: Array<tf.Tensor | null> = [];
+    let some: tf.Tensor[] = [];
     const counts = dispatchesOf(() => {
       all = tf.tidy(() => gradients(f, [x, w, b]).grads as tf.Tensor[]);
     });
@@ -154,13 +154,13 @@ describe.skipIf(why !== null)(`linear layers in one GEMM each way, on webgpu${wh
       return run.call(this, name, inputs, attrs);
     } as typeof run;
     try {
-      some = tf.tidy(() => gradients(f, [w]).grads);
+      some = tf.tidy(() => gradients(f, [w]).grads.map((g) => g!));
     } finally {
       engine.runKernel = run;
     }
     expect(kernels.map((k) => JSON.parse(k))).toEqual([{ dx: false, dw: true, db: false, leaky: true }]);
-    expect(await bitDiff(some[0]!, all[1])).toEqual({ differ: 0, rel: 0 });
-    tf.dispose([...all, ...(some as tf.Tensor[]), x, w, b, r]);
+    expect(await bitDiff(some[0], all[1])).toEqual({ differ: 0, rel: 0 });
+    tf.dispose([...all, ...some, x, w, b, r]);
   });
 
   it('refuses what it does not handle with one clear line', () => {

@@ -35,7 +35,7 @@ describe('encoder statistics (mean, std, instance norm)', () => {
       expect(differ, k).toBeLessThanOrEqual(Math.ceil(a.length * 1e-3));
       expect(maxDiff(f[k], ch[k]), k).toBeLessThan(1e-5);
     }
-    tf.dispose([x, f, ch]);
+    tf.dispose([x, f.normed, f.stats, ch.normed, ch.stats]);
   });
 
   // Losses through both outputs, and through one of them (the tape then feeds zeros for the other); means and stds apart.
