@@ -73,6 +73,12 @@ export interface GemmSpec {
   /** Stage B with k (rather than n) on neighbouring threads: where B is contiguous along k. */
   bAlongK: boolean;
   /**
+   * The z's differ in size (several GEMMs in one dispatch, the grid covering the largest): the
+   * spec defines `fn skipTile(m0: i32, n0: i32, z: i32) -> bool`, true for a tile (first row m0,
+   * first column n0) that holds nothing of z's, and such a workgroup returns at once.
+   */
+  skipTiles?: boolean;
+  /**
    * Rows come in fours (M a multiple of 4) that one thread holds and stores
    * together, C[4p .. 4p+3, n] as vec4s, by
    *   fn store4(p: i32, n: i32, z: i32, hi: vec4<f32>, lo: vec4<f32>)
@@ -182,6 +188,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let m0 = tm * ${TM};
   let n0 = (lin - tm * ${tilesN}) * ${TN};
   let z = i32(wid.z);
+  // skipTile's answer is uniform per workgroup (built from its id): the barriers below stay in uniform control flow.
+  ${s.skipTiles ? 'if (skipTile(m0, n0, z)) { return; }' : ''}
   let kr = kRange(z);
   ${a.setup}
   ${b.setup}
@@ -230,7 +238,7 @@ export function gemm(b: WebGPUBackendLike, spec: GemmSpec, reads: TensorInfo[], 
   const writes = (Array.isArray(out) ? out : [out]).map((o) => ({ ...o, write: true }));
   dispatch(b, {
     name: spec.name,
-    key: `${spec.key}_${spec.M}_${spec.N}_${spec.kMax}_${spec.exact ? 'x' : 'f'}${spec.rowQuads ? 'q' : ''}_${TM}_${TN}_${TK}`,
+    key: `${spec.key}_${spec.M}_${spec.N}_${spec.kMax}_${spec.exact ? 'x' : 'f'}${spec.rowQuads ? 'q' : ''}${spec.skipTiles ? 's' : ''}_${TM}_${TN}_${TK}`,
     code: () => gemmCode(spec, TM, TN, TK),
   }, [...reads.map((tensor) => ({ tensor })), ...writes], ZERO_UNIFORM,
   workgroupGrid(b, Math.ceil(spec.M / TM) * Math.ceil(spec.N / TN), spec.Z));

@@ -10,7 +10,9 @@
  *   BIAS_LEAKY_GRAD, its rounding): dx = dh W^T (k over the outputs),
  *   dW = x^T dh and db = 1^T dh (k over the batch), in float32 as the
  *   convolutions' gradients. The tile grid covers the largest of them; each
- *   z stores its own rows and columns.
+ *   z stores its own rows and columns, and its workgroups past them return
+ *   at once (dx of the encoder's styles is [batch, thousands], dW
+ *   [thousands, latent]).
  */
 import { LINEAR, LINEAR_GRAD, type LinearGradAttrs } from '../../nn/linear.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
@@ -76,6 +78,11 @@ export const webgpuLinearGrad: KernelFn = ({ inputs, backend, attrs }) => {
 ${a.leaky ? `${LEAKY_TWICE_ZERO}\n${LEAKY_MASK}` : ''}
 fn dh(i: i32) -> f32 { return ${a.leaky ? 'keptZ(dy[i] * leakyMask(y[i]))' : 'dy[i]'}; }
 fn kRange(z: i32) -> vec2<i32> { return vec2<i32>(0, select(${M}, ${N}, z == ${z('dx')})); }
+fn skipTile(m0: i32, n0: i32, z: i32) -> bool {
+  if (z == ${z('dx')}) { return m0 >= ${M} || n0 >= ${K}; }
+  if (z == ${z('dw')}) { return m0 >= ${K} || n0 >= ${N}; }
+  return m0 >= 1 || n0 >= ${N};
+}
 fn aK(k: i32, z: i32) -> vec4<i32> { return vec4<i32>(k, z, 0, 0); }
 fn aRow(m: i32, z: i32) -> vec4<i32> { return vec4<i32>(min(m, select(${K - 1}, ${M - 1}, z == ${z('dx')})), 0, 0, 0); }
 fn loadA(q: vec4<i32>, r: vec4<i32>) -> f32 {
@@ -98,7 +105,7 @@ fn store(m: i32, n: i32, z: i32, hi: f32, lo: f32) {
   const outs = runGemmInto(webgpuBackend(backend), {
     name: LINEAR_GRAD, key: `${M}_${N}_${K}_${kinds.join('')}${a.leaky ? 'l' : ''}`,
     M: rows, N: cols, kMax: Math.max(...kinds.map((k) => kOf[k])), Z: kinds.length, exact: false,
-    inputs: names, outputs: kinds.map((k) => `${k}Out`), code, bAlongK: false,
+    inputs: names, outputs: kinds.map((k) => `${k}Out`), code, bAlongK: false, skipTiles: true,
   }, [dy!, ...(w ? [w] : []), ...(x ? [x] : []), ...(y ? [y] : [])], kinds.map((k) => (k === 'db' ? [N] : [...shape[k]])));
   return outs;
 };
