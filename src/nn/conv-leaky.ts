@@ -15,7 +15,7 @@
  * backend lacks the kernels, the chain runs.
  */
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, type Differentiation, conv, convDownFused, leakyRelu, transformKernel } from './ops.js';
+import { BIAS_LEAKY_GRAD, BIAS_LEAKY_GRAD_GRAD, type Differentiation, conv, convDownFused, hasKernel as has, leakyRelu, transformKernel } from './ops.js';
 import { convDown, convResampleGradients, hasConvResampleKernels } from './conv-resample.js';
 
 export const CONV_BIAS_LEAKY = 'AlaeConvBiasLeaky';
@@ -26,7 +26,6 @@ interface ConvBiasLeakyAttrs {
   down: boolean;
 }
 
-const has = (k: string): boolean => tf.getKernel(k, tf.getBackend()) !== undefined;
 const hasKernels = (down: boolean): boolean =>
   has(CONV_BIAS_LEAKY) && has(BIAS_LEAKY_GRAD) && has(BIAS_LEAKY_GRAD_GRAD) && (!down || hasConvResampleKernels());
 

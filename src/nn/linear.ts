@@ -21,7 +21,7 @@
  * below), then ops.ts's leakyRelu.
  */
 import { tf, type Tensor } from '../tf.js';
-import { type Differentiation, leakyGrad, leakyRelu } from './ops.js';
+import { type Differentiation, hasKernel as has, leakyGrad, leakyRelu } from './ops.js';
 import { gradientAskedFor } from './wanted-gradients.js';
 
 export const LINEAR = 'AlaeLinear';
@@ -39,7 +39,6 @@ export interface LinearGradAttrs {
   leaky: boolean;
 }
 
-const has = (k: string): boolean => tf.getKernel(k, tf.getBackend()) !== undefined;
 const hasKernels = (): boolean => has(LINEAR) && has(LINEAR_GRAD);
 
 // The gradient of tfjs's fused product kernel as the chain runs it (no activation): the

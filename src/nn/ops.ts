@@ -31,7 +31,7 @@ export type Differentiation = 'none' | 'once' | 'twice';
 const twiceForms = (d: Differentiation): boolean => d !== 'none';
 
 /** Does the active backend register `name` (backend/kernel-adapter.ts)? */
-const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
+export const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
 
 const BLUR_1D = [1, 2, 1];
 

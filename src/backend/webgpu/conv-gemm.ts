@@ -188,8 +188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let m0 = tm * ${TM};
   let n0 = (lin - tm * ${tilesN}) * ${TN};
   let z = i32(wid.z);
-  // skipTile's answer is uniform per workgroup (built from its id): the barriers below stay in uniform control flow.
-  ${s.skipTiles ? 'if (skipTile(m0, n0, z)) { return; }' : ''}
+  ${s.skipTiles ? '// Uniform per workgroup (built from its id): the barriers below stay in uniform control flow.\n  if (skipTile(m0, n0, z)) { return; }' : ''}
   let kr = kRange(z);
   ${a.setup}
   ${b.setup}

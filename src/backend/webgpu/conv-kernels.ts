@@ -38,7 +38,7 @@ import { type WebGPUBackendLike, webgpuBackend } from './runner.js';
 type OurKernel = (args: KernelArgs, backend: WebGPUBackendLike) => TensorInfo | null;
 
 /** Accumulation of the forward convolutions (see the module doc). */
-const exactForward = (): boolean => process.env.ALAE_WEBGPU_CONV_FP32 !== '1';
+export const exactForward = (): boolean => process.env.ALAE_WEBGPU_CONV_FP32 !== '1';
 
 const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'leakyrelu'] satisfies ConvActivation[];
 

@@ -17,10 +17,10 @@
 import { LINEAR, LINEAR_GRAD, type LinearGradAttrs } from '../../nn/linear.js';
 import type { KernelFn, TensorInfo } from '../kernel-adapter.js';
 import { runGemmInto } from './conv-gemm.js';
+import { exactForward } from './conv-kernels.js';
 import { webgpuBackend } from './runner.js';
 import { LEAKY_MASK, LEAKY_TWICE_ZERO } from './wgsl.js';
 
-const exactForward = (): boolean => process.env.ALAE_WEBGPU_CONV_FP32 !== '1';
 
 const matrix = (name: string, what: string, t: TensorInfo | undefined): [number, number] => {
   if (!t || t.dtype !== 'float32' || t.shape.length !== 2) throw new Error(`${name}: ${what} must be a float32 matrix, got ${t ? `${t.dtype} [${t.shape}]` : 'none'}`);
